@@ -1,0 +1,469 @@
+//! The entry point ([`Decoder`]) and what NetFlow v9 and IPFIX share: turning a data
+//! set into records with a compiled template.
+
+use crate::cursor::{be_uint, Cursor};
+use crate::detect::{detect, Detected};
+use crate::error::{DecodeError, Result};
+use crate::ie::{Target, VARIABLE_LENGTH};
+use crate::output::DecodeOutput;
+use crate::record::{DatagramInfo, EnterpriseField, FlowRecord, OptionsInfo, Protocol, SamplingOrigin};
+use crate::template::{PendingSet, ScopeKey, ScopeOptions, Template, TemplateCache, TemplateCacheConfig};
+use crate::{ipfix, netflow_v5, netflow_v9, sflow};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+/// Decodes datagrams of any of the four protocols, sharing one template cache.
+///
+/// Cheap to clone: clones share the cache, so each worker thread holds its own
+/// `Decoder` and all of them see every template.
+#[derive(Debug, Clone, Default)]
+pub struct Decoder {
+    cache: Arc<TemplateCache>,
+}
+
+impl Decoder {
+    /// A decoder with a new cache.
+    pub fn new(config: TemplateCacheConfig) -> Self {
+        Decoder { cache: Arc::new(TemplateCache::new(config)) }
+    }
+
+    /// A decoder over an existing (shared) cache.
+    pub fn with_cache(cache: Arc<TemplateCache>) -> Self {
+        Decoder { cache }
+    }
+
+    /// The shared template cache.
+    pub fn cache(&self) -> &Arc<TemplateCache> {
+        &self.cache
+    }
+
+    /// Decodes one UDP payload from `exporter`, appending to `out`.
+    ///
+    /// `now_ms` is the collector's clock (Unix milliseconds); it ages held data sets
+    /// and templates, never the flows' own times. On error, records of the sets that
+    /// were complete before the fault stay in `out`.
+    pub fn decode(
+        &self,
+        exporter: IpAddr,
+        datagram: &[u8],
+        now_ms: i64,
+        out: &mut DecodeOutput,
+    ) -> Result<DatagramInfo> {
+        match detect(datagram)? {
+            Detected::NetflowV5 => netflow_v5::decode(exporter, datagram, out),
+            Detected::NetflowV9 => netflow_v9::decode(self, exporter, datagram, now_ms, out),
+            Detected::Ipfix => ipfix::decode(self, exporter, datagram, now_ms, out),
+            Detected::SflowV5 => sflow::decode(exporter, datagram, out),
+        }
+    }
+
+    /// Decodes a data set: with its template if known, otherwise holds it.
+    /// Returns the records produced, or 0 and holds the set.
+    pub(crate) fn data_set(
+        &self,
+        ctx: &SetContext,
+        template_id: u16,
+        body: &[u8],
+        now_ms: i64,
+        out: &mut DecodeOutput,
+        info: &mut DatagramInfo,
+    ) -> Result<()> {
+        let scope = ctx.scope();
+        match self.cache.lookup(&scope, template_id) {
+            Some((template, options)) => {
+                let n = decode_records(&self.cache, &template, &options, ctx, body, out)?;
+                info.records += n;
+            }
+            None => {
+                self.cache.hold(PendingSet {
+                    scope,
+                    template_id,
+                    body: body.to_vec(),
+                    context: *ctx,
+                    held_at_ms: now_ms,
+                });
+                info.held_sets += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Learns a template and decodes any sets that were waiting for it.
+    pub(crate) fn template(
+        &self,
+        scope: ScopeKey,
+        template: Template,
+        now_ms: i64,
+        out: &mut DecodeOutput,
+        info: &mut DatagramInfo,
+    ) {
+        let id = template.id;
+        let template = Arc::new(template);
+        self.cache.learn(scope, (*template).clone(), now_ms);
+        info.templates += 1;
+        for held in self.cache.release(&scope, id) {
+            let options = self.cache.options(&scope);
+            // A held set that turns out malformed spoils only itself.
+            if let Ok(n) = decode_records(&self.cache, &template, &options, &held.context, &held.body, out) {
+                info.released_records += n;
+            }
+        }
+    }
+}
+
+/// Header fields a data set needs to be decoded (also kept with held sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetContext {
+    /// v9 or IPFIX.
+    pub protocol: Protocol,
+    /// UDP source of the datagram.
+    pub exporter: IpAddr,
+    /// Source id / observation domain.
+    pub domain: u32,
+    /// Header sequence number.
+    pub sequence: u32,
+    /// Export time, Unix seconds.
+    pub export_time: u32,
+    /// v9 header sysUpTime in milliseconds.
+    pub sys_uptime_ms: Option<u32>,
+}
+
+impl SetContext {
+    /// The template scope of this datagram.
+    pub fn scope(&self) -> ScopeKey {
+        ScopeKey { exporter: self.exporter, protocol: self.protocol, domain: self.domain }
+    }
+}
+
+/// Per-record values that need the whole record before they mean anything.
+#[derive(Default)]
+struct Pending {
+    octets: Option<u64>,
+    post_octets: Option<u64>,
+    total_octets: Option<u64>,
+    initiator_octets: Option<u64>,
+    packets: Option<u64>,
+    post_packets: Option<u64>,
+    total_packets: Option<u64>,
+    initiator_packets: Option<u64>,
+    bgp_next_hop: Option<IpAddr>,
+    dot1q_vlan: Option<u16>,
+    start_uptime: Option<u32>,
+    end_uptime: Option<u32>,
+    start_abs: Option<i64>,
+    end_abs: Option<i64>,
+    start_delta_us: Option<u64>,
+    end_delta_us: Option<u64>,
+    duration_ms: Option<u64>,
+    system_init_ms: Option<i64>,
+    sampling_interval: Option<u64>,
+    packet_interval: Option<u64>,
+    packet_space: Option<u64>,
+    sampling_size: Option<u64>,
+    sampling_population: Option<u64>,
+    selector_id: Option<u64>,
+    scope_interface: Option<u32>,
+    if_name: Option<(usize, usize)>,
+    if_description: Option<(usize, usize)>,
+}
+
+/// Seconds between the NTP era 0 (1900) and the Unix epoch.
+const NTP_UNIX_OFFSET: i64 = 2_208_988_800;
+
+fn ntp_to_ms(v: u64) -> i64 {
+    let secs = (v >> 32) as i64 - NTP_UNIX_OFFSET;
+    let frac_ms = ((v & 0xffff_ffff) * 1000) >> 32;
+    secs * 1000 + frac_ms as i64
+}
+
+fn addr(bytes: &[u8]) -> Option<IpAddr> {
+    match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes).ok().map(|b| IpAddr::V4(Ipv4Addr::from(b))),
+        16 => <[u8; 16]>::try_from(bytes).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
+        _ => None,
+    }
+}
+
+fn mac(bytes: &[u8]) -> Option<[u8; 6]> {
+    <[u8; 6]>::try_from(bytes).ok()
+}
+
+fn clamp_u32(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// Splits a record's next field off `cur`, honouring IPFIX variable-length encoding.
+#[inline]
+fn field_bytes<'a>(cur: &mut Cursor<'a>, length: u16, template_id: u16) -> Result<&'a [u8]> {
+    if length != VARIABLE_LENGTH {
+        return cur.take(usize::from(length));
+    }
+    let bad = DecodeError::BadVariableLength { template_id };
+    let first = cur.u8().map_err(|_| bad.clone())?;
+    let len = if first < 255 { usize::from(first) } else { usize::from(cur.u16().map_err(|_| bad.clone())?) };
+    cur.take(len).map_err(|_| bad)
+}
+
+/// Decodes every record of a data set with `template`; returns how many flow records
+/// were produced (options records feed the cache and `out.options`).
+pub(crate) fn decode_records(
+    cache: &TemplateCache,
+    template: &Template,
+    options: &ScopeOptions,
+    ctx: &SetContext,
+    body: &[u8],
+    out: &mut DecodeOutput,
+) -> Result<u32> {
+    let mut cur = Cursor::new(body, "data record");
+    let mut produced = 0u32;
+    let mut options_view: Option<Arc<ScopeOptions>> = None;
+    // Anything shorter than one record is padding (RFC 3954 §5.3, RFC 7011 §3.3.1).
+    while cur.remaining() >= template.min_length {
+        let record_start = cur.rest();
+        let mut rec = FlowRecord::new(ctx.protocol, ctx.exporter);
+        rec.observation_domain = ctx.domain;
+        rec.sequence = ctx.sequence;
+        let mut p = Pending::default();
+        let ent_start = out.enterprise_fields.len();
+        let mut failed = None;
+        for (spec, target) in template.fields.iter().zip(template.targets()) {
+            let bytes = match field_bytes(&mut cur, spec.length, template.id) {
+                Ok(b) => b,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            apply(*target, spec.id, spec.pen, bytes, &mut rec, &mut p, out, record_start);
+        }
+        if let Some(e) = failed {
+            out.enterprise_fields.truncate(ent_start);
+            // A variable-length set may end in zero padding shorter than a real record.
+            if record_start.iter().all(|b| *b == 0) {
+                break;
+            }
+            return Err(e);
+        }
+        let ent_count = out.enterprise_fields.len() - ent_start;
+        rec.enterprise = (clamp_u32(ent_start as u64), u16::try_from(ent_count).unwrap_or(u16::MAX));
+        if template.is_options() {
+            out.enterprise_fields.truncate(ent_start);
+            options_record(cache, ctx, &rec, &p, record_start, out);
+            options_view = None;
+            continue;
+        }
+        let view = match &options_view {
+            Some(v) => v.as_ref(),
+            None => options,
+        };
+        finish(&mut rec, &p, ctx, view);
+        out.records.push(rec);
+        produced += 1;
+        if template.fixed_length.is_none() && cur.rest().iter().all(|b| *b == 0) {
+            break;
+        }
+        // An options record earlier in this set may have changed sampling state.
+        if options_view.is_none() && !out.options.is_empty() {
+            options_view = Some(cache.options(&ctx.scope()));
+        }
+    }
+    Ok(produced)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn apply(
+    target: Target,
+    id: u16,
+    pen: u32,
+    bytes: &[u8],
+    rec: &mut FlowRecord,
+    p: &mut Pending,
+    out: &mut DecodeOutput,
+    record_start: &[u8],
+) {
+    let num = || be_uint(bytes);
+    match target {
+        Target::SrcAddr => rec.src_addr = addr(bytes).or(rec.src_addr),
+        Target::DstAddr => rec.dst_addr = addr(bytes).or(rec.dst_addr),
+        Target::SrcPort => rec.src_port = num() as u16,
+        Target::DstPort => rec.dst_port = num() as u16,
+        Target::Proto => rec.proto = num() as u8,
+        Target::TcpFlags => rec.tcp_flags = num() as u16,
+        Target::Tos => rec.tos = num() as u8,
+        Target::Octets => p.octets = Some(num()),
+        Target::Packets => p.packets = Some(num()),
+        Target::PostOctets => p.post_octets = Some(num()),
+        Target::PostPackets => p.post_packets = Some(num()),
+        Target::TotalOctets => p.total_octets = Some(num()),
+        Target::TotalPackets => p.total_packets = Some(num()),
+        Target::InitiatorOctets => p.initiator_octets = Some(num()),
+        Target::InitiatorPackets => p.initiator_packets = Some(num()),
+        Target::InIf => rec.in_if = clamp_u32(num()),
+        Target::OutIf => rec.out_if = clamp_u32(num()),
+        Target::SrcAs => rec.src_as = clamp_u32(num()),
+        Target::DstAs => rec.dst_as = clamp_u32(num()),
+        Target::NextHop => rec.next_hop = addr(bytes).or(rec.next_hop),
+        Target::BgpNextHop => p.bgp_next_hop = addr(bytes).or(p.bgp_next_hop),
+        Target::SrcMask => rec.src_mask = num() as u8,
+        Target::DstMask => rec.dst_mask = num() as u8,
+        Target::Vlan => rec.vlan = num() as u16,
+        Target::Dot1qVlan => p.dot1q_vlan = Some(num() as u16),
+        Target::StartUptime => p.start_uptime = Some(num() as u32),
+        Target::EndUptime => p.end_uptime = Some(num() as u32),
+        Target::StartSeconds => p.start_abs = Some(num() as i64 * 1000),
+        Target::EndSeconds => p.end_abs = Some(num() as i64 * 1000),
+        Target::StartMillis => p.start_abs = Some(num() as i64),
+        Target::EndMillis => p.end_abs = Some(num() as i64),
+        Target::StartNtp => p.start_abs = Some(ntp_to_ms(num())),
+        Target::EndNtp => p.end_abs = Some(ntp_to_ms(num())),
+        Target::StartDeltaMicros => p.start_delta_us = Some(num()),
+        Target::EndDeltaMicros => p.end_delta_us = Some(num()),
+        Target::DurationMillis => p.duration_ms = Some(num()),
+        Target::DurationMicros => p.duration_ms = Some(num() / 1000),
+        Target::SystemInitMillis => p.system_init_ms = Some(num() as i64),
+        Target::SrcMac => rec.src_mac = mac(bytes),
+        Target::DstMac => rec.dst_mac = mac(bytes),
+        Target::MplsTopLabel => rec.mpls_label = (num() >> 4) as u32 & 0x000f_ffff,
+        Target::Direction => rec.direction = Some(num() as u8),
+        Target::SamplerId => rec.sampler_id = Some(num()),
+        Target::SelectorId => p.selector_id = Some(num()),
+        Target::SamplingInterval => p.sampling_interval = Some(num()),
+        Target::SamplingPacketInterval => p.packet_interval = Some(num()),
+        Target::SamplingPacketSpace => p.packet_space = Some(num()),
+        Target::SamplingSize => p.sampling_size = Some(num()),
+        Target::SamplingPopulation => p.sampling_population = Some(num()),
+        Target::ScopeInterface => p.scope_interface = Some(clamp_u32(num())),
+        Target::InterfaceName => p.if_name = Some(span(record_start, bytes)),
+        Target::InterfaceDescription => p.if_description = Some(span(record_start, bytes)),
+        Target::Keep => {
+            let offset = clamp_u32(out.enterprise_bytes.len() as u64);
+            out.enterprise_bytes.extend_from_slice(bytes);
+            out.enterprise_fields.push(EnterpriseField {
+                pen,
+                id,
+                offset,
+                len: clamp_u32(bytes.len() as u64),
+            });
+        }
+        Target::Skip => {}
+    }
+}
+
+/// Position of `inner` within `outer` (both from the same set body).
+fn span(outer: &[u8], inner: &[u8]) -> (usize, usize) {
+    let start = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
+    (start, inner.len())
+}
+
+/// The sampling rate a record states itself, if any.
+fn record_rate(p: &Pending) -> Option<u32> {
+    if let Some(i) = p.sampling_interval.filter(|i| *i > 0) {
+        return Some(clamp_u32(i));
+    }
+    if let Some(i) = p.packet_interval.filter(|i| *i > 0) {
+        let space = p.packet_space.unwrap_or(0);
+        return Some(clamp_u32((i + space) / i));
+    }
+    if let (Some(size), Some(pop)) = (p.sampling_size.filter(|s| *s > 0), p.sampling_population) {
+        return Some(clamp_u32(pop / size).max(1));
+    }
+    None
+}
+
+fn finish(rec: &mut FlowRecord, p: &Pending, ctx: &SetContext, options: &ScopeOptions) {
+    rec.bytes = p.octets.or(p.total_octets).or(p.initiator_octets).or(p.post_octets).unwrap_or(0);
+    rec.packets = p.packets.or(p.total_packets).or(p.initiator_packets).or(p.post_packets).unwrap_or(0);
+    if rec.next_hop.is_none() {
+        rec.next_hop = p.bgp_next_hop;
+    }
+    if rec.vlan == 0 {
+        rec.vlan = p.dot1q_vlan.unwrap_or(0);
+    }
+    if rec.sampler_id.is_none() {
+        rec.sampler_id = p.selector_id;
+    }
+
+    // Times.
+    let export_ms = i64::from(ctx.export_time) * 1000;
+    let uptime_base = match ctx.sys_uptime_ms {
+        // v9: header sysUpTime taken at export time.
+        Some(up) => Some((export_ms, up)),
+        // IPFIX: relative to the exporter's boot time (IE 160).
+        None => p.system_init_ms.or(options.system_init_ms).map(|init| (init, 0)),
+    };
+    let from_uptime = |v: u32| -> Option<i64> {
+        let (base, up) = uptime_base?;
+        if ctx.sys_uptime_ms.is_some() {
+            // Signed 32-bit difference survives sysUpTime wrapping after 49.7 days.
+            Some(base - i64::from(up.wrapping_sub(v) as i32))
+        } else {
+            Some(base + i64::from(v))
+        }
+    };
+    let mut start = p.start_abs.or_else(|| p.start_uptime.and_then(from_uptime));
+    let mut end = p.end_abs.or_else(|| p.end_uptime.and_then(from_uptime));
+    if start.is_none() {
+        start = p.start_delta_us.map(|d| export_ms - (d / 1000) as i64);
+    }
+    if end.is_none() {
+        end = p.end_delta_us.map(|d| export_ms - (d / 1000) as i64);
+    }
+    if let Some(d) = p.duration_ms {
+        let d = i64::try_from(d).unwrap_or(i64::MAX);
+        match (start, end) {
+            (Some(s), None) => end = Some(s.saturating_add(d)),
+            (None, Some(e)) => start = Some(e.saturating_sub(d)),
+            _ => {}
+        }
+    }
+    rec.flow_start_ms = start;
+    rec.flow_end_ms = end;
+
+    // Sampling: the record's own statement wins, then its sampler's table entry,
+    // then the exporter-wide option.
+    if let Some(rate) = record_rate(p) {
+        rec.sampling_rate = rate;
+        rec.sampling_origin = SamplingOrigin::Record;
+    } else if let Some(rate) = rec.sampler_id.and_then(|id| options.samplers.get(&id)) {
+        rec.sampling_rate = (*rate).max(1);
+        rec.sampling_origin = SamplingOrigin::SamplerTable;
+    } else if let Some(rate) = options.domain_rate {
+        rec.sampling_rate = rate.max(1);
+        rec.sampling_origin = SamplingOrigin::ExporterOptions;
+    }
+}
+
+fn text(record: &[u8], (start, len): (usize, usize)) -> Option<String> {
+    let bytes = record.get(start..start.checked_add(len)?)?;
+    let s = String::from_utf8_lossy(bytes);
+    let s = s.trim_end_matches('\0').trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn options_record(
+    cache: &TemplateCache,
+    ctx: &SetContext,
+    rec: &FlowRecord,
+    p: &Pending,
+    record: &[u8],
+    out: &mut DecodeOutput,
+) {
+    let scope = ctx.scope();
+    if let Some(rate) = record_rate(p) {
+        let info = OptionsInfo::Sampler { id: rec.sampler_id.or(p.selector_id), rate: rate.max(1) };
+        cache.apply_options(scope, &info);
+        out.options.push((scope, info));
+    }
+    if let Some(ms) = p.system_init_ms {
+        let info = OptionsInfo::SystemInit { ms };
+        cache.apply_options(scope, &info);
+        out.options.push((scope, info));
+    }
+    let index = p.scope_interface.or((rec.in_if != 0).then_some(rec.in_if));
+    let name =
+        p.if_name.and_then(|s| text(record, s)).or_else(|| p.if_description.and_then(|s| text(record, s)));
+    if let (Some(index), Some(name)) = (index, name) {
+        out.options.push((scope, OptionsInfo::Interface { index, name }));
+    }
+}

@@ -1,0 +1,3 @@
+//! `flowvision-collector`: the data-plane daemon and its tools.
+
+fn main() {}
