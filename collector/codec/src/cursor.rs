@@ -95,7 +95,14 @@ impl<'a> Cursor<'a> {
 /// RFC 7011 §6.2). Longer inputs keep their low 8 bytes.
 #[inline]
 pub fn be_uint(bytes: &[u8]) -> u64 {
-    bytes.iter().rev().take(8).rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+    // The common widths first: a counter is decoded per field of every record.
+    match *bytes {
+        [a] => u64::from(a),
+        [a, b] => u64::from(u16::from_be_bytes([a, b])),
+        [a, b, c, d] => u64::from(u32::from_be_bytes([a, b, c, d])),
+        [a, b, c, d, e, f, g, h] => u64::from_be_bytes([a, b, c, d, e, f, g, h]),
+        _ => bytes.iter().rev().take(8).rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+    }
 }
 
 #[cfg(test)]

@@ -4,32 +4,69 @@
 use crate::cursor::{be_uint, Cursor};
 use crate::detect::{detect, Detected};
 use crate::error::{DecodeError, Result};
-use crate::ie::{Target, VARIABLE_LENGTH};
+use crate::hash::FxHashMap;
+use crate::ie::{FieldSpec, Target, VARIABLE_LENGTH};
 use crate::output::DecodeOutput;
 use crate::record::{DatagramInfo, EnterpriseField, FlowRecord, OptionsInfo, Protocol, SamplingOrigin};
 use crate::template::{PendingSet, ScopeKey, ScopeOptions, Template, TemplateCache, TemplateCacheConfig};
 use crate::{ipfix, netflow_v5, netflow_v9, sflow};
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// Decodes datagrams of any of the four protocols, sharing one template cache.
 ///
 /// Cheap to clone: clones share the cache, so each worker thread holds its own
-/// `Decoder` and all of them see every template.
-#[derive(Debug, Clone, Default)]
+/// `Decoder` and all of them see every template. A `Decoder` is `Send` but not `Sync`:
+/// it keeps a private memo of recent template lookups, checked against the cache's
+/// generation, so the steady state takes no lock at all.
+#[derive(Debug, Default)]
 pub struct Decoder {
     cache: Arc<TemplateCache>,
+    memo: RefCell<Memo>,
 }
+
+impl Clone for Decoder {
+    fn clone(&self) -> Self {
+        Decoder::with_cache(Arc::clone(&self.cache))
+    }
+}
+
+/// A worker's lock-free view of recently used templates.
+#[derive(Debug, Default)]
+struct Memo {
+    generation: u64,
+    entries: FxHashMap<(ScopeKey, u16), (Arc<Template>, Arc<ScopeOptions>)>,
+}
+
+/// Bound on memo entries; beyond it the memo starts over (it is only a cache).
+const MEMO_MAX: usize = 4096;
 
 impl Decoder {
     /// A decoder with a new cache.
     pub fn new(config: TemplateCacheConfig) -> Self {
-        Decoder { cache: Arc::new(TemplateCache::new(config)) }
+        Decoder::with_cache(Arc::new(TemplateCache::new(config)))
     }
 
     /// A decoder over an existing (shared) cache.
     pub fn with_cache(cache: Arc<TemplateCache>) -> Self {
-        Decoder { cache }
+        Decoder { cache, memo: RefCell::new(Memo::default()) }
+    }
+
+    /// Template `id` of `scope`, from the memo when the cache has not changed since.
+    fn lookup(&self, scope: &ScopeKey, id: u16) -> Option<(Arc<Template>, Arc<ScopeOptions>)> {
+        let generation = self.cache.generation();
+        let mut memo = self.memo.borrow_mut();
+        if memo.generation != generation || memo.entries.len() >= MEMO_MAX {
+            memo.entries.clear();
+            memo.generation = generation;
+        }
+        if let Some((t, o)) = memo.entries.get(&(*scope, id)) {
+            return Some((Arc::clone(t), Arc::clone(o)));
+        }
+        let found = self.cache.lookup(scope, id)?;
+        memo.entries.insert((*scope, id), (Arc::clone(&found.0), Arc::clone(&found.1)));
+        Some(found)
     }
 
     /// The shared template cache.
@@ -69,7 +106,7 @@ impl Decoder {
         info: &mut DatagramInfo,
     ) -> Result<()> {
         let scope = ctx.scope();
-        match self.cache.lookup(&scope, template_id) {
+        match self.lookup(&scope, template_id) {
             Some((template, options)) => {
                 let n = decode_records(&self.cache, &template, &options, ctx, body, out)?;
                 info.records += n;
@@ -135,23 +172,13 @@ impl SetContext {
     }
 }
 
-/// Per-record values that need the whole record before they mean anything.
+/// Per-record values that need the whole record before they mean anything. Most
+/// templates never touch it, so it is reset only after a record used it.
 #[derive(Default)]
 struct Pending {
-    octets: Option<u64>,
-    post_octets: Option<u64>,
-    total_octets: Option<u64>,
-    initiator_octets: Option<u64>,
-    packets: Option<u64>,
-    post_packets: Option<u64>,
-    total_packets: Option<u64>,
-    initiator_packets: Option<u64>,
-    bgp_next_hop: Option<IpAddr>,
-    dot1q_vlan: Option<u16>,
+    touched: bool,
     start_uptime: Option<u32>,
     end_uptime: Option<u32>,
-    start_abs: Option<i64>,
-    end_abs: Option<i64>,
     start_delta_us: Option<u64>,
     end_delta_us: Option<u64>,
     duration_ms: Option<u64>,
@@ -176,11 +203,11 @@ fn ntp_to_ms(v: u64) -> i64 {
     secs * 1000 + frac_ms as i64
 }
 
+#[inline]
 fn addr(bytes: &[u8]) -> Option<IpAddr> {
-    match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok().map(|b| IpAddr::V4(Ipv4Addr::from(b))),
-        16 => <[u8; 16]>::try_from(bytes).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
-        _ => None,
+    match *bytes {
+        [a, b, c, d] => Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
+        _ => <[u8; 16]>::try_from(bytes).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
     }
 }
 
@@ -204,6 +231,23 @@ fn field_bytes<'a>(cur: &mut Cursor<'a>, length: u16, template_id: u16) -> Resul
     cur.take(len).map_err(|_| bad)
 }
 
+/// Record-independent inputs of [`apply`].
+struct Env {
+    /// Export time in ms (whole seconds: that is what the headers carry).
+    export_ms: i64,
+    /// v9 header sysUpTime.
+    sys_uptime_ms: Option<u32>,
+}
+
+impl Env {
+    /// A v9 sysUpTime-relative time as Unix ms. The signed 32-bit difference survives
+    /// sysUpTime wrapping after 49.7 days.
+    #[inline]
+    fn from_uptime(&self, up: u32, v: u32) -> i64 {
+        self.export_ms - i64::from(up.wrapping_sub(v) as i32)
+    }
+}
+
 /// Decodes every record of a data set with `template`; returns how many flow records
 /// were produced (options records feed the cache and `out.options`).
 pub(crate) fn decode_records(
@@ -214,16 +258,21 @@ pub(crate) fn decode_records(
     body: &[u8],
     out: &mut DecodeOutput,
 ) -> Result<u32> {
+    let env = Env { export_ms: i64::from(ctx.export_time) * 1000, sys_uptime_ms: ctx.sys_uptime_ms };
     let mut cur = Cursor::new(body, "data record");
     let mut produced = 0u32;
     let mut options_view: Option<Arc<ScopeOptions>> = None;
+    let mut p = Pending::default();
+    let mut base = FlowRecord::new(ctx.protocol, ctx.exporter);
+    base.observation_domain = ctx.domain;
+    base.sequence = ctx.sequence;
     // Anything shorter than one record is padding (RFC 3954 §5.3, RFC 7011 §3.3.1).
     while cur.remaining() >= template.min_length {
         let record_start = cur.rest();
-        let mut rec = FlowRecord::new(ctx.protocol, ctx.exporter);
-        rec.observation_domain = ctx.domain;
-        rec.sequence = ctx.sequence;
-        let mut p = Pending::default();
+        let mut rec = base;
+        if p.touched {
+            p = Pending::default();
+        }
         let ent_start = out.enterprise_fields.len();
         let mut failed = None;
         for (spec, target) in template.fields.iter().zip(template.targets()) {
@@ -234,7 +283,7 @@ pub(crate) fn decode_records(
                     break;
                 }
             };
-            apply(*target, spec.id, spec.pen, bytes, &mut rec, &mut p, out, record_start);
+            apply(*target, spec, bytes, &env, &mut rec, &mut p, out, record_start);
         }
         if let Some(e) = failed {
             out.enterprise_fields.truncate(ent_start);
@@ -249,34 +298,30 @@ pub(crate) fn decode_records(
         if template.is_options() {
             out.enterprise_fields.truncate(ent_start);
             options_record(cache, ctx, &rec, &p, record_start, out);
-            options_view = None;
+            // What it said applies to the records after it.
+            options_view = Some(cache.options(&ctx.scope()));
             continue;
         }
-        let view = match &options_view {
-            Some(v) => v.as_ref(),
-            None => options,
-        };
-        finish(&mut rec, &p, ctx, view);
+        let view = options_view.as_deref().unwrap_or(options);
+        if p.touched || !view.is_empty() {
+            finish(&mut rec, &p, &env, view);
+        }
         out.records.push(rec);
         produced += 1;
         if template.fixed_length.is_none() && cur.rest().iter().all(|b| *b == 0) {
             break;
-        }
-        // An options record earlier in this set may have changed sampling state.
-        if options_view.is_none() && !out.options.is_empty() {
-            options_view = Some(cache.options(&ctx.scope()));
         }
     }
     Ok(produced)
 }
 
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn apply(
     target: Target,
-    id: u16,
-    pen: u32,
+    spec: &FieldSpec,
     bytes: &[u8],
+    env: &Env,
     rec: &mut FlowRecord,
     p: &mut Pending,
     out: &mut DecodeOutput,
@@ -291,62 +336,83 @@ fn apply(
         Target::Proto => rec.proto = num() as u8,
         Target::TcpFlags => rec.tcp_flags = num() as u16,
         Target::Tos => rec.tos = num() as u8,
-        Target::Octets => p.octets = Some(num()),
-        Target::Packets => p.packets = Some(num()),
-        Target::PostOctets => p.post_octets = Some(num()),
-        Target::PostPackets => p.post_packets = Some(num()),
-        Target::TotalOctets => p.total_octets = Some(num()),
-        Target::TotalPackets => p.total_packets = Some(num()),
-        Target::InitiatorOctets => p.initiator_octets = Some(num()),
-        Target::InitiatorPackets => p.initiator_packets = Some(num()),
+        Target::Bytes => rec.bytes = num(),
+        Target::PacketCount => rec.packets = num(),
+        // Lower-priority duplicates (see ie::resolve_priorities) never reach here.
+        Target::Octets
+        | Target::Packets
+        | Target::PostOctets
+        | Target::PostPackets
+        | Target::TotalOctets
+        | Target::TotalPackets
+        | Target::InitiatorOctets
+        | Target::InitiatorPackets
+        | Target::BgpNextHop
+        | Target::Dot1qVlan => {}
         Target::InIf => rec.in_if = clamp_u32(num()),
         Target::OutIf => rec.out_if = clamp_u32(num()),
         Target::SrcAs => rec.src_as = clamp_u32(num()),
         Target::DstAs => rec.dst_as = clamp_u32(num()),
         Target::NextHop => rec.next_hop = addr(bytes).or(rec.next_hop),
-        Target::BgpNextHop => p.bgp_next_hop = addr(bytes).or(p.bgp_next_hop),
         Target::SrcMask => rec.src_mask = num() as u8,
         Target::DstMask => rec.dst_mask = num() as u8,
         Target::Vlan => rec.vlan = num() as u16,
-        Target::Dot1qVlan => p.dot1q_vlan = Some(num() as u16),
-        Target::StartUptime => p.start_uptime = Some(num() as u32),
-        Target::EndUptime => p.end_uptime = Some(num() as u32),
-        Target::StartSeconds => p.start_abs = Some(num() as i64 * 1000),
-        Target::EndSeconds => p.end_abs = Some(num() as i64 * 1000),
-        Target::StartMillis => p.start_abs = Some(num() as i64),
-        Target::EndMillis => p.end_abs = Some(num() as i64),
-        Target::StartNtp => p.start_abs = Some(ntp_to_ms(num())),
-        Target::EndNtp => p.end_abs = Some(ntp_to_ms(num())),
-        Target::StartDeltaMicros => p.start_delta_us = Some(num()),
-        Target::EndDeltaMicros => p.end_delta_us = Some(num()),
-        Target::DurationMillis => p.duration_ms = Some(num()),
-        Target::DurationMicros => p.duration_ms = Some(num() / 1000),
-        Target::SystemInitMillis => p.system_init_ms = Some(num() as i64),
+        Target::StartUptime => match env.sys_uptime_ms {
+            Some(up) => rec.flow_start_ms = Some(env.from_uptime(up, num() as u32)),
+            None => {
+                p.touched = true;
+                p.start_uptime = Some(num() as u32);
+            }
+        },
+        Target::EndUptime => match env.sys_uptime_ms {
+            Some(up) => rec.flow_end_ms = Some(env.from_uptime(up, num() as u32)),
+            None => {
+                p.touched = true;
+                p.end_uptime = Some(num() as u32);
+            }
+        },
+        Target::StartSeconds => rec.flow_start_ms = Some(num() as i64 * 1000),
+        Target::EndSeconds => rec.flow_end_ms = Some(num() as i64 * 1000),
+        Target::StartMillis => rec.flow_start_ms = Some(num() as i64),
+        Target::EndMillis => rec.flow_end_ms = Some(num() as i64),
+        Target::StartNtp => rec.flow_start_ms = Some(ntp_to_ms(num())),
+        Target::EndNtp => rec.flow_end_ms = Some(ntp_to_ms(num())),
         Target::SrcMac => rec.src_mac = mac(bytes),
         Target::DstMac => rec.dst_mac = mac(bytes),
         Target::MplsTopLabel => rec.mpls_label = (num() >> 4) as u32 & 0x000f_ffff,
         Target::Direction => rec.direction = Some(num() as u8),
         Target::SamplerId => rec.sampler_id = Some(num()),
-        Target::SelectorId => p.selector_id = Some(num()),
-        Target::SamplingInterval => p.sampling_interval = Some(num()),
-        Target::SamplingPacketInterval => p.packet_interval = Some(num()),
-        Target::SamplingPacketSpace => p.packet_space = Some(num()),
-        Target::SamplingSize => p.sampling_size = Some(num()),
-        Target::SamplingPopulation => p.sampling_population = Some(num()),
-        Target::ScopeInterface => p.scope_interface = Some(clamp_u32(num())),
-        Target::InterfaceName => p.if_name = Some(span(record_start, bytes)),
-        Target::InterfaceDescription => p.if_description = Some(span(record_start, bytes)),
         Target::Keep => {
             let offset = clamp_u32(out.enterprise_bytes.len() as u64);
             out.enterprise_bytes.extend_from_slice(bytes);
             out.enterprise_fields.push(EnterpriseField {
-                pen,
-                id,
+                pen: spec.pen,
+                id: spec.id,
                 offset,
                 len: clamp_u32(bytes.len() as u64),
             });
         }
         Target::Skip => {}
+        rare => {
+            p.touched = true;
+            match rare {
+                Target::StartDeltaMicros => p.start_delta_us = Some(num()),
+                Target::EndDeltaMicros => p.end_delta_us = Some(num()),
+                Target::DurationMillis => p.duration_ms = Some(num()),
+                Target::DurationMicros => p.duration_ms = Some(num() / 1000),
+                Target::SystemInitMillis => p.system_init_ms = Some(num() as i64),
+                Target::SelectorId => p.selector_id = Some(num()),
+                Target::SamplingInterval => p.sampling_interval = Some(num()),
+                Target::SamplingPacketInterval => p.packet_interval = Some(num()),
+                Target::SamplingPacketSpace => p.packet_space = Some(num()),
+                Target::SamplingSize => p.sampling_size = Some(num()),
+                Target::SamplingPopulation => p.sampling_population = Some(num()),
+                Target::ScopeInterface => p.scope_interface = Some(clamp_u32(num())),
+                Target::InterfaceName => p.if_name = Some(span(record_start, bytes)),
+                Target::InterfaceDescription => p.if_description = Some(span(record_start, bytes)),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -371,54 +437,33 @@ fn record_rate(p: &Pending) -> Option<u32> {
     None
 }
 
-fn finish(rec: &mut FlowRecord, p: &Pending, ctx: &SetContext, options: &ScopeOptions) {
-    rec.bytes = p.octets.or(p.total_octets).or(p.initiator_octets).or(p.post_octets).unwrap_or(0);
-    rec.packets = p.packets.or(p.total_packets).or(p.initiator_packets).or(p.post_packets).unwrap_or(0);
-    if rec.next_hop.is_none() {
-        rec.next_hop = p.bgp_next_hop;
-    }
-    if rec.vlan == 0 {
-        rec.vlan = p.dot1q_vlan.unwrap_or(0);
-    }
+fn finish(rec: &mut FlowRecord, p: &Pending, env: &Env, options: &ScopeOptions) {
     if rec.sampler_id.is_none() {
         rec.sampler_id = p.selector_id;
     }
-
-    // Times.
-    let export_ms = i64::from(ctx.export_time) * 1000;
-    let uptime_base = match ctx.sys_uptime_ms {
-        // v9: header sysUpTime taken at export time.
-        Some(up) => Some((export_ms, up)),
-        // IPFIX: relative to the exporter's boot time (IE 160).
-        None => p.system_init_ms.or(options.system_init_ms).map(|init| (init, 0)),
-    };
-    let from_uptime = |v: u32| -> Option<i64> {
-        let (base, up) = uptime_base?;
-        if ctx.sys_uptime_ms.is_some() {
-            // Signed 32-bit difference survives sysUpTime wrapping after 49.7 days.
-            Some(base - i64::from(up.wrapping_sub(v) as i32))
-        } else {
-            Some(base + i64::from(v))
+    // IPFIX sysUpTime-relative times count from the exporter's boot (IE 160).
+    if let Some(init) = p.system_init_ms.or(options.system_init_ms) {
+        if let Some(v) = p.start_uptime {
+            rec.flow_start_ms = Some(init + i64::from(v));
         }
-    };
-    let mut start = p.start_abs.or_else(|| p.start_uptime.and_then(from_uptime));
-    let mut end = p.end_abs.or_else(|| p.end_uptime.and_then(from_uptime));
-    if start.is_none() {
-        start = p.start_delta_us.map(|d| export_ms - (d / 1000) as i64);
+        if let Some(v) = p.end_uptime {
+            rec.flow_end_ms = Some(init + i64::from(v));
+        }
     }
-    if end.is_none() {
-        end = p.end_delta_us.map(|d| export_ms - (d / 1000) as i64);
+    if rec.flow_start_ms.is_none() {
+        rec.flow_start_ms = p.start_delta_us.map(|d| env.export_ms - (d / 1000) as i64);
+    }
+    if rec.flow_end_ms.is_none() {
+        rec.flow_end_ms = p.end_delta_us.map(|d| env.export_ms - (d / 1000) as i64);
     }
     if let Some(d) = p.duration_ms {
         let d = i64::try_from(d).unwrap_or(i64::MAX);
-        match (start, end) {
-            (Some(s), None) => end = Some(s.saturating_add(d)),
-            (None, Some(e)) => start = Some(e.saturating_sub(d)),
+        match (rec.flow_start_ms, rec.flow_end_ms) {
+            (Some(s), None) => rec.flow_end_ms = Some(s.saturating_add(d)),
+            (None, Some(e)) => rec.flow_start_ms = Some(e.saturating_sub(d)),
             _ => {}
         }
     }
-    rec.flow_start_ms = start;
-    rec.flow_end_ms = end;
 
     // Sampling: the record's own statement wins, then its sampler's table entry,
     // then the exporter-wide option.

@@ -85,6 +85,10 @@ pub enum Target {
     Proto,
     TcpFlags,
     Tos,
+    /// The octet counter chosen for `bytes` (see [`resolve_priorities`]).
+    Bytes,
+    /// The packet counter chosen for `packets`.
+    PacketCount,
     Octets,
     Packets,
     PostOctets,
@@ -196,6 +200,30 @@ impl Target {
             _ => Target::Skip,
         }
     }
+}
+
+/// Picks, once per template, which of several elements that mean the same thing fills
+/// the record: octets from 1 (octetDeltaCount), else 85 (octetTotalCount), else 231
+/// (initiatorOctets, Cisco ASA's forward bytes), else 23 (postOctetDeltaCount); packets
+/// likewise from 2, 86, 298, 24; next hop from 15/62, else the BGP next hop 18/63; VLAN
+/// from 58, else 243. The losers become [`Target::Skip`], so decoding a record never
+/// weighs alternatives.
+pub fn resolve_priorities(targets: &mut [Target]) {
+    fn pick(targets: &mut [Target], order: &[Target], winner: Target) {
+        let Some(best) = order.iter().find(|o| targets.contains(o)).copied() else { return };
+        for t in targets.iter_mut() {
+            if *t == best {
+                *t = winner;
+            } else if order.contains(t) {
+                *t = Target::Skip;
+            }
+        }
+    }
+    use Target::*;
+    pick(targets, &[Octets, TotalOctets, InitiatorOctets, PostOctets], Bytes);
+    pick(targets, &[Packets, TotalPackets, InitiatorPackets, PostPackets], PacketCount);
+    pick(targets, &[NextHop, BgpNextHop], NextHop);
+    pick(targets, &[Vlan, Dot1qVlan], Vlan);
 }
 
 /// One field of a template as it was exported.

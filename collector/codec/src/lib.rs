@@ -17,6 +17,7 @@ pub mod decode;
 pub mod detect;
 pub mod encode;
 pub mod error;
+pub mod hash;
 pub mod ie;
 pub mod ipfix;
 pub mod netflow_v5;

@@ -8,10 +8,10 @@
 use super::pending::{Evicted, PendingQueue, PendingSet};
 use super::{Template, TemplateKind};
 use crate::error::Result;
+use crate::hash::FxHashMap;
 use crate::ie::FieldSpec;
 use crate::record::{OptionsInfo, Protocol};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -55,14 +55,21 @@ pub struct ScopeOptions {
     /// Rate that applies to every record of the scope (no sampler id).
     pub domain_rate: Option<u32>,
     /// Sampler/selector id -> rate.
-    pub samplers: HashMap<u64, u32>,
+    pub samplers: FxHashMap<u64, u32>,
     /// Exporter boot time for sysUpTime-relative IPFIX times.
     pub system_init_ms: Option<i64>,
 }
 
+impl ScopeOptions {
+    /// True when no options record has said anything for the scope.
+    pub fn is_empty(&self) -> bool {
+        self.domain_rate.is_none() && self.samplers.is_empty() && self.system_init_ms.is_none()
+    }
+}
+
 #[derive(Debug, Default)]
 struct ScopeState {
-    templates: HashMap<u16, (Arc<Template>, i64)>,
+    templates: FxHashMap<u16, (Arc<Template>, i64)>,
     options: Arc<ScopeOptions>,
 }
 
@@ -126,7 +133,10 @@ pub struct CacheSnapshot {
 #[derive(Debug, Default)]
 pub struct TemplateCache {
     config: TemplateCacheConfig,
-    scopes: RwLock<HashMap<ScopeKey, ScopeState>>,
+    scopes: RwLock<FxHashMap<ScopeKey, ScopeState>>,
+    /// Bumped on every change that could alter a lookup's answer, so workers can keep
+    /// a lock-free memo of recent lookups and drop it when this moves.
+    generation: AtomicU64,
     pending: Mutex<PendingQueue>,
     pending_sets: AtomicUsize,
     /// Monotonic counters.
@@ -144,13 +154,22 @@ impl TemplateCache {
         &self.config
     }
 
-    // A poisoned lock only means another worker panicked mid-update of a HashMap whose
+    // A poisoned lock only means another worker panicked mid-update of a map whose
     // invariants hold after every statement, so the data is still usable.
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ScopeKey, ScopeState>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, FxHashMap<ScopeKey, ScopeState>> {
         self.scopes.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ScopeKey, ScopeState>> {
+    /// The current generation (see the field's doc).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, FxHashMap<ScopeKey, ScopeState>> {
         self.scopes.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -180,6 +199,7 @@ impl TemplateCache {
             Some((existing, seen)) if **existing == template => *seen = now_ms,
             _ => {
                 state.templates.insert(id, (Arc::new(template), now_ms));
+                self.changed();
             }
         }
         self.counters.templates_learned.fetch_add(1, Ordering::Relaxed);
@@ -203,6 +223,7 @@ impl TemplateCache {
     pub fn withdraw(&self, scope: &ScopeKey, id: u16) {
         if let Some(state) = self.write().get_mut(scope) {
             if state.templates.remove(&id).is_some() {
+                self.changed();
                 self.counters.templates_withdrawn.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -215,6 +236,7 @@ impl TemplateCache {
             let before = state.templates.len();
             state.templates.retain(|_, (t, _)| t.is_options() != options);
             let gone = before - state.templates.len();
+            self.changed();
             self.counters.templates_withdrawn.fetch_add(gone as u64, Ordering::Relaxed);
         }
     }
@@ -233,6 +255,7 @@ impl TemplateCache {
         if !changed {
             return;
         }
+        self.changed();
         // Copy-on-write: decoders holding the old Arc finish their set with it.
         let opts = Arc::make_mut(&mut state.options);
         match info {
@@ -296,6 +319,9 @@ impl TemplateCache {
                 let before = state.templates.len();
                 state.templates.retain(|_, (_, seen)| now_ms.saturating_sub(*seen) <= lifetime);
                 gone += (before - state.templates.len()) as u64;
+            }
+            if gone > 0 {
+                self.changed();
             }
             self.counters.templates_expired.fetch_add(gone, Ordering::Relaxed);
         }
@@ -366,6 +392,7 @@ impl TemplateCache {
                 Err(_) => skipped += 1,
             }
         }
+        self.changed();
         for saved in &snapshot.options {
             let state = scopes.entry(saved.scope).or_default();
             state.options = Arc::new(ScopeOptions {

@@ -11,7 +11,7 @@ pub use cache::{
 pub use pending::PendingSet;
 
 use crate::error::{DecodeError, Result};
-use crate::ie::{FieldSpec, Target, VARIABLE_LENGTH};
+use crate::ie::{resolve_priorities, FieldSpec, Target, VARIABLE_LENGTH};
 use crate::record::Protocol;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +83,7 @@ impl Template {
             };
             targets.push(target);
         }
+        resolve_priorities(&mut targets);
         if min == 0 {
             // A record of length zero would make a data set loop forever.
             return Err(DecodeError::BadTemplate { template_id: id, why: "zero record length" });
