@@ -243,7 +243,7 @@ impl Env {
     /// A v9 sysUpTime-relative time as Unix ms. The signed 32-bit difference survives
     /// sysUpTime wrapping after 49.7 days.
     #[inline]
-    fn from_uptime(&self, up: u32, v: u32) -> i64 {
+    fn uptime_to_ms(&self, up: u32, v: u32) -> i64 {
         self.export_ms - i64::from(up.wrapping_sub(v) as i32)
     }
 }
@@ -358,14 +358,14 @@ fn apply(
         Target::DstMask => rec.dst_mask = num() as u8,
         Target::Vlan => rec.vlan = num() as u16,
         Target::StartUptime => match env.sys_uptime_ms {
-            Some(up) => rec.flow_start_ms = Some(env.from_uptime(up, num() as u32)),
+            Some(up) => rec.flow_start_ms = Some(env.uptime_to_ms(up, num() as u32)),
             None => {
                 p.touched = true;
                 p.start_uptime = Some(num() as u32);
             }
         },
         Target::EndUptime => match env.sys_uptime_ms {
-            Some(up) => rec.flow_end_ms = Some(env.from_uptime(up, num() as u32)),
+            Some(up) => rec.flow_end_ms = Some(env.uptime_to_ms(up, num() as u32)),
             None => {
                 p.touched = true;
                 p.end_uptime = Some(num() as u32);

@@ -1,1 +1,504 @@
 //! Layer 2-4 parsing of sampled packet headers (sFlow) and captured frames.
+//!
+//! Sampled headers are cut short (128 bytes by default on most agents), so parsing is
+//! best effort: every layer that is complete fills its fields and the first incomplete
+//! one ends the walk silently. A header that stops in the middle of the TCP header
+//! still yields its addresses and ports. Nothing here panics, allocates or fails.
+//!
+//! Conventions follow nfdump so that sFlow records line up with NetFlow ones:
+//! ICMP and ICMPv6 put `type << 8 | code` in the destination port (source port 0),
+//! non-first IPv4/IPv6 fragments carry no ports, and IPv6 reports the upper-layer
+//! protocol found after the extension headers.
+
+use crate::cursor::Cursor;
+use crate::error::Result;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// EtherType of IPv4.
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// EtherType of IPv6.
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// EtherType of an 802.1Q VLAN tag.
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+/// EtherType of an 802.1ad service tag (QinQ outer tag).
+pub const ETHERTYPE_QINQ: u16 = 0x88a8;
+/// Pre-standard QinQ outer tag used by older switches.
+pub const ETHERTYPE_QINQ_9100: u16 = 0x9100;
+/// Another pre-standard QinQ outer tag.
+pub const ETHERTYPE_QINQ_9200: u16 = 0x9200;
+/// MPLS unicast.
+pub const ETHERTYPE_MPLS: u16 = 0x8847;
+/// MPLS multicast.
+pub const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+
+/// IP protocol number of ICMP.
+pub const PROTO_ICMP: u8 = 1;
+/// IP protocol number of TCP.
+pub const PROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+pub const PROTO_UDP: u8 = 17;
+/// IP protocol number of DCCP.
+pub const PROTO_DCCP: u8 = 33;
+/// IP protocol number of ICMPv6.
+pub const PROTO_ICMPV6: u8 = 58;
+/// IP protocol number of SCTP.
+pub const PROTO_SCTP: u8 = 132;
+/// IP protocol number of UDP-Lite.
+pub const PROTO_UDPLITE: u8 = 136;
+
+/// IPv6 extension headers skipped on the way to the upper-layer protocol.
+const V6_HOP_BY_HOP: u8 = 0;
+const V6_ROUTING: u8 = 43;
+const V6_FRAGMENT: u8 = 44;
+const V6_AH: u8 = 51;
+const V6_DEST_OPTS: u8 = 60;
+const V6_MOBILITY: u8 = 135;
+const V6_HIP: u8 = 139;
+const V6_SHIM6: u8 = 140;
+
+/// More VLAN tags or MPLS labels than this is not a real frame; stop instead of
+/// walking a long run of garbage.
+const MAX_TAGS: usize = 8;
+/// Likewise for IPv6 extension headers.
+const MAX_EXTENSION_HEADERS: usize = 16;
+
+/// What a (possibly truncated) packet header says. Fields of layers that were not
+/// present or not complete keep their default (zero / `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PacketSummary {
+    /// Destination MAC address.
+    pub dst_mac: Option<[u8; 6]>,
+    /// Source MAC address.
+    pub src_mac: Option<[u8; 6]>,
+    /// VLAN id of the outermost tag (the service tag with QinQ), 0 when untagged.
+    pub vlan: u16,
+    /// VLAN id of the second tag (the customer tag with QinQ), 0 when none.
+    pub inner_vlan: u16,
+    /// EtherType after the VLAN tags (0 when the header did not start at layer 2).
+    pub ethertype: u16,
+    /// Top MPLS label (20-bit value), 0 when none.
+    pub mpls_label: u32,
+    /// IP source address.
+    pub src_addr: Option<IpAddr>,
+    /// IP destination address.
+    pub dst_addr: Option<IpAddr>,
+    /// Upper-layer protocol (after IPv6 extension headers).
+    pub proto: u8,
+    /// IPv4 type of service or IPv6 traffic class.
+    pub tos: u8,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// True for a non-first fragment: it has no transport header, hence no ports.
+    pub fragment: bool,
+    /// Transport source port (0 for ICMP).
+    pub src_port: u16,
+    /// Transport destination port, or ICMP `type << 8 | code`.
+    pub dst_port: u16,
+    /// TCP flags (the eight classic bits, CWR..FIN).
+    pub tcp_flags: u8,
+}
+
+/// Parses an Ethernet II frame: MACs, any number of 802.1Q / 802.1ad / 0x9100 tags,
+/// MPLS labels, then IPv4 or IPv6 and the transport header.
+pub fn parse_ethernet(frame: &[u8]) -> PacketSummary {
+    let mut s = PacketSummary::default();
+    // Truncation simply ends the walk: whatever was complete is kept.
+    let _ = ethernet(frame, &mut s);
+    s
+}
+
+/// Parses a packet that starts with an IPv4 or IPv6 header (chosen by the version
+/// nibble).
+pub fn parse_ip(packet: &[u8]) -> PacketSummary {
+    let mut s = PacketSummary::default();
+    let _ = ip(packet, &mut s);
+    s
+}
+
+/// Parses a packet that starts with an IPv4 header.
+pub fn parse_ipv4(packet: &[u8]) -> PacketSummary {
+    let mut s = PacketSummary::default();
+    let _ = ipv4(packet, &mut s);
+    s
+}
+
+/// Parses a packet that starts with an IPv6 header.
+pub fn parse_ipv6(packet: &[u8]) -> PacketSummary {
+    let mut s = PacketSummary::default();
+    let _ = ipv6(packet, &mut s);
+    s
+}
+
+fn ethernet(frame: &[u8], s: &mut PacketSummary) -> Result<()> {
+    let mut c = Cursor::new(frame, "ethernet header");
+    s.dst_mac = Some(c.array::<6>()?);
+    s.src_mac = Some(c.array::<6>()?);
+    let mut ethertype = c.u16()?;
+    let mut tags = 0usize;
+    while matches!(ethertype, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_9100 | ETHERTYPE_QINQ_9200) {
+        if tags == MAX_TAGS {
+            return Ok(());
+        }
+        let vid = c.u16()? & 0x0fff;
+        match tags {
+            0 => s.vlan = vid,
+            1 => s.inner_vlan = vid,
+            _ => {}
+        }
+        tags += 1;
+        ethertype = c.u16()?;
+    }
+    s.ethertype = ethertype;
+    match ethertype {
+        ETHERTYPE_IPV4 => ipv4(c.rest(), s),
+        ETHERTYPE_IPV6 => ipv6(c.rest(), s),
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls(c.rest(), s),
+        _ => Ok(()),
+    }
+}
+
+fn mpls(buf: &[u8], s: &mut PacketSummary) -> Result<()> {
+    let mut c = Cursor::new(buf, "mpls label stack");
+    for i in 0..MAX_TAGS {
+        let entry = c.u32()?;
+        if i == 0 {
+            s.mpls_label = entry >> 12;
+        }
+        if entry & 0x100 != 0 {
+            // Bottom of stack. MPLS does not say what follows; the IP version nibble
+            // is the usual (and the only available) guess.
+            return ip(c.rest(), s);
+        }
+    }
+    Ok(())
+}
+
+fn ip(buf: &[u8], s: &mut PacketSummary) -> Result<()> {
+    match buf.first().map(|b| b >> 4) {
+        Some(4) => ipv4(buf, s),
+        Some(6) => ipv6(buf, s),
+        _ => Ok(()),
+    }
+}
+
+fn ipv4(buf: &[u8], s: &mut PacketSummary) -> Result<()> {
+    let mut c = Cursor::new(buf, "ipv4 header");
+    let ver_ihl = c.u8()?;
+    if ver_ihl >> 4 != 4 {
+        return Ok(());
+    }
+    let tos = c.u8()?;
+    let _total_length = c.u16()?;
+    let _id = c.u16()?;
+    let flags_offset = c.u16()?;
+    let ttl = c.u8()?;
+    let proto = c.u8()?;
+    let _checksum = c.u16()?;
+    let src = c.array::<4>()?;
+    let dst = c.array::<4>()?;
+    s.tos = tos;
+    s.ttl = ttl;
+    s.proto = proto;
+    s.src_addr = Some(IpAddr::V4(Ipv4Addr::from(src)));
+    s.dst_addr = Some(IpAddr::V4(Ipv4Addr::from(dst)));
+    if flags_offset & 0x1fff != 0 {
+        s.fragment = true;
+        return Ok(());
+    }
+    // An IHL below 5 is a broken header: where the transport header starts is unknown.
+    let Some(options) = (usize::from(ver_ihl & 0x0f) * 4).checked_sub(20) else {
+        return Ok(());
+    };
+    c.skip(options)?;
+    transport(proto, c.rest(), s)
+}
+
+fn ipv6(buf: &[u8], s: &mut PacketSummary) -> Result<()> {
+    let mut c = Cursor::new(buf, "ipv6 header");
+    let first = c.u32()?;
+    if first >> 28 != 6 {
+        return Ok(());
+    }
+    let _payload_length = c.u16()?;
+    let mut next = c.u8()?;
+    let hop_limit = c.u8()?;
+    let src = c.array::<16>()?;
+    let dst = c.array::<16>()?;
+    s.tos = (first >> 20) as u8;
+    s.ttl = hop_limit;
+    s.proto = next;
+    s.src_addr = Some(IpAddr::V6(Ipv6Addr::from(src)));
+    s.dst_addr = Some(IpAddr::V6(Ipv6Addr::from(dst)));
+    for _ in 0..MAX_EXTENSION_HEADERS {
+        match next {
+            V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS | V6_MOBILITY | V6_HIP | V6_SHIM6 => {
+                let following = c.u8()?;
+                let len = c.u8()?;
+                // Length in 8-octet units, not counting the first 8 (2 already read).
+                c.skip(usize::from(len) * 8 + 6)?;
+                next = following;
+            }
+            V6_FRAGMENT => {
+                let following = c.u8()?;
+                let _reserved = c.u8()?;
+                let offset = c.u16()? >> 3;
+                let _id = c.u32()?;
+                next = following;
+                if offset != 0 {
+                    s.proto = next;
+                    s.fragment = true;
+                    return Ok(());
+                }
+            }
+            V6_AH => {
+                let following = c.u8()?;
+                let len = c.u8()?;
+                // Length in 4-octet units minus 2 (RFC 4302 §2.2).
+                c.skip((usize::from(len) + 2) * 4 - 2)?;
+                next = following;
+            }
+            _ => break,
+        }
+        // Only a completely skipped extension header reveals the next protocol.
+        s.proto = next;
+    }
+    transport(next, c.rest(), s)
+}
+
+fn transport(proto: u8, buf: &[u8], s: &mut PacketSummary) -> Result<()> {
+    let mut c = Cursor::new(buf, "transport header");
+    match proto {
+        PROTO_TCP => {
+            s.src_port = c.u16()?;
+            s.dst_port = c.u16()?;
+            c.skip(9)?; // sequence, acknowledgment, data offset
+            s.tcp_flags = c.u8()?;
+        }
+        PROTO_UDP | PROTO_UDPLITE | PROTO_SCTP | PROTO_DCCP => {
+            let src = c.u16()?;
+            let dst = c.u16()?;
+            s.src_port = src;
+            s.dst_port = dst;
+        }
+        PROTO_ICMP | PROTO_ICMPV6 => {
+            let icmp_type = c.u8()?;
+            let code = c.u8()?;
+            s.src_port = 0;
+            s.dst_port = u16::from(icmp_type) << 8 | u16::from(code);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    const DST: [u8; 6] = [0x00, 0x1d, 0xb5, 0xa2, 0x5f, 0xc0];
+    const SRC: [u8; 6] = [0x00, 0x25, 0x90, 0xa2, 0x53, 0x58];
+
+    fn eth(tags: &[(u16, u16)], ethertype: u16) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&DST);
+        v.extend_from_slice(&SRC);
+        for (tpid, tci) in tags {
+            v.extend_from_slice(&tpid.to_be_bytes());
+            v.extend_from_slice(&tci.to_be_bytes());
+        }
+        v.extend_from_slice(&ethertype.to_be_bytes());
+        v
+    }
+
+    fn ipv4_header(proto: u8, tos: u8, flags_offset: u16, options: &[u8]) -> Vec<u8> {
+        let ihl = 5 + options.len() / 4;
+        let mut v = vec![0x40 | ihl as u8, tos, 0, 60, 0, 1];
+        v.extend_from_slice(&flags_offset.to_be_bytes());
+        v.extend_from_slice(&[64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7]);
+        v.extend_from_slice(options);
+        v
+    }
+
+    fn tcp_header(src: u16, dst: u16, flags: u8) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&src.to_be_bytes());
+        v.extend_from_slice(&dst.to_be_bytes());
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        v
+    }
+
+    fn ipv6_header(next: u8, traffic_class: u8) -> Vec<u8> {
+        let first = 6u32 << 28 | u32::from(traffic_class) << 20 | 0x12345;
+        let mut v = first.to_be_bytes().to_vec();
+        v.extend_from_slice(&[0, 40, next, 63]);
+        v.extend_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(&"2001:db8::2".parse::<Ipv6Addr>().unwrap().octets());
+        v
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp() {
+        let mut f = eth(&[], ETHERTYPE_IPV4);
+        f.extend(ipv4_header(PROTO_TCP, 0xb8, 0x4000, &[]));
+        f.extend(tcp_header(443, 51000, 0x12));
+        let s = parse_ethernet(&f);
+        assert_eq!(s.dst_mac, Some(DST));
+        assert_eq!(s.src_mac, Some(SRC));
+        assert_eq!(s.vlan, 0);
+        assert_eq!(s.src_addr, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(s.dst_addr, Some("198.51.100.7".parse().unwrap()));
+        assert_eq!((s.proto, s.tos, s.ttl), (PROTO_TCP, 0xb8, 64));
+        assert_eq!((s.src_port, s.dst_port, s.tcp_flags), (443, 51000, 0x12));
+        assert!(!s.fragment);
+    }
+
+    #[test]
+    fn vlan_and_qinq_tags() {
+        for outer in [ETHERTYPE_VLAN, ETHERTYPE_QINQ, ETHERTYPE_QINQ_9100] {
+            let mut f = eth(&[(outer, 0x2000 | 100), (ETHERTYPE_VLAN, 0xe000 | 4000)], ETHERTYPE_IPV4);
+            f.extend(ipv4_header(PROTO_UDP, 0, 0, &[]));
+            f.extend_from_slice(&[0x00, 0x35, 0x13, 0x88, 0, 8, 0, 0]);
+            let s = parse_ethernet(&f);
+            assert_eq!((s.vlan, s.inner_vlan, s.ethertype), (100, 4000, ETHERTYPE_IPV4), "tpid {outer:#x}");
+            assert_eq!((s.proto, s.src_port, s.dst_port), (PROTO_UDP, 53, 5000));
+        }
+        let mut f = eth(&[(ETHERTYPE_VLAN, 42)], ETHERTYPE_IPV6);
+        f.extend(ipv6_header(PROTO_UDP, 0));
+        f.extend_from_slice(&[0x00, 0x35, 0x13, 0x88]);
+        let s = parse_ethernet(&f);
+        assert_eq!((s.vlan, s.inner_vlan, s.src_port, s.dst_port), (42, 0, 53, 5000));
+    }
+
+    #[test]
+    fn ipv4_options_and_fragments() {
+        let mut p = ipv4_header(PROTO_TCP, 0, 0, &[1, 1, 1, 0, 0x94, 4, 0, 0]);
+        p.extend(tcp_header(22, 60000, 0x18));
+        let s = parse_ipv4(&p);
+        assert_eq!((s.src_port, s.dst_port, s.tcp_flags), (22, 60000, 0x18));
+
+        // First fragment (MF set, offset 0) has the ports.
+        let mut p = ipv4_header(PROTO_UDP, 0, 0x2000, &[]);
+        p.extend_from_slice(&[0x10, 0x00, 0x20, 0x00, 0, 8, 0, 0]);
+        let s = parse_ip(&p);
+        assert_eq!((s.src_port, s.dst_port, s.fragment), (0x1000, 0x2000, false));
+
+        // Later fragments carry payload bytes, not a UDP header.
+        let mut p = ipv4_header(PROTO_UDP, 0, 0x00b9, &[]);
+        p.extend_from_slice(&[0x10, 0x00, 0x20, 0x00, 0, 8, 0, 0]);
+        let s = parse_ip(&p);
+        assert_eq!((s.src_port, s.dst_port, s.fragment, s.proto), (0, 0, true, PROTO_UDP));
+        assert!(s.src_addr.is_some());
+    }
+
+    #[test]
+    fn icmp_type_and_code_in_dst_port() {
+        let mut p = ipv4_header(PROTO_ICMP, 0, 0, &[]);
+        p.extend_from_slice(&[3, 13, 0, 0, 0, 0, 0, 0]);
+        let s = parse_ipv4(&p);
+        assert_eq!((s.src_port, s.dst_port), (0, 0x030d));
+
+        let mut p = ipv6_header(PROTO_ICMPV6, 0);
+        p.extend_from_slice(&[128, 0, 0, 0]);
+        let s = parse_ipv6(&p);
+        assert_eq!((s.proto, s.src_port, s.dst_port), (PROTO_ICMPV6, 0, 128 << 8));
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_skipped() {
+        let mut p = ipv6_header(V6_HOP_BY_HOP, 0x2e);
+        // Hop-by-hop, 8 bytes, next: routing.
+        p.extend_from_slice(&[V6_ROUTING, 0, 5, 2, 0, 0, 0, 0]);
+        // Routing, 24 bytes (len 2), next: destination options.
+        p.extend_from_slice(&[V6_DEST_OPTS, 2, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(&[0; 16]);
+        // Destination options, 8 bytes, next: fragment.
+        p.extend_from_slice(&[V6_FRAGMENT, 0, 1, 4, 0, 0, 0, 0]);
+        // Fragment, offset 0 and M set: the first fragment, ports follow. Next: AH.
+        p.extend_from_slice(&[V6_AH, 0, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef]);
+        // AH with a 12-byte ICV: 24 bytes in all, length field 24 / 4 - 2 = 4.
+        p.extend_from_slice(&[PROTO_TCP, 4, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0; 12]);
+        p.extend(tcp_header(8080, 443, 0x02));
+        let s = parse_ipv6(&p);
+        assert_eq!(s.tos, 0x2e);
+        assert_eq!(s.ttl, 63);
+        assert_eq!(s.src_addr, Some("2001:db8::1".parse().unwrap()));
+        assert_eq!((s.proto, s.src_port, s.dst_port, s.tcp_flags), (PROTO_TCP, 8080, 443, 0x02));
+        assert!(!s.fragment);
+    }
+
+    #[test]
+    fn ipv6_later_fragment_has_no_ports() {
+        let mut p = ipv6_header(V6_FRAGMENT, 0);
+        p.extend_from_slice(&[PROTO_UDP, 0, 0x05, 0x00, 0, 0, 0, 9]);
+        p.extend_from_slice(&[0x10, 0x00, 0x20, 0x00]);
+        let s = parse_ipv6(&p);
+        assert_eq!((s.proto, s.fragment, s.src_port, s.dst_port), (PROTO_UDP, true, 0, 0));
+    }
+
+    #[test]
+    fn mpls_stack_then_ip() {
+        let mut f = eth(&[], ETHERTYPE_MPLS);
+        f.extend_from_slice(&(16000u32 << 12 | 64).to_be_bytes());
+        f.extend_from_slice(&(299_776u32 << 12 | 0x100 | 64).to_be_bytes());
+        f.extend(ipv4_header(PROTO_UDP, 0, 0, &[]));
+        f.extend_from_slice(&[0x00, 0x35, 0x00, 0x35]);
+        let s = parse_ethernet(&f);
+        assert_eq!(s.mpls_label, 16000);
+        assert_eq!((s.proto, s.src_port, s.dst_port), (PROTO_UDP, 53, 53));
+    }
+
+    #[test]
+    fn truncated_headers_keep_complete_layers_and_never_panic() {
+        let mut f = eth(&[(ETHERTYPE_QINQ, 7), (ETHERTYPE_VLAN, 8)], ETHERTYPE_IPV6);
+        f.extend(ipv6_header(V6_HOP_BY_HOP, 0));
+        f.extend_from_slice(&[PROTO_TCP, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend(tcp_header(1, 2, 0x11));
+        let full = parse_ethernet(&f);
+        assert_eq!((full.src_port, full.dst_port, full.tcp_flags), (1, 2, 0x11));
+        for cut in 0..f.len() {
+            let s = parse_ethernet(&f[..cut]);
+            if cut >= 14 + 8 + 40 {
+                assert!(s.src_addr.is_some(), "cut {cut}");
+            } else {
+                assert_eq!(s.src_addr, None, "cut {cut}");
+            }
+            if cut < f.len() - 7 {
+                assert_eq!(s.tcp_flags, 0, "cut {cut}");
+            }
+        }
+        // Arbitrary bytes through every entry point.
+        let mut x: u32 = 0x1234_5678;
+        for len in 0..300 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            let _ = parse_ethernet(&bytes);
+            let _ = parse_ip(&bytes);
+            let _ = parse_ipv4(&bytes);
+            let _ = parse_ipv6(&bytes);
+        }
+    }
+
+    #[test]
+    fn bad_ihl_and_non_ip_stop_cleanly() {
+        let mut p = ipv4_header(PROTO_TCP, 0, 0, &[]);
+        p[0] = 0x43;
+        p.extend(tcp_header(1, 2, 3));
+        let s = parse_ipv4(&p);
+        assert!(s.src_addr.is_some());
+        assert_eq!((s.src_port, s.dst_port), (0, 0));
+
+        let f = eth(&[], 0x0806);
+        let s = parse_ethernet(&f);
+        assert_eq!((s.ethertype, s.src_addr), (0x0806, None));
+        assert_eq!(parse_ipv4(&[0x60; 40]).src_addr, None);
+    }
+}

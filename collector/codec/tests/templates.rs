@@ -185,9 +185,15 @@ fn ipfix_selector_options_set_sampling_rate() {
     d.decode(A, &msg, NOW, &mut out).unwrap();
     assert_eq!(out.options, vec![(out.options[0].0, OptionsInfo::Sampler { id: Some(7), rate: 100 })]);
     assert_eq!(out.records.len(), 2);
-    assert_eq!((out.records[0].sampling_rate, out.records[0].sampling_origin), (100, SamplingOrigin::SamplerTable));
+    assert_eq!(
+        (out.records[0].sampling_rate, out.records[0].sampling_origin),
+        (100, SamplingOrigin::SamplerTable)
+    );
     // Selector 9 is unknown: unsampled, said so.
-    assert_eq!((out.records[1].sampling_rate, out.records[1].sampling_origin), (1, SamplingOrigin::Unsampled));
+    assert_eq!(
+        (out.records[1].sampling_rate, out.records[1].sampling_origin),
+        (1, SamplingOrigin::Unsampled)
+    );
 }
 
 #[test]

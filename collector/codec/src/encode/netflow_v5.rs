@@ -36,7 +36,13 @@ impl V5Encoder {
     /// `export_ms` is the export time and `uptime_ms` the exporter's sysUpTime at that
     /// moment; record times are written relative to it. v5 carries IPv4 only: records
     /// with other addresses are written as 0.0.0.0 (callers filter them out first).
-    pub fn encode(&mut self, export_ms: i64, uptime_ms: u32, records: &[FlowRecord], mut emit: impl FnMut(&[u8])) {
+    pub fn encode(
+        &mut self,
+        export_ms: i64,
+        uptime_ms: u32,
+        records: &[FlowRecord],
+        mut emit: impl FnMut(&[u8]),
+    ) {
         for chunk in records.chunks(usize::from(MAX_RECORDS)) {
             self.buf.clear();
             let out = &mut self.buf;

@@ -195,7 +195,13 @@ impl TemplateEncoder {
     ///
     /// `export_ms` is the export time; `uptime_ms` the exporter's sysUpTime then (v9
     /// record times are relative to it; IPFIX writes absolute milliseconds).
-    pub fn encode(&mut self, export_ms: i64, uptime_ms: u32, records: &[FlowRecord], mut emit: impl FnMut(&[u8])) {
+    pub fn encode(
+        &mut self,
+        export_ms: i64,
+        uptime_ms: u32,
+        records: &[FlowRecord],
+        mut emit: impl FnMut(&[u8]),
+    ) {
         let ipfix = self.config.protocol == Protocol::Ipfix;
         let header_len = if ipfix { 16 } else { 20 };
         let mut rest = records;
@@ -239,11 +245,8 @@ impl TemplateEncoder {
             }
             emit(&self.buf);
             self.datagrams_since_templates += 1;
-            self.sequence = if ipfix {
-                self.sequence.wrapping_add(data_records)
-            } else {
-                self.sequence.wrapping_add(1)
-            };
+            self.sequence =
+                if ipfix { self.sequence.wrapping_add(data_records) } else { self.sequence.wrapping_add(1) };
         }
     }
 
