@@ -1,5 +1,6 @@
 //! Deterministic flow workloads encoded as real datagrams.
 
+use flowvision_codec::encode::sflow::SflowEncoder;
 use flowvision_codec::encode::{TemplateEncoder, TemplateEncoderConfig, V5Encoder};
 use flowvision_codec::{FlowRecord, Protocol};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -85,7 +86,8 @@ pub struct Datagrams {
     pub records: usize,
 }
 
-/// Encodes `records` as NetFlow v5, v9 or IPFIX. For v5 only IPv4 records are kept.
+/// Encodes `records` in `protocol`. For v5 only IPv4 records are kept; sFlow samples
+/// them at 1 in 1000.
 pub fn encode(protocol: Protocol, records: &[FlowRecord]) -> Datagrams {
     let mut d = Datagrams::default();
     match protocol {
@@ -105,7 +107,13 @@ pub fn encode(protocol: Protocol, records: &[FlowRecord]) -> Datagrams {
             enc.encode(EXPORT_MS, 1_000_000, records, |b| d.data.push(b.to_vec()));
             d.records = records.len();
         }
-        Protocol::SflowV5 => {}
+        Protocol::SflowV5 => {
+            let mut enc = SflowEncoder::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 0);
+            let sampled: Vec<FlowRecord> =
+                records.iter().map(|r| FlowRecord { sampling_rate: 1000, ..*r }).collect();
+            enc.encode_flows(1_000_000, &sampled, |b| d.data.push(b.to_vec()));
+            d.records = records.len();
+        }
     }
     d
 }

@@ -5,6 +5,7 @@
 // every call unchanged to the system allocator and only counts.
 #![allow(unsafe_code)]
 
+use flowvision_codec::encode::sflow::SflowEncoder;
 use flowvision_codec::encode::{TemplateEncoder, TemplateEncoderConfig, V5Encoder};
 use flowvision_codec::{DecodeOutput, Decoder, FlowRecord, Protocol, TemplateCacheConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -85,6 +86,9 @@ fn datagrams(protocol: Protocol) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
             let v4: Vec<_> = recs.into_iter().filter(|r| matches!(r.src_addr, Some(IpAddr::V4(_)))).collect();
             V5Encoder::new(0, 0, 100).encode(NOW, 5_000_000, &v4, |d| data.push(d.to_vec()));
         }
+        Protocol::SflowV5 => {
+            SflowEncoder::new(EXPORTER, 0).encode_flows(5_000_000, &recs, |d| data.push(d.to_vec()));
+        }
         _ => {
             let mut cfg = TemplateEncoderConfig::new(protocol, 3);
             cfg.template_refresh_datagrams = 0;
@@ -99,7 +103,7 @@ fn datagrams(protocol: Protocol) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 
 #[test]
 fn steady_state_decode_allocates_nothing() {
-    for protocol in [Protocol::NetflowV5, Protocol::NetflowV9, Protocol::Ipfix] {
+    for protocol in Protocol::ALL {
         let (templates, data) = datagrams(protocol);
         let decoder = Decoder::new(TemplateCacheConfig::default());
         let mut out = DecodeOutput::default();
