@@ -1,1 +1,30 @@
-//! Capture files.
+//! Capture files for FlowVision: pcap and pcapng reading, UDP datagram extraction
+//! from captured frames, and a pcap writer.
+//!
+//! ```text
+//! Read ─> FrameReader (pcap | pcapng) ─> link (Ethernet/VLAN, raw, SLL, loopback)
+//!      ─> ip (IPv4 options, IPv6 extension headers) ─> reassembly ─> UDP ─> Datagram
+//! ```
+//!
+//! Everything is pure parsing of bytes from any [`std::io::Read`] (files, stdin);
+//! no input can make it panic. File-level problems are [`CaptureError`]s; frames that
+//! hold no UDP datagram are counted by [`SkipReason`] in [`CaptureStats`].
+
+pub mod error;
+pub mod frame;
+mod input;
+pub mod ip;
+pub mod link;
+pub mod pcap;
+pub mod pcapng;
+pub mod reader;
+pub mod reassembly;
+pub mod stats;
+pub mod writer;
+
+pub use error::{CaptureError, WriteError};
+pub use frame::{CaptureFormat, Frame, FrameReader, LinkType};
+pub use reader::{Datagram, DatagramReader, OwnedDatagram};
+pub use reassembly::{Reassembler, ReassemblyConfig};
+pub use stats::{CaptureStats, SkipCounts, SkipReason};
+pub use writer::PcapWriter;

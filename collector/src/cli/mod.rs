@@ -1,0 +1,30 @@
+//! Command-line interface of the `flowvision-collector` binary.
+
+pub mod decode;
+pub mod raw;
+
+use clap::{Args, Parser, Subcommand};
+
+/// FlowVision collector: receives NetFlow v5/v9, IPFIX and sFlow v5, decodes,
+/// forwards and stores flows.
+#[derive(Debug, Parser)]
+#[command(name = "flowvision-collector", version)]
+pub struct Cli {
+    /// What to do (default: run).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the collector daemon (the default).
+    Run(RunArgs),
+    /// Decode flow datagrams from capture files or raw payloads and print one JSON
+    /// object per flow record.
+    Decode(decode::DecodeArgs),
+}
+
+/// Options of `run` (configuration comes from the environment).
+#[derive(Debug, Default, Args)]
+pub struct RunArgs {}

@@ -1,0 +1,6 @@
+//! `flowvision-collector`: the data-plane daemon's library and its command-line
+//! tools. The binary (`src/main.rs`) only parses arguments and dispatches here, so
+//! tests and other tools reuse the same code.
+
+pub mod cli;
+pub mod json;

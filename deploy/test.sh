@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# FlowVision's whole test suite: installs what it needs (Debian packages when root,
+# otherwise prints the command), then formatting, lints and every test.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$(fv_root)"
+
+# Peers and oracles the tests run for real: tshark decodes, softflowd and pmacct
+# export, nfdump collects; PostgreSQL for the storage tests; python3 for the oracle
+# scripts.
+fv_need_apt tshark softflowd pmacct nfdump tcpreplay postgresql python3 libpcap0.8 || exit 2
+
+export FLOWVISION_FIXTURES="${FLOWVISION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
+[[ -d $FLOWVISION_FIXTURES ]] || { fv_log "fixtures not found at $FLOWVISION_FIXTURES (expected ../shared/fixtures)"; exit 2; }
+if pg=$(fv_pg_bindir); then export FLOWVISION_PG_BINDIR="$pg"; fi
+
+fv_log "rustfmt"
+cargo fmt --all --check
+fv_log "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+fv_log "tests"
+cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+status=${PIPESTATUS[0]}
+# One closing line over every test binary, so the summary needs no scrolling.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\nall test binaries: %d passed, %d failed, %d ignored\n", p, f, i }' target/test-output.txt
+exit "$status"
