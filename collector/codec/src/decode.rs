@@ -108,8 +108,9 @@ impl Decoder {
         let scope = ctx.scope();
         match self.lookup(&scope, template_id) {
             Some((template, options)) => {
-                let n = decode_records(&self.cache, &template, &options, ctx, body, out)?;
-                info.records += n;
+                let (flows, opts) = decode_records(&self.cache, &template, &options, ctx, body, out)?;
+                info.records += flows;
+                info.options_records += opts;
             }
             None => {
                 self.cache.hold(PendingSet {
@@ -141,7 +142,7 @@ impl Decoder {
         for held in self.cache.release(&scope, id) {
             let options = self.cache.options(&scope);
             // A held set that turns out malformed spoils only itself.
-            if let Ok(n) = decode_records(&self.cache, &template, &options, &held.context, &held.body, out) {
+            if let Ok((n, _)) = decode_records(&self.cache, &template, &options, &held.context, &held.body, out) {
                 info.released_records += n;
             }
         }
@@ -249,7 +250,7 @@ impl Env {
 }
 
 /// Decodes every record of a data set with `template`; returns how many flow records
-/// were produced (options records feed the cache and `out.options`).
+/// and how many options records were read (those feed the cache and `out.options`).
 pub(crate) fn decode_records(
     cache: &TemplateCache,
     template: &Template,
@@ -257,10 +258,11 @@ pub(crate) fn decode_records(
     ctx: &SetContext,
     body: &[u8],
     out: &mut DecodeOutput,
-) -> Result<u32> {
+) -> Result<(u32, u32)> {
     let env = Env { export_ms: i64::from(ctx.export_time) * 1000, sys_uptime_ms: ctx.sys_uptime_ms };
     let mut cur = Cursor::new(body, "data record");
     let mut produced = 0u32;
+    let mut options_read = 0u32;
     let mut options_view: Option<Arc<ScopeOptions>> = None;
     let mut p = Pending::default();
     let mut base = FlowRecord::new(ctx.protocol, ctx.exporter);
@@ -298,6 +300,7 @@ pub(crate) fn decode_records(
         if template.is_options() {
             out.enterprise_fields.truncate(ent_start);
             options_record(cache, ctx, &rec, &p, record_start, out);
+            options_read += 1;
             // What it said applies to the records after it.
             options_view = Some(cache.options(&ctx.scope()));
             continue;
@@ -312,7 +315,7 @@ pub(crate) fn decode_records(
             break;
         }
     }
-    Ok(produced)
+    Ok((produced, options_read))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -86,6 +86,7 @@ fn message(
         held_sets: 0,
         released_records: 0,
         templates: 0,
+        options_records: 0,
     };
     let info = match into {
         Some(i) => i,

@@ -77,5 +77,6 @@ pub fn decode(exporter: IpAddr, datagram: &[u8], out: &mut DecodeOutput) -> Resu
         held_sets: 0,
         released_records: 0,
         templates: 0,
+        options_records: 0,
     })
 }

@@ -52,6 +52,7 @@ pub fn decode(
         held_sets: 0,
         released_records: 0,
         templates: 0,
+        options_records: 0,
     };
     while cur.remaining() >= 4 {
         if cur.rest().iter().all(|b| *b == 0) {

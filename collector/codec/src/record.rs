@@ -280,6 +280,8 @@ pub struct DatagramInfo {
     pub released_records: u32,
     /// Templates (and options templates) learned or refreshed.
     pub templates: u32,
+    /// Options data records read (they count in IPFIX sequence numbers).
+    pub options_records: u32,
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 UTC with millisecond precision,

@@ -116,6 +116,7 @@ pub fn decode(exporter: IpAddr, datagram: &[u8], out: &mut DecodeOutput) -> Resu
         held_sets: 0,
         released_records: 0,
         templates: 0,
+        options_records: 0,
     };
     // The count only bounds the loop, it sizes nothing: every sample consumes at
     // least 8 bytes, so an inflated count ends in a truncation error.
