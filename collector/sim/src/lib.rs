@@ -1,0 +1,39 @@
+//! FlowVision's flow simulator: realistic NetFlow v5/v9, IPFIX and sFlow v5 traffic
+//! from many exporters, with labelled anomalies, sent over UDP at a paced rate or
+//! written to a pcap file. It is the load source of FlowVision's benchmarks and the
+//! ground truth of its insights.
+//!
+//! ```text
+//! scenario (TOML + flags) ─> Plan ─> Simulation ──┬─ TrafficModel (hosts, services, sizes, diurnal)
+//!                                                 ├─ Injector per anomaly ──────────> labels (JSONL)
+//!                                                 └─ Exporter per device (conform, pack, encode)
+//!                                                        └─> Datagram + its records ─> Outputs (UDP | pcap | records)
+//!                                                                                  └─> Summary
+//! ```
+//!
+//! Everything is deterministic for a seed ([`rng`]); time is simulated ([`clock`]);
+//! what each protocol can carry, and so what collectors count, is in [`conform`].
+//! The encoders are the codec's ([`flowvision_codec::encode`]).
+
+pub mod anomaly;
+pub mod cli;
+pub mod clock;
+pub mod conform;
+pub mod error;
+pub mod exporter;
+pub mod output;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod simulation;
+pub mod summary;
+pub mod traffic;
+
+pub use anomaly::labels::Label;
+pub use anomaly::AnomalyKind;
+pub use error::SimError;
+pub use exporter::{Datagram, Sink};
+pub use run::{run, RunOptions};
+pub use scenario::{Plan, Scenario};
+pub use simulation::Simulation;
+pub use summary::Summary;

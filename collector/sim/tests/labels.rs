@@ -1,0 +1,240 @@
+//! Labels line up with the traffic: from the records decoded out of the pcap (not
+//! from the simulator's own account), each labelled anomaly is recomputed and found
+//! inside its window, with its signature (SYN-only floods, large answers from
+//! amplification ports, one scanner over many ports or hosts, a large upload to a
+//! never-seen destination, a regular period) and absent outside it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use common::*;
+use flowvision_capture::DatagramReader;
+use flowvision_codec::{DecodeOutput, Decoder, FlowRecord, Protocol, TemplateCacheConfig};
+use flowvision_sim::anomaly::labels::{read_labels, write_labels};
+use flowvision_sim::scenario::{AnomalySpec, ExporterGroup};
+use flowvision_sim::traffic::hosts::Prefix;
+use flowvision_sim::{AnomalyKind, Label};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Decoded records with their time: the flow's end, or (sFlow, which has no flow
+/// times) the capture time of the datagram.
+fn decode_with_times(path: &Path) -> Vec<(FlowRecord, i64)> {
+    let mut reader =
+        DatagramReader::new(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
+    let decoder = Decoder::new(TemplateCacheConfig::default());
+    let mut out = DecodeOutput::default();
+    let mut all = Vec::new();
+    while let Some(d) = reader.next_datagram().unwrap() {
+        out.clear();
+        let frame_ms = d.timestamp_ns / 1_000_000;
+        decoder.decode(d.src.ip(), d.payload, frame_ms, &mut out).unwrap();
+        all.extend(out.records.iter().map(|r| (*r, r.flow_end_ms.unwrap_or(frame_ms))));
+    }
+    all
+}
+
+fn anomaly(kind: AnomalyKind, exporter: usize, start: &str, duration: &str) -> AnomalySpec {
+    AnomalySpec {
+        exporter: Some(exporter),
+        start: Some(start.into()),
+        duration: Some(duration.into()),
+        ..AnomalySpec::new(kind)
+    }
+}
+
+struct Actors {
+    prefixes: Vec<Prefix>,
+    sources: Vec<IpAddr>,
+}
+
+impl Actors {
+    fn of(l: &Label) -> Actors {
+        Actors {
+            prefixes: l.involved.source_prefixes.iter().map(|p| p.parse().unwrap()).collect(),
+            sources: l.involved.sources.clone(),
+        }
+    }
+    fn is(&self, a: Option<IpAddr>) -> bool {
+        a.is_some_and(|a| self.sources.contains(&a) || self.prefixes.iter().any(|p| p.contains(a)))
+    }
+    fn involved(&self, r: &FlowRecord) -> bool {
+        self.is(r.src_addr) || self.is(r.dst_addr)
+    }
+}
+
+#[test]
+fn labels_line_up_with_the_decoded_traffic() {
+    let dir = temp_dir("labels");
+    let pcap = dir.join("run.pcap");
+    let mut s = scenario(&[Protocol::NetflowV5], 1, 1, 31);
+    s.count = None;
+    s.duration = Some("4s".into());
+    s.speedup = 60.0; // one simulated minute per second: 4 simulated minutes
+    s.rate = 20_000.0;
+    s.exporters = [
+        Protocol::NetflowV5,
+        Protocol::NetflowV9,
+        Protocol::Ipfix,
+        Protocol::SflowV5,
+        Protocol::NetflowV9,
+        Protocol::Ipfix,
+    ]
+    .into_iter()
+    .map(|protocol| ExporterGroup { protocol, ..ExporterGroup::default() })
+    .collect();
+    let mut amp = anomaly(AnomalyKind::UdpAmplification, 2, "60s", "40s");
+    amp.service = Some("ntp".into());
+    let mut beacon = anomaly(AnomalyKind::Beaconing, 2, "10s", "200s");
+    beacon.period = Some("10s".into());
+    let mut exfil = anomaly(AnomalyKind::Exfiltration, 5, "40s", "120s");
+    exfil.bytes = Some(1_000_000_000);
+    let mut scan = anomaly(AnomalyKind::PortScan, 0, "20s", "60s");
+    scan.targets = Some(500);
+    s.anomalies = vec![
+        anomaly(AnomalyKind::SynFlood, 1, "30s", "40s"),
+        amp,
+        scan,
+        anomaly(AnomalyKind::HostSweep, 4, "100s", "60s"),
+        exfil,
+        beacon,
+        anomaly(AnomalyKind::SynFlood, 3, "150s", "40s"),
+    ];
+    let p = plan(&s);
+    let flush_ms = p.exporters[3].flush_ms;
+    let (_sent, sim) = run(p, Some(&pcap));
+    // Through the file format, as a consumer reads them.
+    let mut file = Vec::new();
+    write_labels(&mut file, &sim.labels()).unwrap();
+    let labels = read_labels(std::str::from_utf8(&file).unwrap()).unwrap();
+    assert_eq!(labels.len(), 7);
+    let records = decode_with_times(&pcap);
+    let mut attributed = 0u64;
+
+    for l in &labels {
+        let actors = Actors::of(l);
+        let sflow = l.protocol == Protocol::SflowV5;
+        // sFlow samples carry no time: their datagram leaves within the flush timeout.
+        let slack = if sflow { flush_ms } else { 0 };
+        let inside = |t: i64| t >= l.start_ms && t < l.end_ms + slack;
+        let mine: Vec<&(FlowRecord, i64)> = records.iter().filter(|(r, _)| actors.involved(r)).collect();
+        let outside = mine.iter().filter(|(_, t)| !inside(*t)).count();
+        assert_eq!(outside, 0, "{:?}: {outside} flows outside the window", l.kind);
+        assert_eq!(mine.len() as u64, l.flows, "{:?}: flows of the anomaly", l.kind);
+        assert!(mine.iter().all(|(r, _)| r.exporter == l.exporter), "{:?}: one exporter", l.kind);
+        if !sflow {
+            // Flow times (start and end) lie inside the window.
+            assert!(mine.iter().all(|(r, _)| r.flow_start_ms.unwrap() >= l.start_ms));
+            let bytes: u64 = mine.iter().map(|(r, _)| r.bytes).sum();
+            assert_eq!(bytes, l.bytes, "{:?}: bytes", l.kind);
+        }
+        attributed += mine.len() as u64;
+        let victim = l.involved.victims.first().copied();
+        let to_victim = |r: &FlowRecord| r.dst_addr == victim && actors.is(r.src_addr);
+        match l.kind {
+            AnomalyKind::SynFlood => {
+                let port = l.involved.ports[0];
+                let syns: Vec<_> = mine
+                    .iter()
+                    .filter(|(r, _)| to_victim(r) && r.dst_port == port && r.tcp_flags == 0x02)
+                    .collect();
+                assert!(
+                    syns.len() as u64 * 3 >= l.flows * 2 - 2,
+                    "mostly SYN-only: {} of {}",
+                    syns.len(),
+                    l.flows
+                );
+                assert!(syns.len() > 500, "a flood: {}", syns.len());
+                // Background SYN-only flows to the same service are rare outside.
+                let background_outside = records
+                    .iter()
+                    .filter(|(r, t)| {
+                        r.dst_addr == victim && r.dst_port == port && r.tcp_flags == 0x02 && !inside(*t)
+                    })
+                    .count();
+                assert!(background_outside * 50 < syns.len(), "{background_outside} vs {}", syns.len());
+                let bots: BTreeSet<_> = syns.iter().map(|(r, _)| r.src_addr).collect();
+                assert!(bots.len() > 100, "many sources: {}", bots.len());
+            }
+            AnomalyKind::UdpAmplification => {
+                let min = l.involved.details["min_packet_bytes"].as_u64().unwrap();
+                let port = l.involved.ports[0];
+                assert!(mine.iter().all(|(r, _)| to_victim(r)
+                    && r.proto == 17
+                    && r.src_port == port
+                    && r.bytes / r.packets >= min));
+                let reflectors: BTreeSet<_> = mine.iter().map(|(r, _)| r.src_addr).collect();
+                assert!(reflectors.len() > 50, "{}", reflectors.len());
+            }
+            AnomalyKind::PortScan => {
+                let probes: BTreeSet<u16> = mine
+                    .iter()
+                    .filter(|(r, _)| to_victim(r) && r.tcp_flags == 0x02)
+                    .map(|(r, _)| r.dst_port)
+                    .collect();
+                assert_eq!(probes.len() as u64, l.involved.details["ports_probed"].as_u64().unwrap());
+                assert_eq!(probes.len(), 500);
+            }
+            AnomalyKind::HostSweep => {
+                let swept: Vec<Prefix> =
+                    l.involved.victim_prefixes.iter().map(|p| p.parse().unwrap()).collect();
+                let port = l.involved.ports[0];
+                let hosts: BTreeSet<_> = mine
+                    .iter()
+                    .filter(|(r, _)| actors.is(r.src_addr) && r.dst_port == port && r.tcp_flags == 0x02)
+                    .map(|(r, _)| r.dst_addr.unwrap())
+                    .collect();
+                assert_eq!(hosts.len() as u64, l.involved.details["hosts_probed"].as_u64().unwrap());
+                assert!(hosts.iter().all(|h| swept.iter().any(|p| p.contains(*h))));
+            }
+            AnomalyKind::Exfiltration => {
+                let up: u64 = mine
+                    .iter()
+                    .filter(|(r, _)| r.src_addr == victim && actors.is(r.dst_addr))
+                    .map(|(r, _)| r.bytes)
+                    .sum();
+                assert_eq!(up, l.involved.details["bytes_uploaded"].as_u64().unwrap());
+                // A rare destination: nobody else ever talked to it.
+                assert!(mine.iter().all(|(r, _)| r.src_addr == victim || r.dst_addr == victim));
+            }
+            AnomalyKind::Beaconing => {
+                let mut starts: Vec<i64> = mine
+                    .iter()
+                    .filter(|(r, _)| r.src_addr == victim && actors.is(r.dst_addr))
+                    .map(|(r, _)| r.flow_start_ms.unwrap())
+                    .collect();
+                starts.sort_unstable();
+                assert_eq!(starts.len() as u64, l.involved.details["beacons"].as_u64().unwrap());
+                let gaps: Vec<f64> = starts.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+                let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+                let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
+                let period = l.involved.details["period_ms"].as_f64().unwrap();
+                assert!((mean - period).abs() < period * 0.05, "mean gap {mean} vs {period}");
+                assert!(sd / mean < 0.1, "regular: cv {}", sd / mean);
+                assert!(starts.len() >= 18, "{}", starts.len());
+            }
+        }
+        println!(
+            "labels: {:<18} on {:<10} {} flows in [{}, {}) and none outside",
+            l.kind.as_str(),
+            l.protocol.as_str(),
+            l.flows,
+            l.start,
+            l.end
+        );
+    }
+    // No background flow touches the anomalies' held-back address space.
+    let reserved: Vec<Prefix> =
+        labels.iter().flat_map(|l| l.involved.source_prefixes.iter().map(|p| p.parse().unwrap())).collect();
+    let touching = records
+        .iter()
+        .filter(|(r, _)| {
+            reserved.iter().any(|p| {
+                r.src_addr.is_some_and(|a| p.contains(a)) || r.dst_addr.is_some_and(|a| p.contains(a))
+            })
+        })
+        .count() as u64;
+    assert_eq!(touching, attributed);
+    println!("labels: {} decoded records, {} attributed to 7 labelled anomalies", records.len(), attributed);
+}
