@@ -3,4 +3,11 @@
 //! tests and other tools reuse the same code.
 
 pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod ingest;
 pub mod json;
+pub mod logger;
+pub mod pipeline;
+pub mod store;
+pub mod telemetry;

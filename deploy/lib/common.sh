@@ -34,3 +34,43 @@ fv_pg_bindir() {
   command -v initdb >/dev/null && dirname "$(command -v initdb)" && return 0
   return 1
 }
+
+# fv_as_db_user CMD... : PostgreSQL refuses to run as root; as root, run its tools as
+# the 'postgres' system user that Debian's package creates.
+fv_as_db_user() {
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# fv_embedded_pg DIR PORT : initializes (once) and starts a private PostgreSQL cluster
+# in DIR listening on 127.0.0.1:PORT and a socket in DIR/run; prints its URL.
+fv_embedded_pg() {
+  local dir=$1 port=$2 bin
+  bin=$(fv_pg_bindir) || { fv_log "PostgreSQL server binaries not found"; return 1; }
+  mkdir -p "$dir"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
+  if [[ ! -f $dir/data/PG_VERSION ]]; then
+    fv_log "creating the embedded PostgreSQL cluster in $dir/data"
+    fv_as_db_user "$bin/initdb" -D "$dir/data" -U flowvision --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; return 1; }
+  fi
+  fv_as_db_user mkdir -p "$dir/run"
+  if ! fv_as_db_user "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    fv_as_db_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/run -c max_wal_size=4GB -c synchronous_commit=off -c shared_buffers=1GB" \
+      start >/dev/null || { tail -20 "$dir/postgres.log" >&2; return 1; }
+  fi
+  "$bin/psql" -h 127.0.0.1 -p "$port" -U flowvision -d postgres -qtAc \
+    "SELECT 1 FROM pg_database WHERE datname='flowvision'" | grep -q 1 \
+    || "$bin/createdb" -h 127.0.0.1 -p "$port" -U flowvision flowvision
+  echo "postgresql://flowvision@127.0.0.1:$port/flowvision"
+}
+
+fv_embedded_pg_stop() {
+  local dir=$1 bin
+  bin=$(fv_pg_bindir) || return 0
+  fv_as_db_user "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}

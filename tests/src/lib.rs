@@ -1,1 +1,6 @@
 //! Shared helpers of the end-to-end tests.
+pub mod pg;
+pub mod replay;
+
+/// The synchronous PostgreSQL client the harness returns, re-exported so tests use the same version.
+pub use postgres;

@@ -1,0 +1,228 @@
+//! Configuration from the environment (DESIGN.md "Configuration"). Every value is
+//! checked at start-up; a bad one stops the collector with one line naming it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{name}={value:?}: {why}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// What it was set to.
+    pub value: String,
+    /// Why it is refused.
+    pub why: String,
+}
+
+/// How datagrams enter the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestMode {
+    /// XDP when it can be set up, else UDP sockets.
+    Auto,
+    /// XDP/AF_XDP only.
+    Xdp,
+    /// Kernel UDP sockets only.
+    Udp,
+}
+
+/// Everything the collector daemon is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorConfig {
+    /// PostgreSQL connection string.
+    pub database_url: String,
+    /// Days of raw flows kept.
+    pub retention_days: u32,
+    /// UDP ports listened on (any protocol on any port).
+    pub ports: Vec<u16>,
+    /// Where `/metrics` is served.
+    pub metrics_listen: SocketAddr,
+    /// auto | xdp | udp.
+    pub ingest_mode: IngestMode,
+    /// Interface for XDP.
+    pub xdp_interface: Option<String>,
+    /// Worker threads (one SO_REUSEPORT socket per port each). Default: cores.
+    pub workers: usize,
+    /// SO_RCVBUF requested per socket, bytes.
+    pub socket_rcvbuf: usize,
+    /// Rows per batch handed to the writers.
+    pub batch_rows: usize,
+    /// Longest a partly filled batch waits before it is sent, ms.
+    pub batch_max_age_ms: u64,
+    /// Directory for the on-disk spool and the template snapshot.
+    pub state_dir: PathBuf,
+    /// Spool bound, bytes.
+    pub spool_max_bytes: u64,
+    /// Per-prefix sampling-rate defaults/overrides (`SAMPLING_RATES`).
+    pub sampling: Vec<crate::pipeline::sampling::SamplingRule>,
+}
+
+/// Reads one variable through `get` (the environment in production, a map in tests).
+struct Env<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Env<'_> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.get)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: T,
+        check: impl Fn(&T) -> Result<(), String>,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let Some(value) = self.raw(name) else { return Ok(default) };
+        let parsed = value.trim().parse::<T>().map_err(|e| ConfigError {
+            name,
+            value: value.clone(),
+            why: e.to_string(),
+        })?;
+        check(&parsed).map_err(|why| ConfigError { name, value, why })?;
+        Ok(parsed)
+    }
+}
+
+fn port(p: &u16) -> Result<(), String> {
+    if *p == 0 {
+        Err("port 0 is not a port".into())
+    } else {
+        Ok(())
+    }
+}
+
+impl CollectorConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `get`.
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env { get };
+        let database_url = env.raw("DATABASE_URL").ok_or_else(|| ConfigError {
+            name: "DATABASE_URL",
+            value: String::new(),
+            why: "not set (deploy/run.sh starts an embedded PostgreSQL and sets it)".into(),
+        })?;
+        let retention_days = env.parse("FLOW_RETENTION_DAYS", 7u32, |d| {
+            if (1..=3650).contains(d) {
+                Ok(())
+            } else {
+                Err("must be between 1 and 3650 days".into())
+            }
+        })?;
+        let netflow = env.parse("NETFLOW_PORT", 2055u16, port)?;
+        let sflow = env.parse("SFLOW_PORT", 6343u16, port)?;
+        let ipfix = env.parse("IPFIX_PORT", 4739u16, port)?;
+        let mut ports = vec![netflow, sflow, ipfix];
+        ports.sort_unstable();
+        ports.dedup();
+        let metrics_listen =
+            env.parse("METRICS_LISTEN", SocketAddr::from(([127, 0, 0, 1], 9105)), |_| Ok(()))?;
+        let ingest_mode = match env.raw("INGEST_MODE").as_deref().map(str::trim) {
+            None | Some("auto") => IngestMode::Auto,
+            Some("xdp") => IngestMode::Xdp,
+            Some("udp") => IngestMode::Udp,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "INGEST_MODE",
+                    value: other.into(),
+                    why: "must be auto, xdp or udp".into(),
+                })
+            }
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let workers = env.parse("COLLECTOR_WORKERS", cores, |w| {
+            if (1..=256).contains(w) {
+                Ok(())
+            } else {
+                Err("must be 1 to 256".into())
+            }
+        })?;
+        let socket_rcvbuf = env.parse("SOCKET_RCVBUF", 32usize << 20, |b| {
+            if *b >= 65_536 {
+                Ok(())
+            } else {
+                Err("must be at least 65536 bytes".into())
+            }
+        })?;
+        let batch_rows = env.parse("BATCH_ROWS", 8192usize, |b| {
+            if (1..=1_000_000).contains(b) {
+                Ok(())
+            } else {
+                Err("must be 1 to 1000000".into())
+            }
+        })?;
+        let batch_max_age_ms = env.parse("BATCH_MAX_AGE_MS", 200u64, |a| {
+            if (1..=60_000).contains(a) {
+                Ok(())
+            } else {
+                Err("must be 1 to 60000 ms".into())
+            }
+        })?;
+        let state_dir = PathBuf::from(env.raw("STATE_DIR").unwrap_or_else(|| ".flowvision/state".into()));
+        let spool_max_bytes = env.parse("SPOOL_MAX_BYTES", 4u64 << 30, |_| Ok(()))?;
+        let sampling = match env.raw("SAMPLING_RATES") {
+            None => Vec::new(),
+            Some(v) => crate::pipeline::sampling::parse_rules(&v).map_err(|why| ConfigError {
+                name: "SAMPLING_RATES",
+                value: v.clone(),
+                why,
+            })?,
+        };
+        Ok(CollectorConfig {
+            database_url,
+            retention_days,
+            ports,
+            metrics_listen,
+            ingest_mode,
+            xdp_interface: env.raw("XDP_INTERFACE"),
+            workers,
+            socket_rcvbuf,
+            batch_rows,
+            batch_max_age_ms,
+            state_dir,
+            spool_max_bytes,
+            sampling,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<CollectorConfig, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        CollectorConfig::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert_eq!(c.ports, vec![2055, 4739, 6343]);
+        assert_eq!(c.retention_days, 7);
+        assert_eq!(c.metrics_listen.to_string(), "127.0.0.1:9105");
+        assert_eq!(c.ingest_mode, IngestMode::Auto);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = cfg(&[("DATABASE_URL", "x"), ("NETFLOW_PORT", "70000")]).unwrap_err();
+        assert_eq!(e.name, "NETFLOW_PORT");
+        let e = cfg(&[("DATABASE_URL", "x"), ("FLOW_RETENTION_DAYS", "0")]).unwrap_err();
+        assert!(e.to_string().starts_with("FLOW_RETENTION_DAYS=\"0\": "));
+        let e = cfg(&[("DATABASE_URL", "x"), ("INGEST_MODE", "fast")]).unwrap_err();
+        assert_eq!(e.name, "INGEST_MODE");
+        assert_eq!(cfg(&[]).unwrap_err().name, "DATABASE_URL");
+    }
+}

@@ -1,0 +1,219 @@
+//! `flowvision-collector run`: wires sockets, workers, the template cache, the store
+//! and `/metrics` together, and shuts them down in an order that loses nothing.
+//!
+//! ```text
+//! sockets (SO_REUSEPORT, one per port per worker)
+//!   -> worker threads (pinned): decode -> sample -> sequence -> batch
+//!   -> bounded queue -> store writers (COPY binary + rollups, spool when the DB is away)
+//! ```
+
+use crate::config::CollectorConfig;
+use crate::ingest::udp::{bind_port, UdpReceiver};
+use crate::pipeline::worker::{now_ms, Pipeline, Worker, WorkerSettings};
+use crate::store::{CollectorSnapshot, ExporterTotals, Store, StoreConfig, StoreStats};
+use crate::telemetry::{self, metrics::Exposition, Counters};
+use anyhow::Context;
+use flowvision_codec::{Decoder, TemplateCache, TemplateCacheConfig};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often templates are written to the database (and at shutdown).
+const TEMPLATE_SAVE_EVERY: Duration = Duration::from_secs(30);
+/// How often counters go to the statistics and exporters tables.
+const STATS_EVERY: Duration = Duration::from_secs(10);
+
+/// Logs one line at info level.
+pub fn log(msg: impl std::fmt::Display) {
+    log::info!("{msg}");
+}
+
+/// Runs the collector until SIGTERM or SIGINT.
+pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&term)).context("installing signal handlers")?;
+    }
+    let counters = Arc::new(Counters::default());
+    let cache = Arc::new(TemplateCache::new(TemplateCacheConfig::default()));
+
+    let instance = crate::store::new_instance_id();
+    let store_stats = Arc::new(StoreStats::default());
+    let mut store_config = StoreConfig::new(config.database_url.clone(), config.state_dir.join("spool"));
+    store_config.retention_days = config.retention_days;
+    store_config.spool_max_bytes = config.spool_max_bytes;
+    store_config.instance = instance;
+    let (store, tx) = Store::start(store_config, Arc::clone(&store_stats)).context("starting the store")?;
+    match store.load_templates() {
+        Ok(Some(snapshot)) => {
+            let skipped = cache.restore(&snapshot);
+            log(format_args!(
+                "restored {} templates from the database ({skipped} no longer valid)",
+                snapshot.templates.len()
+            ));
+        }
+        Ok(None) => {}
+        Err(e) => log(format_args!("templates not restored: {e}")),
+    }
+
+    let mut sockets: Vec<Vec<std::net::UdpSocket>> = (0..config.workers).map(|_| Vec::new()).collect();
+    for port in &config.ports {
+        for worker in sockets.iter_mut() {
+            worker.push(
+                bind_port(*port, config.socket_rcvbuf).with_context(|| format!("binding UDP port {port}"))?,
+            );
+        }
+    }
+    let ports: BTreeSet<u16> = config.ports.iter().copied().collect();
+
+    let render = {
+        let counters = Arc::clone(&counters);
+        let cache = Arc::clone(&cache);
+        let store_stats = Arc::clone(&store_stats);
+        let ports = ports.clone();
+        Arc::new(move || {
+            let mut e = Exposition::default();
+            telemetry::metrics::ingest_metrics(
+                &mut e,
+                &counters,
+                &cache,
+                telemetry::kernel::udp_drops(&ports),
+            );
+            store_stats.for_each_metric(|name, gauge, help, value| {
+                e.single(
+                    &format!("flowvision_store_{name}"),
+                    if gauge { "gauge" } else { "counter" },
+                    help,
+                    value,
+                );
+            });
+            e.finish()
+        })
+    };
+    let metrics_addr = telemetry::metrics::serve(config.metrics_listen, render)
+        .with_context(|| format!("serving metrics on {}", config.metrics_listen))?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let settings = WorkerSettings {
+        batch_rows: config.batch_rows,
+        batch_max_age: Duration::from_millis(config.batch_max_age_ms),
+        sampling: Arc::new(config.sampling.clone()),
+        instance,
+        batch_seq: Arc::new(AtomicU64::new(0)),
+    };
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut threads = Vec::new();
+    let mut rcvbuf = None;
+    for (i, socks) in sockets.into_iter().enumerate() {
+        rcvbuf =
+            rcvbuf.or_else(|| socks.first().and_then(|s| socket2::SockRef::from(s).recv_buffer_size().ok()));
+        let pipeline = Pipeline::new(
+            Decoder::with_cache(Arc::clone(&cache)),
+            tx.clone(),
+            Arc::clone(&counters),
+            settings.clone(),
+        );
+        let core = cores.get(i % cores.len().max(1)).map(|c| c.id);
+        let stop = Arc::clone(&stop);
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                // The receiver's recvmmsg headers hold raw pointers (not Send), so it
+                // is built on the worker's own thread.
+                .spawn(move || Worker::new(UdpReceiver::new(socks), pipeline).run(core, stop))
+                .context("starting a worker thread")?,
+        );
+    }
+    drop(tx);
+    log(format_args!(
+        "listening on UDP ports {} (IPv4 and IPv6, {} workers, SO_RCVBUF {} bytes), metrics on http://{metrics_addr}/metrics",
+        config.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", "),
+        config.workers,
+        rcvbuf.map(|b| b.to_string()).unwrap_or_else(|| "?".into()),
+    ));
+
+    let mut last_templates = Instant::now();
+    let mut last_stats = Instant::now();
+    while !term.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(200));
+        cache.expire(now_ms());
+        if last_templates.elapsed() >= TEMPLATE_SAVE_EVERY {
+            save_templates(&store, &cache);
+            last_templates = Instant::now();
+        }
+        if last_stats.elapsed() >= STATS_EVERY {
+            write_stats(&store, &counters, &cache, &ports);
+            last_stats = Instant::now();
+        }
+    }
+
+    log("stopping: draining sockets and queues");
+    stop.store(true, Ordering::Release);
+    for t in threads {
+        let _ = t.join();
+    }
+    save_templates(&store, &cache);
+    let dropped_held = cache.flush_pending();
+    write_stats(&store, &counters, &cache, &ports);
+    store.shutdown().context("flushing the store")?;
+    log(format_args!(
+        "stopped: {} datagrams, {} records, {} undecodable, {} rows queued, {} rows dropped (queue full), {dropped_held} held sets never matched a template",
+        counters.datagrams_received.load(Ordering::Relaxed),
+        counters.records_total(),
+        counters.undecodable_total(),
+        counters.rows_queued.load(Ordering::Relaxed),
+        counters.rows_dropped_queue_full.load(Ordering::Relaxed),
+    ));
+    Ok(())
+}
+
+fn save_templates(store: &Store, cache: &TemplateCache) {
+    if let Err(e) = store.save_templates(&cache.snapshot()) {
+        log(format_args!("saving templates failed (kept in memory, retried later): {e}"));
+    }
+}
+
+fn write_stats(store: &Store, counters: &Counters, cache: &TemplateCache, ports: &BTreeSet<u16>) {
+    let snapshot = snapshot(counters, cache, telemetry::kernel::udp_drops(ports));
+    if let Err(e) = store.write_stats(&snapshot) {
+        log(format_args!("writing statistics failed: {e}"));
+    }
+}
+
+/// Totals since start, which the store turns into deltas for its tables.
+fn snapshot(counters: &Counters, cache: &TemplateCache, kernel_drops: u64) -> CollectorSnapshot {
+    let mut e = Exposition::default();
+    telemetry::metrics::ingest_metrics(&mut e, counters, cache, kernel_drops);
+    // The same numbers as /metrics, flattened: name{label="x"} -> name.x
+    let totals = e
+        .finish()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let key = key.trim_start_matches("flowvision_").replace("{", ".").replace(['}', '"'], "");
+            let key = key.split_once('=').map(|(a, b)| format!("{a}.{b}")).unwrap_or(key);
+            let key = key.replace("..", ".").replace(".reason.", ".").replace(".protocol.", ".");
+            Some((key, value.parse::<u64>().ok()?))
+        })
+        .collect();
+    let exporters = counters
+        .exporters
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(addr, c)| ExporterTotals {
+            exporter: *addr,
+            protocol: c.protocol,
+            datagrams: c.datagrams,
+            datagram_bytes: c.datagram_bytes,
+            records: c.records,
+            decode_errors: c.undecodable,
+            sequence_lost: c.sequence_lost,
+            templates: c.templates,
+            last_seen_ms: c.last_seen_ms,
+        })
+        .collect();
+    CollectorSnapshot { time_ms: now_ms(), counters: totals, exporters }
+}

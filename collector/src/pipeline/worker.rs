@@ -1,0 +1,220 @@
+//! A worker: one thread, pinned to a core, reading its own sockets, decoding with its
+//! own `Decoder` (sharing the template cache), batching rows for the writers.
+
+use super::sampling::{self, SamplingRule};
+use super::sequence::{SequenceEvent, SequenceTracker};
+use crate::ingest::udp::UdpReceiver;
+use crate::store::{Batch, BatchId, FlowRow};
+use crate::telemetry::{Counters, WorkerCounters};
+use crossbeam_channel::{SendTimeoutError, Sender};
+use flowvision_codec::{DecodeOutput, Decoder};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a worker waits for a full writer queue before dropping (and counting)
+/// a batch. Waiting longer only moves the loss into the kernel's socket buffer.
+const QUEUE_WAIT: Duration = Duration::from_secs(1);
+/// How often worker counters are folded into the shared ones.
+const COUNTER_FLUSH: Duration = Duration::from_millis(100);
+
+/// Settings shared by all workers.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Oldest a partial batch may get.
+    pub batch_max_age: Duration,
+    /// Configured sampling rates.
+    pub sampling: Arc<Vec<SamplingRule>>,
+    /// This collector process's batch-id instance.
+    pub instance: u64,
+    /// Batch sequence numbers, shared so ids are unique per instance.
+    pub batch_seq: Arc<AtomicU64>,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// One worker: a source of datagrams and the pipeline they go through.
+pub struct Worker {
+    receiver: UdpReceiver,
+    pipeline: Pipeline,
+}
+
+/// Everything after the socket: decode, sample, sequence-check, batch. Separate from
+/// the receiver so that the AF_XDP path feeds the same code.
+pub struct Pipeline {
+    decoder: Decoder,
+    tx: Sender<Batch>,
+    counters: Arc<Counters>,
+    settings: WorkerSettings,
+    sequences: SequenceTracker,
+    local: WorkerCounters,
+    out: DecodeOutput,
+    rows: Vec<FlowRow>,
+    batch_started: Instant,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("receiver", &self.receiver).finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker reading `receiver` into `pipeline`.
+    pub fn new(receiver: UdpReceiver, pipeline: Pipeline) -> Self {
+        Worker { receiver, pipeline }
+    }
+
+    /// Runs until `stop` is set and the sockets are drained, then sends what is left.
+    pub fn run(mut self, core: Option<usize>, stop: Arc<AtomicBool>) {
+        if let Some(id) = core {
+            // Pinning keeps the socket buffers, decoder state and batch in one
+            // core's caches; failure (e.g. restricted cpuset) costs only speed.
+            let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
+        }
+        let mut last_flush = Instant::now();
+        loop {
+            let n = match self.receiver.recv(Duration::from_millis(50)) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("flowvision-collector: receive error: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                    0
+                }
+            };
+            if n > 0 {
+                let now = now_ms();
+                for i in 0..n {
+                    if let Some((src, payload)) = self.receiver.datagram(i) {
+                        self.pipeline.handle(src, payload, now);
+                    }
+                }
+            }
+            self.pipeline.tick();
+            if last_flush.elapsed() >= COUNTER_FLUSH {
+                self.pipeline.flush_counters();
+                last_flush = Instant::now();
+            }
+            if n == 0 && stop.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        self.pipeline.send_batch();
+        self.pipeline.flush_counters();
+    }
+}
+
+impl Pipeline {
+    /// A pipeline sending batches to `tx`.
+    pub fn new(
+        decoder: Decoder,
+        tx: Sender<Batch>,
+        counters: Arc<Counters>,
+        settings: WorkerSettings,
+    ) -> Self {
+        let rows = Vec::with_capacity(settings.batch_rows);
+        Pipeline {
+            decoder,
+            tx,
+            counters,
+            settings,
+            sequences: SequenceTracker::default(),
+            local: WorkerCounters::default(),
+            out: DecodeOutput::default(),
+            rows,
+            batch_started: Instant::now(),
+        }
+    }
+
+    /// Sends the batch when it is full or old enough.
+    pub fn tick(&mut self) {
+        if self.rows.len() >= self.settings.batch_rows
+            || (!self.rows.is_empty() && self.batch_started.elapsed() >= self.settings.batch_max_age)
+        {
+            self.send_batch();
+        }
+    }
+
+    /// Folds this pipeline's counters into the shared ones.
+    pub fn flush_counters(&mut self) {
+        self.counters.absorb(&mut self.local);
+    }
+
+    /// Decodes one datagram into the current batch.
+    pub fn handle(&mut self, src: SocketAddr, payload: &[u8], now: i64) {
+        let exporter = src.ip();
+        self.local.datagrams += 1;
+        self.local.bytes += payload.len() as u64;
+        self.out.clear();
+        let result = self.decoder.decode(exporter, payload, now, &mut self.out);
+        let records = (self.out.records.len()) as u64;
+        match result {
+            Ok(info) => {
+                self.local.decoded(info.protocol, records);
+                let event = self.sequences.observe(exporter, &info);
+                let e = self.local.exporter(exporter, now);
+                e.datagrams += 1;
+                e.datagram_bytes += payload.len() as u64;
+                e.records += records;
+                e.templates += u64::from(info.templates);
+                e.protocol = Some(info.protocol);
+                match event {
+                    SequenceEvent::InOrder => {}
+                    SequenceEvent::Gap { lost } => {
+                        e.sequence_lost += lost;
+                        self.local.sequence_lost += lost;
+                    }
+                    SequenceEvent::Reset => {
+                        e.sequence_resets += 1;
+                        self.local.sequence_resets += 1;
+                    }
+                }
+            }
+            Err(err) => {
+                *self.local.undecodable.entry(err.reason()).or_default() += 1;
+                let e = self.local.exporter(exporter, now);
+                e.datagrams += 1;
+                e.datagram_bytes += payload.len() as u64;
+                e.undecodable += 1;
+                // Complete sets before the fault still count (and are stored).
+                e.records += records;
+            }
+        }
+        if self.rows.is_empty() {
+            self.batch_started = Instant::now();
+        }
+        if self.rows.len() >= self.settings.batch_rows {
+            self.send_batch();
+        }
+        for rec in self.out.records.iter() {
+            let mut record = *rec;
+            sampling::apply(&self.settings.sampling, &mut record);
+            self.rows.push(FlowRow { time_received_ms: now, record });
+        }
+    }
+
+    /// Hands the current batch to the writers (or counts it dropped).
+    pub fn send_batch(&mut self) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(self.settings.batch_rows));
+        let n = rows.len() as u64;
+        let id = BatchId {
+            instance: self.settings.instance,
+            seq: self.settings.batch_seq.fetch_add(1, Ordering::Relaxed),
+        };
+        match self.tx.send_timeout(Batch { id, rows }, QUEUE_WAIT) {
+            Ok(()) => self.local.rows_queued += n,
+            Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) => {
+                self.local.rows_dropped_queue_full += n;
+            }
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Time partitions of `flows`, the rollups and `exporter_stats_1m`: created ahead
+//! (and on demand before a batch that needs one), dropped after their retention with
+//! `DROP TABLE` (never `DELETE`).
+//!
+//! Partition names encode their range, so no catalog parsing is needed:
+//! `<parent>_hYYYYMMDDHH` (one hour), `<parent>_dYYYYMMDD` (one UTC day) and
+//! `<parent>_wYYYYMMDD` (seven days from a Monday). Ranges are aligned, so a day holds
+//! whole hours and a week whole days: when `flows` switches between hourly and daily
+//! partitions, a time whose day already has an hourly partition gets an hourly one,
+//! and no range ever overlaps another. There is no DEFAULT partition (see
+//! `migrations/0001_flows.sql`).
+//!
+//! DDL runs under a transaction-level advisory lock, so several collectors sharing a
+//! database never race on the same partition, and with a `lock_timeout`, so a long
+//! console query delays a DROP to the next round instead of stalling ingest.
+
+use super::config::StoreConfig;
+use super::time::{civil_from_days, days_from_civil, sql_timestamp, DAY_MS, HOUR_MS};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use tokio_postgres::Client;
+
+/// Advisory lock key of partition DDL ("fv-part").
+const LOCK_KEY: i64 = 0x0066_762d_7061_7274;
+
+/// Length of a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Span {
+    /// One hour.
+    Hour,
+    /// One UTC day.
+    Day,
+    /// Seven days starting on a Monday, 00:00 UTC.
+    Week,
+}
+
+impl Span {
+    /// Start of the span containing `ms`.
+    pub fn start(self, ms: i64) -> i64 {
+        match self {
+            Span::Hour => ms.div_euclid(HOUR_MS) * HOUR_MS,
+            Span::Day => ms.div_euclid(DAY_MS) * DAY_MS,
+            Span::Week => {
+                // 1970-01-01 was a Thursday: day + 3 counts from the Monday before.
+                let day = ms.div_euclid(DAY_MS);
+                (day - (day + 3).rem_euclid(7)) * DAY_MS
+            }
+        }
+    }
+
+    /// Length in milliseconds.
+    pub fn len_ms(self) -> i64 {
+        match self {
+            Span::Hour => HOUR_MS,
+            Span::Day => DAY_MS,
+            Span::Week => 7 * DAY_MS,
+        }
+    }
+
+    fn letter(self) -> char {
+        match self {
+            Span::Hour => 'h',
+            Span::Day => 'd',
+            Span::Week => 'w',
+        }
+    }
+
+    pub(crate) fn code(self) -> u64 {
+        match self {
+            Span::Hour => 0,
+            Span::Day => 1,
+            Span::Week => 2,
+        }
+    }
+
+    pub(crate) fn from_code(c: u64) -> Span {
+        match c {
+            1 => Span::Day,
+            2 => Span::Week,
+            _ => Span::Hour,
+        }
+    }
+}
+
+/// One partition: its table name and `[lo, hi)` range in Unix ms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// Table name.
+    pub name: String,
+    /// Inclusive lower bound.
+    pub lo_ms: i64,
+    /// Exclusive upper bound.
+    pub hi_ms: i64,
+}
+
+/// Name of the `span` partition of `parent` starting at `lo_ms`.
+pub fn partition_name(parent: &str, span: Span, lo_ms: i64) -> String {
+    let days = lo_ms.div_euclid(DAY_MS);
+    let (y, m, d) = civil_from_days(days);
+    match span {
+        Span::Hour => format!("{parent}_h{y:04}{m:02}{d:02}{:02}", lo_ms.rem_euclid(DAY_MS) / HOUR_MS),
+        Span::Day | Span::Week => format!("{parent}_{}{y:04}{m:02}{d:02}", span.letter()),
+    }
+}
+
+/// The range of a partition named by [`partition_name`]; `None` for other names.
+pub fn parse_partition_name(parent: &str, name: &str) -> Option<Partition> {
+    let rest = name.strip_prefix(parent)?.strip_prefix('_')?;
+    let mut chars = rest.chars();
+    let span = match chars.next()? {
+        'h' => Span::Hour,
+        'd' => Span::Day,
+        'w' => Span::Week,
+        _ => return None,
+    };
+    let digits = chars.as_str();
+    let want = if span == Span::Hour { 10 } else { 8 };
+    if digits.len() != want || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let num = |a: usize, b: usize| digits.get(a..b).and_then(|s| s.parse::<u32>().ok());
+    let (y, m, d) = (num(0, 4)?, num(4, 6)?, num(6, 8)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let mut lo = days_from_civil(i64::from(y), m, d) * DAY_MS;
+    if span == Span::Hour {
+        let h = num(8, 10)?;
+        if h > 23 {
+            return None;
+        }
+        lo += i64::from(h) * HOUR_MS;
+    }
+    if span.start(lo) != lo {
+        return None;
+    }
+    Some(Partition { name: name.to_string(), lo_ms: lo, hi_ms: lo + span.len_ms() })
+}
+
+/// Which retention and spans a partitioned table follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `flows`: hourly or daily (configuration / ingest rate), `retention_days`.
+    Flows,
+    /// 1-minute rollups: daily, `rollup_1m_retention_days`.
+    Minute,
+    /// 1-hour rollups: weekly, `rollup_1h_retention_days`.
+    Hour,
+}
+
+/// Every partitioned table the collector manages.
+pub const TABLES: &[(&str, Family)] = &[
+    ("flows", Family::Flows),
+    ("rollup_exporter_1m", Family::Minute),
+    ("rollup_interface_1m", Family::Minute),
+    ("rollup_protocol_1m", Family::Minute),
+    ("rollup_service_1m", Family::Minute),
+    ("rollup_as_1m", Family::Minute),
+    ("rollup_talker_1m", Family::Minute),
+    ("exporter_stats_1m", Family::Minute),
+    ("rollup_exporter_1h", Family::Hour),
+    ("rollup_interface_1h", Family::Hour),
+    ("rollup_protocol_1h", Family::Hour),
+    ("rollup_service_1h", Family::Hour),
+    ("rollup_as_1h", Family::Hour),
+    ("rollup_talker_1h", Family::Hour),
+];
+
+/// Retention of a family, in ms.
+pub fn retention_ms(cfg: &StoreConfig, family: Family) -> i64 {
+    let days = match family {
+        Family::Flows => cfg.retention_days,
+        Family::Minute => cfg.rollup_1m_retention_days,
+        Family::Hour => cfg.rollup_1h_retention_days,
+    };
+    i64::from(days) * DAY_MS
+}
+
+/// Spans tried, in order, for a new partition of `family`: the first whose range
+/// overlaps no existing partition is used.
+fn candidate_spans(family: Family, flows_span: Span) -> &'static [Span] {
+    match (family, flows_span) {
+        (Family::Flows, Span::Day) => &[Span::Day, Span::Hour],
+        (Family::Flows, _) => &[Span::Hour],
+        (Family::Minute, _) => &[Span::Day, Span::Hour],
+        (Family::Hour, _) => &[Span::Week, Span::Day, Span::Hour],
+    }
+}
+
+/// Known partitions per parent table, shared by the writers and the maintenance
+/// thread, so a batch only touches the catalog when it needs a new partition.
+#[derive(Debug, Default)]
+pub struct PartitionCache {
+    inner: Mutex<HashMap<String, BTreeMap<i64, Partition>>>,
+}
+
+impl PartitionCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<i64, Partition>>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when a known partition of `parent` contains `t`.
+    pub fn covers(&self, parent: &str, t: i64) -> bool {
+        self.lock().get(parent).is_some_and(|m| covers(m, t))
+    }
+
+    /// Forgets everything (another process may have dropped partitions).
+    pub fn invalidate(&self) {
+        self.lock().clear();
+    }
+
+    fn replace(&self, parent: &str, parts: BTreeMap<i64, Partition>) {
+        self.lock().insert(parent.to_string(), parts);
+    }
+
+    fn get(&self, parent: &str) -> BTreeMap<i64, Partition> {
+        self.lock().get(parent).cloned().unwrap_or_default()
+    }
+
+    /// The known partitions of `parent` (for tests and reports).
+    pub fn partitions(&self, parent: &str) -> Vec<Partition> {
+        self.get(parent).into_values().collect()
+    }
+}
+
+fn covers(m: &BTreeMap<i64, Partition>, t: i64) -> bool {
+    m.range(..=t).next_back().is_some_and(|(_, p)| t < p.hi_ms)
+}
+
+fn overlaps(m: &BTreeMap<i64, Partition>, lo: i64, hi: i64) -> bool {
+    m.range(..hi).next_back().is_some_and(|(_, p)| p.hi_ms > lo)
+}
+
+/// Reads the partitions of `parents` from the catalog into the cache. Partitions whose
+/// names this module did not make are kept out of the cache (and never dropped).
+pub async fn refresh(
+    client: &Client,
+    cache: &PartitionCache,
+    parents: &[&str],
+) -> Result<(), tokio_postgres::Error> {
+    let names: Vec<String> = parents.iter().map(|p| p.to_string()).collect();
+    let rows = client
+        .query(
+            "SELECT p.relname::text, c.relname::text FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent \
+             WHERE i.inhparent IN (SELECT to_regclass(x)::oid FROM unnest($1::text[]) AS x)",
+            &[&names],
+        )
+        .await?;
+    let mut by_parent: HashMap<String, BTreeMap<i64, Partition>> =
+        parents.iter().map(|p| (p.to_string(), BTreeMap::new())).collect();
+    for r in rows {
+        let parent: String = r.get(0);
+        let child: String = r.get(1);
+        match parse_partition_name(&parent, &child) {
+            Some(p) => {
+                by_parent.entry(parent).or_default().insert(p.lo_ms, p);
+            }
+            None => log::debug!("partition {child} of {parent} is not managed by the collector"),
+        }
+    }
+    for (parent, parts) in by_parent {
+        cache.replace(&parent, parts);
+    }
+    Ok(())
+}
+
+/// Creates the partitions needed so that every `(parent, time)` in `need` is covered.
+/// Returns the names created.
+pub async fn create_missing(
+    client: &Client,
+    cache: &PartitionCache,
+    flows_span: Span,
+    need: &[(&'static str, Family, i64)],
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    if need.iter().all(|(p, _, t)| cache.covers(p, *t)) {
+        return Ok(Vec::new());
+    }
+    client.batch_execute("BEGIN; SET LOCAL lock_timeout = '10s'").await?;
+    let result = async {
+        client.query_one("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await?;
+        let mut parents: Vec<&str> = need.iter().map(|(p, _, _)| *p).collect();
+        parents.sort_unstable();
+        parents.dedup();
+        refresh(client, cache, &parents).await?;
+        let mut created = Vec::new();
+        for &(parent, family, t) in need {
+            let mut parts = cache.get(parent);
+            if covers(&parts, t) {
+                continue;
+            }
+            let Some((span, lo)) = candidate_spans(family, flows_span)
+                .iter()
+                .map(|s| (*s, s.start(t)))
+                .find(|(s, lo)| !overlaps(&parts, *lo, lo + s.len_ms()))
+            else {
+                log::error!("no partition of {parent} can hold time {}: ranges overlap", sql_timestamp(t));
+                continue;
+            };
+            let hi = lo + span.len_ms();
+            let name = partition_name(parent, span, lo);
+            client
+                .batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {parent} FOR VALUES FROM ('{}') TO ('{}')",
+                    sql_timestamp(lo),
+                    sql_timestamp(hi)
+                ))
+                .await?;
+            parts.insert(lo, Partition { name: name.clone(), lo_ms: lo, hi_ms: hi });
+            cache.replace(parent, parts);
+            created.push(name);
+        }
+        client.batch_execute("COMMIT").await?;
+        Ok(created)
+    }
+    .await;
+    if result.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+        cache.invalidate();
+    }
+    result
+}
+
+/// Drops partitions of every managed table whose upper bound is at or before
+/// `now_ms - retention`. Returns the names dropped; a partition that cannot be dropped
+/// now (lock timeout) is logged and retried next round.
+pub async fn drop_expired(
+    client: &Client,
+    cfg: &StoreConfig,
+    cache: &PartitionCache,
+    now_ms: i64,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let parents: Vec<&str> = TABLES.iter().map(|(p, _)| *p).collect();
+    refresh(client, cache, &parents).await?;
+    let mut dropped = Vec::new();
+    for &(parent, family) in TABLES {
+        let cutoff = now_ms.saturating_sub(retention_ms(cfg, family));
+        for p in cache.get(parent).into_values().filter(|p| p.hi_ms <= cutoff) {
+            let sql = format!(
+                "BEGIN; SET LOCAL lock_timeout = '10s'; SELECT pg_advisory_xact_lock({LOCK_KEY}); \
+                 DROP TABLE IF EXISTS {}; COMMIT",
+                p.name
+            );
+            match client.batch_execute(&sql).await {
+                Ok(()) => dropped.push(p.name),
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    if client.is_closed() {
+                        return Err(e);
+                    }
+                    log::warn!("retention: could not drop {} now: {}", p.name, super::error::describe(&e));
+                }
+            }
+        }
+    }
+    if !dropped.is_empty() {
+        refresh(client, cache, &parents).await?;
+    }
+    Ok(dropped)
+}
+
+/// The `(table, family, time)` list that keeps partitions `ahead` of `now_ms`: the
+/// current range and the next ones (flows: two more spans; 1-minute tables: tomorrow;
+/// 1-hour tables: next week).
+pub fn ahead(now_ms: i64, flows_span: Span) -> Vec<(&'static str, Family, i64)> {
+    let mut need = Vec::new();
+    for &(parent, family) in TABLES {
+        let times: Vec<i64> = match family {
+            Family::Flows => (0..3).map(|i| now_ms + i * flows_span.len_ms()).collect(),
+            Family::Minute => vec![now_ms, now_ms + DAY_MS],
+            Family::Hour => vec![now_ms, now_ms + 7 * DAY_MS],
+        };
+        need.extend(times.into_iter().map(|t| (parent, family, t)));
+    }
+    need
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let t = 1_709_208_000_123; // 2024-02-29T12:00:00.123Z, a Thursday
+        for span in [Span::Hour, Span::Day, Span::Week] {
+            let lo = span.start(t);
+            assert!(lo <= t && t < lo + span.len_ms());
+            let name = partition_name("flows", span, lo);
+            let p = parse_partition_name("flows", &name).unwrap();
+            assert_eq!((p.lo_ms, p.hi_ms), (lo, lo + span.len_ms()), "{name}");
+        }
+        assert_eq!(partition_name("flows", Span::Hour, Span::Hour.start(t)), "flows_h2024022912");
+        assert_eq!(partition_name("flows", Span::Day, Span::Day.start(t)), "flows_d20240229");
+        // The Monday before.
+        assert_eq!(partition_name("x", Span::Week, Span::Week.start(t)), "x_w20240226");
+        assert!(parse_partition_name("flows", "flows_w20240229").is_none(), "not a Monday");
+        assert!(parse_partition_name("flows", "flows_default").is_none());
+        assert!(parse_partition_name("flows", "flows_h2024022924").is_none());
+        assert!(parse_partition_name("rollup_as_1m", "flows_d20240229").is_none());
+    }
+
+    #[test]
+    fn overlap_logic() {
+        let mut m = BTreeMap::new();
+        let d = Span::Day.start(1_709_208_000_000);
+        m.insert(d, Partition { name: "a".into(), lo_ms: d, hi_ms: d + DAY_MS });
+        assert!(covers(&m, d) && covers(&m, d + DAY_MS - 1) && !covers(&m, d + DAY_MS) && !covers(&m, d - 1));
+        assert!(overlaps(&m, d + HOUR_MS, d + 2 * HOUR_MS));
+        assert!(!overlaps(&m, d + DAY_MS, d + 2 * DAY_MS));
+        assert!(!overlaps(&m, d - HOUR_MS, d));
+    }
+}
