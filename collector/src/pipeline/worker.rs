@@ -3,6 +3,7 @@
 
 use super::sampling::{self, SamplingRule};
 use super::sequence::{SequenceEvent, SequenceTracker};
+use crate::forward::{Relay, RelayWorker};
 use crate::ingest::udp::UdpReceiver;
 use crate::store::{Batch, BatchId, FlowRow};
 use crate::telemetry::{Counters, WorkerCounters};
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How long a worker waits for a full writer queue before dropping (and counting)
 /// a batch. Waiting longer only moves the loss into the kernel's socket buffer.
 const QUEUE_WAIT: Duration = Duration::from_secs(1);
+/// Longest a stopping worker keeps reading datagrams that are still arriving.
+const STOP_DRAIN: Duration = Duration::from_secs(2);
 /// How often worker counters are folded into the shared ones.
 const COUNTER_FLUSH: Duration = Duration::from_millis(100);
 
@@ -32,6 +35,8 @@ pub struct WorkerSettings {
     pub instance: u64,
     /// Batch sequence numbers, shared so ids are unique per instance.
     pub batch_seq: Arc<AtomicU64>,
+    /// The flow relay (forwarding rules); empty unless rules are configured.
+    pub relay: Arc<Relay>,
 }
 
 /// Unix time in milliseconds.
@@ -57,6 +62,7 @@ pub struct Pipeline {
     out: DecodeOutput,
     rows: Vec<FlowRow>,
     batch_started: Instant,
+    relay: RelayWorker,
 }
 
 impl std::fmt::Debug for Worker {
@@ -79,6 +85,7 @@ impl Worker {
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
         }
         let mut last_flush = Instant::now();
+        let mut stopping_since: Option<Instant> = None;
         loop {
             let n = match self.receiver.recv(Duration::from_millis(50)) {
                 Ok(n) => n,
@@ -101,8 +108,13 @@ impl Worker {
                 self.pipeline.flush_counters();
                 last_flush = Instant::now();
             }
-            if n == 0 && stop.load(Ordering::Acquire) {
-                break;
+            if stop.load(Ordering::Acquire) {
+                // Drain what the kernel already holds, but not forever: exporters
+                // that keep sending would otherwise hold the shutdown open.
+                let since = *stopping_since.get_or_insert_with(Instant::now);
+                if n == 0 || since.elapsed() >= STOP_DRAIN {
+                    break;
+                }
             }
         }
         self.pipeline.send_batch();
@@ -119,6 +131,7 @@ impl Pipeline {
         settings: WorkerSettings,
     ) -> Self {
         let rows = Vec::with_capacity(settings.batch_rows);
+        let relay = settings.relay.worker();
         Pipeline {
             decoder,
             tx,
@@ -129,6 +142,7 @@ impl Pipeline {
             out: DecodeOutput::default(),
             rows,
             batch_started: Instant::now(),
+            relay,
         }
     }
 
@@ -153,6 +167,9 @@ impl Pipeline {
         self.local.bytes += payload.len() as u64;
         self.out.clear();
         let result = self.decoder.decode(exporter, payload, now, &mut self.out);
+        // Forwarding sees the records as exported (before configured sampling rates),
+        // and costs one atomic load when no rules are configured.
+        self.relay.forward(src, payload, result.as_ref().ok(), &self.out.records);
         let records = (self.out.records.len()) as u64;
         match result {
             Ok(info) => {
