@@ -141,10 +141,14 @@ impl Decoder {
         info.templates += 1;
         for held in self.cache.release(&scope, id) {
             let options = self.cache.options(&scope);
-            // A held set that turns out malformed spoils only itself.
-            if let Ok((n, _)) = decode_records(&self.cache, &template, &options, &held.context, &held.body, out) {
-                info.released_records += n;
-            }
+            let before = out.records.len();
+            // A held set that turns out malformed spoils only itself: its error is dropped,
+            // but (as with a set decoded directly) the records before the fault stay in
+            // `out`. Why they are counted from `out`: counting only sets that decoded
+            // completely left `out.records` longer than `records + released_records`
+            // (found by fuzzing).
+            let _ = decode_records(&self.cache, &template, &options, &held.context, &held.body, out);
+            info.released_records += u32::try_from(out.records.len() - before).unwrap_or(u32::MAX);
         }
     }
 }
@@ -212,8 +216,26 @@ fn addr(bytes: &[u8]) -> Option<IpAddr> {
     }
 }
 
+/// Dual-stack templates carry both the IPv4 and the IPv6 element for one address and
+/// fill only one: an all-zero address never replaces one already read.
+#[inline]
+fn pick_addr(current: Option<IpAddr>, bytes: &[u8]) -> Option<IpAddr> {
+    match (addr(bytes), current) {
+        (Some(new), Some(old)) if new.is_unspecified() && !old.is_unspecified() => Some(old),
+        (Some(new), _) => Some(new),
+        (None, old) => old,
+    }
+}
+
 fn mac(bytes: &[u8]) -> Option<[u8; 6]> {
     <[u8; 6]>::try_from(bytes).ok()
+}
+
+/// Seconds (any u64 an exporter sends) as milliseconds.
+fn secs_to_ms(v: u64) -> i64 {
+    // Why saturating: a garbage 8-byte seconds field times 1000 overflows i64 (found by
+    // fuzzing: a panic with overflow checks, a silently wrapped time without them).
+    i64::try_from(v).unwrap_or(i64::MAX).saturating_mul(1000)
 }
 
 fn clamp_u32(v: u64) -> u32 {
@@ -241,6 +263,13 @@ struct Env {
 }
 
 impl Env {
+    /// Export time minus `us` microseconds, floored to the millisecond (IE 158/159).
+    #[inline]
+    fn minus_micros(&self, us: u64) -> i64 {
+        let us = i64::try_from(us).unwrap_or(i64::MAX / 2);
+        (self.export_ms.saturating_mul(1000) - us).div_euclid(1000)
+    }
+
     /// A v9 sysUpTime-relative time as Unix ms. The signed 32-bit difference survives
     /// sysUpTime wrapping after 49.7 days.
     #[inline]
@@ -268,6 +297,14 @@ pub(crate) fn decode_records(
     let mut base = FlowRecord::new(ctx.protocol, ctx.exporter);
     base.observation_domain = ctx.domain;
     base.sequence = ctx.sequence;
+    // Where the trailing zero padding of a variable-length set starts. Why computed once:
+    // asking after every record whether the rest is all zeros rescanned a long zero run
+    // for each one-byte record, quadratic in the set length (a 64 KiB IPFIX set took
+    // over a second; found while writing the fuzz regression inputs).
+    let content_end = match template.fixed_length {
+        None => body.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1),
+        Some(_) => 0,
+    };
     // Anything shorter than one record is padding (RFC 3954 §5.3, RFC 7011 §3.3.1).
     while cur.remaining() >= template.min_length {
         let record_start = cur.rest();
@@ -311,7 +348,7 @@ pub(crate) fn decode_records(
         }
         out.records.push(rec);
         produced += 1;
-        if template.fixed_length.is_none() && cur.rest().iter().all(|b| *b == 0) {
+        if template.fixed_length.is_none() && body.len() - cur.remaining() >= content_end {
             break;
         }
     }
@@ -330,10 +367,15 @@ fn apply(
     out: &mut DecodeOutput,
     record_start: &[u8],
 ) {
+    // A zero-length field (RFC 7011 allows them; Juniper and others send them) says
+    // nothing: it must not set a value of 0.
+    if bytes.is_empty() {
+        return;
+    }
     let num = || be_uint(bytes);
     match target {
-        Target::SrcAddr => rec.src_addr = addr(bytes).or(rec.src_addr),
-        Target::DstAddr => rec.dst_addr = addr(bytes).or(rec.dst_addr),
+        Target::SrcAddr => rec.src_addr = pick_addr(rec.src_addr, bytes),
+        Target::DstAddr => rec.dst_addr = pick_addr(rec.dst_addr, bytes),
         Target::SrcPort => rec.src_port = num() as u16,
         Target::DstPort => rec.dst_port = num() as u16,
         Target::Proto => rec.proto = num() as u8,
@@ -356,7 +398,7 @@ fn apply(
         Target::OutIf => rec.out_if = clamp_u32(num()),
         Target::SrcAs => rec.src_as = clamp_u32(num()),
         Target::DstAs => rec.dst_as = clamp_u32(num()),
-        Target::NextHop => rec.next_hop = addr(bytes).or(rec.next_hop),
+        Target::NextHop => rec.next_hop = pick_addr(rec.next_hop, bytes),
         Target::SrcMask => rec.src_mask = num() as u8,
         Target::DstMask => rec.dst_mask = num() as u8,
         Target::Vlan => rec.vlan = num() as u16,
@@ -374,8 +416,8 @@ fn apply(
                 p.end_uptime = Some(num() as u32);
             }
         },
-        Target::StartSeconds => rec.flow_start_ms = Some(num() as i64 * 1000),
-        Target::EndSeconds => rec.flow_end_ms = Some(num() as i64 * 1000),
+        Target::StartSeconds => rec.flow_start_ms = Some(secs_to_ms(num())),
+        Target::EndSeconds => rec.flow_end_ms = Some(secs_to_ms(num())),
         Target::StartMillis => rec.flow_start_ms = Some(num() as i64),
         Target::EndMillis => rec.flow_end_ms = Some(num() as i64),
         Target::StartNtp => rec.flow_start_ms = Some(ntp_to_ms(num())),
@@ -432,7 +474,8 @@ fn record_rate(p: &Pending) -> Option<u32> {
     }
     if let Some(i) = p.packet_interval.filter(|i| *i > 0) {
         let space = p.packet_space.unwrap_or(0);
-        return Some(clamp_u32((i + space) / i));
+        // Why saturating: both are exporter-supplied u64s; their sum may overflow.
+        return Some(clamp_u32(i.saturating_add(space) / i));
     }
     if let (Some(size), Some(pop)) = (p.sampling_size.filter(|s| *s > 0), p.sampling_population) {
         return Some(clamp_u32(pop / size).max(1));
@@ -446,18 +489,20 @@ fn finish(rec: &mut FlowRecord, p: &Pending, env: &Env, options: &ScopeOptions) 
     }
     // IPFIX sysUpTime-relative times count from the exporter's boot (IE 160).
     if let Some(init) = p.system_init_ms.or(options.system_init_ms) {
+        // Why saturating: systemInitTimeMilliseconds is an exporter-supplied u64 that may
+        // sit near i64::MAX, and adding the uptime would overflow.
         if let Some(v) = p.start_uptime {
-            rec.flow_start_ms = Some(init + i64::from(v));
+            rec.flow_start_ms = Some(init.saturating_add(i64::from(v)));
         }
         if let Some(v) = p.end_uptime {
-            rec.flow_end_ms = Some(init + i64::from(v));
+            rec.flow_end_ms = Some(init.saturating_add(i64::from(v)));
         }
     }
     if rec.flow_start_ms.is_none() {
-        rec.flow_start_ms = p.start_delta_us.map(|d| env.export_ms - (d / 1000) as i64);
+        rec.flow_start_ms = p.start_delta_us.map(|d| env.minus_micros(d));
     }
     if rec.flow_end_ms.is_none() {
-        rec.flow_end_ms = p.end_delta_us.map(|d| env.export_ms - (d / 1000) as i64);
+        rec.flow_end_ms = p.end_delta_us.map(|d| env.minus_micros(d));
     }
     if let Some(d) = p.duration_ms {
         let d = i64::try_from(d).unwrap_or(i64::MAX);

@@ -78,7 +78,7 @@ pub fn parse_rules(text: &str) -> Result<Vec<SamplingRule>, String> {
         rules.push(SamplingRule { network, prefix_len, rate, overrides });
     }
     // Longest prefix first, so the first match is the best.
-    rules.sort_by(|a, b| b.prefix_len.cmp(&a.prefix_len));
+    rules.sort_by_key(|r| std::cmp::Reverse(r.prefix_len));
     Ok(rules)
 }
 

@@ -30,7 +30,8 @@ pub struct ScopeKey {
 /// Limits of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TemplateCacheConfig {
-    /// Total bytes of data sets held while waiting for templates.
+    /// Total bytes of data sets held while waiting for templates (each set's body plus
+    /// the fixed size of its bookkeeping).
     pub pending_max_bytes: usize,
     /// How long a held set waits for its template.
     pub pending_max_age_ms: i64,
@@ -294,7 +295,7 @@ impl TemplateCache {
         sets
     }
 
-    /// Held sets and their bytes right now.
+    /// Held sets and their bytes right now (as counted against `pending_max_bytes`).
     pub fn pending_usage(&self) -> (usize, usize) {
         let pending = self.pending();
         (pending.len(), pending.bytes())

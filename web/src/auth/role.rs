@@ -1,0 +1,87 @@
+//! Roles and what each may do (the permission table of docs/web.md).
+
+use serde::Serialize;
+
+/// A user's role. Roles are ordered: each has every permission of the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Dashboards, exporters and interfaces within the device scope.
+    Viewer,
+    /// + raw flow search and CSV export within the device scope.
+    Analyst,
+    /// + collector statistics (appliance health).
+    Operator,
+    /// + users, roles, device scopes and groups, sessions, audit log; sees every exporter.
+    Admin,
+}
+
+/// Something a role may or may not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Overview, top talkers/services/protocols/AS, exporters, interfaces.
+    ViewDashboards,
+    /// Raw flow search and CSV export.
+    SearchFlows,
+    /// The collector statistics page and API.
+    ViewCollectorStats,
+    /// Users, roles, device scopes and groups, other users' sessions.
+    ManageUsers,
+    /// The audit log.
+    ViewAudit,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Analyst, Role::Operator, Role::Admin];
+
+    /// The name used in the database, forms and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Analyst => "analyst",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The lowest role holding `p`.
+    pub fn minimum_for(p: Permission) -> Role {
+        match p {
+            Permission::ViewDashboards => Role::Viewer,
+            Permission::SearchFlows => Role::Analyst,
+            Permission::ViewCollectorStats => Role::Operator,
+            Permission::ManageUsers | Permission::ViewAudit => Role::Admin,
+        }
+    }
+
+    /// True when the role holds `p`.
+    pub fn allows(self, p: Permission) -> bool {
+        self >= Role::minimum_for(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn table() {
+        assert!(Role::Viewer.allows(Permission::ViewDashboards));
+        assert!(!Role::Viewer.allows(Permission::SearchFlows));
+        assert!(Role::Analyst.allows(Permission::SearchFlows));
+        assert!(!Role::Analyst.allows(Permission::ViewCollectorStats));
+        assert!(Role::Operator.allows(Permission::ViewCollectorStats));
+        assert!(!Role::Operator.allows(Permission::ManageUsers));
+        assert!(Role::Admin.allows(Permission::ViewAudit));
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+}

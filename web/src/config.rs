@@ -1,0 +1,266 @@
+//! Configuration from the environment. Every problem is reported as one line naming
+//! the variable, and the binary exits with status 2 (see `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A configuration problem: one line, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Argon2id cost parameters for new password hashes (verification reads the
+/// parameters stored in each hash, so changing these never locks anyone out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Cost {
+    /// Memory in KiB [19456, OWASP's recommendation for argon2id].
+    pub memory_kib: u32,
+    /// Iterations [2].
+    pub iterations: u32,
+    /// Lanes [1].
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Cost {
+    fn default() -> Self {
+        Argon2Cost { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// TLS certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// Everything the web service needs to start.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// PostgreSQL connection string (`DATABASE_URL`).
+    pub database_url: String,
+    /// Listen address (`WEB_LISTEN` [0.0.0.0:8000]).
+    pub listen: SocketAddr,
+    /// HTTPS when set (`WEB_TLS_CERT` and `WEB_TLS_KEY`, both or neither).
+    pub tls: Option<TlsFiles>,
+    /// Cookies carry the Secure attribute: always with TLS, or behind a TLS-terminating
+    /// proxy with `WEB_COOKIE_SECURE=true`.
+    pub cookie_secure: bool,
+    /// First admin's user name (`FLOWVISION_ADMIN_USER` [admin]).
+    pub admin_user: String,
+    /// First admin's password (`FLOWVISION_ADMIN_PASSWORD`); without it a one-time
+    /// password is generated and printed once.
+    pub admin_password: Option<String>,
+    /// Where `chart.js/dist/chart.umd.js` is found (`WEB_ASSETS_DIR` [web/node_modules
+    /// of the build checkout]).
+    pub assets_dir: PathBuf,
+    /// Header holding the client address set by a trusted reverse proxy
+    /// (`WEB_IP_HEADER`, e.g. X-Real-IP) [none: the peer address is used].
+    pub ip_header: Option<String>,
+    /// Time limit of one flow search (`WEB_SEARCH_TIMEOUT_MS` [10000]).
+    pub search_timeout: Duration,
+    /// Time limit of every other query (`WEB_QUERY_TIMEOUT_MS` [30000]).
+    pub query_timeout: Duration,
+    /// Rows a flow search may page through (`WEB_SEARCH_MAX_ROWS` [10000]).
+    pub search_max_rows: u32,
+    /// Rows of one CSV export (`WEB_EXPORT_MAX_ROWS` [100000]).
+    pub export_max_rows: u32,
+    /// Database connections of the pool (`WEB_DB_POOL` [16]).
+    pub pool_size: usize,
+    /// Argon2id cost of new hashes (`WEB_ARGON2_MEMORY_KIB`, `WEB_ARGON2_ITERATIONS`,
+    /// `WEB_ARGON2_PARALLELISM`).
+    pub argon2: Argon2Cost,
+    /// Rocket's log level (`WEB_LOG` [normal]: off, critical, normal). There is no
+    /// debug level: Rocket's debug logger enables every crate's debug output, and
+    /// tokio-postgres then logs statement parameters (password hashes, token digests).
+    pub log_level: String,
+    /// Worker threads of the HTTP server (`WEB_WORKERS` [number of CPUs]).
+    pub workers: Option<usize>,
+}
+
+impl WebConfig {
+    /// A configuration with defaults for `database_url` (for tests and embedding).
+    pub fn new(database_url: impl Into<String>) -> WebConfig {
+        WebConfig {
+            database_url: database_url.into(),
+            listen: SocketAddr::from(([0, 0, 0, 0], 8000)),
+            tls: None,
+            cookie_secure: false,
+            admin_user: "admin".into(),
+            admin_password: None,
+            assets_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules")),
+            ip_header: None,
+            search_timeout: Duration::from_secs(10),
+            query_timeout: Duration::from_secs(30),
+            search_max_rows: 10_000,
+            export_max_rows: 100_000,
+            pool_size: 16,
+            argon2: Argon2Cost::default(),
+            log_level: "normal".into(),
+            workers: None,
+        }
+    }
+
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<WebConfig, ConfigError> {
+        WebConfig::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the configuration through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<WebConfig, ConfigError> {
+        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let bad = |k: &str, why: &str| ConfigError(format!("{k}: {why}"));
+        let database_url = var("DATABASE_URL").ok_or_else(|| bad("DATABASE_URL", "not set"))?;
+        if database_url.parse::<tokio_postgres::Config>().is_err() {
+            return Err(bad("DATABASE_URL", "not a PostgreSQL connection string"));
+        }
+        let mut cfg = WebConfig::new(database_url);
+        if let Some(v) = var("WEB_LISTEN") {
+            cfg.listen = v.parse().map_err(|_| bad("WEB_LISTEN", &format!("{v:?} is not ADDRESS:PORT")))?;
+        }
+        match (var("WEB_TLS_CERT"), var("WEB_TLS_KEY")) {
+            (None, None) => {}
+            (Some(cert), Some(key)) => {
+                for (k, p) in [("WEB_TLS_CERT", &cert), ("WEB_TLS_KEY", &key)] {
+                    std::fs::File::open(p).map_err(|e| bad(k, &format!("cannot read {p}: {e}")))?;
+                }
+                cfg.tls = Some(TlsFiles { cert: cert.into(), key: key.into() });
+            }
+            (Some(_), None) => return Err(bad("WEB_TLS_KEY", "must be set together with WEB_TLS_CERT")),
+            (None, Some(_)) => return Err(bad("WEB_TLS_CERT", "must be set together with WEB_TLS_KEY")),
+        }
+        cfg.cookie_secure = match var("WEB_COOKIE_SECURE") {
+            None => cfg.tls.is_some(),
+            Some(v) => parse_bool(&v).ok_or_else(|| bad("WEB_COOKIE_SECURE", "must be true or false"))?,
+        };
+        if cfg.tls.is_some() && !cfg.cookie_secure {
+            return Err(bad("WEB_COOKIE_SECURE", "cannot be false when TLS is on"));
+        }
+        if let Some(u) = var("FLOWVISION_ADMIN_USER") {
+            if !crate::auth::valid_username(&u) {
+                return Err(bad("FLOWVISION_ADMIN_USER", "use 1-64 letters, digits, '.', '_', '@' or '-'"));
+            }
+            cfg.admin_user = u;
+        }
+        // Not trimmed: a password may start or end with a space.
+        if let Some(p) = get("FLOWVISION_ADMIN_PASSWORD").filter(|p| !p.is_empty()) {
+            if let Err(why) = crate::auth::password::check_policy(&p) {
+                return Err(bad("FLOWVISION_ADMIN_PASSWORD", &why));
+            }
+            cfg.admin_password = Some(p);
+        }
+        if let Some(v) = var("WEB_ASSETS_DIR") {
+            cfg.assets_dir = v.into();
+        }
+        if let Some(v) = var("WEB_IP_HEADER") {
+            let ok = v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !ok {
+                return Err(bad("WEB_IP_HEADER", "not a header name"));
+            }
+            cfg.ip_header = Some(v);
+        }
+        let num = |k: &str, lo: u64, hi: u64| -> Result<Option<u64>, ConfigError> {
+            match var(k) {
+                None => Ok(None),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
+                    _ => Err(bad(k, &format!("{v:?} is not a number in {lo}..={hi}"))),
+                },
+            }
+        };
+        if let Some(n) = num("WEB_SEARCH_TIMEOUT_MS", 100, 600_000)? {
+            cfg.search_timeout = Duration::from_millis(n);
+        }
+        if let Some(n) = num("WEB_QUERY_TIMEOUT_MS", 100, 600_000)? {
+            cfg.query_timeout = Duration::from_millis(n);
+        }
+        if let Some(n) = num("WEB_SEARCH_MAX_ROWS", 10, 1_000_000)? {
+            cfg.search_max_rows = n as u32;
+        }
+        if let Some(n) = num("WEB_EXPORT_MAX_ROWS", 10, 10_000_000)? {
+            cfg.export_max_rows = n as u32;
+        }
+        if let Some(n) = num("WEB_DB_POOL", 1, 512)? {
+            cfg.pool_size = n as usize;
+        }
+        if let Some(n) = num("WEB_ARGON2_MEMORY_KIB", 8, 4 * 1024 * 1024)? {
+            cfg.argon2.memory_kib = n as u32;
+        }
+        if let Some(n) = num("WEB_ARGON2_ITERATIONS", 1, 100)? {
+            cfg.argon2.iterations = n as u32;
+        }
+        if let Some(n) = num("WEB_ARGON2_PARALLELISM", 1, 64)? {
+            cfg.argon2.parallelism = n as u32;
+        }
+        if u64::from(cfg.argon2.memory_kib) < 8 * u64::from(cfg.argon2.parallelism) {
+            return Err(bad("WEB_ARGON2_MEMORY_KIB", "must be at least 8 KiB per lane"));
+        }
+        if let Some(n) = num("WEB_WORKERS", 1, 1024)? {
+            cfg.workers = Some(n as usize);
+        }
+        if let Some(v) = var("WEB_LOG") {
+            if !["off", "critical", "normal"].contains(&v.as_str()) {
+                return Err(bad("WEB_LOG", "must be off, critical or normal"));
+            }
+            cfg.log_level = v;
+        }
+        Ok(cfg)
+    }
+
+    /// The console's base URL as a person would type it (for the start-up message).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let host = if self.listen.ip().is_unspecified() {
+            "localhost".to_string()
+        } else if self.listen.is_ipv6() {
+            format!("[{}]", self.listen.ip())
+        } else {
+            self.listen.ip().to_string()
+        };
+        format!("{scheme}://{host}:{}/", self.listen.port())
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<WebConfig, ConfigError> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        WebConfig::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let c = cfg(&[("DATABASE_URL", "postgresql://u@h/db")]).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
+        assert!(!c.cookie_secure);
+        assert_eq!(c.url(), "http://localhost:8000/");
+        assert!(cfg(&[]).unwrap_err().0.starts_with("DATABASE_URL"));
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("WEB_LISTEN", "nope")]).unwrap_err();
+        assert!(e.0.starts_with("WEB_LISTEN"), "{e}");
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("WEB_TLS_CERT", "/x")]).unwrap_err();
+        assert!(e.0.starts_with("WEB_TLS_KEY"), "{e}");
+        let e =
+            cfg(&[("DATABASE_URL", "postgresql://h/d"), ("FLOWVISION_ADMIN_PASSWORD", "short")]).unwrap_err();
+        assert!(e.0.starts_with("FLOWVISION_ADMIN_PASSWORD"), "{e}");
+        assert!(!e.0.contains("short"), "the message must not echo the password: {e}");
+        let c = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("WEB_COOKIE_SECURE", "true")]).unwrap();
+        assert!(c.cookie_secure);
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("WEB_SEARCH_MAX_ROWS", "x")]).unwrap_err();
+        assert!(e.0.starts_with("WEB_SEARCH_MAX_ROWS"));
+    }
+}

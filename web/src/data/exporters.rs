@@ -1,0 +1,177 @@
+//! Exporters and their health: what the collector wrote to `exporters`,
+//! `exporter_stats_1m`, `templates` and the exporter rollup.
+
+use super::{sum_i64, ts, ts_opt, DataResult, Db, Scope};
+use serde::Serialize;
+use std::net::IpAddr;
+use time::OffsetDateTime;
+
+/// An exporter counts as up when it sent something this recently (seconds).
+pub const UP_SECONDS: i64 = 120;
+/// ... and as stale (not down yet) within this.
+pub const STALE_SECONDS: i64 = 900;
+/// Rates are averaged over the last complete minutes.
+pub const RATE_MINUTES: i64 = 5;
+
+/// Recent rates of an exporter (last complete minutes).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExporterRates {
+    /// Bits per second of stored flows (sampling-corrected).
+    pub bps: f64,
+    /// Packets per second (sampling-corrected).
+    pub pps: f64,
+    /// Flow records stored per second.
+    pub flows_per_s: f64,
+    /// Datagrams received per second.
+    pub datagrams_per_s: f64,
+    /// Undecodable datagrams in the period.
+    pub decode_errors: i64,
+    /// Records (or sFlow datagrams) lost upstream per sequence numbers, in the period.
+    pub sequence_lost: i64,
+    /// Templates received in the period.
+    pub templates: i64,
+}
+
+/// An exporter and its health.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExporterHealth {
+    /// Its address.
+    pub exporter: String,
+    /// `up`, `stale` or `down` (from `last_seen`).
+    pub status: &'static str,
+    /// First datagram or flow.
+    pub first_seen: String,
+    /// Last datagram or flow.
+    pub last_seen: String,
+    /// Last stored flow.
+    pub last_flow: Option<String>,
+    /// Protocol of its latest datagram.
+    pub protocol: Option<String>,
+    /// Latest sampling rate.
+    pub sampling_rate: Option<i64>,
+    /// Cumulative: flow records stored.
+    pub flows: i64,
+    /// Cumulative: bytes of stored flows as exported (not sampling-corrected).
+    pub bytes: i64,
+    /// Cumulative: datagrams received.
+    pub datagrams: i64,
+    /// Cumulative: undecodable datagrams.
+    pub decode_errors: i64,
+    /// Cumulative: upstream sequence loss.
+    pub sequence_lost: i64,
+    /// Cumulative: templates received.
+    pub templates: i64,
+    /// Templates currently known for it.
+    pub active_templates: i64,
+    /// Recent rates.
+    pub rates: ExporterRates,
+    /// Seconds the rates are averaged over.
+    pub rate_seconds: i64,
+}
+
+const SELECT: &str = "
+    SELECT e.exporter, e.first_seen, e.last_seen, e.last_flow, e.protocol::text, e.sampling_rate,
+           e.flows, e.bytes, e.datagrams, e.decode_errors, e.sequence_lost, e.templates,
+           (SELECT count(*) FROM templates t WHERE t.exporter = e.exporter) AS active_templates,
+           COALESCE(r.b, 0), COALESCE(r.p, 0), COALESCE(r.f, 0),
+           COALESCE(s.d, 0), COALESCE(s.e, 0), COALESCE(s.l, 0), COALESCE(s.t, 0),
+           now()
+    FROM exporters e
+    LEFT JOIN LATERAL (
+        SELECT sum(bytes)::float8 AS b, sum(packets)::float8 AS p, sum(flows)::float8 AS f
+        FROM rollup_exporter_1m
+        WHERE exporter = e.exporter AND bucket >= $2 AND bucket < $3) r ON true
+    LEFT JOIN LATERAL (
+        SELECT sum(datagrams)::float8 AS d, SUM_E AS e, SUM_L AS l, SUM_T AS t
+        FROM exporter_stats_1m
+        WHERE exporter = e.exporter AND bucket >= $2 AND bucket < $3) s ON true
+    WHERE e.exporter <<= ANY($1::text[]::inet[])";
+
+fn select_sql() -> String {
+    SELECT
+        .replace("SUM_E", sum_i64!("decode_errors"))
+        .replace("SUM_L", sum_i64!("sequence_lost"))
+        .replace("SUM_T", sum_i64!("templates"))
+}
+
+fn rate_window() -> (OffsetDateTime, OffsetDateTime) {
+    let to = super::window::truncate(OffsetDateTime::now_utc(), 60);
+    (to - time::Duration::minutes(RATE_MINUTES), to)
+}
+
+fn row_to_health(r: &tokio_postgres::Row) -> DataResult<ExporterHealth> {
+    let exporter: IpAddr = r.try_get(0)?;
+    let last_seen: OffsetDateTime = r.try_get(2)?;
+    let now: OffsetDateTime = r.try_get(20)?;
+    let age = (now - last_seen).whole_seconds();
+    let secs = (RATE_MINUTES * 60) as f64;
+    let b: f64 = r.try_get(13)?;
+    let p: f64 = r.try_get(14)?;
+    let f: f64 = r.try_get(15)?;
+    let d: f64 = r.try_get(16)?;
+    Ok(ExporterHealth {
+        exporter: exporter.to_string(),
+        status: if age <= UP_SECONDS {
+            "up"
+        } else if age <= STALE_SECONDS {
+            "stale"
+        } else {
+            "down"
+        },
+        first_seen: ts(r.try_get(1)?),
+        last_seen: ts(last_seen),
+        last_flow: ts_opt(r.try_get(3)?),
+        protocol: r.try_get(4)?,
+        sampling_rate: r.try_get(5)?,
+        flows: r.try_get(6)?,
+        bytes: r.try_get(7)?,
+        datagrams: r.try_get(8)?,
+        decode_errors: r.try_get(9)?,
+        sequence_lost: r.try_get(10)?,
+        templates: r.try_get(11)?,
+        active_templates: r.try_get(12)?,
+        rates: ExporterRates {
+            bps: b * 8.0 / secs,
+            pps: p / secs,
+            flows_per_s: f / secs,
+            datagrams_per_s: d / secs,
+            decode_errors: r.try_get(17)?,
+            sequence_lost: r.try_get(18)?,
+            templates: r.try_get(19)?,
+        },
+        rate_seconds: RATE_MINUTES * 60,
+    })
+}
+
+impl Db {
+    /// Every exporter in `scope` with its health, by address.
+    pub async fn exporters(&self, scope: &Scope) -> DataResult<Vec<ExporterHealth>> {
+        let (from, to) = rate_window();
+        let sql = format!("{} ORDER BY e.exporter", select_sql());
+        let c = self.conn().await?;
+        let rows = c.query(&sql, &[&scope.sql_param(), &from, &to]).await?;
+        rows.iter().map(row_to_health).collect()
+    }
+
+    /// One exporter, or `None` when it does not exist or is outside `scope` (the two
+    /// are indistinguishable to the caller on purpose).
+    pub async fn exporter(&self, scope: &Scope, exporter: IpAddr) -> DataResult<Option<ExporterHealth>> {
+        let (from, to) = rate_window();
+        let sql = format!("{} AND e.exporter = $4", select_sql());
+        let c = self.conn().await?;
+        let rows = c.query(&sql, &[&scope.sql_param(), &from, &to, &exporter]).await?;
+        rows.first().map(row_to_health).transpose()
+    }
+
+    /// Addresses of the exporters in `scope` (for filter drop-downs).
+    pub async fn exporter_addresses(&self, scope: &Scope) -> DataResult<Vec<IpAddr>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT exporter FROM exporters WHERE exporter <<= ANY($1::text[]::inet[]) ORDER BY exporter",
+                &[&scope.sql_param()],
+            )
+            .await?;
+        rows.iter().map(|r| r.try_get(0).map_err(Into::into)).collect()
+    }
+}

@@ -1,0 +1,374 @@
+//! Flow search on the raw `flows` table: filters on time, addresses/prefixes, ports,
+//! protocol, exporter and interfaces; paged; run in a read-only transaction with its
+//! own `statement_timeout`, and capped in how many rows it may page through or export.
+
+use super::{ts, ts_opt, DataError, DataResult, Db, Scope};
+use crate::net::Prefix;
+use serde::Serialize;
+use std::net::IpAddr;
+use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
+
+/// The longest time range of one search (the raw table's default retention).
+pub const MAX_SPAN_DAYS: i64 = 7;
+/// Rows per page at most.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// A flow search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowQuery {
+    /// Received at or after.
+    pub from: Option<OffsetDateTime>,
+    /// Received before.
+    pub to: Option<OffsetDateTime>,
+    /// Source address inside this prefix.
+    pub src: Option<Prefix>,
+    /// Destination address inside this prefix.
+    pub dst: Option<Prefix>,
+    /// Source or destination address inside this prefix.
+    pub addr: Option<Prefix>,
+    /// Source port.
+    pub src_port: Option<u16>,
+    /// Destination port.
+    pub dst_port: Option<u16>,
+    /// Source or destination port.
+    pub port: Option<u16>,
+    /// IP protocol number.
+    pub proto: Option<u8>,
+    /// Exporter inside this prefix (within the caller's scope).
+    pub exporter: Option<Prefix>,
+    /// Input interface.
+    pub in_if: Option<u32>,
+    /// Output interface.
+    pub out_if: Option<u32>,
+    /// Input or output interface.
+    pub interface: Option<u32>,
+    /// Page number, from 1.
+    pub page: u32,
+    /// Rows per page.
+    pub page_size: u32,
+}
+
+/// One stored flow record.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FlowRow {
+    /// When the collector received it.
+    pub time_received: String,
+    /// Exporting device.
+    pub exporter: String,
+    /// Export protocol (`netflow_v5`, `netflow_v9`, `ipfix`, `sflow_v5`).
+    pub protocol: String,
+    /// Source address.
+    pub src_addr: Option<String>,
+    /// Destination address.
+    pub dst_addr: Option<String>,
+    /// Source port.
+    pub src_port: i32,
+    /// Destination port.
+    pub dst_port: i32,
+    /// IP protocol number.
+    pub proto: i16,
+    /// TCP flags.
+    pub tcp_flags: i32,
+    /// Type of service.
+    pub tos: i16,
+    /// Bytes as exported.
+    pub bytes: i64,
+    /// Packets as exported.
+    pub packets: i64,
+    /// One in `sampling_rate` packets was sampled.
+    pub sampling_rate: i64,
+    /// `bytes` times the sampling rate.
+    pub bytes_scaled: i64,
+    /// `packets` times the sampling rate.
+    pub packets_scaled: i64,
+    /// Input ifIndex.
+    pub in_if: i64,
+    /// Output ifIndex.
+    pub out_if: i64,
+    /// Source AS.
+    pub src_as: i64,
+    /// Destination AS.
+    pub dst_as: i64,
+    /// Next hop.
+    pub next_hop: Option<String>,
+    /// VLAN.
+    pub vlan: i32,
+    /// Flow start.
+    pub flow_start: Option<String>,
+    /// Flow end.
+    pub flow_end: Option<String>,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FlowPage {
+    /// Searched from.
+    pub from: String,
+    /// Searched to.
+    pub to: String,
+    /// This page (from 1).
+    pub page: u32,
+    /// Rows per page.
+    pub page_size: u32,
+    /// More rows follow (within the cap).
+    pub has_more: bool,
+    /// Rows a search may page through.
+    pub max_rows: u32,
+    /// The rows, newest first.
+    pub rows: Vec<FlowRow>,
+}
+
+/// The columns of CSV exports, in order.
+pub const CSV_COLUMNS: &[&str] = &[
+    "time_received",
+    "exporter",
+    "protocol",
+    "src_addr",
+    "dst_addr",
+    "src_port",
+    "dst_port",
+    "proto",
+    "tcp_flags",
+    "tos",
+    "bytes",
+    "packets",
+    "sampling_rate",
+    "bytes_scaled",
+    "packets_scaled",
+    "in_if",
+    "out_if",
+    "src_as",
+    "dst_as",
+    "next_hop",
+    "vlan",
+    "flow_start",
+    "flow_end",
+];
+
+impl FlowRow {
+    /// The row's CSV fields, in [`CSV_COLUMNS`] order.
+    pub fn csv_fields(&self) -> Vec<String> {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        vec![
+            self.time_received.clone(),
+            self.exporter.clone(),
+            self.protocol.clone(),
+            o(&self.src_addr),
+            o(&self.dst_addr),
+            self.src_port.to_string(),
+            self.dst_port.to_string(),
+            self.proto.to_string(),
+            self.tcp_flags.to_string(),
+            self.tos.to_string(),
+            self.bytes.to_string(),
+            self.packets.to_string(),
+            self.sampling_rate.to_string(),
+            self.bytes_scaled.to_string(),
+            self.packets_scaled.to_string(),
+            self.in_if.to_string(),
+            self.out_if.to_string(),
+            self.src_as.to_string(),
+            self.dst_as.to_string(),
+            o(&self.next_hop),
+            self.vlan.to_string(),
+            o(&self.flow_start),
+            o(&self.flow_end),
+        ]
+    }
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The WHERE clause and parameters of a query; the scope is always `$3`.
+fn build(scope: &Scope, q: &FlowQuery, from: OffsetDateTime, to: OffsetDateTime) -> (String, Vec<Param>) {
+    let mut params: Vec<Param> = vec![Box::new(from), Box::new(to), Box::new(scope.sql_param())];
+    let mut sql =
+        String::from("time_received >= $1 AND time_received < $2 AND exporter <<= ANY($3::text[]::inet[])");
+    let mut push = |cond: &str, p: Param, params: &mut Vec<Param>| {
+        params.push(p);
+        let n = params.len();
+        sql.push_str(" AND ");
+        sql.push_str(&cond.replace('?', &format!("${n}")));
+    };
+    if let Some(p) = q.src {
+        push("src_addr <<= ?::text::inet", Box::new(p.to_string()), &mut params);
+    }
+    if let Some(p) = q.dst {
+        push("dst_addr <<= ?::text::inet", Box::new(p.to_string()), &mut params);
+    }
+    if let Some(p) = q.addr {
+        push(
+            "(src_addr <<= ?::text::inet OR dst_addr <<= ?::text::inet)",
+            Box::new(p.to_string()),
+            &mut params,
+        );
+    }
+    if let Some(p) = q.exporter {
+        push("exporter <<= ?::text::inet", Box::new(p.to_string()), &mut params);
+    }
+    if let Some(v) = q.src_port {
+        push("src_port = ?::integer", Box::new(i32::from(v)), &mut params);
+    }
+    if let Some(v) = q.dst_port {
+        push("dst_port = ?::integer", Box::new(i32::from(v)), &mut params);
+    }
+    if let Some(v) = q.port {
+        push("(src_port = ?::integer OR dst_port = ?::integer)", Box::new(i32::from(v)), &mut params);
+    }
+    if let Some(v) = q.proto {
+        push("proto = ?::smallint", Box::new(i16::from(v)), &mut params);
+    }
+    if let Some(v) = q.in_if {
+        push("in_if = ?::bigint", Box::new(i64::from(v)), &mut params);
+    }
+    if let Some(v) = q.out_if {
+        push("out_if = ?::bigint", Box::new(i64::from(v)), &mut params);
+    }
+    if let Some(v) = q.interface {
+        push("(in_if = ?::bigint OR out_if = ?::bigint)", Box::new(i64::from(v)), &mut params);
+    }
+    (sql, params)
+}
+
+const COLUMNS: &str = "time_received, exporter, protocol::text, src_addr, dst_addr, src_port, dst_port, proto, \
+    tcp_flags, tos, bytes, packets, sampling_rate, in_if, out_if, src_as, dst_as, next_hop, vlan, flow_start, flow_end";
+
+fn row(r: &tokio_postgres::Row) -> DataResult<FlowRow> {
+    let addr = |i: usize| -> DataResult<Option<String>> {
+        Ok(r.try_get::<_, Option<IpAddr>>(i)?.map(|a| a.to_string()))
+    };
+    let exporter: IpAddr = r.try_get(1)?;
+    let bytes: i64 = r.try_get(10)?;
+    let packets: i64 = r.try_get(11)?;
+    let rate: i64 = r.try_get(12)?;
+    Ok(FlowRow {
+        time_received: ts(r.try_get(0)?),
+        exporter: exporter.to_string(),
+        protocol: r.try_get(2)?,
+        src_addr: addr(3)?,
+        dst_addr: addr(4)?,
+        src_port: r.try_get(5)?,
+        dst_port: r.try_get(6)?,
+        proto: r.try_get(7)?,
+        tcp_flags: r.try_get(8)?,
+        tos: r.try_get(9)?,
+        bytes,
+        packets,
+        sampling_rate: rate,
+        bytes_scaled: bytes.saturating_mul(rate.max(1)),
+        packets_scaled: packets.saturating_mul(rate.max(1)),
+        in_if: r.try_get(13)?,
+        out_if: r.try_get(14)?,
+        src_as: r.try_get(15)?,
+        dst_as: r.try_get(16)?,
+        next_hop: addr(17)?,
+        vlan: r.try_get(18)?,
+        flow_start: ts_opt(r.try_get(19)?),
+        flow_end: ts_opt(r.try_get(20)?),
+    })
+}
+
+impl FlowQuery {
+    /// The time range: `from`/`to` or the last 15 minutes; at most 7 days.
+    pub fn range(&self, now: OffsetDateTime) -> DataResult<(OffsetDateTime, OffsetDateTime)> {
+        let to = self.to.unwrap_or(now);
+        let from = self.from.unwrap_or(to - time::Duration::minutes(15));
+        if from >= to {
+            return Err(DataError::Invalid("'from' must be before 'to'".into()));
+        }
+        if to - from > time::Duration::days(MAX_SPAN_DAYS) {
+            return Err(DataError::Invalid(format!("a search may span at most {MAX_SPAN_DAYS} days")));
+        }
+        Ok((from, to))
+    }
+}
+
+impl Db {
+    async fn run_search(
+        &self,
+        scope: &Scope,
+        q: &FlowQuery,
+        limit: i64,
+        offset: i64,
+    ) -> DataResult<(OffsetDateTime, OffsetDateTime, Vec<FlowRow>)> {
+        let (from, to) = q.range(OffsetDateTime::now_utc())?;
+        let (cond, mut params) = build(scope, q, from, to);
+        params.push(Box::new(limit));
+        let nl = params.len();
+        params.push(Box::new(offset));
+        let no = params.len();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM flows WHERE {cond} ORDER BY time_received DESC LIMIT ${nl} OFFSET ${no}"
+        );
+        let mut c = self.conn().await?;
+        let tx = c.build_transaction().read_only(true).start().await?;
+        // SET LOCAL through set_config: the limit is a parameter and ends with the transaction.
+        let timeout = self.limits.timeout.as_millis().to_string();
+        tx.query_one("SELECT set_config('statement_timeout', $1, true)", &[&timeout]).await?;
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+        let rows = tx.query(&sql, &refs).await?;
+        tx.commit().await?;
+        let rows = rows.iter().map(row).collect::<DataResult<Vec<_>>>()?;
+        Ok((from, to, rows))
+    }
+
+    /// One page of a flow search within `scope`, newest first.
+    pub async fn search_flows(&self, scope: &Scope, q: &FlowQuery) -> DataResult<FlowPage> {
+        let page = q.page.max(1);
+        let size = q.page_size.clamp(1, MAX_PAGE_SIZE);
+        let offset = u64::from(page - 1) * u64::from(size);
+        let max = u64::from(self.limits.max_rows);
+        if offset + u64::from(size) > max {
+            return Err(DataError::Invalid(format!(
+                "a search pages through at most {max} rows; narrow the filters or the time range"
+            )));
+        }
+        let (from, to, mut rows) = self.run_search(scope, q, i64::from(size) + 1, offset as i64).await?;
+        let has_more = rows.len() > size as usize && offset + u64::from(size) < max;
+        rows.truncate(size as usize);
+        Ok(FlowPage {
+            from: ts(from),
+            to: ts(to),
+            page,
+            page_size: size,
+            has_more,
+            max_rows: self.limits.max_rows,
+            rows,
+        })
+    }
+
+    /// The rows of a CSV export (newest first), and whether the export cap cut it.
+    pub async fn export_flows(&self, scope: &Scope, q: &FlowQuery) -> DataResult<(Vec<FlowRow>, bool)> {
+        let cap = self.limits.export_max_rows as usize;
+        let (_, _, mut rows) = self.run_search(scope, q, cap as i64 + 1, 0).await?;
+        let truncated = rows.len() > cap;
+        rows.truncate(cap);
+        Ok((rows, truncated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn where_clause_is_parameterised() {
+        let scope = crate::auth::scope_for_tests();
+        let q = FlowQuery {
+            src: Some("10.0.0.0/8".parse().unwrap()),
+            port: Some(443),
+            interface: Some(3),
+            ..FlowQuery::default()
+        };
+        let now = OffsetDateTime::now_utc();
+        let (sql, params) = build(&scope, &q, now - time::Duration::hours(1), now);
+        assert_eq!(params.len(), 6);
+        assert!(sql.contains("src_addr <<= $4::text::inet"), "{sql}");
+        assert!(sql.contains("(src_port = $5::integer OR dst_port = $5::integer)"), "{sql}");
+        assert!(sql.contains("(in_if = $6::bigint OR out_if = $6::bigint)"), "{sql}");
+        assert!(!sql.contains("10.0.0.0"), "values must be parameters: {sql}");
+    }
+}

@@ -1,0 +1,29 @@
+//! `flowvision-web`: reads its configuration from the environment (see docs/web.md),
+//! applies the schema migrations, creates the first admin if there is none, and
+//! serves the console. A configuration error is one line on stderr and exit status 2.
+
+use flowvision_web::config::WebConfig;
+
+fn main() {
+    let cfg = match WebConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flowvision-web: configuration: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rocket = match flowvision_web::build(cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flowvision-web: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = rocket::execute(rocket.launch()) {
+        // Ignition failures (database, migrations) were already printed as one line.
+        if !matches!(e.kind(), rocket::error::ErrorKind::FailedFairings(_)) {
+            eprintln!("flowvision-web: {e}");
+        }
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,85 @@
+// FlowVision console: draws the charts from the JSON API (the data-api URL of each
+// canvas[data-chart]), refreshes them every minute, auto-submits filter selects and
+// asks before destructive posts. No inline script anywhere (the CSP forbids it).
+"use strict";
+
+(function () {
+  function fmt(v, units) {
+    var i = 0;
+    while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+    return (i === 0 ? Math.round(v) : v.toFixed(1)) + " " + units[i];
+  }
+  var BPS = ["b/s", "kb/s", "Mb/s", "Gb/s", "Tb/s"];
+  var PPS = ["p/s", "kp/s", "Mp/s", "Gp/s", "Tp/s"];
+
+  function label(ms, step) {
+    var d = new Date(ms);
+    var hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return step >= 3600 ? d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + hm : hm;
+  }
+
+  function datasets(kind, points) {
+    if (kind === "interface") {
+      return [
+        { label: "in (bits/s)", data: points.map(function (p) { return p.in_bps; }), yAxisID: "y", borderColor: "#2563eb", backgroundColor: "rgba(37,99,235,0.15)", fill: true },
+        { label: "out (bits/s)", data: points.map(function (p) { return p.out_bps; }), yAxisID: "y", borderColor: "#16a34a", backgroundColor: "rgba(22,163,74,0.12)", fill: true }
+      ];
+    }
+    return [
+      { label: "bits/s", data: points.map(function (p) { return p.bps; }), yAxisID: "y", borderColor: "#2563eb", backgroundColor: "rgba(37,99,235,0.15)", fill: true },
+      { label: "packets/s", data: points.map(function (p) { return p.pps; }), yAxisID: "y1", borderColor: "#ea580c", backgroundColor: "rgba(234,88,12,0.1)", fill: false }
+    ];
+  }
+
+  function draw(canvas) {
+    var kind = canvas.getAttribute("data-chart");
+    fetch(canvas.getAttribute("data-api"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (data) {
+        var points = data.points || [];
+        var step = data.step_seconds || 60;
+        var cfg = {
+          type: "line",
+          data: { labels: points.map(function (p) { return label(p.t, step); }), datasets: datasets(kind, points) },
+          options: {
+            animation: false, responsive: true, maintainAspectRatio: false,
+            interaction: { mode: "index", intersect: false },
+            elements: { point: { radius: 0 }, line: { tension: 0.2, borderWidth: 2 } },
+            scales: {
+              y: { beginAtZero: true, position: "left", ticks: { callback: function (v) { return fmt(v, BPS); } } },
+              y1: { display: kind !== "interface", beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, ticks: { callback: function (v) { return fmt(v, PPS); } } }
+            },
+            plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + fmt(c.parsed.y, c.dataset.yAxisID === "y1" ? PPS : BPS); } } } }
+          }
+        };
+        if (canvas._chart) { canvas._chart.destroy(); }
+        canvas._chart = new window.Chart(canvas, cfg);
+        var nonzero = points.filter(function (p) { return (p.bps || p.in_bps || p.out_bps || 0) > 0; }).length;
+        canvas.setAttribute("data-points", String(points.length));
+        canvas.setAttribute("data-nonzero-points", String(nonzero));
+        canvas.setAttribute("data-state", "ready");
+      })
+      .catch(function (e) {
+        canvas.setAttribute("data-state", "error");
+        canvas.setAttribute("data-error", String(e));
+      });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var canvases = document.querySelectorAll("canvas[data-chart]");
+    if (canvases.length && !window.Chart) {
+      canvases.forEach(function (c) { c.setAttribute("data-state", "error"); c.setAttribute("data-error", "Chart.js not loaded"); });
+    } else {
+      canvases.forEach(draw);
+      setInterval(function () { canvases.forEach(draw); }, 60000);
+    }
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
+      s.addEventListener("change", function () { s.form.submit(); });
+    });
+    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (ev) {
+        if (!window.confirm(f.getAttribute("data-confirm"))) { ev.preventDefault(); }
+      });
+    });
+  });
+})();

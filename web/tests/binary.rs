@@ -1,0 +1,202 @@
+//! The real `flowvision-web` binary: bad configuration exits with status 2 and one
+//! line; with a database it migrates, prints the first admin's one-time password once,
+//! serves HTTP; passwords typed at login or chosen later never reach its output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use flowvision_tests::pg::PgCluster;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flowvision-web");
+
+fn run_config_error(envs: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[test]
+fn bad_configuration_exits_2_with_one_line() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "DATABASE_URL"),
+        (&[("DATABASE_URL", "postgresql://h/d"), ("WEB_LISTEN", "eight thousand")], "WEB_LISTEN"),
+        (&[("DATABASE_URL", "postgresql://h/d"), ("WEB_TLS_CERT", "/nonexistent.pem")], "WEB_TLS_KEY"),
+        (
+            &[
+                ("DATABASE_URL", "postgresql://h/d"),
+                ("WEB_TLS_CERT", "/nonexistent.pem"),
+                ("WEB_TLS_KEY", "/x.pem"),
+            ],
+            "WEB_TLS_CERT",
+        ),
+        (
+            &[("DATABASE_URL", "postgresql://h/d"), ("FLOWVISION_ADMIN_PASSWORD", "tiny-secret")],
+            "FLOWVISION_ADMIN_PASSWORD",
+        ),
+        (&[("DATABASE_URL", "postgresql://h/d"), ("WEB_COOKIE_SECURE", "perhaps")], "WEB_COOKIE_SECURE"),
+        (&[("DATABASE_URL", "postgresql://h/d"), ("WEB_LOG", "debug")], "WEB_LOG"),
+    ];
+    for (envs, var) in cases {
+        let (code, err) = run_config_error(envs);
+        assert_eq!(code, 2, "{envs:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(var), "{err}");
+        assert!(!err.contains("tiny-secret"), "{err}");
+        println!("{var}: {}", err.trim());
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Http {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn http(port: u16, method: &str, path: &str, cookies: &str, body: &str) -> Http {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if !cookies.is_empty() {
+        req.push_str(&format!("Cookie: {cookies}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers =
+        lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_lowercase(), v.to_string())).collect();
+    Http { status, headers, body: body.to_string() }
+}
+
+impl Http {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next())
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, v)| *k == name && !v.is_empty())
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn login(port: u16, user: &str, pw: &str) -> Http {
+    let page = http(port, "GET", "/login", "", "");
+    let c = page.cookie("fv_login_csrf").unwrap();
+    http(
+        port,
+        "POST",
+        "/login",
+        &format!("fv_login_csrf={c}"),
+        &format!("username={user}&password={}&csrf={c}", enc(pw)),
+    )
+}
+
+#[test]
+fn serves_and_never_logs_passwords() {
+    let pg = PgCluster::start().unwrap();
+    let port = free_port();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("out.log");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let mut child = Command::new(BIN)
+        .env("DATABASE_URL", pg.url())
+        .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WEB_LOG", "normal")
+        .env("WEB_ARGON2_MEMORY_KIB", "256")
+        .env("WEB_ARGON2_ITERATIONS", "1")
+        .env_remove("FLOWVISION_ADMIN_PASSWORD")
+        .env_remove("FLOWVISION_ADMIN_USER")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "not listening: {}", std::fs::read_to_string(&out_path).unwrap());
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "exited: {}",
+            std::fs::read_to_string(&out_path).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(&out_path).unwrap();
+    let otp = log.split("one-time password: ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(log.contains(&format!("FlowVision console: http://127.0.0.1:{port}/")), "{log}");
+
+    let wrong = "Wrong-Horse-Battery-4711";
+    assert_eq!(login(port, "admin", wrong).status, 401);
+    let r = login(port, "admin", &otp);
+    assert_eq!(r.status, 303);
+    let sid = r.cookie("fv_session").unwrap();
+    let page = http(port, "GET", "/account/password", &format!("fv_session={sid}"), "");
+    let csrf = page
+        .body
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let chosen = "Chosen-Secret-Passphrase-0815";
+    let body = format!(
+        "csrf={csrf}&current_password={}&new_password={}&confirm_password={}",
+        enc(&otp),
+        enc(chosen),
+        enc(chosen)
+    );
+    let r = http(port, "POST", "/account/password", &format!("fv_session={sid}"), &body);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = login(port, "admin", chosen);
+    assert_eq!(r.status, 303);
+    let sid = r.cookie("fv_session").unwrap();
+    let r = http(port, "GET", "/api/v1/me", &format!("fv_session={sid}"), "");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("\"username\":\"admin\""));
+    assert_eq!(http(port, "GET", "/api/v1/me", "", "").status, 401);
+    assert_eq!(
+        http(port, "GET", "/static/vendor/chart.umd.js", "", "").status,
+        200,
+        "Chart.js served from node_modules"
+    );
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&out_path).unwrap();
+    assert!(log.contains("POST /login"), "the log has the requests: {log}");
+    assert!(!log.contains(wrong), "a wrong password reached the output");
+    assert!(!log.contains(chosen), "a chosen password reached the output");
+    assert!(!log.contains(&enc(chosen)), "a chosen password (encoded) reached the output");
+    assert!(!log.contains("$argon2"), "a password hash reached the output");
+    assert_eq!(log.matches(otp.as_str()).count(), 1, "the one-time password is printed exactly once");
+    println!("{} bytes of output hold no password", log.len());
+}
