@@ -270,8 +270,12 @@ fn truncated_capture_and_exit_codes() {
 
     assert_eq!(decode(&["decode"], None).code, 2);
     assert_eq!(decode(&["decode", "--no-such-flag", "x"], None).code, 2);
-    let run = decode(&["run"], None);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("not yet implemented: run"));
-    assert_eq!(decode(&[], None).code, 2);
+    // `run` (also the default) with bad configuration: one line naming it, exit 2.
+    for args in [&["run"][..], &[][..]] {
+        let out = Command::new(BIN).args(args).env_remove("DATABASE_URL").output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("bad configuration: DATABASE_URL"), "{stderr}");
+    }
 }
