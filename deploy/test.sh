@@ -7,12 +7,16 @@ cd "$(fv_root)"
 
 # Peers and oracles the tests run for real: tshark decodes, softflowd and pmacct
 # export, nfdump collects; PostgreSQL for the storage tests; python3 for the oracle
-# scripts.
-fv_need_apt tshark softflowd pmacct nfdump tcpreplay postgresql python3 libpcap0.8 || exit 2
+# scripts; clang/llvm/libbpf-dev/linux-libc-dev build the XDP program, ethtool and
+# iproute2 set up the veth test network.
+fv_need_apt tshark softflowd pmacct nfdump tcpreplay postgresql python3 libpcap0.8 \
+  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 || exit 2
 
 export FLOWVISION_FIXTURES="${FLOWVISION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
 [[ -d $FLOWVISION_FIXTURES ]] || { fv_log "fixtures not found at $FLOWVISION_FIXTURES (expected ../shared/fixtures)"; exit 2; }
 if pg=$(fv_pg_bindir); then export FLOWVISION_PG_BINDIR="$pg"; fi
+# The console serves Chart.js from web/node_modules (installed from npm, pinned).
+fv_web_assets || exit 2
 
 fv_log "rustfmt"
 cargo fmt --all --check

@@ -29,6 +29,12 @@ impl Rng {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
+    /// One of `items`, uniformly (the default value when empty).
+    pub fn pick<T: Copy + Default>(&mut self, items: &[T]) -> T {
+        let i = self.below(items.len() as u64) as usize;
+        items.get(i).copied().unwrap_or_default()
+    }
+
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)
@@ -54,9 +60,9 @@ pub fn records(n: usize, v6_percent: u64, seed: u64) -> Vec<FlowRecord> {
                 r.dst_addr = Some(IpAddr::V4(Ipv4Addr::from(0xc633_6400 | rng.below(256) as u32)));
                 r.next_hop = Some(IpAddr::V4(Ipv4Addr::new(10, 255, 0, 1)));
             }
-            r.proto = [6, 6, 6, 17, 17, 1][rng.below(6) as usize % 6];
+            r.proto = rng.pick(&[6, 6, 6, 17, 17, 1]);
             r.src_port = 1024 + rng.below(60000) as u16;
-            r.dst_port = [443, 80, 53, 123, 22, 8080][rng.below(6) as usize % 6];
+            r.dst_port = rng.pick(&[443, 80, 53, 123, 22, 8080]);
             r.tcp_flags = if r.proto == 6 { 0x1b } else { 0 };
             r.packets = 1 + rng.below(1000);
             r.bytes = r.packets * (40 + rng.below(1460));

@@ -28,6 +28,47 @@ pub enum IngestMode {
     Udp,
 }
 
+/// Where the XDP program runs (`XDP_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpAttachMode {
+    /// Native (driver) when the driver has it, else generic: the kernel decides.
+    Auto,
+    /// In the driver, before an skb exists.
+    Native,
+    /// In the kernel stack after the skb is built (works on any interface, slower).
+    Generic,
+}
+
+/// How AF_XDP sockets get frames (`XDP_COPY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpCopyMode {
+    /// Zero-copy when the driver supports it, else copy.
+    Auto,
+    /// The kernel copies each frame into the UMEM.
+    Copy,
+    /// The NIC DMAs into the UMEM (driver support needed).
+    ZeroCopy,
+}
+
+/// AF_XDP settings (`XDP_*`); used when `INGEST_MODE` is auto or xdp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// Interface the program is attached to (`XDP_INTERFACE`).
+    pub interface: Option<String>,
+    /// RX queues to open sockets on, from 0 (`XDP_QUEUES`); 0 = all of the interface's.
+    pub queues: u32,
+    /// `XDP_MODE`.
+    pub attach: XdpAttachMode,
+    /// `XDP_COPY`.
+    pub copy: XdpCopyMode,
+    /// UMEM frames per queue (`XDP_UMEM_FRAMES`).
+    pub umem_frames: u32,
+    /// Bytes per UMEM frame, 2048 or 4096 (`XDP_FRAME_SIZE`).
+    pub frame_size: u32,
+    /// Entries in the RX and fill rings (`XDP_RING_SIZE`).
+    pub ring_size: u32,
+}
+
 /// Everything the collector daemon is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectorConfig {
@@ -41,8 +82,10 @@ pub struct CollectorConfig {
     pub metrics_listen: SocketAddr,
     /// auto | xdp | udp.
     pub ingest_mode: IngestMode,
-    /// Interface for XDP.
+    /// Interface for XDP (also in `xdp.interface`).
     pub xdp_interface: Option<String>,
+    /// AF_XDP settings.
+    pub xdp: XdpConfig,
     /// Worker threads (one SO_REUSEPORT socket per port each). Default: cores.
     pub workers: usize,
     /// SO_RCVBUF requested per socket, bytes.
@@ -138,6 +181,14 @@ impl CollectorConfig {
                 })
             }
         };
+        let xdp = xdp_config(&env)?;
+        if ingest_mode == IngestMode::Xdp && xdp.interface.is_none() {
+            return Err(ConfigError {
+                name: "XDP_INTERFACE",
+                value: String::new(),
+                why: "must be set when INGEST_MODE=xdp".into(),
+            });
+        }
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let workers = env.parse("COLLECTOR_WORKERS", cores, |w| {
             if (1..=256).contains(w) {
@@ -183,7 +234,8 @@ impl CollectorConfig {
             ports,
             metrics_listen,
             ingest_mode,
-            xdp_interface: env.raw("XDP_INTERFACE"),
+            xdp_interface: xdp.interface.clone(),
+            xdp,
             workers,
             socket_rcvbuf,
             batch_rows,
@@ -193,6 +245,70 @@ impl CollectorConfig {
             sampling,
         })
     }
+}
+
+fn power_of_two(lo: u32, hi: u32) -> impl Fn(&u32) -> Result<(), String> {
+    move |v| {
+        if v.is_power_of_two() && (lo..=hi).contains(v) {
+            Ok(())
+        } else {
+            Err(format!("must be a power of two from {lo} to {hi}"))
+        }
+    }
+}
+
+fn xdp_config(env: &Env<'_>) -> Result<XdpConfig, ConfigError> {
+    let word = |name: &'static str, allowed: &[&str]| -> Result<Option<String>, ConfigError> {
+        match env.raw(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v)),
+            Some(v) => Err(ConfigError { name, value: v, why: format!("must be {}", allowed.join(", ")) }),
+        }
+    };
+    let attach = match word("XDP_MODE", &["auto", "native", "generic"])?.as_deref() {
+        Some("native") => XdpAttachMode::Native,
+        Some("generic") => XdpAttachMode::Generic,
+        _ => XdpAttachMode::Auto,
+    };
+    let copy = match word("XDP_COPY", &["auto", "copy", "zerocopy"])?.as_deref() {
+        Some("copy") => XdpCopyMode::Copy,
+        Some("zerocopy") => XdpCopyMode::ZeroCopy,
+        _ => XdpCopyMode::Auto,
+    };
+    let queues = env.parse("XDP_QUEUES", 0u32, |q| {
+        if *q <= 256 {
+            Ok(())
+        } else {
+            Err("must be 0 (all RX queues) to 256".into())
+        }
+    })?;
+    let frame_size = env.parse("XDP_FRAME_SIZE", 2048u32, |f| {
+        if *f == 2048 || *f == 4096 {
+            Ok(())
+        } else {
+            Err("must be 2048 or 4096".into())
+        }
+    })?;
+    // 16384 x 2 kB = 32 MB per queue, like the UDP sockets' default SO_RCVBUF: the RX
+    // ring must absorb a stalled worker as long as a socket buffer would.
+    let umem_frames = env.parse("XDP_UMEM_FRAMES", 16_384u32, power_of_two(64, 1 << 20))?;
+    let ring_size = env.parse("XDP_RING_SIZE", 8192u32, power_of_two(64, 1 << 16))?;
+    if ring_size > umem_frames {
+        return Err(ConfigError {
+            name: "XDP_RING_SIZE",
+            value: ring_size.to_string(),
+            why: format!("must not exceed XDP_UMEM_FRAMES ({umem_frames})"),
+        });
+    }
+    Ok(XdpConfig {
+        interface: env.raw("XDP_INTERFACE").map(|v| v.trim().to_string()),
+        queues,
+        attach,
+        copy,
+        umem_frames,
+        frame_size,
+        ring_size,
+    })
 }
 
 #[cfg(test)]
@@ -224,5 +340,37 @@ mod tests {
         let e = cfg(&[("DATABASE_URL", "x"), ("INGEST_MODE", "fast")]).unwrap_err();
         assert_eq!(e.name, "INGEST_MODE");
         assert_eq!(cfg(&[]).unwrap_err().name, "DATABASE_URL");
+    }
+
+    #[test]
+    fn xdp_settings() {
+        let c = cfg(&[("DATABASE_URL", "x")]).unwrap();
+        assert_eq!(c.xdp.attach, XdpAttachMode::Auto);
+        assert_eq!(
+            (c.xdp.umem_frames, c.xdp.frame_size, c.xdp.ring_size, c.xdp.queues),
+            (16_384, 2048, 8192, 0)
+        );
+        let c = cfg(&[
+            ("DATABASE_URL", "x"),
+            ("INGEST_MODE", "xdp"),
+            ("XDP_INTERFACE", "veth0"),
+            ("XDP_MODE", "generic"),
+            ("XDP_COPY", "copy"),
+            ("XDP_QUEUES", "2"),
+        ])
+        .unwrap();
+        assert_eq!(c.xdp.interface.as_deref(), Some("veth0"));
+        assert_eq!((c.xdp.attach, c.xdp.copy, c.xdp.queues), (XdpAttachMode::Generic, XdpCopyMode::Copy, 2));
+        for (name, value) in [
+            ("XDP_MODE", "offload"),
+            ("XDP_COPY", "maybe"),
+            ("XDP_FRAME_SIZE", "3000"),
+            ("XDP_UMEM_FRAMES", "1000"),
+            ("XDP_RING_SIZE", "32768"),
+            ("XDP_QUEUES", "999"),
+        ] {
+            assert_eq!(cfg(&[("DATABASE_URL", "x"), (name, value)]).unwrap_err().name, name);
+        }
+        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("INGEST_MODE", "xdp")]).unwrap_err().name, "XDP_INTERFACE");
     }
 }

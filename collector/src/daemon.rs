@@ -7,8 +7,9 @@
 //!   -> bounded queue -> store writers (COPY binary + rollups, spool when the DB is away)
 //! ```
 
-use crate::config::CollectorConfig;
+use crate::config::{CollectorConfig, IngestMode};
 use crate::ingest::udp::{bind_port, UdpReceiver};
+use crate::ingest::xdp::{XdpError, XdpIngest};
 use crate::pipeline::worker::{now_ms, Pipeline, Worker, WorkerSettings};
 use crate::store::{CollectorSnapshot, ExporterTotals, Store, StoreConfig, StoreStats};
 use crate::telemetry::{self, metrics::Exposition, Counters};
@@ -67,11 +68,61 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     }
     let ports: BTreeSet<u16> = config.ports.iter().copied().collect();
 
+    let stop = Arc::new(AtomicBool::new(false));
+    // Forwarding rules (DESIGN.md "Forwarding"): loaded from the database and reloaded
+    // on change by their own thread; workers see an empty set until then.
+    let relay = crate::forward::Relay::new();
+    let reload =
+        crate::forward::reload::spawn(config.database_url.clone(), Arc::clone(&relay), Arc::clone(&stop))
+            .context("starting the forwarding-rules thread")?;
+    let settings = WorkerSettings {
+        relay: Arc::clone(&relay),
+        batch_rows: config.batch_rows,
+        batch_max_age: Duration::from_millis(config.batch_max_age_ms),
+        sampling: Arc::new(config.sampling.clone()),
+        instance,
+        batch_seq: Arc::new(AtomicU64::new(0)),
+    };
+    let make_pipeline = |_queue: usize| {
+        Pipeline::new(
+            Decoder::with_cache(Arc::clone(&cache)),
+            tx.clone(),
+            Arc::clone(&counters),
+            settings.clone(),
+        )
+    };
+    // The UDP sockets above stay bound in every mode: with XDP they receive what the
+    // program passes to the kernel (IP fragments) and whatever arrives while the
+    // program is not attached (restarts).
+    let xdp = match config.ingest_mode {
+        IngestMode::Udp => None,
+        mode => match XdpIngest::start(&config.xdp, &config.ports, &mut { make_pipeline }) {
+            Ok(x) => {
+                log(format_args!("ingest: {}, plus UDP sockets for fragments", x.description));
+                Some(x)
+            }
+            Err(XdpError::NoInterfaceConfigured) if mode == IngestMode::Auto => {
+                log("ingest: UDP sockets (XDP_INTERFACE not set, so XDP is not tried)");
+                None
+            }
+            Err(e) if mode == IngestMode::Auto => {
+                // One line; the error's text starts with its cause.
+                log(format_args!("ingest: XDP unavailable ({e}); falling back to UDP sockets"));
+                None
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!("INGEST_MODE=xdp but XDP setup failed ({}): {e}", e.cause()))
+            }
+        },
+    };
+    let xdp_metrics = xdp.as_ref().map(|x| x.metrics());
+
     let render = {
         let counters = Arc::clone(&counters);
         let cache = Arc::clone(&cache);
         let store_stats = Arc::clone(&store_stats);
         let ports = ports.clone();
+        let relay = Arc::clone(&relay);
         Arc::new(move || {
             let mut e = Exposition::default();
             telemetry::metrics::ingest_metrics(
@@ -80,6 +131,10 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
                 &cache,
                 telemetry::kernel::udp_drops(&ports),
             );
+            if let Some(write) = &xdp_metrics {
+                write(&mut e);
+            }
+            relay.metrics(&mut e);
             store_stats.for_each_metric(|name, gauge, help, value| {
                 e.single(
                     &format!("flowvision_store_{name}"),
@@ -94,14 +149,6 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     let metrics_addr = telemetry::metrics::serve(config.metrics_listen, render)
         .with_context(|| format!("serving metrics on {}", config.metrics_listen))?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let settings = WorkerSettings {
-        batch_rows: config.batch_rows,
-        batch_max_age: Duration::from_millis(config.batch_max_age_ms),
-        sampling: Arc::new(config.sampling.clone()),
-        instance,
-        batch_seq: Arc::new(AtomicU64::new(0)),
-    };
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mut threads = Vec::new();
     let mut rcvbuf = None;
@@ -152,6 +199,12 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     stop.store(true, Ordering::Release);
     for t in threads {
         let _ = t.join();
+    }
+    // Workers are done: send what the destinations still hold.
+    relay.shutdown(Duration::from_secs(2));
+    let _ = reload.join();
+    if let Some(x) = xdp {
+        x.join();
     }
     save_templates(&store, &cache);
     let dropped_held = cache.flush_pending();

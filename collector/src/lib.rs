@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod forward;
 pub mod ingest;
 pub mod json;
 pub mod logger;

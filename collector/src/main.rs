@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     match cli.command {
         None | Some(Command::Run(_)) => run(),
         Some(Command::Decode(args)) => decode::run(&args),
+        Some(Command::Rules(args)) => flowvision_collector::cli::rules::run(&args),
     }
 }
 

@@ -74,3 +74,18 @@ fv_embedded_pg_stop() {
   bin=$(fv_pg_bindir) || return 0
   fv_as_db_user "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# fv_web_assets : installs the console's browser assets (Chart.js) from the npm
+# registry into web/node_modules, exactly as pinned by web/package-lock.json (never
+# copied into the repository). Skipped when the installed tree matches the lock file.
+fv_web_assets() {
+  local web
+  web="$(fv_root)/web"
+  if [[ -f $web/node_modules/chart.js/dist/chart.umd.js && -f $web/node_modules/.package-lock.json \
+        && ! $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null || fv_need_apt nodejs npm || return 1
+  fv_log "installing the console's browser assets (npm ci in web/)"
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { fv_log "npm ci failed in $web"; return 1; }
+}

@@ -78,6 +78,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../0003_exporters_stats_templates.sql"),
     },
     Migration { version: 4, name: "0004_web_auth.sql", sql: include_str!("../0004_web_auth.sql") },
+    Migration { version: 5, name: "0005_forward_rules.sql", sql: include_str!("../0005_forward_rules.sql") },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod raw;
+pub mod rules;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -23,6 +24,8 @@ pub enum Command {
     /// Decode flow datagrams from capture files or raw payloads and print one JSON
     /// object per flow record.
     Decode(decode::DecodeArgs),
+    /// Manage the forwarding (relay) rules stored in the database (DATABASE_URL).
+    Rules(rules::RulesArgs),
 }
 
 /// Options of `run` (configuration comes from the environment).

@@ -1,4 +1,5 @@
-//! Sources of datagrams: kernel UDP sockets (always) and, later, AF_XDP rings. Each
-//! source hands a worker batches of (exporter address, payload).
+//! Sources of datagrams: kernel UDP sockets (always) and AF_XDP rings (when XDP can
+//! be set up). Each source hands a worker (exporter address, payload) pairs.
 
 pub mod udp;
+pub mod xdp;

@@ -148,6 +148,8 @@ impl Pipeline {
 
     /// Sends the batch when it is full or old enough.
     pub fn tick(&mut self) {
+        // Forwarded datagrams gathered during this receive batch go out now.
+        self.relay.flush();
         if self.rows.len() >= self.settings.batch_rows
             || (!self.rows.is_empty() && self.batch_started.elapsed() >= self.settings.batch_max_age)
         {
@@ -218,6 +220,7 @@ impl Pipeline {
 
     /// Hands the current batch to the writers (or counts it dropped).
     pub fn send_batch(&mut self) {
+        self.relay.flush();
         if self.rows.is_empty() {
             return;
         }

@@ -1,0 +1,198 @@
+//! The filter language: nfdump/tcpdump-style expressions over flow records
+//! (`proto tcp and dst port 443 and src net 10.0.0.0/8`, `exporter 192.0.2.1`,
+//! `src as 64500`, `in if 3`, `not`, `or`, parentheses).
+//!
+//! Independent of forwarding on purpose: the same AST is evaluated against decoded
+//! records by the relay ([`eval`]) and rendered to a parameterized SQL `WHERE` clause
+//! for flow search ([`sql::to_sql`]). The grammar is in docs/relay.md.
+
+pub mod eval;
+pub mod lexer;
+pub mod parser;
+pub mod sql;
+
+use std::net::IpAddr;
+
+pub use eval::matches;
+pub use parser::parse;
+pub use sql::{to_sql, SqlParam};
+
+/// A parse error, pointing at the offending token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("filter error at position {pos} (`{token}`): {message}")]
+pub struct FilterError {
+    /// Byte offset of the bad token in the expression (the end for a missing token).
+    pub pos: usize,
+    /// The token as written (empty at end of input).
+    pub token: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl FilterError {
+    pub(crate) fn new(pos: usize, token: impl Into<String>, message: impl Into<String>) -> Self {
+        FilterError { pos, token: token.into(), message: message.into() }
+    }
+
+    /// The expression with a caret line under the bad token, for terminals.
+    pub fn caret(&self, input: &str) -> String {
+        let width = self.token.chars().count().max(1);
+        let lead = input.get(..self.pos).map(|s| s.chars().count()).unwrap_or(0);
+        format!("{input}\n{}{}", " ".repeat(lead), "^".repeat(width))
+    }
+}
+
+/// Which address/port/AS of a flow a predicate looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// The source.
+    Src,
+    /// The destination.
+    Dst,
+    /// Either (tcpdump's default when neither `src` nor `dst` is given).
+    Any,
+}
+
+/// Which interface a predicate looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfDir {
+    /// Input interface.
+    In,
+    /// Output interface.
+    Out,
+    /// Either.
+    Any,
+}
+
+/// A comparison for numeric predicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    /// `=` (the default)
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl Cmp {
+    /// Applies the comparison.
+    pub fn test(self, a: u64, b: u64) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+        }
+    }
+
+    /// The SQL operator.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Cmp::Eq => "=",
+            Cmp::Ne => "<>",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+}
+
+/// An address prefix (`10.0.0.0/8`, `2001:db8::/32`), host bits cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    /// Network address (host bits zero).
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub len: u8,
+}
+
+impl Prefix {
+    /// Whether `ip` lies in the prefix (never across address families).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                u32::from(ip) & mask == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                u128::from(ip) & mask == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// One test on a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pred {
+    /// `[src|dst] host ADDR` (also `ip ADDR`).
+    Host(Dir, IpAddr),
+    /// `[src|dst] net PREFIX`.
+    Net(Dir, Prefix),
+    /// `[src|dst] port [OP] N`.
+    Port(Dir, Cmp, u16),
+    /// `[src|dst] as [OP] N`.
+    As(Dir, Cmp, u32),
+    /// `[in|out] if N`.
+    If(IfDir, u32),
+    /// `proto NAME|N` (or a bare `tcp`, `udp`, `icmp`...).
+    Proto(u8),
+    /// `exporter ADDR` (or `exporter net PREFIX` via [`Pred::ExporterNet`]).
+    Exporter(IpAddr),
+    /// `exporter net PREFIX`.
+    ExporterNet(Prefix),
+    /// `any`: every record.
+    Any,
+}
+
+/// A filter expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// Both.
+    And(Box<Expr>, Box<Expr>),
+    /// Either.
+    Or(Box<Expr>, Box<Expr>),
+    /// Negation.
+    Not(Box<Expr>),
+    /// A leaf test.
+    Pred(Pred),
+}
+
+/// IP protocol names the parser accepts (besides numbers 0-255).
+pub const PROTOCOLS: &[(&str, u8)] = &[
+    ("icmp", 1),
+    ("igmp", 2),
+    ("ipip", 4),
+    ("tcp", 6),
+    ("egp", 8),
+    ("udp", 17),
+    ("ipv6", 41),
+    ("rsvp", 46),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("icmp6", 58),
+    ("icmpv6", 58),
+    ("ospf", 89),
+    ("pim", 103),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("sctp", 132),
+];

@@ -1,0 +1,22 @@
+//! Flow relay: rule-based filter-and-forward to other collectors (DESIGN.md
+//! "Forwarding").
+//!
+//! ```text
+//! worker: decode -> RelayWorker::forward (per record: rules' filters)
+//!   raw:      original datagram (shared Arc) -> destination queue -> UDP / raw socket
+//!   reencode: matching records               -> destination queue -> TemplateEncoder -> UDP
+//! ```
+//!
+//! Every destination has its own bounded queue and sender thread; workers never wait
+//! for one. Rules come from PostgreSQL and are swapped in live ([`reload`]).
+
+pub mod destination;
+pub mod filter;
+pub mod reencode;
+pub mod relay;
+pub mod reload;
+pub mod rules;
+pub mod transparent;
+
+pub use relay::{Relay, RelayWorker};
+pub use rules::{Action, Rule};
