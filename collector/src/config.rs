@@ -90,9 +90,12 @@ pub struct CollectorConfig {
     pub workers: usize,
     /// SO_RCVBUF requested per socket, bytes.
     pub socket_rcvbuf: usize,
-    /// Rows per batch handed to the writers.
+    /// Rows per batch handed to the writers. Large batches matter: each batch upserts
+    /// its rollup rows once, so bigger batches mean far fewer rollup updates per flow
+    /// (docs/benchmarks.md: about 5x the sustained rate of 8192-row batches).
     pub batch_rows: usize,
-    /// Longest a partly filled batch waits before it is sent, ms.
+    /// Longest a partly filled batch waits before it is sent, ms: the floor of the
+    /// receive-to-commit latency at low rates.
     pub batch_max_age_ms: u64,
     /// Directory for the on-disk spool and the template snapshot.
     pub state_dir: PathBuf,
@@ -204,14 +207,14 @@ impl CollectorConfig {
                 Err("must be at least 65536 bytes".into())
             }
         })?;
-        let batch_rows = env.parse("BATCH_ROWS", 8192usize, |b| {
+        let batch_rows = env.parse("BATCH_ROWS", 65_536usize, |b| {
             if (1..=1_000_000).contains(b) {
                 Ok(())
             } else {
                 Err("must be 1 to 1000000".into())
             }
         })?;
-        let batch_max_age_ms = env.parse("BATCH_MAX_AGE_MS", 200u64, |a| {
+        let batch_max_age_ms = env.parse("BATCH_MAX_AGE_MS", 1000u64, |a| {
             if (1..=60_000).contains(a) {
                 Ok(())
             } else {
