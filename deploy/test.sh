@@ -8,9 +8,10 @@ cd "$(fv_root)"
 # Peers and oracles the tests run for real: tshark decodes, softflowd and pmacct
 # export, nfdump collects; PostgreSQL for the storage tests; python3 for the oracle
 # scripts; clang/llvm/libbpf-dev/linux-libc-dev build the XDP program, ethtool and
-# iproute2 set up the veth test network.
+# iproute2 set up the veth test network; chromium runs the console's browser tests
+# (driven by playwright-core from web/node_modules, installed by fv_web_assets).
 fv_need_apt tshark softflowd pmacct nfdump tcpreplay postgresql python3 libpcap0.8 \
-  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 || exit 2
+  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 chromium || exit 2
 
 export FLOWVISION_FIXTURES="${FLOWVISION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
 [[ -d $FLOWVISION_FIXTURES ]] || { fv_log "fixtures not found at $FLOWVISION_FIXTURES (expected ../shared/fixtures)"; exit 2; }

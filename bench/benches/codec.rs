@@ -38,7 +38,7 @@ fn flowvision_pass(decoder: &Decoder, d: &Datagrams, out: &mut DecodeOutput) -> 
 fn primed_peer(d: &Datagrams) -> NetflowParser {
     let mut p = NetflowParser::default();
     for t in &d.templates {
-        black_box(p.parse_bytes(t));
+        let _ = black_box(p.parse_bytes(t));
     }
     p
 }

@@ -95,7 +95,10 @@ impl Db {
         let mut pg: tokio_postgres::Config =
             cfg.database_url.parse().map_err(|_| DataError::Invalid("DATABASE_URL does not parse".into()))?;
         pg.application_name("flowvision-web");
-        pg.options(format!("-c statement_timeout={}", cfg.query_timeout.as_millis()));
+        // jit=off: the console's queries are short scans the planner over-costs on big
+        // tables; JIT compilation then took 780 ms of a 1 s flow search and ~25 ms of
+        // every large dashboard aggregate (EXPLAIN ANALYZE, docs/benchmarks.md).
+        pg.options(format!("-c statement_timeout={} -c jit=off", cfg.query_timeout.as_millis()));
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(Duration::from_secs(5));
         }

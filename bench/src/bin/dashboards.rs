@@ -1,0 +1,484 @@
+//! Console benchmark: p50/p95 latency of every dashboard query of `flowvision-web` over
+//! 7 days of rollups at the seed's volume (~10^10 flows/day), and of flow search on a
+//! large `flows` table. Goal: every dashboard under 300 ms p95.
+//!
+//! A throwaway PostgreSQL (`flowvision-tests`' `PgCluster`) is migrated by the real web
+//! binary, filled with SQL (`generate_series`) at the cardinality the collector's
+//! rollups have at that rate (see docs/benchmarks.md for the reasoning), then every
+//! dashboard endpoint is timed over HTTP against the running binary, exactly as the
+//! pages' charts and tables call it (an admin session: the scope filter is always
+//! applied, "all" is just the widest prefix list).
+//!
+//! `cargo build --release -p flowvision-web && cargo run --release -p flowvision-bench --bin dashboards`
+//! Options (`-- --help`): `--exporters N`, `--talkers-1m N`, `--talkers-1h N`,
+//! `--services-1m N`, `--services-1h N`, `--as-1m N`, `--as-1h N`, `--minute-hours H`,
+//! `--flows N`, `--flow-hours H`, `--iterations N`, `--explain` (plans of the slowest
+//! queries), `--skip-dashboards` (flow search only).
+//! The web binary: `FLOWVISION_WEB_BIN`, else `target/release/flowvision-web`, else
+//! `target/debug/flowvision-web`.
+
+use anyhow::{bail, Context, Result};
+use flowvision_tests::pg::PgCluster;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin";
+const ADMIN_PW: &str = "dashboards-benchmark-password";
+
+/// Data set size: rows per bucket and dimension, at the collector's rollup cardinality.
+struct Scale {
+    exporters: i64,
+    talkers_1m: i64,
+    talkers_1h: i64,
+    services_1m: i64,
+    services_1h: i64,
+    as_1m: i64,
+    as_1h: i64,
+    interfaces: i64,
+    protocols: i64,
+    minute_hours: i64,
+    flows: i64,
+    flow_hours: i64,
+    iterations: usize,
+    explain: bool,
+    skip_dashboards: bool,
+}
+
+impl Default for Scale {
+    fn default() -> Scale {
+        Scale {
+            exporters: 20,
+            talkers_1m: 200,
+            talkers_1h: 1000,
+            services_1m: 100,
+            services_1h: 300,
+            as_1m: 500,
+            as_1h: 2000,
+            interfaces: 48,
+            protocols: 6,
+            minute_hours: 7,
+            flows: 20_000_000,
+            flow_hours: 2,
+            iterations: 60,
+            explain: false,
+            skip_dashboards: false,
+        }
+    }
+}
+
+fn parse_args() -> Result<Scale> {
+    let mut s = Scale::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--explain" {
+            s.explain = true;
+            continue;
+        }
+        if a == "--skip-dashboards" {
+            s.skip_dashboards = true;
+            continue;
+        }
+        if a == "--help" || a == "-h" {
+            println!("see the header of bench/src/bin/dashboards.rs for the options");
+            std::process::exit(0);
+        }
+        let v: i64 = args.next().with_context(|| format!("{a} needs a value"))?.parse()?;
+        match a.as_str() {
+            "--exporters" => s.exporters = v,
+            "--talkers-1m" => s.talkers_1m = v,
+            "--talkers-1h" => s.talkers_1h = v,
+            "--services-1m" => s.services_1m = v,
+            "--services-1h" => s.services_1h = v,
+            "--as-1m" => s.as_1m = v,
+            "--as-1h" => s.as_1h = v,
+            "--minute-hours" => s.minute_hours = v,
+            "--flows" => s.flows = v,
+            "--flow-hours" => s.flow_hours = v,
+            "--iterations" => s.iterations = usize::try_from(v)?,
+            _ => bail!("unknown option {a}"),
+        }
+    }
+    Ok(s)
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn web_bin() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("FLOWVISION_WEB_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    for profile in ["release", "debug"] {
+        let p = workspace().join("target").join(profile).join("flowvision-web");
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    bail!("flowvision-web not built: cargo build --release -p flowvision-web")
+}
+
+struct Web(Child);
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange (Connection: close): status, Set-Cookie values, body.
+fn http(port: u16, method: &str, path: &str, cookie: &str, body: &str) -> Result<(u16, Vec<String>, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if !cookie.is_empty() {
+        req.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .context("no HTTP status line")?;
+    let cookies = lines
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| v.split(';').next().map(str::to_string))
+        .collect();
+    Ok((status, cookies, body.to_string()))
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies
+        .iter()
+        .filter_map(|c| c.split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
+fn login(port: u16) -> Result<String> {
+    let (_, cookies, _) = http(port, "GET", "/login", "", "")?;
+    let csrf = cookie_value(&cookies, "fv_login_csrf").context("login CSRF cookie")?;
+    let (status, cookies, body) = http(
+        port,
+        "POST",
+        "/login",
+        &format!("fv_login_csrf={csrf}"),
+        &format!("username={ADMIN}&password={ADMIN_PW}&csrf={csrf}"),
+    )?;
+    if status != 303 {
+        bail!("login failed ({status}): {body}");
+    }
+    cookie_value(&cookies, "fv_session").context("session cookie")
+}
+
+/// The data set, in SQL. Rollup rows are generated per (bucket, exporter, dimension);
+/// dimension values are drawn through a bijection (odd multiplier modulo a power of
+/// two) so keys are unique and different per bucket, and bytes are Zipf-like (1/k),
+/// so rankings are heavy-tailed like real traffic.
+fn generate(db: &mut postgres::Client, s: &Scale) -> Result<()> {
+    let t = Instant::now();
+    db.batch_execute(
+        "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'",
+    )?;
+    // Partitions: daily for _1m and exporter_stats_1m, weekly (Monday) for _1h, hourly
+    // for flows, as the collector names them.
+    db.batch_execute(
+        "DO $$
+         DECLARE d date; t text; h timestamptz;
+         BEGIN
+           FOR d IN SELECT generate_series(current_date - 8, current_date + 1, '1 day')::date LOOP
+             FOREACH t IN ARRAY ARRAY['rollup_exporter_1m','rollup_interface_1m','rollup_protocol_1m',
+                 'rollup_service_1m','rollup_as_1m','rollup_talker_1m','exporter_stats_1m'] LOOP
+               EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                 t || '_d' || to_char(d, 'YYYYMMDD'), t, d::timestamptz, (d + 1)::timestamptz);
+             END LOOP;
+           END LOOP;
+           FOR d IN SELECT generate_series(date_trunc('week', now() - interval '8 days')::date,
+                                           date_trunc('week', now())::date, '7 days')::date LOOP
+             FOREACH t IN ARRAY ARRAY['rollup_exporter_1h','rollup_interface_1h','rollup_protocol_1h',
+                 'rollup_service_1h','rollup_as_1h','rollup_talker_1h'] LOOP
+               EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                 t || '_w' || to_char(d, 'YYYYMMDD'), t, d::timestamptz, (d + 7)::timestamptz);
+             END LOOP;
+           END LOOP;
+           FOR h IN SELECT generate_series(date_trunc('hour', now()) - interval '8 hours',
+                                           date_trunc('hour', now()) + interval '1 hour', '1 hour') LOOP
+             EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF flows FOR VALUES FROM (%L) TO (%L)',
+               'flows_h' || to_char(h AT TIME ZONE 'UTC', 'YYYYMMDDHH24'), h, h + interval '1 hour');
+           END LOOP;
+         END $$",
+    )?;
+    let ex = "('10.255.0.0'::inet + e)";
+    // Buckets: 1m over the last `minute_hours` (what the ≤6 h windows read) and the
+    // exporter/stats tables over 8 days; 1h over 8 days. The newest bucket is the
+    // current one (still filling, like the collector's).
+    let m_buckets = format!(
+        "generate_series(date_trunc('minute', now()) - interval '{} hours', date_trunc('minute', now()), interval '1 minute')",
+        s.minute_hours
+    );
+    let m_buckets_8d = "generate_series(date_trunc('minute', now()) - interval '8 days', date_trunc('minute', now()), interval '1 minute')";
+    let h_buckets = "generate_series(date_trunc('hour', now()) - interval '8 days', date_trunc('hour', now()), interval '1 hour')";
+    let measures = |k: &str, scale: i64| {
+        format!(
+            "1 + {scale} / {k}, (2e9 / {k})::bigint * {scale}, (2e6 / {k})::bigint * {scale}, (2e9 / {k})::bigint * {scale}, (2e6 / {k})::bigint * {scale}"
+        )
+    };
+    let e = s.exporters;
+    let statements: Vec<(&str, String)> = vec![
+        ("rollup_exporter_1m", format!(
+            "INSERT INTO rollup_exporter_1m SELECT b, {ex}, {} FROM {m_buckets_8d} b, generate_series(1, {e}) e ORDER BY 1, 2",
+            measures("1", 1))),
+        ("rollup_exporter_1h", format!(
+            "INSERT INTO rollup_exporter_1h SELECT b, {ex}, {} FROM {h_buckets} b, generate_series(1, {e}) e ORDER BY 1, 2",
+            measures("1", 60))),
+        ("exporter_stats_1m", format!(
+            "INSERT INTO exporter_stats_1m SELECT b, {ex}, 30000, 45000000, 350000, 0, (e % 3) * 10, 1 \
+             FROM {m_buckets_8d} b, generate_series(1, {e}) e ORDER BY 1, 2")),
+        ("rollup_interface_1m", format!(
+            "INSERT INTO rollup_interface_1m SELECT b, {ex}, k, ({} + 1 - k), {} FROM {m_buckets} b, \
+             generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            s.interfaces, measures("k", 1), s.interfaces)),
+        ("rollup_interface_1h", format!(
+            "INSERT INTO rollup_interface_1h SELECT b, {ex}, k, ({} + 1 - k), {} FROM {h_buckets} b, \
+             generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            s.interfaces, measures("k", 60), s.interfaces)),
+        ("rollup_protocol_1m", format!(
+            "INSERT INTO rollup_protocol_1m SELECT b, {ex}, (ARRAY[6,17,1,47,50,58])[k], {} FROM {m_buckets} b, \
+             generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 1), s.protocols)),
+        ("rollup_protocol_1h", format!(
+            "INSERT INTO rollup_protocol_1h SELECT b, {ex}, (ARRAY[6,17,1,47,50,58])[k], {} FROM {h_buckets} b, \
+             generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 60), s.protocols)),
+        ("rollup_service_1m", format!(
+            "INSERT INTO rollup_service_1m SELECT b, {ex}, CASE WHEN k % 3 = 0 THEN 17 ELSE 6 END, \
+             CASE WHEN k = 1 THEN -1 ELSE ((k * 40503 + extract(epoch FROM b)::bigint / 60 * 8) % 65536)::int END, {} \
+             FROM {m_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 1), s.services_1m)),
+        ("rollup_service_1h", format!(
+            "INSERT INTO rollup_service_1h SELECT b, {ex}, CASE WHEN k % 3 = 0 THEN 17 ELSE 6 END, \
+             CASE WHEN k = 1 THEN -1 ELSE ((k * 40503 + extract(epoch FROM b)::bigint / 3600 * 8) % 65536)::int END, {} \
+             FROM {h_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 60), s.services_1h)),
+        ("rollup_as_1m", format!(
+            "INSERT INTO rollup_as_1m SELECT b, {ex}, 64512 + (k * 2654435761 % 65536), 64512 + (k * 40503 % 1024), {} \
+             FROM {m_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 1), s.as_1m)),
+        ("rollup_as_1h", format!(
+            "INSERT INTO rollup_as_1h SELECT b, {ex}, 64512 + (k * 2654435761 % 65536), 64512 + (k * 40503 % 1024), {} \
+             FROM {h_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 60), s.as_1h)),
+        ("rollup_talker_1m", format!(
+            "INSERT INTO rollup_talker_1m SELECT b, {ex}, side, \
+             CASE WHEN k = 1 THEN '0.0.0.0/0'::inet ELSE '100.64.0.0'::inet + ((k * 2654435761 + extract(epoch FROM b)::bigint / 60 * 64) % 1048576) END, {} \
+             FROM {m_buckets} b, generate_series(1, {e}) e, generate_series(0, 1) side, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 1), s.talkers_1m)),
+        ("rollup_talker_1h", format!(
+            "INSERT INTO rollup_talker_1h SELECT b, {ex}, side, \
+             CASE WHEN k = 1 THEN '0.0.0.0/0'::inet ELSE '100.64.0.0'::inet + ((k * 2654435761 + extract(epoch FROM b)::bigint / 3600 * 64) % 1048576) END, {} \
+             FROM {h_buckets} b, generate_series(1, {e}) e, generate_series(0, 1) side, generate_series(1, {}) k ORDER BY 1, 2",
+            measures("k", 60), s.talkers_1h)),
+        ("exporters", format!(
+            "INSERT INTO exporters (exporter, first_seen, last_seen, last_flow, protocol, sampling_rate, flows, bytes, packets, \
+             datagrams, datagram_bytes, records) SELECT {ex}, now() - interval '8 days', now(), now(), 'ipfix', 1000, \
+             1e9, 1e12, 1e10, 1e8, 1e11, 1e9 FROM generate_series(1, {e}) e")),
+        // Flows: `flows` rows over the last `flow_hours`, in time order (as the collector
+        // appends them, which is what makes the BRIN index prune).
+        ("flows", format!(
+            "INSERT INTO flows (time_received, bytes, packets, flow_start, flow_end, observation_domain, sequence, \
+             sampling_rate, in_if, out_if, src_as, dst_as, src_port, dst_port, tcp_flags, vlan, protocol, proto, tos, \
+             src_mask, dst_mask, exporter, src_addr, dst_addr, next_hop) \
+             SELECT ts, 40 + (i * 7919) % 1500 * 20, 1 + i % 20, ts - interval '10 s', ts, 0, i, 1000, 1 + i % {ifs}, \
+             1 + (i / 7) % {ifs}, 64512 + i % 977, 64512 + i % 331, 1024 + (i * 40503) % 64000, \
+             (ARRAY[443, 80, 53, 22, 8443, 3389, 123, 5432])[1 + i % 8], 24, 0, 'ipfix', \
+             (ARRAY[6, 6, 17, 6, 6, 6, 17, 6])[1 + i % 8], 0, 24, 24, '10.255.0.0'::inet + (1 + i % {e}), \
+             '100.64.0.0'::inet + ((i * 2654435761) % 1048576), '198.18.0.0'::inet + ((i * 40503) % 65536), '10.0.0.1' \
+             FROM generate_series(1::bigint, {n}) i, \
+             LATERAL (SELECT now() - interval '{h} hours' + (i::double precision / {n}) * interval '{h} hours' AS ts) t",
+            ifs = s.interfaces, n = s.flows, h = s.flow_hours)),
+    ];
+    for (table, sql) in statements {
+        let st = Instant::now();
+        let n = db.execute(sql.as_str(), &[]).with_context(|| format!("filling {table}"))?;
+        println!("  {table:<22} {n:>11} rows  {:>6.1} s", st.elapsed().as_secs_f64());
+    }
+    db.batch_execute("VACUUM ANALYZE")?;
+    println!("  generated and analyzed in {:.0} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i.min(sorted.len() - 1)).copied().unwrap_or(f64::NAN)
+}
+
+fn main() -> Result<()> {
+    let s = parse_args()?;
+    let bin = web_bin()?;
+    println!("flowvision-web: {}", bin.display());
+    let pg = PgCluster::start().context("starting PostgreSQL")?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let log = tempfile::NamedTempFile::new()?;
+    let _web = Web(Command::new(&bin)
+        .env("DATABASE_URL", pg.url())
+        .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WEB_LOG", "critical")
+        .env("WEB_ARGON2_MEMORY_KIB", "256")
+        .env("WEB_ARGON2_ITERATIONS", "1")
+        .env("FLOWVISION_ADMIN_USER", ADMIN)
+        .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
+        .stdout(log.reopen()?)
+        .stderr(log.reopen()?)
+        .stdin(Stdio::null())
+        .spawn()?);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("flowvision-web not listening: {}", std::fs::read_to_string(log.path())?);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut db = pg.connect()?;
+    println!(
+        "data set: {} exporters; per bucket and exporter: talkers {}/{} per side (1m/1h), services {}/{}, AS pairs {}/{}, \
+         {} interface pairs, {} protocols; 1m rollups over {} h, 1h over 8 days; {} flows over {} h",
+        s.exporters, s.talkers_1m, s.talkers_1h, s.services_1m, s.services_1h, s.as_1m, s.as_1h, s.interfaces,
+        s.protocols, s.minute_hours, s.flows, s.flow_hours
+    );
+    generate(&mut db, &s)?;
+    let sizes = db.query(
+        "SELECT t, pg_size_pretty(sum(pg_total_relation_size(c.oid))::bigint) FROM \
+         (VALUES ('rollup_talker_1h'), ('rollup_talker_1m'), ('rollup_as_1h'), ('flows')) v(t) \
+         JOIN pg_inherits i ON i.inhparent = v.t::regclass JOIN pg_class c ON c.oid = i.inhrelid GROUP BY t ORDER BY t",
+        &[],
+    )?;
+    for r in sizes {
+        println!("  {:<18} {}", r.get::<_, String>(0), r.get::<_, String>(1));
+    }
+
+    let session = login(port)?;
+    let cookie = format!("fv_session={session}");
+    let one = "10.255.0.1";
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for range in ["5m", "1h", "6h", "24h", "7d"] {
+        for (name, path) in [
+            ("overview page (HTML)", format!("/?range={range}")),
+            ("traffic", format!("/api/v1/traffic?range={range}")),
+            ("traffic, one exporter", format!("/api/v1/traffic?range={range}&exporter={one}")),
+            ("top talkers src", format!("/api/v1/top/talkers?range={range}&side=src")),
+            (
+                "top talkers dst, one exporter",
+                format!("/api/v1/top/talkers?range={range}&side=dst&exporter={one}"),
+            ),
+            ("top services", format!("/api/v1/top/services?range={range}")),
+            ("top protocols", format!("/api/v1/top/protocols?range={range}")),
+            ("top AS pairs", format!("/api/v1/top/as?range={range}&side=pair")),
+            ("top AS src", format!("/api/v1/top/as?range={range}&side=src")),
+            ("exporter interfaces", format!("/api/v1/exporters/{one}/interfaces?range={range}")),
+            ("interface traffic", format!("/api/v1/exporters/{one}/interfaces/3/traffic?range={range}")),
+        ] {
+            cases.push((format!("{name} [{range}]"), path));
+        }
+    }
+    cases.push(("exporters list (health)".into(), "/api/v1/exporters".into()));
+    cases.push(("exporter detail (health)".into(), format!("/api/v1/exporters/{one}")));
+    cases.push(("exporters page (HTML)".into(), "/exporters".into()));
+    let from15 = now_ms - 15 * 60_000;
+    let from1h = now_ms - 3_600_000;
+    let flow_cases = vec![
+        ("flow search: last 15 min, no filter, page 1".to_string(), "/api/v1/flows".to_string()),
+        ("flow search: last 15 min, page 10".into(), "/api/v1/flows?page=10".into()),
+        ("flow search: 1 h, src prefix /16".into(), format!("/api/v1/flows?from={from1h}&src=100.64.0.0/16")),
+        ("flow search: 1 h, one host".into(), format!("/api/v1/flows?from={from1h}&addr=198.18.1.7")),
+        (
+            "flow search: 15 min, exporter + dst port".into(),
+            format!("/api/v1/flows?from={from15}&exporter={one}&dst_port=22"),
+        ),
+        (
+            "flow search: 6 d, dst port 3389, proto tcp".into(),
+            format!("/api/v1/flows?from={}&dst_port=3389&proto=tcp", now_ms - 6 * 86_400_000),
+        ),
+        (
+            "CSV export: 15 min, exporter + dst port".into(),
+            format!("/api/v1/flows/export?from={from15}&exporter={one}&dst_port=22"),
+        ),
+    ];
+    println!("\n{} iterations each (after one warm-up), ms:", s.iterations);
+    println!("{:<52} {:>8} {:>8} {:>8}  status", "query", "p50", "p95", "max");
+    let mut misses = Vec::new();
+    for (is_dash, list) in [(true, &cases), (false, &flow_cases)] {
+        if is_dash && s.skip_dashboards {
+            continue;
+        }
+        for (name, path) in list {
+            let (status, _, body) = http(port, "GET", path, &cookie, "")?;
+            if status != 200 {
+                bail!("{path}: HTTP {status}: {}", body.chars().take(300).collect::<String>());
+            }
+            let mut times = Vec::with_capacity(s.iterations);
+            for _ in 0..s.iterations {
+                let t = Instant::now();
+                let (status, _, _) = http(port, "GET", path, &cookie, "")?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                if status != 200 {
+                    bail!("{path}: HTTP {status}");
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let (p50, p95, max) = (pct(&times, 0.5), pct(&times, 0.95), pct(&times, 1.0));
+            let verdict = if !is_dash {
+                ""
+            } else if p95 < 300.0 {
+                "ok"
+            } else {
+                misses.push(name.clone());
+                "MISS (>= 300 ms)"
+            };
+            println!("{name:<52} {p50:>8.1} {p95:>8.1} {max:>8.1}  {verdict}");
+        }
+    }
+    if s.explain {
+        for sql in [
+            "SELECT addr, sum(bytes) FROM rollup_talker_1h WHERE bucket >= now() - interval '7 days' AND side = 0 \
+             AND addr <> '0.0.0.0/0' GROUP BY addr ORDER BY 2 DESC LIMIT 10",
+            "SELECT addr, sum(bytes) FROM rollup_talker_1h WHERE bucket >= now() - interval '7 days' AND side = 1 \
+             AND exporter <<= '10.255.0.1'::inet AND addr <> '0.0.0.0/0' GROUP BY addr ORDER BY 2 DESC LIMIT 10",
+            "SELECT time_received, src_addr FROM flows WHERE time_received >= now() - interval '1 hour' \
+             AND src_addr <<= '100.64.0.0/16'::inet ORDER BY time_received DESC LIMIT 100",
+        ] {
+            for r in db.query(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"), &[])? {
+                println!("{}", r.get::<_, String>(0));
+            }
+        }
+    }
+    if s.skip_dashboards {
+        println!("\ndashboards skipped (--skip-dashboards)");
+    } else if misses.is_empty() {
+        println!("\nevery dashboard query under 300 ms p95");
+    } else {
+        println!("\n{} dashboard queries at or above 300 ms p95: {}", misses.len(), misses.join(", "));
+    }
+    Ok(())
+}
