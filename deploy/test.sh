@@ -27,5 +27,5 @@ fv_log "tests"
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 status=${PIPESTATUS[0]}
 # One closing line over every test binary, so the summary needs no scrolling.
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\nall test binaries: %d passed, %d failed, %d ignored\n", p, f, i }' target/test-output.txt
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt
 exit "$status"
