@@ -12,75 +12,14 @@ mod daemon_common;
 use daemon_common::{family_sum, Collector};
 use flowvision_codec::encode::{TemplateEncoder, TemplateEncoderConfig};
 use flowvision_codec::{DecodeOutput, Decoder, FlowRecord, Protocol, TemplateCacheConfig};
+use flowvision_tests::fixtures::{capture_files, row_of, stored_rows, Row};
 use flowvision_tests::pg::PgCluster;
 use flowvision_tests::replay::{read_capture, Captured, Replayer};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("FLOWVISION_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
-}
-
-/// Every pcap/pcapng under the fixtures, by magic number.
-fn capture_files() -> Vec<PathBuf> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                let magic = bytes.get(..4).map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
-                if matches!(magic, Some(0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1 | 0x0a0d_0d0a))
-                {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    let root = fixtures();
-    assert!(root.is_dir(), "fixtures not found at {} (set FLOWVISION_FIXTURES)", root.display());
-    let mut out = Vec::new();
-    walk(&root, &mut out);
-    out
-}
-
-type Row = (String, String, Option<String>, Option<String>, i32, i32, i16, i64, i64);
-
-fn row_of(r: &FlowRecord) -> Row {
-    (
-        r.protocol.as_str().to_string(),
-        r.exporter.to_string(),
-        r.src_addr.map(|a| a.to_string()),
-        r.dst_addr.map(|a| a.to_string()),
-        i32::from(r.src_port),
-        i32::from(r.dst_port),
-        i16::from(r.proto),
-        r.bytes as i64,
-        r.packets as i64,
-    )
-}
-
-fn stored_rows(db: &mut flowvision_tests::postgres::Client) -> BTreeMap<Row, usize> {
-    let mut out = BTreeMap::new();
-    for r in db
-        .query(
-            "SELECT protocol::text, host(exporter), host(src_addr), host(dst_addr), src_port, dst_port, proto, bytes, packets FROM flows",
-            &[],
-        )
-        .unwrap()
-    {
-        let row: Row = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8));
-        *out.entry(row).or_default() += 1;
-    }
-    out
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
@@ -88,7 +27,7 @@ fn now_ms() -> i64 {
 
 #[test]
 fn fixture_replay_lands_in_flows_as_decode_reads_it() {
-    let files = capture_files();
+    let files = capture_files().unwrap();
     let pg = PgCluster::start().unwrap();
     let state = tempfile::tempdir().unwrap();
     let collector = Collector::start(pg.url(), state.path(), None, &[]);
@@ -130,7 +69,7 @@ fn fixture_replay_lands_in_flows_as_decode_reads_it() {
     assert_eq!(m["flowvision_kernel_drops_total"], 0);
     assert_eq!(m["flowvision_rows_queued_total"], expected_rows as u64);
     let mut db = pg.connect().unwrap();
-    let stored = stored_rows(&mut db);
+    let stored = stored_rows(&mut db).unwrap();
     let missing: Vec<_> = expected.iter().filter(|(k, n)| stored.get(*k) != Some(n)).take(5).collect();
     assert!(missing.is_empty(), "rows differ from the offline decode, e.g. {missing:?}");
     assert_eq!(stored, expected);

@@ -1,4 +1,5 @@
 //! Shared helpers of the end-to-end tests.
+pub mod fixtures;
 pub mod pg;
 pub mod replay;
 
