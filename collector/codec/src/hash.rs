@@ -7,7 +7,8 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The multiply-rotate hash of Firefox/rustc ("FxHash").
+/// The multiply-rotate hash of Firefox/rustc ("FxHash") with a final avalanche, so
+/// every output bit depends on every input bit.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FxHasher {
     hash: u64,
@@ -68,7 +69,15 @@ impl Hasher for FxHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // Murmur3's fmix64: Fx alone leaves the low bits (hashbrown's bucket index)
+        // depending only on the inputs' low bits; keys that differ in high bits
+        // (minute buckets, addresses) would pile into a few buckets.
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
