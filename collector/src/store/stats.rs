@@ -54,124 +54,152 @@ pub struct StoreStats {
     pub partitions_dropped: AtomicU64,
 }
 
+/// One store counter: its key in `collector_stats.counters` (`store_` prefixed by the
+/// writer), its Prometheus name (counters end in `_total`), gauge or counter, help.
+struct Counter<'a> {
+    value: &'a AtomicU64,
+    key: &'static str,
+    metric: &'static str,
+    gauge: bool,
+    help: &'static str,
+}
+
 impl StoreStats {
+    /// Every counter once, in the order `/metrics` shows them.
+    fn counters(&self) -> [Counter<'_>; 20] {
+        let c = |value, key, metric, gauge, help| Counter { value, key, metric, gauge, help };
+        [
+            c(
+                &self.rows_stored,
+                "rows_stored",
+                "rows_stored_total",
+                false,
+                "Rows committed to the flows table.",
+            ),
+            c(&self.batches_stored, "batches_stored", "batches_stored_total", false, "Batches committed."),
+            c(
+                &self.batches_spooled,
+                "batches_spooled",
+                "batches_spooled_total",
+                false,
+                "Batches written to the on-disk spool.",
+            ),
+            c(
+                &self.batches_replayed,
+                "batches_replayed",
+                "batches_replayed_total",
+                false,
+                "Spooled batches committed on replay.",
+            ),
+            c(
+                &self.batches_duplicate,
+                "batches_duplicate",
+                "batches_duplicate_total",
+                false,
+                "Replayed batches skipped because they had been committed already.",
+            ),
+            c(
+                &self.rows_expired,
+                "rows_expired",
+                "rows_expired_total",
+                false,
+                "Rows older than the retention, not stored.",
+            ),
+            c(
+                &self.batches_rejected,
+                "batches_rejected",
+                "batches_rejected_total",
+                false,
+                "Batches the database refused, kept in spool/rejected.",
+            ),
+            c(
+                &self.rows_rejected,
+                "rows_rejected",
+                "rows_rejected_total",
+                false,
+                "Rows of rejected batches.",
+            ),
+            c(
+                &self.batches_dropped_spool_full,
+                "batches_dropped_spool_full",
+                "batches_dropped_spool_full_total",
+                false,
+                "Batches dropped because the spool was full.",
+            ),
+            c(
+                &self.rows_dropped_spool_full,
+                "rows_dropped_spool_full",
+                "rows_dropped_spool_full_total",
+                false,
+                "Rows dropped because the spool was full.",
+            ),
+            c(&self.spool_errors, "spool_errors", "spool_errors_total", false, "Spool writes that failed."),
+            c(
+                &self.rows_dropped_spool_error,
+                "rows_dropped_spool_error",
+                "rows_dropped_spool_error_total",
+                false,
+                "Rows lost to failed spool writes.",
+            ),
+            c(
+                &self.db_errors,
+                "db_errors",
+                "db_errors_total",
+                false,
+                "Database errors (statements and connection attempts).",
+            ),
+            c(
+                &self.commit_latency_us_total,
+                "commit_latency_us_total",
+                "commit_latency_microseconds_total",
+                false,
+                "Sum of batch commit latencies.",
+            ),
+            c(
+                &self.partitions_created,
+                "partitions_created",
+                "partitions_created_total",
+                false,
+                "Partitions created.",
+            ),
+            c(
+                &self.partitions_dropped,
+                "partitions_dropped",
+                "partitions_dropped_total",
+                false,
+                "Partitions dropped by retention.",
+            ),
+            c(
+                &self.spool_bytes,
+                "spool_bytes",
+                "spool_bytes",
+                true,
+                "Bytes in the spool directory (rejected/ included).",
+            ),
+            c(&self.spool_files, "spool_files", "spool_batches", true, "Batches waiting in the spool."),
+            c(&self.db_connected, "db_connected", "db_connections", true, "Writer connections open."),
+            c(
+                &self.last_commit_latency_us,
+                "last_commit_latency_us",
+                "last_commit_latency_microseconds",
+                true,
+                "Latest batch commit latency.",
+            ),
+        ]
+    }
+
     /// Every counter with its name (`store_` prefix added by the caller as it likes).
     pub fn for_each(&self, mut f: impl FnMut(&'static str, u64)) {
-        let all: [(&'static str, &AtomicU64); 20] = [
-            ("rows_stored", &self.rows_stored),
-            ("batches_stored", &self.batches_stored),
-            ("batches_spooled", &self.batches_spooled),
-            ("batches_replayed", &self.batches_replayed),
-            ("batches_duplicate", &self.batches_duplicate),
-            ("spool_bytes", &self.spool_bytes),
-            ("spool_files", &self.spool_files),
-            ("batches_dropped_spool_full", &self.batches_dropped_spool_full),
-            ("rows_dropped_spool_full", &self.rows_dropped_spool_full),
-            ("spool_errors", &self.spool_errors),
-            ("rows_dropped_spool_error", &self.rows_dropped_spool_error),
-            ("rows_expired", &self.rows_expired),
-            ("batches_rejected", &self.batches_rejected),
-            ("rows_rejected", &self.rows_rejected),
-            ("db_errors", &self.db_errors),
-            ("db_connected", &self.db_connected),
-            ("last_commit_latency_us", &self.last_commit_latency_us),
-            ("commit_latency_us_total", &self.commit_latency_us_total),
-            ("partitions_created", &self.partitions_created),
-            ("partitions_dropped", &self.partitions_dropped),
-        ];
-        for (name, v) in all {
-            f(name, v.load(Ordering::Relaxed));
+        for c in self.counters() {
+            f(c.key, c.value.load(Ordering::Relaxed));
         }
     }
 
     /// Every counter as a Prometheus-style metric: name (without prefix; counters
     /// end in `_total`), whether it is a gauge, help text, value.
     pub fn for_each_metric(&self, mut f: impl FnMut(&'static str, bool, &'static str, u64)) {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let all: [(&str, bool, &str, u64); 20] = [
-            ("rows_stored_total", false, "Rows committed to the flows table.", l(&self.rows_stored)),
-            ("batches_stored_total", false, "Batches committed.", l(&self.batches_stored)),
-            (
-                "batches_spooled_total",
-                false,
-                "Batches written to the on-disk spool.",
-                l(&self.batches_spooled),
-            ),
-            (
-                "batches_replayed_total",
-                false,
-                "Spooled batches committed on replay.",
-                l(&self.batches_replayed),
-            ),
-            (
-                "batches_duplicate_total",
-                false,
-                "Replayed batches skipped because they had been committed already.",
-                l(&self.batches_duplicate),
-            ),
-            (
-                "rows_expired_total",
-                false,
-                "Rows older than the retention, not stored.",
-                l(&self.rows_expired),
-            ),
-            (
-                "batches_rejected_total",
-                false,
-                "Batches the database refused, kept in spool/rejected.",
-                l(&self.batches_rejected),
-            ),
-            ("rows_rejected_total", false, "Rows of rejected batches.", l(&self.rows_rejected)),
-            (
-                "batches_dropped_spool_full_total",
-                false,
-                "Batches dropped because the spool was full.",
-                l(&self.batches_dropped_spool_full),
-            ),
-            (
-                "rows_dropped_spool_full_total",
-                false,
-                "Rows dropped because the spool was full.",
-                l(&self.rows_dropped_spool_full),
-            ),
-            ("spool_errors_total", false, "Spool writes that failed.", l(&self.spool_errors)),
-            (
-                "rows_dropped_spool_error_total",
-                false,
-                "Rows lost to failed spool writes.",
-                l(&self.rows_dropped_spool_error),
-            ),
-            (
-                "db_errors_total",
-                false,
-                "Database errors (statements and connection attempts).",
-                l(&self.db_errors),
-            ),
-            (
-                "commit_latency_microseconds_total",
-                false,
-                "Sum of batch commit latencies.",
-                l(&self.commit_latency_us_total),
-            ),
-            ("partitions_created_total", false, "Partitions created.", l(&self.partitions_created)),
-            (
-                "partitions_dropped_total",
-                false,
-                "Partitions dropped by retention.",
-                l(&self.partitions_dropped),
-            ),
-            ("spool_bytes", true, "Bytes in the spool directory (rejected/ included).", l(&self.spool_bytes)),
-            ("spool_batches", true, "Batches waiting in the spool.", l(&self.spool_files)),
-            ("db_connections", true, "Writer connections open.", l(&self.db_connected)),
-            (
-                "last_commit_latency_microseconds",
-                true,
-                "Latest batch commit latency.",
-                l(&self.last_commit_latency_us),
-            ),
-        ];
-        for (name, gauge, help, v) in all {
-            f(name, gauge, help, v);
+        for c in self.counters() {
+            f(c.metric, c.gauge, c.help, c.value.load(Ordering::Relaxed));
         }
     }
 }
