@@ -60,6 +60,11 @@ pub struct StoreConfig {
     pub talkers_per_batch: usize,
     /// Top-N (protocol, port) services per (minute, exporter) kept per batch [50].
     pub services_per_batch: usize,
+    /// Rows kept per closed minute, hour and day by the top-N compaction of the
+    /// talker, service and AS rollups [100 / 100 / 200].
+    pub topn_keep: super::compaction::TopNKeep,
+    /// Retention of the daily top-N tables, days [400].
+    pub rollup_1d_retention_days: u32,
     /// Connection attempts give up after this long [5 s].
     pub connect_timeout: Duration,
     /// A batch not committed within this long is spooled (database "slow") [30 s].
@@ -102,6 +107,8 @@ impl StoreConfig {
             partition_interval: PartitionInterval::Auto,
             auto_hourly_rows_per_day: 100_000_000,
             talkers_per_batch: 50,
+            topn_keep: super::compaction::TopNKeep::default(),
+            rollup_1d_retention_days: 400,
             services_per_batch: 50,
             connect_timeout: Duration::from_secs(5),
             batch_timeout: Duration::from_secs(30),
@@ -132,6 +139,10 @@ impl StoreConfig {
         }
         if self.queue_batches == 0 {
             return bad("queue_batches must be at least 1");
+        }
+        let k = self.topn_keep;
+        if k.minute < 1 || k.hour < 1 || k.day < 1 {
+            return bad("top-N compaction must keep at least 1 row per period");
         }
         if self.talkers_per_batch == 0 || self.services_per_batch == 0 {
             return bad("talkers_per_batch and services_per_batch must be at least 1");

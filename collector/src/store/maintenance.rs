@@ -29,6 +29,8 @@ pub struct MaintenanceReport {
     pub batch_ids_pruned: u64,
     /// Span of new `flows` partitions now in force.
     pub flows_span_hours: u32,
+    /// What the top-N compaction did (none when it failed; the round still counts).
+    pub compaction: Option<super::compaction::CompactionReport>,
 }
 
 /// Templates not seen for this long are removed from the database.
@@ -237,11 +239,28 @@ impl Maint {
                     &[&super::time::system_time(now - TEMPLATE_MAX_AGE_MS)],
                 )
                 .await?;
+            // Compaction failing (e.g. a deadlock with a replaying writer) must not
+            // fail partition upkeep: it is retried next round.
+            let compaction = match super::compaction::run(
+                client,
+                now,
+                cfg.topn_keep,
+                cfg.rollup_1d_retention_days,
+            )
+            .await
+            {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    log::warn!("rollup compaction: {e}");
+                    None
+                }
+            };
             Ok::<_, StoreError>(MaintenanceReport {
                 created,
                 dropped,
                 batch_ids_pruned: pruned,
                 flows_span_hours: (span.len_ms() / 3_600_000) as u32,
+                compaction,
             })
         }
         .await;

@@ -7,6 +7,7 @@
 //!                                  DB down / slow  v  │ replay in order  with its BatchId)
 //!                                              spool dir (fsync'd files)
 //! maintenance thread: migrations, partitions ahead / retention, batch-id pruning,
+//!                     top-N compaction of closed periods and the daily tier,
 //!                     exporter and collector counters, template persistence
 //! ```
 //!
@@ -17,6 +18,7 @@
 //! partition and retention policy, the spool format and the crash window.
 
 mod clock;
+pub mod compaction;
 mod config;
 pub mod copy;
 mod error;

@@ -231,7 +231,10 @@ impl Db {
     }
 
     /// A top-N table of the exporters in `scope`. Rows the collector folded into
-    /// "other" (`addr` 0.0.0.0/0, `port` -1) are not ranked but count in the total.
+    /// "other" (`addr` 0.0.0.0/0, `port` -1, AS -1) are not ranked but count in the
+    /// total. The window is read as whole days, hours and edge minutes
+    /// ([`Window::segments`]): the same flows as the window's own resolution, from
+    /// the compacted tiers.
     pub async fn top(
         &self,
         scope: &Scope,
@@ -245,45 +248,69 @@ impl Db {
                 "talker",
                 "addr",
                 "addr = '0.0.0.0/0'::inet",
-                "AND side = $6",
+                "AND side = $4",
                 "talkers",
                 if dst { "dst" } else { "src" },
             ),
-            TopKind::Services => {
-                ("service", "proto, port", "port = -1", "AND $6::smallint IS NOT NULL", "services", "")
-            }
-            TopKind::Protocols => {
-                ("protocol", "proto", "false", "AND $6::smallint IS NOT NULL", "protocols", "")
-            }
-            TopKind::As(AsSide::Src) => {
-                ("as", "src_as", "false", "AND $6::smallint IS NOT NULL", "as", "src")
-            }
-            TopKind::As(AsSide::Dst) => {
-                ("as", "dst_as", "false", "AND $6::smallint IS NOT NULL", "as", "dst")
-            }
+            TopKind::Services => ("service", "proto, port", "port = -1", "", "services", ""),
+            TopKind::Protocols => ("protocol", "proto", "false", "", "protocols", ""),
+            TopKind::As(AsSide::Src) => ("as", "src_as", "src_as = -1", "", "as", "src"),
+            TopKind::As(AsSide::Dst) => ("as", "dst_as", "dst_as = -1", "", "as", "dst"),
             TopKind::As(AsSide::Pair) => {
-                ("as", "src_as, dst_as", "false", "AND $6::smallint IS NOT NULL", "as", "pair")
+                ("as", "src_as, dst_as", "src_as = -1 AND dst_as = -1", "", "as", "pair")
             }
+        };
+        let c = self.conn().await?;
+        // How far the daily tier is built (protocols have none).
+        let days_until: Option<OffsetDateTime> = if table == "protocol" {
+            None
+        } else {
+            let t = format!("rollup_{table}_1d");
+            c.query_opt("SELECT done_until FROM rollup_compaction WHERE tbl = $1", &[&t])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+        };
+        let segments = w.segments(OffsetDateTime::now_utc(), days_until);
+        // $1 scope, $2 exporter filter, $3 limit, $4 side, then each segment's bounds.
+        let mut bounds: Vec<OffsetDateTime> = Vec::with_capacity(segments.len() * 2);
+        let mut parts = Vec::with_capacity(segments.len());
+        for seg in &segments {
+            let n = 5 + bounds.len();
+            bounds.push(seg.from);
+            bounds.push(seg.to);
+            parts.push(format!(
+                "SELECT {keys}, flows, bytes, packets FROM rollup_{table}_{tier} \
+                 WHERE bucket >= ${n} AND bucket < ${m} AND exporter <<= ANY($1::text[]::inet[]) \
+                   AND ($2::text IS NULL OR exporter <<= $2::text::inet) {side_sql}",
+                tier = seg.tier.suffix(),
+                m = n + 1,
+            ));
+        }
+        let source = if parts.is_empty() {
+            format!("SELECT {keys}, flows, bytes, packets FROM rollup_{table}_1m WHERE false")
+        } else {
+            parts.join(" UNION ALL ")
         };
         let sql = format!(
             "SELECT * FROM ( \
                SELECT {keys}, {f} AS f, {b} AS b, {p} AS p, \
                       LEAST(COALESCE(sum(sum(bytes)) OVER (), 0), 9223372036854775807)::bigint AS total \
-               FROM rollup_{table}_{res} \
-               WHERE bucket >= $1 AND bucket < $2 AND exporter <<= ANY($3::text[]::inet[]) \
-                 AND ($4::text IS NULL OR exporter <<= $4::text::inet) {side_sql} \
+               FROM ({source}) s \
+               WHERE $3::int8 IS NOT NULL AND $4::smallint IS NOT NULL \
                GROUP BY {keys}) g \
-             WHERE NOT ({other}) ORDER BY b DESC, f DESC LIMIT $5",
+             WHERE NOT ({other}) ORDER BY b DESC, f DESC LIMIT $3",
             f = sum_i64!("flows"),
             b = sum_i64!("bytes"),
             p = sum_i64!("packets"),
-            res = w.resolution.suffix(),
         );
         let side: i16 = matches!(kind, TopKind::Talkers { dst: true }).into();
         let limit = limit.clamp(1, 1000);
-        let c = self.conn().await?;
-        let rows =
-            c.query(&sql, &[&w.from, &w.to, &scope.sql_param(), &filter.param(), &limit, &side]).await?;
+        let (scope_p, filter_p) = (scope.sql_param(), filter.param());
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&scope_p, &filter_p, &limit, &side];
+        params.extend(bounds.iter().map(|b| b as &(dyn tokio_postgres::types::ToSql + Sync)));
+        let rows = c.query(&sql, &params).await?;
         let secs = w.seconds();
         let mut total = 0i64;
         let mut items = Vec::with_capacity(rows.len());
@@ -338,14 +365,10 @@ impl Db {
         if rows.is_empty() {
             // Only "other" rows (or nothing): the total still tells the volume.
             let sql = format!(
-                "SELECT {b} FROM rollup_{table}_{res} WHERE bucket >= $1 AND bucket < $2 \
-                 AND exporter <<= ANY($3::text[]::inet[]) AND ($4::text IS NULL OR exporter <<= $4::text::inet) \
-                 {side_sql}",
+                "SELECT {b} FROM ({source}) s WHERE $3::int8 IS NOT NULL AND $4::smallint IS NOT NULL",
                 b = sum_i64!("bytes"),
-                res = w.resolution.suffix(),
-                side_sql = side_sql.replace("$6", "$5"),
             );
-            let r = c.query_one(&sql, &[&w.from, &w.to, &scope.sql_param(), &filter.param(), &side]).await?;
+            let r = c.query_one(&sql, &params).await?;
             total = r.try_get(0)?;
         }
         for i in &mut items {

@@ -14,7 +14,7 @@ pub mod stats;
 pub mod window;
 
 pub use crate::auth::Scope;
-pub use window::{Resolution, Window};
+pub use window::{Resolution, Segment, Tier, Window};
 
 use crate::config::WebConfig;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -30,6 +30,47 @@ impl Resolution {
     }
 }
 
+/// A rollup tier of the top-N tables (talkers, services, AS, protocols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// `_1m` rows.
+    Minute,
+    /// `_1h` rows.
+    Hour,
+    /// `_1d` rows (talkers, services and AS only; built once a UTC day has closed).
+    Day,
+}
+
+impl Tier {
+    /// The table-name suffix (a closed set: safe to format into SQL).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Tier::Minute => "1m",
+            Tier::Hour => "1h",
+            Tier::Day => "1d",
+        }
+    }
+
+    fn seconds(self) -> i64 {
+        match self {
+            Tier::Minute => 60,
+            Tier::Hour => 3600,
+            Tier::Day => 86_400,
+        }
+    }
+}
+
+/// A stretch of a window read from one tier: buckets starting in `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// The tier read.
+    pub tier: Tier,
+    /// First bucket start.
+    pub from: OffsetDateTime,
+    /// End of the last bucket.
+    pub to: OffsetDateTime,
+}
+
 /// The range presets of the time-range picker.
 pub const PRESETS: &[(&str, i64)] =
     &[("5m", 300), ("15m", 900), ("1h", 3600), ("6h", 6 * 3600), ("24h", 86_400), ("7d", 7 * 86_400)];
@@ -76,6 +117,41 @@ impl Window {
             .max(self.resolution.step_seconds() as f64)
     }
 
+    /// The window split into the coarsest buckets that lie inside it: whole days (up
+    /// to `days_until`, how far the daily tier is built), then whole hours, then
+    /// minutes at the edges. A top-N table over the segments sums the same flows as
+    /// one over the window's own resolution, from far fewer rows. When the window
+    /// ends at or after `now`, the newest hour bucket counts as inside it: it holds
+    /// data only up to now.
+    pub fn segments(&self, now: OffsetDateTime, days_until: Option<OffsetDateTime>) -> Vec<Segment> {
+        let open_end = self.to >= now;
+        let mut out: Vec<Segment> = Vec::new();
+        let mut t = truncate(self.from, 60);
+        // At most 7 days: 2 x 59 minutes + 2 x 23 hours + 7 days; the cap is a guard.
+        while t < self.to && out.len() < 1000 {
+            let fits = |tier: Tier| {
+                let s = tier.seconds();
+                let end = t + Duration::seconds(s);
+                t.unix_timestamp().rem_euclid(s) == 0 && (end <= self.to || open_end)
+            };
+            let day_built = days_until.is_some_and(|d| t + Duration::days(1) <= d);
+            let tier = if day_built && fits(Tier::Day) {
+                Tier::Day
+            } else if fits(Tier::Hour) {
+                Tier::Hour
+            } else {
+                Tier::Minute
+            };
+            let end = t + Duration::seconds(tier.seconds());
+            match out.last_mut() {
+                Some(last) if last.tier == tier && last.to == t => last.to = end,
+                _ => out.push(Segment { tier, from: t, to: end }),
+            }
+            t = end;
+        }
+        out
+    }
+
     /// Every bucket start of the window (for zero-filled series).
     pub fn buckets(&self) -> Vec<OffsetDateTime> {
         let step = Duration::seconds(self.resolution.step_seconds());
@@ -115,5 +191,69 @@ mod tests {
         assert!(Window::preset("8d", now).is_none());
         assert!(Window::span(now, now).is_err());
         assert!(Window::span(now - Duration::days(8), now).is_err());
+    }
+
+    fn at(s: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(s).unwrap()
+    }
+
+    /// Segments are contiguous, aligned to their tier, start at the window's first
+    /// minute and reach its end; a closed window's segments do not go past its last
+    /// minute.
+    fn covers_exactly(w: &Window, segs: &[Segment], now: OffsetDateTime) {
+        let mut t = truncate(w.from, 60);
+        for s in segs {
+            let step = s.tier.seconds();
+            assert_eq!(s.from, t, "{segs:?}");
+            assert_eq!(s.from.unix_timestamp() % step, 0, "{s:?}");
+            assert_eq!(s.to.unix_timestamp() % step, 0, "{s:?}");
+            t = s.to;
+        }
+        assert!(t >= w.to, "{segs:?} ends before {}", w.to);
+        if w.to < now {
+            assert!(t < w.to + Duration::minutes(1), "{segs:?} goes past {}", w.to);
+        }
+    }
+
+    #[test]
+    fn segments_use_the_coarsest_whole_buckets() {
+        // 2023-11-14T22:15:23Z: 6 h back is 16:15.
+        let now = at(1_700_000_123);
+        let w = Window::preset("6h", now).unwrap();
+        let segs = w.segments(now, None);
+        let tiers: Vec<Tier> = segs.iter().map(|s| s.tier).collect();
+        assert_eq!(tiers, [Tier::Minute, Tier::Hour]);
+        assert_eq!(segs[0].to.unix_timestamp() % 3600, 0);
+        assert_eq!((segs[1].to - segs[1].from).whole_hours(), 6, "17:00 to 23:00 (the open hour)");
+        covers_exactly(&w, &segs, now);
+
+        // 7 days with the daily tier built up to today's midnight.
+        let today = truncate(now, 86_400);
+        let w = Window::preset("7d", now).unwrap();
+        let segs = w.segments(now, Some(today));
+        let tiers: Vec<Tier> = segs.iter().map(|s| s.tier).collect();
+        assert_eq!(tiers, [Tier::Hour, Tier::Day, Tier::Hour]);
+        assert_eq!((segs[1].to - segs[1].from).whole_days(), 6);
+        assert_eq!(segs[1].to, today);
+        covers_exactly(&w, &segs, now);
+        // ... and without it (not built yet): hours only.
+        let segs = w.segments(now, None);
+        assert!(segs.iter().all(|s| s.tier == Tier::Hour));
+        // The daily tier built only up to yesterday: the last whole day is read by hours.
+        let segs = w.segments(now, Some(today - Duration::days(1)));
+        assert_eq!(segs[1].to, today - Duration::days(1));
+
+        // A window in the past that ends mid-hour: the partial hour is read by minutes.
+        let w = Window::span(at(1_699_990_000), at(1_699_999_000)).unwrap();
+        let segs = w.segments(now, Some(today));
+        assert_eq!(segs.last().unwrap().tier, Tier::Minute);
+        assert!(segs.last().unwrap().to <= w.to + Duration::minutes(1));
+        covers_exactly(&w, &segs, now);
+        // Five minutes: minutes, or the open hour when the window starts on the hour.
+        let w = Window::preset("5m", now).unwrap();
+        assert!(w.segments(now, None).iter().all(|s| s.tier == Tier::Minute));
+        let on_hour = at(1_700_002_800 + 300);
+        let w = Window::preset("5m", on_hour).unwrap();
+        assert_eq!(w.segments(on_hour, None)[0].tier, Tier::Hour);
     }
 }

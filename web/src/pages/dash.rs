@@ -133,10 +133,15 @@ async fn overview(auth: Auth, app: &State<App>, q: DashParams) -> AppResult<Html
     auth.require(Permission::ViewDashboards)?;
     let (w, f) = (q.window()?, q.filter()?);
     let scope = auth.scope();
-    let series = app.db.traffic(scope, &w, &f).await?;
-    let talkers = app.db.top(scope, &w, &f, TopKind::Talkers { dst: false }, 10).await?;
-    let services = app.db.top(scope, &w, &f, TopKind::Services, 10).await?;
-    let protocols = app.db.top(scope, &w, &f, TopKind::Protocols, 10).await?;
+    // Independent queries on their own pooled connections: the page waits for the
+    // slowest, not for the sum.
+    let (series, talkers, services, protocols) = futures_util::future::try_join4(
+        app.db.traffic(scope, &w, &f),
+        app.db.top(scope, &w, &f, TopKind::Talkers { dst: false }, 10),
+        app.db.top(scope, &w, &f, TopKind::Services, 10),
+        app.db.top(scope, &w, &f, TopKind::Protocols, 10),
+    )
+    .await?;
     let exporters = app.db.exporter_addresses(scope).await?;
     let secs = w.seconds();
     let can_search = auth.role.allows(Permission::SearchFlows);
@@ -314,10 +319,13 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
     let e = app.db.exporter(scope, ip).await?.ok_or(AppError::NotFound)?;
     let w = q.window()?;
     let f = crate::data::dash::DashFilter { exporter: Some(crate::net::Prefix::host(ip)) };
-    let ifs = app.db.interfaces(scope, &w, ip, 100).await?;
-    let protocols = app.db.top(scope, &w, &f, TopKind::Protocols, 10).await?;
-    let services = app.db.top(scope, &w, &f, TopKind::Services, 10).await?;
-    let talkers = app.db.top(scope, &w, &f, TopKind::Talkers { dst: false }, 10).await?;
+    let (ifs, protocols, services, talkers) = futures_util::future::try_join4(
+        app.db.interfaces(scope, &w, ip, 100),
+        app.db.top(scope, &w, &f, TopKind::Protocols, 10),
+        app.db.top(scope, &w, &f, TopKind::Services, 10),
+        app.db.top(scope, &w, &f, TopKind::Talkers { dst: false }, 10),
+    )
+    .await?;
     let base = DashParams { exporter: None, ..q.clone() };
     let path = format!("/exporters/{ip}");
     let api = format!("/api/v1/traffic?{}", keep(&base, &[("exporter", &ip.to_string())]));

@@ -1,0 +1,386 @@
+//! Top-N compaction of the high-cardinality rollups (talkers, services, AS pairs) and
+//! the daily tier built from it, so that a dashboard ranking over 7 days sums a few
+//! hundred thousand rows instead of tens of millions.
+//!
+//! ```text
+//! rollup_X_1m ──minute closed──> keep top N per (minute, exporter[, side]) + "other"
+//! rollup_X_1h ──hour closed────> keep top N per (hour, exporter[, side])   + "other"
+//!             ──UTC day closed─> rollup_X_1d = sum of the day's hours, top N + "other"
+//! ```
+//!
+//! What is folded goes into the table's "other" row, so every total (per bucket and
+//! exporter) is unchanged and still equals the exporter totals; only the ranking of
+//! keys that were outside a period's top N becomes approximate. This runs in the
+//! maintenance thread, never in the writers' transactions, so ingest does not pay
+//! for it. Progress is kept in `rollup_compaction` (one `done_until` per table): the
+//! console reads a daily bucket only when the build has passed it.
+//!
+//! Late data (a spool replayed after an outage) may add rows to an already compacted
+//! minute or hour: totals stay right, the bucket is just less compact. A daily row
+//! whose day's hourly flow count no longer matches the exporter totals is rebuilt.
+
+use super::error::StoreError;
+use super::time::{system_time, unix_ms, DAY_MS, HOUR_MS, MINUTE_MS};
+use std::time::SystemTime;
+use tokio_postgres::Client;
+
+/// Rows kept per period and exporter (and side, for talkers) when a period is
+/// compacted; everything else is folded into "other".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopNKeep {
+    /// Per closed minute [100].
+    pub minute: i64,
+    /// Per closed hour [100].
+    pub hour: i64,
+    /// Per closed UTC day [200].
+    pub day: i64,
+}
+
+impl Default for TopNKeep {
+    fn default() -> Self {
+        TopNKeep { minute: 100, hour: 100, day: 200 }
+    }
+}
+
+/// What one compaction pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// Minute and hour buckets (per table) compacted.
+    pub buckets: u64,
+    /// Rows folded into "other" rows (and deleted).
+    pub rows_folded: u64,
+    /// Daily buckets built or rebuilt (per table).
+    pub days_built: u64,
+    /// Whether every table is compacted up to what is closed (false: more next pass).
+    pub caught_up: bool,
+}
+
+/// A compacted rollup family.
+#[derive(Debug, Clone, Copy)]
+struct Kind {
+    /// `talker`, `service`, `as`.
+    name: &'static str,
+    /// Columns that split a bucket's ranking (talkers rank each side on its own).
+    part: &'static [&'static str],
+    /// The ranked key columns.
+    key: &'static [&'static str],
+    /// True for the "other" rows.
+    is_other: &'static str,
+    /// Columns the folded rows are grouped by before becoming "other" rows
+    /// (besides bucket and exporter).
+    fold_by: &'static [&'static str],
+    /// The "other" row's value of each column of `part ++ key`.
+    other_values: &'static [&'static str],
+    /// Restriction counting each flow once (talkers hold every flow twice, once per side).
+    one_side: &'static str,
+}
+
+const KINDS: [Kind; 3] = [
+    Kind {
+        name: "talker",
+        part: &["side"],
+        key: &["addr"],
+        is_other: "addr = '0.0.0.0/0'::inet",
+        fold_by: &["side"],
+        other_values: &["side", "'0.0.0.0/0'::inet"],
+        one_side: "AND side = 0",
+    },
+    Kind {
+        name: "service",
+        part: &[],
+        key: &["proto", "port"],
+        is_other: "port = -1",
+        fold_by: &["proto"],
+        other_values: &["proto", "-1"],
+        one_side: "",
+    },
+    Kind {
+        name: "as",
+        part: &[],
+        key: &["src_as", "dst_as"],
+        is_other: "src_as = -1 AND dst_as = -1",
+        fold_by: &[],
+        other_values: &["-1::bigint", "-1::bigint"],
+        one_side: "",
+    },
+];
+
+const MEASURES: [&str; 5] = ["flows", "bytes", "packets", "raw_bytes", "raw_packets"];
+
+/// The tables the console may read per tier, for `tier` in `1m`, `1h`, `1d`.
+pub fn table_names(tier: &str) -> Vec<String> {
+    KINDS.iter().map(|k| format!("rollup_{}_{tier}", k.name)).collect()
+}
+
+fn cols(k: &Kind) -> Vec<&'static str> {
+    k.part.iter().chain(k.key.iter()).copied().collect()
+}
+
+/// `min(sum(c), 2^63-1)::bigint`: sums saturate as the writer's do.
+fn sat_sum(c: &str) -> String {
+    format!("LEAST(sum({c}), 9223372036854775807)::bigint")
+}
+
+/// One statement that compacts every bucket of `table` in `[$1, $2)` to the top `$3`
+/// rows per group and folds the rest into the "other" rows; returns (rows folded,
+/// other rows written).
+fn compact_sql(k: &Kind, table: &str) -> String {
+    let all = cols(k);
+    let part: String = k.part.iter().map(|c| format!(", {c}")).collect();
+    let order_key = k.key.join(", ");
+    let join: String = all.iter().map(|c| format!(" AND t.{c} = r.{c}")).collect();
+    let fold_by: String = k.fold_by.iter().map(|c| format!(", t.{c}")).collect();
+    let fold_group: String = k.fold_by.iter().map(|c| format!(", {c}")).collect();
+    let measures = MEASURES.join(", ");
+    let t_measures: String = MEASURES.iter().map(|m| format!(", t.{m}")).collect();
+    let sums: Vec<String> = MEASURES.iter().map(|m| sat_sum(m)).collect();
+    let updates: Vec<String> = MEASURES
+        .iter()
+        .map(|c| {
+            format!(
+                "{c} = CASE WHEN t.{c} > 9223372036854775807 - excluded.{c} THEN 9223372036854775807 \
+                 ELSE t.{c} + excluded.{c} END"
+            )
+        })
+        .collect();
+    format!(
+        "WITH ranked AS ( \
+           SELECT bucket, exporter, {all}, \
+                  row_number() OVER (PARTITION BY bucket, exporter{part} \
+                                     ORDER BY bytes DESC, flows DESC, {order_key}) AS rn \
+           FROM {table} WHERE bucket >= $1 AND bucket < $2 AND NOT ({is_other})), \
+         tail AS ( \
+           DELETE FROM {table} t USING ranked r \
+           WHERE t.bucket >= $1 AND t.bucket < $2 AND r.rn > $3 \
+             AND t.bucket = r.bucket AND t.exporter = r.exporter{join} \
+           RETURNING t.bucket, t.exporter{fold_by}{t_measures}), \
+         folded AS ( \
+           INSERT INTO {table} AS t (bucket, exporter, {all}, {measures}) \
+           SELECT bucket, exporter, {other}, {sums} FROM tail \
+           GROUP BY bucket, exporter{fold_group} ORDER BY bucket, exporter{fold_group} \
+           ON CONFLICT (bucket, exporter, {all}) DO UPDATE SET {updates} \
+           RETURNING 1) \
+         SELECT (SELECT count(*) FROM tail), (SELECT count(*) FROM folded)",
+        all = all.join(", "),
+        is_other = k.is_other,
+        other = k.other_values.join(", "),
+        sums = sums.join(", "),
+        updates = updates.join(", "),
+    )
+}
+
+/// The day's rows from the compacted hours (the caller deletes the day first).
+fn day_sql(k: &Kind) -> String {
+    let all = cols(k).join(", ");
+    let measures = MEASURES.join(", ");
+    let sums: Vec<String> = MEASURES.iter().map(|m| sat_sum(m)).collect();
+    format!(
+        "INSERT INTO rollup_{n}_1d (bucket, exporter, {all}, {measures}) \
+         SELECT $1::timestamptz, exporter, {all}, {sums} FROM rollup_{n}_1h \
+         WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, {all} ORDER BY exporter, {all}",
+        n = k.name,
+        sums = sums.join(", "),
+    )
+}
+
+/// Days in `[$1, $2)` whose daily rows do not hold the day's flows per the hourly
+/// exporter totals (never built, or changed by late data since).
+fn stale_days_sql(k: &Kind) -> String {
+    format!(
+        "WITH days AS (SELECT generate_series($1::timestamptz, $2::timestamptz - interval '1 day', \
+                                              interval '1 day') AS day), \
+              e AS (SELECT to_timestamp(floor(extract(epoch FROM bucket) / 86400) * 86400) AS day, \
+                           sum(flows) AS f \
+                    FROM rollup_exporter_1h WHERE bucket >= $1 AND bucket < $2 GROUP BY 1), \
+              x AS (SELECT bucket AS day, sum(flows) AS f FROM rollup_{n}_1d \
+                    WHERE bucket >= $1 AND bucket < $2 {one_side} GROUP BY 1) \
+         SELECT days.day FROM days LEFT JOIN e ON e.day = days.day LEFT JOIN x ON x.day = days.day \
+         WHERE e.f IS DISTINCT FROM x.f ORDER BY 1",
+        n = k.name,
+        one_side = k.one_side,
+    )
+}
+
+async fn done_until(client: &Client, table: &str) -> Result<Option<i64>, StoreError> {
+    let row = client.query_opt("SELECT done_until FROM rollup_compaction WHERE tbl = $1", &[&table]).await?;
+    Ok(match row {
+        Some(r) => Some(unix_ms(r.try_get::<_, SystemTime>(0)?)),
+        None => None,
+    })
+}
+
+async fn set_done_until(client: &Client, table: &str, ms: i64) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO rollup_compaction (tbl, done_until) VALUES ($1, $2) \
+             ON CONFLICT (tbl) DO UPDATE SET done_until = excluded.done_until, updated_at = now()",
+            &[&table, &system_time(ms)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The oldest bucket of `table` at or after `from`, if any.
+async fn next_bucket(client: &Client, table: &str, from: i64) -> Result<Option<i64>, StoreError> {
+    let sql = format!("SELECT min(bucket) FROM {table} WHERE bucket >= $1");
+    let row = client.query_one(&sql, &[&system_time(from)]).await?;
+    Ok(row.try_get::<_, Option<SystemTime>>(0)?.map(unix_ms))
+}
+
+/// How long after a bucket's end it is left alone (the writers' batches are at most
+/// a second or so old; a minute of margin covers a slow commit).
+const MINUTE_GRACE_MS: i64 = 2 * MINUTE_MS;
+const HOUR_GRACE_MS: i64 = 5 * MINUTE_MS;
+/// Buckets compacted per table and pass, so a pass after a long stop stays short
+/// (the maintenance thread has other work); catching up continues next pass.
+const MINUTES_PER_PASS: i64 = 60;
+const HOURS_PER_PASS: i64 = 24;
+/// Days kept in the daily tier's "verify and rebuild" range: the console's longest
+/// window is 7 days.
+const DAYS_CHECKED: i64 = 8;
+
+/// A compacted tier of the minute or hour tables.
+struct Tier {
+    suffix: &'static str,
+    step: i64,
+    grace: i64,
+    per_pass: i64,
+    keep: i64,
+}
+
+/// Compacts the closed, not yet compacted buckets of one tier of one table.
+async fn compact_tier(
+    client: &Client,
+    k: &Kind,
+    tier: &Tier,
+    now_ms: i64,
+    report: &mut CompactionReport,
+) -> Result<bool, StoreError> {
+    let table = format!("rollup_{}_{}", k.name, tier.suffix);
+    let (step, keep) = (tier.step, tier.keep);
+    // End of the newest bucket that closed at least `grace` ago.
+    let closed = (now_ms - tier.grace).div_euclid(step) * step;
+    let start = match done_until(client, &table).await? {
+        Some(d) => d,
+        None => closed.min(next_bucket(client, &table, 0).await?.unwrap_or(closed)),
+    };
+    // Skip empty stretches (a stop of the collector, retention) in one step.
+    let from = match next_bucket(client, &table, start).await? {
+        Some(b) if b < closed => b.div_euclid(step) * step,
+        _ => {
+            if start < closed {
+                set_done_until(client, &table, closed).await?;
+            }
+            return Ok(true);
+        }
+    };
+    let to = closed.min(from + tier.per_pass * step);
+    let row =
+        client.query_one(&compact_sql(k, &table), &[&system_time(from), &system_time(to), &keep]).await?;
+    let folded: i64 = row.try_get(0)?;
+    report.rows_folded += folded.max(0) as u64;
+    report.buckets += ((to - from) / step).max(0) as u64;
+    set_done_until(client, &table, to).await?;
+    Ok(to >= closed)
+}
+
+/// Builds (or rebuilds) the daily rows of the closed days of the last
+/// [`DAYS_CHECKED`] days that do not match the hourly totals.
+async fn build_days(
+    client: &Client,
+    k: &Kind,
+    keep: i64,
+    now_ms: i64,
+    report: &mut CompactionReport,
+) -> Result<(), StoreError> {
+    let table = format!("rollup_{}_1d", k.name);
+    let today = now_ms.div_euclid(DAY_MS) * DAY_MS;
+    // A day is built once its last hour is compacted (and so closed).
+    let hours_done = done_until(client, &format!("rollup_{}_1h", k.name)).await?.unwrap_or(0);
+    let until = today.min(hours_done - hours_done.rem_euclid(DAY_MS));
+    let since = today - DAYS_CHECKED * DAY_MS;
+    if until <= since {
+        return Ok(());
+    }
+    let stale = client.query(&stale_days_sql(k), &[&system_time(since), &system_time(until)]).await?;
+    let compact = compact_sql(k, &table);
+    let insert = day_sql(k);
+    let delete = format!("DELETE FROM {table} WHERE bucket = $1");
+    for r in stale {
+        let day: SystemTime = r.try_get(0)?;
+        let end = system_time(unix_ms(day) + DAY_MS);
+        client.batch_execute("BEGIN").await?;
+        let result = async {
+            client.execute(&delete, &[&day]).await?;
+            client.execute(&insert, &[&day, &end]).await?;
+            let row = client.query_one(&compact, &[&day, &end, &keep]).await?;
+            let folded: i64 = row.try_get(0)?;
+            Ok::<_, StoreError>(folded)
+        }
+        .await;
+        match result {
+            Ok(folded) => {
+                client.batch_execute("COMMIT").await?;
+                report.rows_folded += folded.max(0) as u64;
+                report.days_built += 1;
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(e);
+            }
+        }
+    }
+    if done_until(client, &table).await? != Some(until) {
+        set_done_until(client, &table, until).await?;
+    }
+    Ok(())
+}
+
+/// One compaction pass over every table: closed minutes and hours compacted (at most
+/// [`MINUTES_PER_PASS`] / [`HOURS_PER_PASS`] buckets each), closed days built, daily
+/// rows older than `day_retention_days` deleted.
+pub async fn run(
+    client: &Client,
+    now_ms: i64,
+    keep: TopNKeep,
+    day_retention_days: u32,
+) -> Result<CompactionReport, StoreError> {
+    let mut report = CompactionReport { caught_up: true, ..Default::default() };
+    let minutes = Tier {
+        suffix: "1m",
+        step: MINUTE_MS,
+        grace: MINUTE_GRACE_MS,
+        per_pass: MINUTES_PER_PASS,
+        keep: keep.minute,
+    };
+    let hours =
+        Tier { suffix: "1h", step: HOUR_MS, grace: HOUR_GRACE_MS, per_pass: HOURS_PER_PASS, keep: keep.hour };
+    for k in &KINDS {
+        let m = compact_tier(client, k, &minutes, now_ms, &mut report).await?;
+        let h = compact_tier(client, k, &hours, now_ms, &mut report).await?;
+        report.caught_up &= m && h;
+        build_days(client, k, keep.day, now_ms, &mut report).await?;
+        let cutoff = now_ms.div_euclid(DAY_MS) * DAY_MS - i64::from(day_retention_days) * DAY_MS;
+        client
+            .execute(&format!("DELETE FROM rollup_{}_1d WHERE bucket < $1", k.name), &[&system_time(cutoff)])
+            .await?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn statements_name_every_column_of_their_table() {
+        for k in &KINDS {
+            let s = compact_sql(k, &format!("rollup_{}_1h", k.name));
+            assert!(s.contains("ON CONFLICT (bucket, exporter, "), "{s}");
+            assert_eq!(cols(k).len(), k.other_values.len(), "{}", k.name);
+            assert!(day_sql(k).contains(&format!("rollup_{}_1d", k.name)));
+        }
+        assert_eq!(table_names("1d"), ["rollup_talker_1d", "rollup_service_1d", "rollup_as_1d"]);
+    }
+}
