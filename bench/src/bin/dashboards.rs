@@ -193,7 +193,7 @@ fn login(port: u16) -> Result<String> {
 /// dimension values are drawn through a bijection (odd multiplier modulo a power of
 /// two) so keys are unique and different per bucket, and bytes are Zipf-like (1/k),
 /// so rankings are heavy-tailed like real traffic.
-fn generate(db: &mut postgres::Client, s: &Scale) -> Result<()> {
+fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
     let t = Instant::now();
     db.batch_execute(
         "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'",
@@ -320,6 +320,27 @@ fn generate(db: &mut postgres::Client, s: &Scale) -> Result<()> {
         let n = db.execute(sql.as_str(), &[]).with_context(|| format!("filling {table}"))?;
         println!("  {table:<22} {n:>11} rows  {:>6.1} s", st.elapsed().as_secs_f64());
     }
+    // What the collector's maintenance would have done minute by minute: compact
+    // every closed minute and hour to the top N and build the closed days.
+    db.batch_execute("ANALYZE")?;
+    let st = Instant::now();
+    let cfg = flowvision_collector::store::StoreConfig::new(url, &std::env::temp_dir());
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let r = flowvision_collector::store::compaction::catch_up_blocking(&cfg, now_ms, 1000)?;
+    println!(
+        "  compaction (keep {:?}): {} buckets, {} rows folded, {} daily buckets built, {:.0} s",
+        cfg.topn_keep,
+        r.buckets,
+        r.rows_folded,
+        r.days_built,
+        st.elapsed().as_secs_f64()
+    );
+    for t in
+        ["talker", "service", "as"].iter().flat_map(|k| ["1m", "1h", "1d"].map(|g| format!("rollup_{k}_{g}")))
+    {
+        let n: i64 = db.query_one(&format!("SELECT count(*) FROM {t}"), &[])?.get(0);
+        println!("  {t:<22} {n:>11} rows after compaction");
+    }
     db.batch_execute("VACUUM ANALYZE")?;
     println!("  generated and analyzed in {:.0} s", t.elapsed().as_secs_f64());
     Ok(())
@@ -366,7 +387,7 @@ fn main() -> Result<()> {
         s.exporters, s.talkers_1m, s.talkers_1h, s.services_1m, s.services_1h, s.as_1m, s.as_1h, s.interfaces,
         s.protocols, s.minute_hours, s.flows, s.flow_hours
     );
-    generate(&mut db, &s)?;
+    generate(&mut db, pg.url(), &s)?;
     let sizes = db.query(
         "SELECT t, pg_size_pretty(sum(pg_total_relation_size(c.oid))::bigint) FROM \
          (VALUES ('rollup_talker_1h'), ('rollup_talker_1m'), ('rollup_as_1h'), ('flows')) v(t) \

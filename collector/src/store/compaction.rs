@@ -227,6 +227,27 @@ async fn next_bucket(client: &Client, table: &str, from: i64) -> Result<Option<i
     Ok(row.try_get::<_, Option<SystemTime>>(0)?.map(unix_ms))
 }
 
+/// Runs `work` in a transaction that plans joins as hash or merge joins: the
+/// compaction statements join a bucket range with itself, and on a table without
+/// statistics yet (a new daily table, a fresh partition) the planner's nested loop
+/// turns that quadratic (minutes instead of a second for a day of talkers).
+async fn transaction<T>(
+    client: &Client,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    client.batch_execute("BEGIN; SET LOCAL enable_nestloop = off").await?;
+    match work.await {
+        Ok(v) => {
+            client.batch_execute("COMMIT").await?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
 /// How long after a bucket's end it is left alone (the writers' batches are at most
 /// a second or so old; a minute of margin covers a slow commit).
 const MINUTE_GRACE_MS: i64 = 2 * MINUTE_MS;
@@ -275,12 +296,15 @@ async fn compact_tier(
         }
     };
     let to = closed.min(from + tier.per_pass * step);
-    let row =
-        client.query_one(&compact_sql(k, &table), &[&system_time(from), &system_time(to), &keep]).await?;
-    let folded: i64 = row.try_get(0)?;
+    let sql = compact_sql(k, &table);
+    let folded = transaction(client, async {
+        let row = client.query_one(&sql, &[&system_time(from), &system_time(to), &keep]).await?;
+        set_done_until(client, &table, to).await?;
+        Ok(row.try_get::<_, i64>(0)?)
+    })
+    .await?;
     report.rows_folded += folded.max(0) as u64;
     report.buckets += ((to - from) / step).max(0) as u64;
-    set_done_until(client, &table, to).await?;
     Ok(to >= closed)
 }
 
@@ -309,26 +333,19 @@ async fn build_days(
     for r in stale {
         let day: SystemTime = r.try_get(0)?;
         let end = system_time(unix_ms(day) + DAY_MS);
-        client.batch_execute("BEGIN").await?;
-        let result = async {
+        let folded = transaction(client, async {
             client.execute(&delete, &[&day]).await?;
             client.execute(&insert, &[&day, &end]).await?;
             let row = client.query_one(&compact, &[&day, &end, &keep]).await?;
-            let folded: i64 = row.try_get(0)?;
-            Ok::<_, StoreError>(folded)
-        }
-        .await;
-        match result {
-            Ok(folded) => {
-                client.batch_execute("COMMIT").await?;
-                report.rows_folded += folded.max(0) as u64;
-                report.days_built += 1;
-            }
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(e);
-            }
-        }
+            Ok(row.try_get::<_, i64>(0)?)
+        })
+        .await?;
+        report.rows_folded += folded.max(0) as u64;
+        report.days_built += 1;
+    }
+    if report.days_built > 0 {
+        // A fresh daily table has no statistics yet; the console's plans need them.
+        client.batch_execute(&format!("ANALYZE {table}")).await?;
     }
     if done_until(client, &table).await? != Some(until) {
         set_done_until(client, &table, until).await?;
@@ -366,6 +383,33 @@ pub async fn run(
             .await?;
     }
     Ok(report)
+}
+
+/// Runs compaction passes until every table is caught up (at most `max_passes`),
+/// on its own connection and runtime; for tools and benchmarks that load rollups
+/// in bulk and want them as a running collector would have left them.
+pub fn catch_up_blocking(
+    cfg: &super::StoreConfig,
+    now_ms: i64,
+    max_passes: usize,
+) -> Result<CompactionReport, StoreError> {
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Runtime)?;
+    rt.block_on(async {
+        let client = super::connect_and_migrate(cfg).await?;
+        let mut total = CompactionReport::default();
+        for _ in 0..max_passes.max(1) {
+            let r = run(&client, now_ms, cfg.topn_keep, cfg.rollup_1d_retention_days).await?;
+            total.buckets += r.buckets;
+            total.rows_folded += r.rows_folded;
+            total.days_built += r.days_built;
+            total.caught_up = r.caught_up;
+            if r.caught_up {
+                break;
+            }
+        }
+        Ok(total)
+    })
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ impl Maint {
                 }
             }
             if self.last_round.map_or(true, |t| t.elapsed() >= cfg.maintenance_interval) {
-                if let Err(e) = self.round().await {
+                if let Err(e) = self.round(true).await {
                     log::warn!("storage maintenance: {e}");
                 }
             }
@@ -200,11 +200,14 @@ impl Maint {
             };
             self.shared.flows_span.store(span.code(), Ordering::Relaxed);
         }
-        self.round().await.map(|_| ())
+        // No compaction yet: after a long stop it may take a while, and the
+        // collector waits for this round before it starts reading datagrams.
+        self.round(false).await.map(|_| ())
     }
 
-    /// One maintenance round with the configured clock.
-    async fn round(&mut self) -> Result<MaintenanceReport, StoreError> {
+    /// One maintenance round with the configured clock; `compact`: also a top-N
+    /// compaction pass.
+    async fn round(&mut self, compact: bool) -> Result<MaintenanceReport, StoreError> {
         self.last_round = Some(Instant::now());
         self.update_auto_span();
         let shared = Arc::clone(&self.shared);
@@ -241,19 +244,16 @@ impl Maint {
                 .await?;
             // Compaction failing (e.g. a deadlock with a replaying writer) must not
             // fail partition upkeep: it is retried next round.
-            let compaction = match super::compaction::run(
-                client,
-                now,
-                cfg.topn_keep,
-                cfg.rollup_1d_retention_days,
-            )
-            .await
-            {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    log::warn!("rollup compaction: {e}");
-                    None
+            let compaction = if compact {
+                match super::compaction::run(client, now, cfg.topn_keep, cfg.rollup_1d_retention_days).await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        log::warn!("rollup compaction: {e}");
+                        None
+                    }
                 }
+            } else {
+                None
             };
             Ok::<_, StoreError>(MaintenanceReport {
                 created,
@@ -325,7 +325,7 @@ impl Maint {
                 self.flush_stats().await;
             }
             Request::RunMaintenance(reply) => {
-                let _ = reply.send(self.round().await);
+                let _ = reply.send(self.round(true).await);
             }
         }
     }
