@@ -324,7 +324,7 @@ fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
     // every closed minute and hour to the top N and build the closed days.
     db.batch_execute("ANALYZE")?;
     let st = Instant::now();
-    let cfg = flowvision_collector::store::StoreConfig::new(url, &std::env::temp_dir());
+    let cfg = flowvision_collector::store::StoreConfig::new(url, std::env::temp_dir());
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let r = flowvision_collector::store::compaction::catch_up_blocking(&cfg, now_ms, 1000)?;
     println!(

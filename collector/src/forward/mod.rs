@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! worker: decode -> RelayWorker::forward (per record: rules' filters)
-//!   raw:      original datagram (shared Arc) -> destination queue -> UDP / raw socket
+//!   raw:      original datagram (copied into a pooled batch buffer) -> destination queue
+//!             -> sendmmsg (UDP) / raw socket
 //!   reencode: matching records               -> destination queue -> TemplateEncoder -> UDP
 //! ```
 //!
@@ -12,6 +13,7 @@
 
 pub mod destination;
 pub mod filter;
+pub mod multisend;
 pub mod reencode;
 pub mod relay;
 pub mod reload;

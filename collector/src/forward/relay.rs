@@ -7,7 +7,7 @@
 //! no datagram is lost or half-processed across a change. With no rules that load is
 //! the whole cost.
 
-use super::destination::{Destination, Mode, Payload};
+use super::destination::{Destination, Mode, Payload, RawBatch, RAW_BATCH_FRAMES};
 use super::filter::matches;
 use super::rules::{Action, Rule};
 use flowvision_codec::{DatagramInfo, FlowRecord};
@@ -290,10 +290,8 @@ impl Relay {
 /// Datagrams or records a rule has gathered for its destination since the last flush.
 #[derive(Debug, Default)]
 struct Pending {
-    /// Raw: the datagrams, back to back.
-    data: Vec<u8>,
-    /// Raw: (length, source) of each datagram in `data`.
-    frames: Vec<(u32, SocketAddr)>,
+    /// Raw: the datagrams (no buffer until the first datagram after a hand-over).
+    raw: RawBatch,
     /// Re-encode: the matching records.
     records: Vec<FlowRecord>,
     /// Counters not yet added to the rule's shared ones.
@@ -302,13 +300,10 @@ struct Pending {
     template_datagrams: u64,
 }
 
-/// A rule's batch is handed to its destination at the latest after this many
-/// datagrams (or re-encode records); otherwise at the worker's next `tick` (after each
-/// receive batch), so batching adds no latency beyond one `recvmmsg` batch.
-const FLUSH_FRAMES: usize = 32;
-/// ... or this many bytes.
-const FLUSH_BYTES: usize = 48 * 1024;
-/// ... or this many records.
+/// A rule's batch is handed to its destination when it is full (raw: its buffer or
+/// [`RAW_BATCH_FRAMES`] datagrams; re-encode: this many records), otherwise at the
+/// worker's next `tick` (after each receive batch), so batching adds no latency
+/// beyond one `recvmmsg` batch.
 const FLUSH_RECORDS: usize = 512;
 
 /// One worker's handle: its copy of the current rule set and per-rule batches.
@@ -457,13 +452,28 @@ impl RelayWorker {
                         continue;
                     }
                     sent_to.push(ptr);
+                    if !p.raw.push(src, payload) {
+                        // No room (or no buffer yet): hand over what is gathered and
+                        // take the pool's warmest buffer.
+                        if !p.raw.is_empty() {
+                            flush_rule(p, r);
+                        }
+                        if let Some(b) = dest.raw_batch() {
+                            p.raw = b;
+                        }
+                        if !p.raw.push(src, payload) {
+                            // Every buffer is queued or being sent: the receiver
+                            // is that far behind. Counted, never waited for.
+                            r.stats.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+                            dest.dropped(1);
+                            continue;
+                        }
+                    }
                     if !hit {
                         p.template_datagrams += 1;
                     }
-                    p.data.extend_from_slice(payload);
-                    p.frames.push((payload.len() as u32, src));
                     *dirty = true;
-                    p.frames.len() >= FLUSH_FRAMES || p.data.len() >= FLUSH_BYTES
+                    p.raw.len() >= RAW_BATCH_FRAMES
                 }
                 Action::Reencode { .. } => {
                     *dirty |= !p.records.is_empty();
@@ -491,11 +501,11 @@ fn flush_rule(p: &mut Pending, r: &ActiveRule) {
         }
     }
     let Some(dest) = &r.destination else { return };
-    let payload = if !p.frames.is_empty() {
-        let n = p.frames.len() as u64;
-        let data = std::mem::replace(&mut p.data, dest.buffer(FLUSH_BYTES + 65536));
-        let frames = std::mem::replace(&mut p.frames, Vec::with_capacity(FLUSH_FRAMES));
-        Some((Payload::Raw { data, frames }, n, 0))
+    let payload = if !p.raw.is_empty() {
+        let n = p.raw.len() as u64;
+        // The next buffer is taken when the next datagram comes, not now: a worker
+        // holds none while its rule sees no traffic.
+        Some((Payload::Raw(std::mem::take(&mut p.raw)), n, 0))
     } else if !p.records.is_empty() {
         let n = p.records.len() as u64;
         let records = std::mem::replace(&mut p.records, Vec::with_capacity(FLUSH_RECORDS));

@@ -205,11 +205,14 @@ impl Pipeline {
                 e.records += records;
             }
         }
+        // A full batch goes before this datagram's records would overflow it: pushing
+        // past the capacity reallocates and copies the whole batch (megabytes at the
+        // default 65,536 rows, into freshly faulted pages), once per batch.
+        if !self.rows.is_empty() && self.rows.len() + self.out.records.len() > self.settings.batch_rows {
+            self.send_batch();
+        }
         if self.rows.is_empty() {
             self.batch_started = Instant::now();
-        }
-        if self.rows.len() >= self.settings.batch_rows {
-            self.send_batch();
         }
         for rec in self.out.records.iter() {
             let mut record = *rec;
