@@ -82,6 +82,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
         sampling: Arc::new(config.sampling.clone()),
         instance,
         batch_seq: Arc::new(AtomicU64::new(0)),
+        row_pool: Some(store.row_pool()),
     };
     let make_pipeline = |_queue: usize| {
         Pipeline::new(

@@ -236,6 +236,8 @@ fn pipeline(relay: &Arc<Relay>, tx: crossbeam_channel::Sender<Batch>) -> Pipelin
         instance: 1,
         batch_seq: Arc::new(AtomicU64::new(0)),
         relay: Arc::clone(relay),
+        // The stand-in writer frees batches, as the store did before it recycled them.
+        row_pool: None,
     };
     let cache = Arc::new(TemplateCache::new(TemplateCacheConfig::default()));
     Pipeline::new(Decoder::with_cache(cache), tx, Arc::new(Counters::default()), settings)

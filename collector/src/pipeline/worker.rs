@@ -37,6 +37,9 @@ pub struct WorkerSettings {
     pub batch_seq: Arc<AtomicU64>,
     /// The flow relay (forwarding rules); empty unless rules are configured.
     pub relay: Arc<Relay>,
+    /// Emptied row vectors coming back from the store ([`crate::store::Store::row_pool`]);
+    /// `None`: every batch gets a new vector.
+    pub row_pool: Option<crossbeam_channel::Receiver<Vec<FlowRow>>>,
 }
 
 /// Unix time in milliseconds.
@@ -227,7 +230,15 @@ impl Pipeline {
         if self.rows.is_empty() {
             return;
         }
-        let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(self.settings.batch_rows));
+        let want = self.settings.batch_rows;
+        let next = self
+            .settings
+            .row_pool
+            .as_ref()
+            .and_then(|p| p.try_recv().ok())
+            .filter(|v| v.capacity() >= want)
+            .unwrap_or_else(|| Vec::with_capacity(want));
+        let rows = std::mem::replace(&mut self.rows, next);
         let n = rows.len() as u64;
         let id = BatchId {
             instance: self.settings.instance,

@@ -110,6 +110,21 @@ pub(crate) struct Shared {
     pub closing: AtomicBool,
     /// Current span for new `flows` partitions (resolved from `PartitionInterval`).
     pub flows_span: AtomicU64,
+    /// Emptied row vectors going back to the workers (see [`Store::row_pool`]).
+    pub rows_back: Sender<Vec<FlowRow>>,
+    rows_pool: Receiver<Vec<FlowRow>>,
+}
+
+/// Row vectors kept for reuse at most: a batch's vector is ~12 MB at the default
+/// 65,536 rows, and a new one costs the kernel that much page zeroing.
+const ROW_POOL: usize = 4;
+
+impl Shared {
+    /// Gives a stored (or spooled) batch's row vector back for the next batch.
+    pub fn recycle(&self, mut rows: Vec<FlowRow>) {
+        rows.clear();
+        let _ = self.rows_back.try_send(rows);
+    }
 }
 
 /// Requests to the maintenance thread.
@@ -149,7 +164,10 @@ impl Store {
             PartitionInterval::Daily => partitions::Span::Day,
             PartitionInterval::Hourly | PartitionInterval::Auto => partitions::Span::Hour,
         };
+        let (rows_back, rows_pool) = crossbeam_channel::bounded(ROW_POOL);
         let shared = Arc::new(Shared {
+            rows_back,
+            rows_pool,
             stats,
             spool,
             partitions: partitions::PartitionCache::default(),
@@ -257,6 +275,13 @@ impl Store {
     /// memory and merged while the database is away. Does not block.
     pub fn write_stats(&self, snapshot: &CollectorSnapshot) -> Result<(), StoreError> {
         self.request(Request::Snapshot(Box::new(snapshot.clone())))
+    }
+
+    /// Emptied row vectors of stored batches, for the workers' next batches: reusing
+    /// them saves the kernel zeroing fresh pages for every batch (19-33% of a worker's
+    /// CPU at the default batch size, by `perf`).
+    pub fn row_pool(&self) -> Receiver<Vec<FlowRow>> {
+        self.shared.rows_pool.clone()
     }
 
     /// Runs one maintenance round now (partitions ahead, retention, pruning) with the

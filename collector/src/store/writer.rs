@@ -266,18 +266,23 @@ impl Writer {
     }
 
     async fn handle(&mut self, batch: Batch) {
+        self.handle_batch(&batch).await;
+        self.shared.recycle(batch.rows);
+    }
+
+    async fn handle_batch(&mut self, batch: &Batch) {
         if !self.connected().await {
-            self.spool(&batch);
+            self.spool(batch);
             return;
         }
-        match self.store_watched(&batch, false).await {
+        match self.store_watched(batch, false).await {
             Ok(_) => {}
-            Err(Failure::Poison(why)) => self.reject(&batch, &why),
+            Err(Failure::Poison(why)) => self.reject(batch, &why),
             Err(f) => {
                 if let Failure::Connection(why) | Failure::Other(why) | Failure::Retry(why) = &f {
                     log::warn!("storage writer {}: batch {:?} spooled: {why}", self.idx, batch.id);
                 }
-                self.spool(&batch);
+                self.spool(batch);
                 if matches!(f, Failure::Connection(_)) {
                     self.disconnect();
                 }
