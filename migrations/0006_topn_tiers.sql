@@ -59,11 +59,12 @@ COMMENT ON TABLE rollup_as_1m IS 'Traffic per (source AS, destination AS) pair. 
 COMMENT ON TABLE rollup_as_1h IS 'Traffic per (source AS, destination AS) pair. 1-hour buckets. Closed hours are compacted to the top pairs; src_as = dst_as = -1 holds the rest.';
 
 -- How far each table's compaction (or, for the daily tables, the daily build) has
--- got: every bucket before done_until is done. The console reads the daily tables
--- only for days before their done_until.
+-- got: every bucket before done_until is done. For the daily tables, the days in
+-- [built_from, done_until) are built and checked; the console reads them only there.
 CREATE TABLE rollup_compaction (
     tbl         text        PRIMARY KEY,
     done_until  timestamptz NOT NULL,
+    built_from  timestamptz,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE rollup_compaction IS 'Progress of the top-N compaction and daily builds, per table.';

@@ -105,12 +105,7 @@ const KINDS: [Kind; 3] = [
     },
 ];
 
-const MEASURES: [&str; 5] = ["flows", "bytes", "packets", "raw_bytes", "raw_packets"];
-
-/// The tables the console may read per tier, for `tier` in `1m`, `1h`, `1d`.
-pub fn table_names(tier: &str) -> Vec<String> {
-    KINDS.iter().map(|k| format!("rollup_{}_{tier}", k.name)).collect()
-}
+use super::rollup::{sat_add, MEASURES};
 
 fn cols(k: &Kind) -> Vec<&'static str> {
     k.part.iter().chain(k.key.iter()).copied().collect()
@@ -134,15 +129,7 @@ fn compact_sql(k: &Kind, table: &str) -> String {
     let measures = MEASURES.join(", ");
     let t_measures: String = MEASURES.iter().map(|m| format!(", t.{m}")).collect();
     let sums: Vec<String> = MEASURES.iter().map(|m| sat_sum(m)).collect();
-    let updates: Vec<String> = MEASURES
-        .iter()
-        .map(|c| {
-            format!(
-                "{c} = CASE WHEN t.{c} > 9223372036854775807 - excluded.{c} THEN 9223372036854775807 \
-                 ELSE t.{c} + excluded.{c} END"
-            )
-        })
-        .collect();
+    let updates: Vec<String> = MEASURES.iter().map(|c| sat_add(c)).collect();
     format!(
         "WITH ranked AS ( \
            SELECT bucket, exporter, {all}, \
@@ -184,7 +171,8 @@ fn day_sql(k: &Kind) -> String {
 }
 
 /// Days in `[$1, $2)` whose daily rows do not hold the day's flows per the hourly
-/// exporter totals (never built, or changed by late data since).
+/// exporter totals (never built, or changed by late data since). A day whose hours
+/// are gone (retention) keeps its daily rows.
 fn stale_days_sql(k: &Kind) -> String {
     format!(
         "WITH days AS (SELECT generate_series($1::timestamptz, $2::timestamptz - interval '1 day', \
@@ -195,7 +183,7 @@ fn stale_days_sql(k: &Kind) -> String {
               x AS (SELECT bucket AS day, sum(flows) AS f FROM rollup_{n}_1d \
                     WHERE bucket >= $1 AND bucket < $2 {one_side} GROUP BY 1) \
          SELECT days.day FROM days LEFT JOIN e ON e.day = days.day LEFT JOIN x ON x.day = days.day \
-         WHERE e.f IS DISTINCT FROM x.f ORDER BY 1",
+         WHERE e.f IS NOT NULL AND e.f IS DISTINCT FROM x.f ORDER BY 1",
         n = k.name,
         one_side = k.one_side,
     )
@@ -235,7 +223,16 @@ async fn transaction<T>(
     client: &Client,
     work: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    client.batch_execute("BEGIN; SET LOCAL enable_nestloop = off").await?;
+    client.batch_execute("BEGIN").await?;
+    // Several collectors may share the database: their passes take turns (a pass
+    // that waited redoes a range already done, which changes nothing).
+    let setup = client
+        .batch_execute(&format!("SET LOCAL enable_nestloop = off; SELECT pg_advisory_xact_lock({LOCK_KEY})"))
+        .await;
+    if let Err(e) = setup {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(e.into());
+    }
     match work.await {
         Ok(v) => {
             client.batch_execute("COMMIT").await?;
@@ -248,6 +245,9 @@ async fn transaction<T>(
     }
 }
 
+/// The compaction's advisory lock ("fv-compa").
+const LOCK_KEY: i64 = 0x0066_762d_636f_6d70;
+
 /// How long after a bucket's end it is left alone (the writers' batches are at most
 /// a second or so old; a minute of margin covers a slow commit).
 const MINUTE_GRACE_MS: i64 = 2 * MINUTE_MS;
@@ -258,7 +258,7 @@ const MINUTES_PER_PASS: i64 = 60;
 const HOURS_PER_PASS: i64 = 24;
 /// Days kept in the daily tier's "verify and rebuild" range: the console's longest
 /// window is 7 days.
-const DAYS_CHECKED: i64 = 8;
+pub const DAYS_CHECKED: i64 = 8;
 
 /// A compacted tier of the minute or hour tables.
 struct Tier {
@@ -327,6 +327,7 @@ async fn build_days(
         return Ok(());
     }
     let stale = client.query(&stale_days_sql(k), &[&system_time(since), &system_time(until)]).await?;
+    let built_before = report.days_built;
     let compact = compact_sql(k, &table);
     let insert = day_sql(k);
     let delete = format!("DELETE FROM {table} WHERE bucket = $1");
@@ -343,13 +344,22 @@ async fn build_days(
         report.rows_folded += folded.max(0) as u64;
         report.days_built += 1;
     }
-    if report.days_built > 0 {
+    if report.days_built > built_before {
         // A fresh daily table has no statistics yet; the console's plans need them.
         client.batch_execute(&format!("ANALYZE {table}")).await?;
     }
-    if done_until(client, &table).await? != Some(until) {
-        set_done_until(client, &table, until).await?;
-    }
+    // Every day of [since, until) is now checked and built: the console reads the
+    // daily tier only there (older days, e.g. before an upgrade, are read by hours).
+    client
+        .execute(
+            "INSERT INTO rollup_compaction (tbl, done_until, built_from) VALUES ($1, $2, $3) \
+             ON CONFLICT (tbl) DO UPDATE SET done_until = excluded.done_until, built_from = excluded.built_from, \
+               updated_at = now() \
+             WHERE rollup_compaction.done_until IS DISTINCT FROM excluded.done_until \
+                OR rollup_compaction.built_from IS DISTINCT FROM excluded.built_from",
+            &[&table, &system_time(until), &system_time(since)],
+        )
+        .await?;
     Ok(())
 }
 
@@ -425,6 +435,5 @@ mod tests {
             assert_eq!(cols(k).len(), k.other_values.len(), "{}", k.name);
             assert!(day_sql(k).contains(&format!("rollup_{}_1d", k.name)));
         }
-        assert_eq!(table_names("1d"), ["rollup_talker_1d", "rollup_service_1d", "rollup_as_1d"]);
     }
 }

@@ -140,6 +140,9 @@ impl StoreConfig {
         if self.queue_batches == 0 {
             return bad("queue_batches must be at least 1");
         }
+        if i64::from(self.rollup_1d_retention_days) < super::compaction::DAYS_CHECKED {
+            return bad("daily top-N retention must cover the 8 days the console reads");
+        }
         let k = self.topn_keep;
         if k.minute < 1 || k.hour < 1 || k.day < 1 {
             return bad("top-N compaction must keep at least 1 row per period");

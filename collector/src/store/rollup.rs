@@ -5,7 +5,10 @@
 //! The 1-hour rows are derived from the batch's 1-minute rows, so each record is
 //! hashed once per dimension. Rows are sent sorted by key and inserted `ORDER BY` key,
 //! and the tables are always written in the same order, so concurrent writers lock
-//! rollup rows in one global order and cannot deadlock.
+//! rollup rows in one global order and cannot deadlock with each other. (The
+//! maintenance thread's top-N compaction deletes rows of closed periods in another
+//! order; only a writer replaying the spool into such a period can meet it, and a
+//! deadlock there aborts one side, which retries: totals stay exact either way.)
 //!
 //! Talkers and services keep the top N keys per batch and group (by sampling-corrected
 //! bytes) and fold the rest into an "other" row (`addr` 0.0.0.0/0, `port` -1), so a
@@ -291,11 +294,12 @@ pub(crate) const TABLES: [Table; 12] = {
     ]
 };
 
-const MEASURES: [&str; 5] = ["flows", "bytes", "packets", "raw_bytes", "raw_packets"];
+/// The measure columns every rollup table has.
+pub(super) const MEASURES: [&str; 5] = ["flows", "bytes", "packets", "raw_bytes", "raw_packets"];
 
 /// `t.c + excluded.c`, saturating at 2^63-1: an overflow must not make a batch fail
 /// forever (measures are never negative).
-fn sat_add(c: &str) -> String {
+pub(super) fn sat_add(c: &str) -> String {
     format!(
         "{c} = CASE WHEN t.{c} > 9223372036854775807 - excluded.{c} THEN 9223372036854775807 \
          ELSE t.{c} + excluded.{c} END"

@@ -261,17 +261,20 @@ impl Db {
             }
         };
         let c = self.conn().await?;
-        // How far the daily tier is built (protocols have none).
-        let days_until: Option<OffsetDateTime> = if table == "protocol" {
+        // Where the daily tier is built (protocols have none).
+        let days: Option<(OffsetDateTime, OffsetDateTime)> = if table == "protocol" {
             None
         } else {
             let t = format!("rollup_{table}_1d");
-            c.query_opt("SELECT done_until FROM rollup_compaction WHERE tbl = $1", &[&t])
+            match c
+                .query_opt("SELECT built_from, done_until FROM rollup_compaction WHERE tbl = $1", &[&t])
                 .await?
-                .map(|r| r.try_get(0))
-                .transpose()?
+            {
+                Some(r) => r.try_get::<_, Option<OffsetDateTime>>(0)?.zip(Some(r.try_get(1)?)),
+                None => None,
+            }
         };
-        let segments = w.segments(OffsetDateTime::now_utc(), days_until);
+        let segments = w.segments(OffsetDateTime::now_utc(), days);
         // $1 scope, $2 exporter filter, $3 limit, $4 side, then each segment's bounds.
         let mut bounds: Vec<OffsetDateTime> = Vec::with_capacity(segments.len() * 2);
         let mut parts = Vec::with_capacity(segments.len());

@@ -117,24 +117,34 @@ impl Window {
             .max(self.resolution.step_seconds() as f64)
     }
 
-    /// The window split into the coarsest buckets that lie inside it: whole days (up
-    /// to `days_until`, how far the daily tier is built), then whole hours, then
-    /// minutes at the edges. A top-N table over the segments sums the same flows as
-    /// one over the window's own resolution, from far fewer rows. When the window
-    /// ends at or after `now`, the newest hour bucket counts as inside it: it holds
+    /// The window split into the coarsest buckets that lie inside it: whole days
+    /// (within `days`, the range where the daily tier is built), then whole hours,
+    /// then minutes at the edges, never finer than the window's own resolution. A
+    /// top-N table over the segments sums the same flows as one over the window's
+    /// resolution, from far fewer rows. When the window ends within the last minute
+    /// (a preset ending "now"), the newest hour bucket counts as inside it: it holds
     /// data only up to now.
-    pub fn segments(&self, now: OffsetDateTime, days_until: Option<OffsetDateTime>) -> Vec<Segment> {
-        let open_end = self.to >= now;
+    pub fn segments(
+        &self,
+        now: OffsetDateTime,
+        days: Option<(OffsetDateTime, OffsetDateTime)>,
+    ) -> Vec<Segment> {
+        let open_end = self.to.checked_add(Duration::minutes(1)).map_or(true, |e| e >= now);
+        // An hour-resolution window reads its last, partial hour as its charts do.
+        let hours_only = self.resolution == Resolution::Hour;
         let mut out: Vec<Segment> = Vec::new();
         let mut t = truncate(self.from, 60);
         // At most 7 days: 2 x 59 minutes + 2 x 23 hours + 7 days; the cap is a guard.
         while t < self.to && out.len() < 1000 {
             let fits = |tier: Tier| {
                 let s = tier.seconds();
-                let end = t + Duration::seconds(s);
-                t.unix_timestamp().rem_euclid(s) == 0 && (end <= self.to || open_end)
+                let Some(end) = t.checked_add(Duration::seconds(s)) else { return false };
+                let inside = end <= self.to || open_end || (hours_only && tier == Tier::Hour);
+                t.unix_timestamp().rem_euclid(s) == 0 && inside
             };
-            let day_built = days_until.is_some_and(|d| t + Duration::days(1) <= d);
+            let day_built = days.is_some_and(|(from, until)| {
+                t >= from && t.checked_add(Duration::days(1)).is_some_and(|e| e <= until)
+            });
             let tier = if day_built && fits(Tier::Day) {
                 Tier::Day
             } else if fits(Tier::Hour) {
@@ -142,7 +152,7 @@ impl Window {
             } else {
                 Tier::Minute
             };
-            let end = t + Duration::seconds(tier.seconds());
+            let Some(end) = t.checked_add(Duration::seconds(tier.seconds())) else { break };
             match out.last_mut() {
                 Some(last) if last.tier == tier && last.to == t => last.to = end,
                 _ => out.push(Segment { tier, from: t, to: end }),
@@ -159,7 +169,10 @@ impl Window {
         let mut t = self.from;
         while t < self.to && out.len() < 20_000 {
             out.push(t);
-            t += step;
+            match t.checked_add(step) {
+                Some(next) => t = next,
+                None => break,
+            }
         }
         out
     }
@@ -210,7 +223,7 @@ mod tests {
             t = s.to;
         }
         assert!(t >= w.to, "{segs:?} ends before {}", w.to);
-        if w.to < now {
+        if w.to < now && w.resolution == Resolution::Minute {
             assert!(t < w.to + Duration::minutes(1), "{segs:?} goes past {}", w.to);
         }
     }
@@ -230,7 +243,8 @@ mod tests {
         // 7 days with the daily tier built up to today's midnight.
         let today = truncate(now, 86_400);
         let w = Window::preset("7d", now).unwrap();
-        let segs = w.segments(now, Some(today));
+        let built = Some((today - Duration::days(8), today));
+        let segs = w.segments(now, built);
         let tiers: Vec<Tier> = segs.iter().map(|s| s.tier).collect();
         assert_eq!(tiers, [Tier::Hour, Tier::Day, Tier::Hour]);
         assert_eq!((segs[1].to - segs[1].from).whole_days(), 6);
@@ -240,15 +254,33 @@ mod tests {
         let segs = w.segments(now, None);
         assert!(segs.iter().all(|s| s.tier == Tier::Hour));
         // The daily tier built only up to yesterday: the last whole day is read by hours.
-        let segs = w.segments(now, Some(today - Duration::days(1)));
+        let segs = w.segments(now, Some((today - Duration::days(8), today - Duration::days(1))));
         assert_eq!(segs[1].to, today - Duration::days(1));
+        // ... or built only from three days ago: older days are read by hours.
+        let segs = w.segments(now, Some((today - Duration::days(3), today)));
+        assert_eq!(segs[1].from, today - Duration::days(3));
+        assert!(segs[0].tier == Tier::Hour && segs[1].tier == Tier::Day);
+        // A request a moment after the window was made still reads the open hour.
+        let later = now + Duration::milliseconds(30);
+        assert_eq!(w.segments(later, built).last().unwrap().tier, Tier::Hour);
 
-        // A window in the past that ends mid-hour: the partial hour is read by minutes.
+        // A window in the past that ends mid-hour: the partial hour is read by minutes
+        // (minute resolution) or as the whole hour, like its chart (hour resolution).
         let w = Window::span(at(1_699_990_000), at(1_699_999_000)).unwrap();
-        let segs = w.segments(now, Some(today));
+        let segs = w.segments(now, built);
         assert_eq!(segs.last().unwrap().tier, Tier::Minute);
         assert!(segs.last().unwrap().to <= w.to + Duration::minutes(1));
         covers_exactly(&w, &segs, now);
+        let w = Window::span(at(1_699_900_000), at(1_699_999_000)).unwrap();
+        assert_eq!(w.resolution, Resolution::Hour);
+        let segs = w.segments(now, built);
+        assert!(segs.iter().all(|s| s.tier != Tier::Minute), "{segs:?}");
+        assert!(segs.last().unwrap().to > w.to);
+        // Far-future ends do not overflow.
+        let far = OffsetDateTime::from_unix_timestamp(253_402_300_000).unwrap(); // 9999-12-31
+        let w = Window::span(far - Duration::hours(2), far).unwrap();
+        assert!(!w.segments(now, None).is_empty());
+        assert!(!w.buckets().is_empty());
         // Five minutes: minutes, or the open hour when the window starts on the hour.
         let w = Window::preset("5m", now).unwrap();
         assert!(w.segments(now, None).iter().all(|s| s.tier == Tier::Minute));
