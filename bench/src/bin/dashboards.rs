@@ -230,11 +230,17 @@ fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
     // Buckets: 1m over the last `minute_hours` (what the ≤6 h windows read) and the
     // exporter/stats tables over 8 days; 1h over 8 days. The newest bucket is the
     // current one (still filling, like the collector's).
+    // The minute buckets run 15 minutes past "now": generating and compacting take
+    // ~6 minutes, and the 5-minute window must still find data when it is timed
+    // (those minutes are not closed at compaction time, so they stay uncompacted, as
+    // the last minutes of a live system are).
     let m_buckets = format!(
-        "generate_series(date_trunc('minute', now()) - interval '{} hours', date_trunc('minute', now()), interval '1 minute')",
+        "generate_series(date_trunc('minute', now()) - interval '{} hours', \
+         date_trunc('minute', now()) + interval '15 minutes', interval '1 minute')",
         s.minute_hours
     );
-    let m_buckets_8d = "generate_series(date_trunc('minute', now()) - interval '8 days', date_trunc('minute', now()), interval '1 minute')";
+    let m_buckets_8d = "generate_series(date_trunc('minute', now()) - interval '8 days', \
+         date_trunc('minute', now()) + interval '15 minutes', interval '1 minute')";
     let h_buckets = "generate_series(date_trunc('hour', now()) - interval '8 days', date_trunc('hour', now()), interval '1 hour')";
     let measures = |k: &str, scale: i64| {
         format!(
