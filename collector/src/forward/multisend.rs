@@ -101,17 +101,17 @@ impl MultiSender {
                 Ok(m) if m >= pending.len() => report(&pending, base, m, Ok(()), outcome),
                 Ok(m) => {
                     // Datagram `m` failed and the kernel dropped the error: take the
-                    // reason from the error queue.
+                    // reason from the error queue. With no reason there (a signal
+                    // interrupted the call, or a local error), `m` is tried again in
+                    // the next call, where a lasting error comes back as the first
+                    // datagram's and is counted there; each call still makes progress.
                     let ok = report(&pending, base, m, Ok(()), outcome);
-                    let why = drain_error_queue(fd).unwrap_or_else(|| {
-                        io::Error::other("sendmmsg stopped early and the error queue holds no reason")
-                    });
-                    match pending.get(m) {
-                        Some(d) => {
+                    match (drain_error_queue(fd), pending.get(m)) {
+                        (Some(why), Some(d)) => {
                             outcome(base + m, d, Err(why));
                             ok + 1
                         }
-                        None => ok,
+                        _ => ok,
                     }
                 }
                 Err(Errno::EINTR) => 0,
