@@ -11,26 +11,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// Sampling-corrected bytes grouped by `key`, largest first.
-fn ranked(rows: &[FlowRow], key: impl Fn(&FlowRow) -> String) -> Vec<(String, i64)> {
-    let mut m: HashMap<String, i64> = HashMap::new();
-    for r in rows {
-        *m.entry(key(r)).or_default() += (r.record.bytes * u64::from(r.record.sampling_rate.max(1))) as i64;
-    }
-    let mut v: Vec<(String, i64)> = m.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v
-}
-
-fn items(v: &Value) -> Vec<(String, i64)> {
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| (i["key"].as_str().unwrap().to_string(), i["bytes"].as_i64().unwrap()))
-        .collect()
-}
-
 fn series_bytes(v: &Value) -> f64 {
     let step = v["step_seconds"].as_f64().unwrap();
     v["points"].as_array().unwrap().iter().map(|p| p["bps"].as_f64().unwrap() * step / 8.0).sum()

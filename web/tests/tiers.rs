@@ -13,8 +13,6 @@ use flowvision_codec::{FlowRecord, Protocol, SamplingOrigin};
 use flowvision_collector::store::{
     Batch, BatchId, FlowRow, PartitionInterval, Store, StoreConfig, StoreStats,
 };
-use serde_json::Value;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -50,25 +48,6 @@ fn rows(now: i64) -> Vec<FlowRow> {
         }
     }
     out
-}
-
-fn ranked(rows: &[&FlowRow], key: impl Fn(&FlowRow) -> String) -> Vec<(String, i64)> {
-    let mut m: HashMap<String, i64> = HashMap::new();
-    for r in rows {
-        *m.entry(key(r)).or_default() += r.record.bytes as i64;
-    }
-    let mut v: Vec<(String, i64)> = m.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v
-}
-
-fn items(v: &Value) -> Vec<(String, i64)> {
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| (i["key"].as_str().unwrap().to_string(), i["bytes"].as_i64().unwrap()))
-        .collect()
 }
 
 /// Stores the rows and runs the collector's maintenance until compaction has caught
@@ -133,22 +112,28 @@ fn long_windows_read_days_hours_and_minutes_exactly() {
     let total: i64 = all.iter().map(|r| r.record.bytes as i64).sum();
     let checks = |web: &Web, session: &Session| {
         let t = web.json("/api/v1/top/talkers?range=7d&limit=100", session);
-        assert_eq!(items(&t), ranked(&every, src), "7d talkers");
+        assert_eq!(items(&t), ranked(every.iter().copied(), src), "7d talkers");
         assert_eq!(t["total_bytes"].as_i64().unwrap(), total);
-        assert_eq!(items(&web.json("/api/v1/top/services?range=7d&limit=100", session)), ranked(&every, svc));
+        assert_eq!(
+            items(&web.json("/api/v1/top/services?range=7d&limit=100", session)),
+            ranked(every.iter().copied(), svc)
+        );
         assert_eq!(
             items(&web.json("/api/v1/top/as?range=7d&side=pair&limit=100", session)),
-            ranked(&every, pair)
+            ranked(every.iter().copied(), pair)
         );
         // 6 h and 24 h hold only the recent stretch (the others are 30+ hours old).
         assert_eq!(
             items(&web.json("/api/v1/top/talkers?range=24h&limit=100", session)),
-            ranked(&recent, src)
+            ranked(recent.iter().copied(), src)
         );
-        assert_eq!(items(&web.json("/api/v1/top/talkers?range=6h&limit=100", session)), ranked(&recent, src));
+        assert_eq!(
+            items(&web.json("/api/v1/top/talkers?range=6h&limit=100", session)),
+            ranked(recent.iter().copied(), src)
+        );
         assert_eq!(
             items(&web.json("/api/v1/top/as?range=6h&side=pair&limit=100", session)),
-            ranked(&recent, pair)
+            ranked(recent.iter().copied(), pair)
         );
     };
     checks(&web, &admin);

@@ -215,34 +215,19 @@ async fn next_bucket(client: &Client, table: &str, from: i64) -> Result<Option<i
     Ok(row.try_get::<_, Option<SystemTime>>(0)?.map(unix_ms))
 }
 
-/// Runs `work` in a transaction that plans joins as hash or merge joins: the
+/// Runs `work` in a transaction that plans joins as hash or merge joins (the
 /// compaction statements join a bucket range with itself, and on a table without
-/// statistics yet (a new daily table, a fresh partition) the planner's nested loop
-/// turns that quadratic (minutes instead of a second for a day of talkers).
+/// statistics yet, a new daily table or a fresh partition, the planner's nested loop
+/// turns that quadratic: minutes instead of a second for a day of talkers), under
+/// the compaction's advisory lock: several collectors may share the database, and
+/// their passes take turns (a pass that waited redoes a range already done, which
+/// changes nothing).
 async fn transaction<T>(
     client: &Client,
     work: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    client.batch_execute("BEGIN").await?;
-    // Several collectors may share the database: their passes take turns (a pass
-    // that waited redoes a range already done, which changes nothing).
-    let setup = client
-        .batch_execute(&format!("SET LOCAL enable_nestloop = off; SELECT pg_advisory_xact_lock({LOCK_KEY})"))
-        .await;
-    if let Err(e) = setup {
-        let _ = client.batch_execute("ROLLBACK").await;
-        return Err(e.into());
-    }
-    match work.await {
-        Ok(v) => {
-            client.batch_execute("COMMIT").await?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(e)
-        }
-    }
+    let setup = format!("SET LOCAL enable_nestloop = off; SELECT pg_advisory_xact_lock({LOCK_KEY})");
+    super::tx::transaction(client, &setup, work).await
 }
 
 /// The compaction's advisory lock ("fv-compa").

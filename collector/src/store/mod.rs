@@ -30,6 +30,7 @@ mod spool;
 mod stats;
 pub mod templates;
 mod time;
+mod tx;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -276,8 +276,7 @@ pub async fn create_missing(
     if need.iter().all(|(p, _, t)| cache.covers(p, *t)) {
         return Ok(Vec::new());
     }
-    client.batch_execute("BEGIN; SET LOCAL lock_timeout = '10s'").await?;
-    let result = async {
+    let result = super::tx::transaction(client, "SET LOCAL lock_timeout = '10s'", async {
         client.query_one("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await?;
         let mut parents: Vec<&str> = need.iter().map(|(p, _, _)| *p).collect();
         parents.sort_unstable();
@@ -310,12 +309,10 @@ pub async fn create_missing(
             cache.replace(parent, parts);
             created.push(name);
         }
-        client.batch_execute("COMMIT").await?;
         Ok(created)
-    }
+    })
     .await;
     if result.is_err() {
-        let _ = client.batch_execute("ROLLBACK").await;
         cache.invalidate();
     }
     result

@@ -361,8 +361,7 @@ impl PendingDeltas {
             c(|d| d.templates),
         );
         let bucket = system_time(now_ms.div_euclid(MINUTE_MS) * MINUTE_MS);
-        client.batch_execute("BEGIN").await?;
-        let r = async {
+        let r = super::tx::transaction(client, "", async {
             client
                 .execute(
                     "INSERT INTO exporters AS t (exporter, first_seen, last_seen, protocol, datagrams, \
@@ -399,12 +398,10 @@ impl PendingDeltas {
                     &[&bucket, &exporters, &dg, &db, &rec, &err, &lost, &tpl],
                 )
                 .await?;
-            client.batch_execute("COMMIT").await
-        }
+            Ok(())
+        })
         .await;
-        if r.is_err() {
-            let _ = client.batch_execute("ROLLBACK").await;
-        } else {
+        if r.is_ok() {
             self.by_exporter.clear();
         }
         r

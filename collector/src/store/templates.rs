@@ -106,8 +106,7 @@ pub async fn save_templates(client: &Client, snap: &CacheSnapshot) -> Result<usi
         o_samplers.push(serde_json::to_value(&o.samplers)?);
         o_init.push(o.system_init_ms);
     }
-    client.batch_execute("BEGIN").await?;
-    let r = async {
+    super::tx::transaction(client, "", async {
         client
             .execute(
                 "DELETE FROM templates t USING unnest($1::inet[], $2::text[], $3::int8[]) AS s(e, p, d) \
@@ -138,13 +137,9 @@ pub async fn save_templates(client: &Client, snap: &CacheSnapshot) -> Result<usi
                 &[&o_exp, &o_proto, &o_dom, &o_rate, &o_samplers, &o_init],
             )
             .await?;
-        client.batch_execute("COMMIT").await
-    }
-    .await;
-    if let Err(e) = r {
-        let _ = client.batch_execute("ROLLBACK").await;
-        return Err(e.into());
-    }
+        Ok::<_, tokio_postgres::Error>(())
+    })
+    .await?;
     Ok(snap.templates.len())
 }
 

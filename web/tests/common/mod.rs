@@ -86,6 +86,31 @@ pub fn bytes_of(rows: &[FlowRow], ex: Option<&str>) -> i64 {
         .sum()
 }
 
+/// Sampling-corrected bytes of `rows` grouped by `key`, largest first (ties by key):
+/// the ranking a top-N table must show.
+pub fn ranked<'a>(
+    rows: impl IntoIterator<Item = &'a FlowRow>,
+    key: impl Fn(&FlowRow) -> String,
+) -> Vec<(String, i64)> {
+    let mut m: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for r in rows {
+        *m.entry(key(r)).or_default() += (r.record.bytes * u64::from(r.record.sampling_rate.max(1))) as i64;
+    }
+    let mut v: Vec<(String, i64)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// (key, bytes) of a top-N API response's items, in order.
+pub fn items(v: &Value) -> Vec<(String, i64)> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["key"].as_str().unwrap().to_string(), i["bytes"].as_i64().unwrap()))
+        .collect()
+}
+
 /// Stores rows through the collector's store (flows + rollups + exporters), writes
 /// collector statistics, and waits until everything is committed.
 pub fn store(url: &str, rows: &[FlowRow]) {
