@@ -1,0 +1,211 @@
+//! The README's first command, as a user types it: `deploy/run.sh --demo` — the real
+//! script with its embedded PostgreSQL, ports from the environment — serves the console,
+//! the admin logs in and the charts have data within 90 s; SIGTERM stops everything.
+//! And a failing helper (the demo's simulator) is reported in one line while the
+//! appliance keeps running.
+//!
+//! The script builds release binaries unless `FLOWVISION_BIN_DIR` names built ones; the
+//! test hands it the binaries `cargo test` has just built (a nested cargo would wait on
+//! the lock the running `cargo test` holds).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use flowvision_tests::http;
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin";
+const PASSWORD: &str = "Demo-Admin-Passphrase-2026";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// target/<profile>/, where `cargo test` put the workspace's binaries.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    for b in ["flowvision-collector", "flowvision-web", "flowvision-sim"] {
+        assert!(
+            dir.join(b).exists(),
+            "{} missing: run the whole suite (cargo test --workspace) or cargo build -p flowvision-collector -p flowvision-web -p flowvision-sim",
+            dir.join(b).display()
+        );
+    }
+    dir
+}
+
+fn free_tcp() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn free_udp() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Appliance {
+    child: Child,
+    log: PathBuf,
+    web: u16,
+    _home: tempfile::TempDir,
+}
+
+impl Appliance {
+    fn start(extra: &[(&str, &str)]) -> Appliance {
+        let home = tempfile::tempdir().unwrap();
+        // As root the script runs PostgreSQL as the 'postgres' user, which must reach
+        // the cluster's folder inside this temporary directory.
+        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let log = home.path().join("run.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let web = free_tcp();
+        let mut cmd = Command::new(repo().join("deploy/run.sh"));
+        cmd.arg("--demo")
+            .current_dir(repo())
+            .env_remove("DATABASE_URL")
+            .env_remove("STATE_DIR")
+            .env("FLOWVISION_HOME", home.path())
+            .env("FLOWVISION_BIN_DIR", bin_dir())
+            .env("FLOWVISION_PG_PORT", free_tcp().to_string())
+            .env("NETFLOW_PORT", free_udp().to_string())
+            .env("SFLOW_PORT", free_udp().to_string())
+            .env("IPFIX_PORT", free_udp().to_string())
+            .env("METRICS_LISTEN", format!("127.0.0.1:{}", free_tcp()))
+            .env("WEB_LISTEN", format!("127.0.0.1:{web}"))
+            .env("FLOWVISION_ADMIN_USER", ADMIN)
+            .env("FLOWVISION_ADMIN_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        Appliance { child, log, web, _home: home }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the console accepts connections (the script may still be creating the
+    /// embedded cluster).
+    fn wait_console(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while TcpStream::connect(("127.0.0.1", self.web)).is_err() {
+            assert!(self.child.try_wait().unwrap().is_none(), "run.sh exited:\n{}", self.log());
+            assert!(Instant::now() < deadline, "console not listening after {within:?}:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn session(&self) -> String {
+        let r = http::login(self.web, ADMIN, PASSWORD).unwrap();
+        assert_eq!(r.status, 303, "admin login: {}\n{}", r.body, self.log());
+        format!("fv_session={}", r.cookie("fv_session").unwrap())
+    }
+
+    fn api(&self, cookie: &str, path: &str) -> Value {
+        let r = http::request(self.web, "GET", path, cookie, "").unwrap();
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        serde_json::from_str(&r.body).unwrap()
+    }
+
+    /// SIGTERM to the script; it must stop everything and exit by itself.
+    fn stop(mut self) -> (Option<i32>, String) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::SIGTERM)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("run.sh did not stop within 60 s of SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Sum of every number under a key named `key`, anywhere in `v`.
+fn total(v: &Value, key: &str) -> f64 {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, x)| if k == key { x.as_f64().unwrap_or(0.0) + total(x, key) } else { total(x, key) })
+            .sum(),
+        Value::Array(a) => a.iter().map(|x| total(x, key)).sum(),
+        _ => 0.0,
+    }
+}
+
+#[test]
+fn demo_serves_charts_with_data_within_90_s() {
+    let started = Instant::now();
+    let mut app = Appliance::start(&[]);
+    app.wait_console(Duration::from_secs(120));
+    let cookie = app.session();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (traffic, exporters) = loop {
+        let traffic = app.api(&cookie, "/api/v1/traffic?window=15m");
+        let exporters = app.api(&cookie, "/api/v1/exporters");
+        let listed = exporters["exporters"].as_array().map_or(0, Vec::len);
+        if traffic["total_bytes"].as_f64().unwrap_or(0.0) > 0.0 && listed >= 12 {
+            break (traffic, exporters);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no chart data within 90 s: {traffic}\n{exporters}\n{}",
+            app.log()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let talkers = app.api(&cookie, "/api/v1/top/talkers?window=15m");
+    assert!(total(&talkers, "bytes") > 0.0, "top talkers empty: {talkers}");
+    let protocols: std::collections::BTreeSet<String> = exporters["exporters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["protocol"].as_str().map(str::to_owned))
+        .collect();
+    println!(
+        "console with chart data after {:.0} s: {} bytes in 15 min, {} exporters ({protocols:?})",
+        started.elapsed().as_secs_f64(),
+        traffic["total_bytes"],
+        exporters["exporters"].as_array().map_or(0, Vec::len)
+    );
+    assert!(protocols.len() >= 4, "all four protocols arrive: {protocols:?}");
+    let log = app.log();
+    assert!(!log.contains("traffic simulator failed"), "{log}");
+    let (code, log) = app.stop();
+    assert_eq!(code, Some(0), "run.sh exit status after SIGTERM:\n{log}");
+}
+
+#[test]
+fn a_failing_demo_simulator_is_one_line_and_the_appliance_stays_up() {
+    // A rate the simulator refuses: it exits at once with its error.
+    let mut app = Appliance::start(&[("DEMO_RATE", "lots")]);
+    app.wait_console(Duration::from_secs(120));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !app.log().contains("demo: the traffic simulator failed") {
+        assert!(Instant::now() < deadline, "no line about the failed simulator:\n{}", app.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = app.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("traffic simulator failed")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    println!("{}", lines[0]);
+    // Still up: the console answers and the admin logs in.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(app.child.try_wait().unwrap().is_none(), "the appliance stopped:\n{log}");
+    let cookie = app.session();
+    let me = app.api(&cookie, "/api/v1/me");
+    assert_eq!(me["username"], ADMIN);
+    let (code, log) = app.stop();
+    assert_eq!(code, Some(0), "{log}");
+}
