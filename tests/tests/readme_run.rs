@@ -209,3 +209,94 @@ fn a_failing_demo_simulator_is_one_line_and_the_appliance_stays_up() {
     let (code, log) = app.stop();
     assert_eq!(code, Some(0), "{log}");
 }
+
+/// The commands in the README's `sh` blocks, comments stripped.
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            inside = !inside && line.trim() == "```sh";
+            continue;
+        }
+        if inside {
+            let cmd = line.split(" # ").next().unwrap_or("").trim();
+            if !cmd.is_empty() {
+                out.push(cmd.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Every command the README shows is run here as written, with only what a reader
+/// would change for their machine replaced: the binaries' folder (`cargo test` builds
+/// debug ones), the capture file, the collector's address (a socket of this test), the
+/// database (a throwaway cluster) and the simulator's 60 s shortened to 3 s. The two
+/// scripts are covered by the demo tests above (`deploy/run.sh`) and by CI itself
+/// (`.ci/run` executes `deploy/test.sh`).
+#[test]
+fn readme_commands_run_as_written() {
+    let commands = readme_commands();
+    assert!(commands.len() >= 5, "{commands:?}");
+    let bin = bin_dir();
+    let pg = flowvision_tests::pg::PgCluster::start().unwrap();
+    let capture = flowvision_tests::fixtures::dir().join("tcpdump/tests/sflow_multiple_counter_30_pdus.pcap");
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let target = receiver.local_addr().unwrap().to_string();
+    let mut ran = 0;
+    for cmd in &commands {
+        match cmd.split_whitespace().next().unwrap_or("") {
+            "deploy/run.sh" => continue,
+            "deploy/test.sh" => {
+                let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+                assert!(ci.contains("exec deploy/test.sh"), ".ci/run runs the README's test command: {ci}");
+                continue;
+            }
+            _ => {}
+        }
+        assert!(cmd.starts_with("target/release/"), "a README command no test runs: {cmd}");
+        let typed = cmd
+            .replace("target/release/", &format!("{}/", bin.display()))
+            .replace("capture.pcap", &capture.display().to_string())
+            .replace("127.0.0.1:2055", &target)
+            .replace("--duration 60s", "--duration 3s");
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&typed)
+            .current_dir(repo())
+            .env("DATABASE_URL", pg.url())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{cmd}\n{stdout}\n{stderr}");
+        if cmd.contains(" decode ") {
+            let records: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            assert!(!records.is_empty() && records.iter().all(|r| r["exporter"].is_string()), "{stdout}");
+            println!("{cmd}: {} records", records.len());
+        } else if cmd.contains(" rules add ") {
+            let name = cmd.split_whitespace().nth(3).unwrap();
+            let list = Command::new(bin.join("flowvision-collector"))
+                .args(["rules", "list"])
+                .env("DATABASE_URL", pg.url())
+                .output()
+                .unwrap();
+            let listed = String::from_utf8_lossy(&list.stdout);
+            assert!(list.status.success() && listed.contains(name), "{listed}");
+            println!("{cmd}: listed by `rules list`");
+        } else if cmd.contains("flowvision-sim") {
+            let mut buf = [0u8; 65536];
+            let (n, _) = receiver.recv_from(&mut buf).expect("the simulator's datagrams arrive");
+            assert!(n > 0);
+            println!("{cmd}: datagrams arrive");
+        } else {
+            panic!("a README command no test checks: {cmd}");
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, commands.len() - 2, "{commands:?}");
+}
