@@ -50,10 +50,7 @@ fn opt_time(name: &str, v: &Option<String>) -> AppResult<Option<OffsetDateTime>>
 pub fn opt_prefix(name: &str, v: &Option<String>) -> AppResult<Option<Prefix>> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|e: crate::net::PrefixError| AppError::BadRequest(format!("{name}: {e}"))),
+        Some(s) => crate::net::parse(s).map(Some).map_err(|e| AppError::BadRequest(format!("{name}: {e}"))),
     }
 }
 

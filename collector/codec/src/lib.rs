@@ -24,6 +24,7 @@ pub mod netflow_v5;
 pub mod netflow_v9;
 pub mod output;
 pub mod packet;
+pub mod prefix;
 pub mod record;
 pub mod sflow;
 pub mod template;

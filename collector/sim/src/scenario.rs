@@ -11,7 +11,7 @@ use crate::conform::carries_ipv6;
 use crate::error::SimError;
 use crate::rng::Rng;
 use crate::traffic::diurnal::Diurnal;
-use crate::traffic::hosts::{NetworkConfig, Prefix};
+use crate::traffic::hosts::{parse_prefix, NetworkConfig};
 use crate::traffic::Site;
 use flowvision_codec::Protocol;
 use serde::{Deserialize, Serialize};
@@ -488,8 +488,8 @@ impl Scenario {
 
         let t = &self.traffic;
         let network = NetworkConfig {
-            internal_v4: t.internal_v4.iter().map(|p| p.parse::<Prefix>()).collect::<Result<_, _>>()?,
-            internal_v6: t.internal_v6.as_deref().map(str::parse::<Prefix>).transpose()?,
+            internal_v4: t.internal_v4.iter().map(|p| parse_prefix(p)).collect::<Result<_, _>>()?,
+            internal_v6: t.internal_v6.as_deref().map(parse_prefix).transpose()?,
             internal_hosts: t.internal_hosts,
             hosts_per_subnet: t.hosts_per_subnet,
             server_share: t.server_share,

@@ -2,10 +2,9 @@
 //! database (DATABASE_URL). Running collectors pick changes up within a second
 //! (the table's trigger NOTIFYs them).
 
-use crate::forward::filter;
-use crate::forward::reload::stored;
-use crate::forward::rules::{reencode_protocol, resolve};
 use clap::{Args, Subcommand};
+use flowvision_filter::rule::{reencode_protocol, resolve};
+use flowvision_filter::rules::{self, StoredRule};
 use std::process::ExitCode;
 use tokio_postgres::NoTls;
 
@@ -85,7 +84,7 @@ fn other(e: impl std::fmt::Display) -> Failure {
 /// Checks `add` arguments before touching the database; the message points at the
 /// bad token of the filter.
 fn validate(a: &AddArgs) -> Result<(), Failure> {
-    if let Err(e) = filter::parse(&a.filter) {
+    if let Err(e) = flowvision_filter::parse(&a.filter) {
         return Err(Failure::Usage(format!("invalid --filter: {e}\n{}", e.caret(&a.filter))));
     }
     if a.drop {
@@ -104,6 +103,29 @@ fn validate(a: &AddArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The row `add` stores (arguments checked by [`validate`]); an added rule is enabled.
+fn stored_rule(a: &AddArgs) -> StoredRule {
+    let (action, protocol) = match (&a.reencode, a.drop) {
+        (_, true) => ("drop", None),
+        (Some(p), _) => ("reencode", Some(p.as_str())),
+        (None, _) => ("raw", None),
+    };
+    let protocol = protocol.map(|p| match p {
+        "v9" | "netflow9" => "netflow_v9",
+        p => p,
+    });
+    StoredRule {
+        name: a.name.clone(),
+        filter: a.filter.clone(),
+        destination: a.to.clone(),
+        action: action.to_string(),
+        protocol: protocol.map(str::to_string),
+        transparent: a.transparent,
+        position: a.position,
+        enabled: true,
+    }
+}
+
 fn execute(args: &RulesArgs) -> Result<(), Failure> {
     if let RulesCommand::Add(a) = &args.command {
         validate(a)?;
@@ -120,32 +142,15 @@ fn execute(args: &RulesArgs) -> Result<(), Failure> {
         crate::store::migrate::apply(&client, crate::store::migrate::MIGRATIONS).await.map_err(other)?;
         match &args.command {
             RulesCommand::Add(a) => {
-                let (action, protocol) = match (&a.reencode, a.drop) {
-                    (_, true) => ("drop", None),
-                    (Some(p), _) => ("reencode", Some(p.as_str())),
-                    (None, _) => ("raw", None),
-                };
-                let protocol = protocol.map(|p| match p {
-                    "v9" | "netflow9" => "netflow_v9",
-                    p => p,
-                });
-                client
-                    .execute(
-                        "INSERT INTO forward_rules (name, filter, destination, action, protocol, transparent, position)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (name) DO UPDATE SET filter = EXCLUDED.filter,
-                             destination = EXCLUDED.destination, action = EXCLUDED.action,
-                             protocol = EXCLUDED.protocol, transparent = EXCLUDED.transparent,
-                             position = EXCLUDED.position, enabled = true",
-                        &[&a.name, &a.filter, &a.to, &action, &protocol, &a.transparent, &a.position],
-                    )
-                    .await
-                    .map_err(other)?;
+                rules::save(&client, &stored_rule(a)).await.map_err(other)?;
                 println!("rule {} saved", a.name);
             }
             RulesCommand::List => {
-                println!("{:<20} {:<9} {:<11} {:<28} {:>4} FILTER", "NAME", "ACTION", "PROTOCOL", "TO", "POS");
-                for r in stored(&client).await.map_err(other)? {
+                println!(
+                    "{:<20} {:<9} {:<11} {:<28} {:>4} FILTER",
+                    "NAME", "ACTION", "PROTOCOL", "TO", "POS"
+                );
+                for r in rules::list(&client).await.map_err(other)? {
                     let action = if r.transparent { "raw+transp" } else { r.action.as_str() };
                     println!(
                         "{:<20} {:<9} {:<11} {:<28} {:>4} {}{}",
@@ -160,11 +165,7 @@ fn execute(args: &RulesArgs) -> Result<(), Failure> {
                 }
             }
             RulesCommand::Del { name } => {
-                let n = client
-                    .execute("DELETE FROM forward_rules WHERE name = $1", &[name])
-                    .await
-                    .map_err(other)?;
-                if n == 0 {
+                if !rules::delete(&client, name).await.map_err(other)? {
                     return Err(Failure::Other(format!("no rule named {name}")));
                 }
                 println!("rule {name} deleted");

@@ -9,16 +9,15 @@
 //! ```
 //!
 //! Every destination has its own bounded queue and sender thread; workers never wait
-//! for one. Rules come from PostgreSQL and are swapped in live ([`reload`]).
+//! for one. Rules come from PostgreSQL and are swapped in live ([`reload`]); the
+//! filter language and the rules repository are the `flowvision-filter` crate.
 
 pub mod destination;
-pub mod filter;
 pub mod multisend;
 pub mod reencode;
 pub mod relay;
 pub mod reload;
-pub mod rules;
 pub mod transparent;
 
+pub use flowvision_filter::{Action, Rule};
 pub use relay::{Relay, RelayWorker};
-pub use rules::{Action, Rule};

@@ -8,9 +8,8 @@
 //! the whole cost.
 
 use super::destination::{Destination, Mode, Payload, RawBatch, RAW_BATCH_FRAMES};
-use super::filter::matches;
-use super::rules::{Action, Rule};
 use flowvision_codec::{DatagramInfo, FlowRecord};
+use flowvision_filter::{matches, Action, Rule};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

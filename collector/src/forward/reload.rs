@@ -1,88 +1,21 @@
-//! Rules live in PostgreSQL (table `forward_rules`, migration 0005). A thread loads
-//! them at start and again whenever the table's trigger NOTIFYs channel
-//! `forward_rules`, and installs them in the [`Relay`] (an atomic swap). A periodic
-//! reload covers notifications lost while the connection was down.
+//! Rules live in PostgreSQL (table `forward_rules`, migration 0005, read through
+//! [`flowvision_filter::rules`]). A thread loads them at start and again whenever the
+//! table's trigger NOTIFYs channel [`CHANNEL`], and installs them in the [`Relay`] (an
+//! atomic swap). A periodic reload covers notifications lost while the connection was
+//! down.
 
 use super::relay::Relay;
-use super::rules::Rule;
+use flowvision_filter::rules::{self, CHANNEL};
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
-/// The NOTIFY channel.
-pub const CHANNEL: &str = "forward_rules";
 /// Reload this often even without a notification.
 const PERIODIC: Duration = Duration::from_secs(30);
 /// Wait this long before reconnecting after an error.
 const RETRY: Duration = Duration::from_secs(2);
-
-/// One stored rule, as the CLI lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRule {
-    /// Name.
-    pub name: String,
-    /// Filter text.
-    pub filter: String,
-    /// host:port.
-    pub destination: Option<String>,
-    /// raw, reencode or drop.
-    pub action: String,
-    /// Re-encode protocol.
-    pub protocol: Option<String>,
-    /// Transparent raw forwarding.
-    pub transparent: bool,
-    /// Evaluation order.
-    pub position: i32,
-    /// Active.
-    pub enabled: bool,
-}
-
-/// Reads every stored rule, in evaluation order.
-pub async fn stored(client: &Client) -> Result<Vec<StoredRule>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "SELECT name, filter, destination, action, protocol, transparent, position, enabled \
-             FROM forward_rules ORDER BY position, name",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| StoredRule {
-            name: r.get(0),
-            filter: r.get(1),
-            destination: r.get(2),
-            action: r.get(3),
-            protocol: r.get(4),
-            transparent: r.get(5),
-            position: r.get(6),
-            enabled: r.get(7),
-        })
-        .collect())
-}
-
-/// Loads the enabled rules; rows that do not compile are skipped and described in
-/// the second list (a bad row must not stop the others from forwarding).
-pub async fn load(client: &Client) -> Result<(Vec<Rule>, Vec<String>), tokio_postgres::Error> {
-    let mut rules = Vec::new();
-    let mut problems = Vec::new();
-    for s in stored(client).await?.into_iter().filter(|s| s.enabled) {
-        match Rule::from_columns(
-            &s.name,
-            &s.filter,
-            s.destination.as_deref(),
-            &s.action,
-            s.protocol.as_deref(),
-            s.transparent,
-        ) {
-            Ok(r) => rules.push(r),
-            Err(e) => problems.push(format!("rule {} skipped: {e}", s.name)),
-        }
-    }
-    Ok((rules, problems))
-}
 
 /// Starts the reload thread; it stops when `stop` is set.
 pub fn spawn(
@@ -161,11 +94,11 @@ async fn session(url: &str, relay: &Relay, stop: &AtomicBool) -> Result<(), toki
 }
 
 async fn reload(client: &Client, relay: &Relay) -> Result<(), tokio_postgres::Error> {
-    let (rules, mut problems) = load(client).await?;
-    let n = rules.len();
-    let names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
+    let (loaded, mut problems) = rules::load(client).await?;
+    let n = loaded.len();
+    let names: Vec<String> = loaded.iter().map(|r| r.name.clone()).collect();
     let before: Vec<String> = relay.rules().rules.iter().map(|r| r.rule.name.clone()).collect();
-    problems.extend(relay.install(rules));
+    problems.extend(relay.install(loaded));
     if names != before {
         log::info!("forwarding: {n} rules active ({})", names.join(", "));
     }

@@ -6,46 +6,18 @@
 //! a record carries no rate of its own; `=!N` overrides whatever the exporter says.
 //! The longest matching prefix wins.
 
+use flowvision_codec::prefix::{Prefix, PrefixError};
 use flowvision_codec::{FlowRecord, SamplingOrigin};
-use std::net::IpAddr;
 
 /// One prefix and what it says about sampling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SamplingRule {
-    /// Network address.
-    pub network: IpAddr,
-    /// Prefix length.
-    pub prefix_len: u8,
+    /// The exporters it applies to.
+    pub prefix: Prefix,
     /// One in `rate` packets.
     pub rate: u32,
     /// Replace the exporter's own rate (`=!N`) rather than fill in a missing one.
     pub overrides: bool,
-}
-
-impl SamplingRule {
-    fn contains(&self, addr: IpAddr) -> bool {
-        match (self.network, addr) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_match(&n.octets(), &a.octets(), self.prefix_len),
-            (IpAddr::V6(n), IpAddr::V6(a)) => prefix_match(&n.octets(), &a.octets(), self.prefix_len),
-            _ => false,
-        }
-    }
-}
-
-fn prefix_match(n: &[u8], a: &[u8], len: u8) -> bool {
-    let mut bits = usize::from(len);
-    for (x, y) in n.iter().zip(a) {
-        if bits == 0 {
-            return true;
-        }
-        let take = bits.min(8);
-        let mask = !0u8 << (8 - take);
-        if x & mask != y & mask {
-            return false;
-        }
-        bits -= take;
-    }
-    true
 }
 
 /// Parses `PREFIX=N` / `PREFIX=!N` items separated by commas.
@@ -61,24 +33,14 @@ pub fn parse_rules(text: &str) -> Result<Vec<SamplingRule>, String> {
         if rate == 0 {
             return Err(format!("{item:?}: rate must be at least 1"));
         }
-        let (addr, len) = match prefix.trim().split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (prefix.trim(), None),
-        };
-        let network: IpAddr = addr.parse().map_err(|_| format!("{item:?}: {addr:?} is not an IP address"))?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match len {
-            Some(l) => l
-                .parse::<u8>()
-                .ok()
-                .filter(|l| *l <= max)
-                .ok_or_else(|| format!("{item:?}: bad prefix length"))?,
-            None => max,
-        };
-        rules.push(SamplingRule { network, prefix_len, rate, overrides });
+        let prefix: Prefix = prefix.parse().map_err(|e| match e {
+            PrefixError::Address(addr) => format!("{item:?}: {addr:?} is not an IP address"),
+            _ => format!("{item:?}: bad prefix length"),
+        })?;
+        rules.push(SamplingRule { prefix, rate, overrides });
     }
     // Longest prefix first, so the first match is the best.
-    rules.sort_by_key(|r| std::cmp::Reverse(r.prefix_len));
+    rules.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
     Ok(rules)
 }
 
@@ -87,7 +49,7 @@ pub fn apply(rules: &[SamplingRule], rec: &mut FlowRecord) {
     if rules.is_empty() {
         return;
     }
-    if let Some(rule) = rules.iter().find(|r| r.contains(rec.exporter)) {
+    if let Some(rule) = rules.iter().find(|r| r.prefix.contains(rec.exporter)) {
         if rule.overrides || rec.sampling_origin == SamplingOrigin::Unsampled {
             rec.sampling_rate = rule.rate;
             rec.sampling_origin = SamplingOrigin::Configured;

@@ -296,9 +296,7 @@ struct UserCreate {
 
 fn prefixes(v: &[String]) -> AppResult<Vec<crate::net::Prefix>> {
     v.iter()
-        .map(|s| {
-            s.parse().map_err(|e: crate::net::PrefixError| AppError::BadRequest(format!("prefixes: {e}")))
-        })
+        .map(|s| crate::net::parse(s).map_err(|e| AppError::BadRequest(format!("prefixes: {e}"))))
         .collect()
 }
 

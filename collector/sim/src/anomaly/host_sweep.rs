@@ -5,7 +5,7 @@
 
 use super::{actor, random_in, Common, Involved};
 use crate::error::SimError;
-use crate::traffic::hosts::{Host, Network, Prefix, ReservedBlock};
+use crate::traffic::hosts::{self, Host, Network, ReservedBlock};
 use crate::traffic::services::{flags, proto};
 use crate::traffic::{ephemeral_port, Endpoint, Site};
 use flowvision_codec::FlowRecord;
@@ -117,7 +117,7 @@ impl HostSweep {
         details.insert("hosts_probed".into(), self.probes.len().into());
         details.insert("live_hosts".into(), self.probes.iter().filter(|p| p.2).count().into());
         Involved {
-            victim_prefixes: self.subnets.iter().map(|b| Prefix::v4(*b, 24).to_string()).collect(),
+            victim_prefixes: self.subnets.iter().map(|b| hosts::v4(*b, 24).to_string()).collect(),
             sources: vec![self.scanner.into()],
             source_prefixes: vec![self.block.prefix.to_string()],
             source_asns: vec![self.block.asn],

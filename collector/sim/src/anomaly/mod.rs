@@ -23,7 +23,7 @@ pub mod udp_amplification;
 use crate::error::SimError;
 use crate::rng::Rng;
 use crate::scenario::AnomalyPlan;
-use crate::traffic::hosts::{Host, Network, ReservedBlock};
+use crate::traffic::hosts::{Host, Network, PrefixHosts, ReservedBlock};
 use crate::traffic::{Endpoint, Site};
 use flowvision_codec::FlowRecord;
 use serde::{Deserialize, Serialize};
@@ -215,7 +215,7 @@ pub fn actor(block: &ReservedBlock, ip: Ipv4Addr) -> Endpoint {
         v4: ip,
         v6: None,
         asn: block.asn,
-        mask4: block.prefix.len,
+        mask4: block.prefix.len(),
         mask6: 0,
         // Uplink choice: by block, like any external AS.
         group: u32::from(ip) >> 16,

@@ -10,103 +10,58 @@ use crate::error::SimError;
 use crate::rng::Rng;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
 
-/// An IP prefix (`10.0.0.0/16`, `2001:db8::/32`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Prefix {
-    /// First address (host bits zero).
-    pub addr: IpAddr,
-    /// Prefix length.
-    pub len: u8,
+pub use flowvision_codec::prefix::Prefix;
+
+/// A scenario's prefix: `ADDR/LEN` (host bits cleared); a bare address is refused, an
+/// address plan names networks.
+pub fn parse_prefix(s: &str) -> Result<Prefix, SimError> {
+    let bad = || SimError::Invalid(format!("bad prefix {s:?} (want ADDR/LEN)"));
+    if !s.contains('/') {
+        return Err(bad());
+    }
+    s.parse().map_err(|_| bad())
 }
 
-impl Prefix {
-    /// An IPv4 prefix from its first address as a number.
-    pub fn v4(base: u32, len: u8) -> Self {
-        Prefix { addr: IpAddr::V4(Ipv4Addr::from(base & mask32(len))), len }
-    }
+/// The IPv4 prefix of `len` bits holding `base` (an address as a number).
+pub fn v4(base: u32, len: u8) -> Prefix {
+    Prefix::clamped(IpAddr::V4(Ipv4Addr::from(base)), len)
+}
 
+/// What the simulator needs of a prefix beyond the shared type: its addresses, to
+/// pick hosts inside it.
+pub trait PrefixHosts {
     /// The `i`-th address of the prefix (wrapping inside it).
-    pub fn nth(&self, i: u128) -> IpAddr {
-        match self.addr {
+    fn nth(&self, i: u128) -> IpAddr;
+    /// Number of addresses (saturating at `u128::MAX`).
+    fn size(&self) -> u128;
+}
+
+impl PrefixHosts for Prefix {
+    fn nth(&self, i: u128) -> IpAddr {
+        match self.addr() {
             IpAddr::V4(a) => {
-                let size = 1u64 << (32 - u32::from(self.len.min(32)));
+                let size = 1u64 << (32 - u32::from(self.len().min(32)));
                 IpAddr::V4(Ipv4Addr::from(u32::from(a).wrapping_add((i % u128::from(size)) as u32)))
             }
             IpAddr::V6(a) => {
-                let host_bits = 128 - u32::from(self.len.min(128));
+                let host_bits = 128 - u32::from(self.len().min(128));
                 let off = if host_bits >= 128 { i } else { i & ((1u128 << host_bits) - 1) };
                 IpAddr::V6(Ipv6Addr::from(u128::from(a).wrapping_add(off)))
             }
         }
     }
 
-    /// Number of addresses (saturating at `u128::MAX`).
-    pub fn size(&self) -> u128 {
-        let bits = match self.addr {
-            IpAddr::V4(_) => 32 - u32::from(self.len.min(32)),
-            IpAddr::V6(_) => 128 - u32::from(self.len.min(128)),
+    fn size(&self) -> u128 {
+        let bits = match self.addr() {
+            IpAddr::V4(_) => 32 - u32::from(self.len().min(32)),
+            IpAddr::V6(_) => 128 - u32::from(self.len().min(128)),
         };
         if bits >= 128 {
             u128::MAX
         } else {
             1u128 << bits
         }
-    }
-
-    /// Whether `ip` lies inside the prefix.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let m = mask32(self.len);
-                u32::from(a) & m == u32::from(b) & m
-            }
-            (IpAddr::V6(a), IpAddr::V6(b)) => {
-                let m = mask128(self.len);
-                u128::from(a) & m == u128::from(b) & m
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::fmt::Display for Prefix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
-}
-
-impl FromStr for Prefix {
-    type Err = SimError;
-    fn from_str(s: &str) -> Result<Self, SimError> {
-        let bad = || SimError::Invalid(format!("bad prefix {s:?} (want ADDR/LEN)"));
-        let (addr, len) = s.split_once('/').ok_or_else(bad)?;
-        let addr: IpAddr = addr.trim().parse().map_err(|_| bad())?;
-        let len: u8 = len.trim().parse().map_err(|_| bad())?;
-        match addr {
-            IpAddr::V4(a) if len <= 32 => Ok(Prefix::v4(u32::from(a), len)),
-            IpAddr::V6(a) if len <= 128 => {
-                Ok(Prefix { addr: IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask128(len))), len })
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-fn mask32(len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(len.min(32)))
-    }
-}
-
-fn mask128(len: u8) -> u128 {
-    if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(len.min(128)))
     }
 }
 
@@ -230,13 +185,13 @@ impl Network {
         // /24 subnets of the internal prefixes, in order.
         let mut subnets: Vec<u32> = Vec::new();
         for p in &config.internal_v4 {
-            let IpAddr::V4(a) = p.addr else {
+            let IpAddr::V4(a) = p.addr() else {
                 return Err(SimError::Invalid(format!("traffic.internal_v4: {p} is not IPv4")));
             };
-            if p.len > 24 {
+            if p.len() > 24 {
                 return Err(SimError::Invalid(format!("traffic.internal_v4: {p} is smaller than a /24")));
             }
-            let count = 1u32 << (24 - u32::from(p.len));
+            let count = 1u32 << (24 - u32::from(p.len()));
             subnets.extend((0..count).map(|i| u32::from(a) + (i << 8)));
         }
         let needed = config.internal_hosts.div_ceil(per_subnet);
@@ -250,7 +205,7 @@ impl Network {
             )));
         }
         if let Some(p) = config.internal_v6 {
-            if !matches!(p.addr, IpAddr::V6(_)) || p.len > 64 {
+            if !p.addr().is_ipv6() || p.len() > 64 {
                 return Err(SimError::Invalid(format!(
                     "traffic.internal_v6: {p} is not an IPv6 prefix of /64 or shorter"
                 )));
@@ -261,8 +216,8 @@ impl Network {
             let subnet = i / per_subnet;
             let base = subnets.get(subnet).copied().unwrap_or(0);
             let v4 = Ipv4Addr::from(base + 10 + (i % per_subnet) as u32);
-            let v6 = match config.internal_v6 {
-                Some(Prefix { addr: IpAddr::V6(a), .. }) if rng.chance(config.dual_stack_share) => {
+            let v6 = match config.internal_v6.map(|p| p.addr()) {
+                Some(IpAddr::V6(a)) if rng.chance(config.dual_stack_share) => {
                     let net = u128::from(a) | (subnet as u128) << 64;
                     Some(Ipv6Addr::from(net | u128::from(rng.next_u64() | 1)))
                 }
@@ -306,11 +261,11 @@ impl Network {
                 next_block += 1;
                 let len = rng.range_u32(16, 24) as u8;
                 let offset = rng.below(1 << (len - 16)) as u32;
-                prefixes.push(Prefix::v4(block | offset << (32 - u32::from(len)), len));
+                prefixes.push(v4(block | offset << (32 - u32::from(len)), len));
             }
             // One IPv6 /32 per AS in 2a00::/12, distinct by construction.
             let v6 = 0x2a00u128 << 112 | (i as u128 & 0x0f_ffff) << 96;
-            prefixes.push(Prefix { addr: IpAddr::V6(Ipv6Addr::from(v6)), len: 32 });
+            prefixes.push(Prefix::clamped(IpAddr::V6(Ipv6Addr::from(v6)), 32));
             as_prefixes.push((asn, prefixes));
         }
         let as_pick = AliasTable::zipf(as_prefixes.len(), 0.9);
@@ -318,23 +273,23 @@ impl Network {
         for _ in 0..config.external_hosts {
             let g = as_pick.sample(rng);
             let Some((asn, prefixes)) = as_prefixes.get(g) else { continue };
-            let v4s: Vec<&Prefix> = prefixes.iter().filter(|p| p.addr.is_ipv4()).collect();
+            let v4s: Vec<&Prefix> = prefixes.iter().filter(|p| p.addr().is_ipv4()).collect();
             let Some(p4) = v4s.get(rng.index(v4s.len())).copied() else { continue };
             // Skip the network and broadcast addresses of the prefix.
             let host = 1 + rng.below((p4.size() as u64).saturating_sub(2).max(1));
             let IpAddr::V4(v4) = p4.nth(u128::from(host)) else { continue };
             let v6 =
-                prefixes.iter().find(|p| p.addr.is_ipv6()).filter(|_| rng.chance(config.dual_stack_share));
+                prefixes.iter().find(|p| p.addr().is_ipv6()).filter(|_| rng.chance(config.dual_stack_share));
             let (v6, mask6) = match v6 {
                 Some(p) => {
                     match p.nth(u128::from(rng.next_u64()) << 32 | u128::from(rng.next_u64() as u32 | 1)) {
-                        IpAddr::V6(a) => (Some(a), p.len),
+                        IpAddr::V6(a) => (Some(a), p.len()),
                         IpAddr::V4(_) => (None, 0),
                     }
                 }
                 None => (None, 0),
             };
-            external.push(Host { v4, v6, asn: *asn, mask4: p4.len, mask6, group: g as u32 });
+            external.push(Host { v4, v6, asn: *asn, mask4: p4.len(), mask6, group: g as u32 });
         }
         let reserved = blocks
             .get(next_block..)
@@ -348,7 +303,7 @@ impl Network {
                         break asn;
                     }
                 };
-                ReservedBlock { prefix: Prefix::v4(*b, 16), asn }
+                ReservedBlock { prefix: v4(*b, 16), asn }
             })
             .collect();
         Ok(Network {
@@ -422,7 +377,7 @@ mod tests {
         for h in &net.external {
             let (asn, prefixes) = &net.as_prefixes[h.group as usize];
             assert_eq!(*asn, h.asn);
-            assert!(prefixes.iter().any(|p| p.contains(IpAddr::V4(h.v4)) && p.len == h.mask4));
+            assert!(prefixes.iter().any(|p| p.contains(IpAddr::V4(h.v4)) && p.len() == h.mask4));
         }
     }
 
@@ -436,5 +391,10 @@ mod tests {
         assert!("nonsense".parse::<Prefix>().is_err());
         let p6: Prefix = "2001:db8::1/32".parse().unwrap();
         assert_eq!(p6.to_string(), "2001:db8::/32");
+        // Scenarios name networks: ADDR/LEN, never a bare address.
+        assert_eq!(parse_prefix("10.1.2.3/16").unwrap(), p);
+        assert!(parse_prefix("10.1.2.3").is_err());
+        assert_eq!(v4(0x0a01_0203, 16), p);
+        assert_eq!((p.size(), p.nth(1)), (65_536, "10.1.0.1".parse().unwrap()));
     }
 }

@@ -1,6 +1,8 @@
-//! Forwarding rules as stored (table `forward_rules`) and as checked before storing.
+//! One forwarding rule, compiled from its stored columns: what it matches (a filter),
+//! where it sends (a resolved destination) and how (raw, re-encoded, or dropped).
+//! [`rules`](crate::rules) reads and writes them.
 
-use super::filter::{self, Expr, FilterError};
+use crate::{Expr, FilterError};
 use flowvision_codec::Protocol;
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -92,7 +94,7 @@ impl Rule {
         protocol: Option<&str>,
         transparent: bool,
     ) -> Result<Rule, RuleError> {
-        let filter = filter::parse(filter_text)?;
+        let filter = crate::parse(filter_text)?;
         let action = match action {
             "raw" => Action::Raw { transparent },
             "reencode" => Action::Reencode { protocol: reencode_protocol(protocol.unwrap_or(""))? },

@@ -3,6 +3,7 @@
 
 use super::lexer::{lex, Token, TokenKind};
 use super::{Cmp, Dir, Expr, FilterError, IfDir, Pred, Prefix, PROTOCOLS};
+use flowvision_codec::prefix::PrefixError;
 use std::net::IpAddr;
 
 /// Parses a filter expression.
@@ -238,40 +239,15 @@ impl<'a> Parser<'a> {
 
     fn prefix(&mut self) -> Result<Prefix, FilterError> {
         let t = self.word("a prefix such as 10.0.0.0/8")?;
-        let bad = |m: String| FilterError::new(t.pos, t.text.clone(), m);
-        let (addr, len) = match t.text.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (t.text.as_str(), None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| bad(format!("`{addr}` is not an IP address")))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let len = match len {
-            Some(l) => l
-                .parse::<u8>()
-                .ok()
-                .filter(|l| *l <= max)
-                .ok_or_else(|| bad(format!("prefix length must be 0-{max}")))?,
-            None => max,
-        };
-        let p = Prefix { addr, len };
-        // Host bits set is almost always a typo (10.1.0.0/8 meant /16?): say so.
-        if !p.contains(addr) || masked(addr, len) != addr {
-            return Err(bad(format!("host bits set in `{}` (the network is {})", t.text, masked(addr, len))));
-        }
-        Ok(p)
-    }
-}
-
-fn masked(addr: IpAddr, len: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(a) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            IpAddr::V4((u32::from(a) & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            IpAddr::V6((u128::from(a) & mask).into())
-        }
+        // Host bits set is almost always a typo (10.1.0.0/8 meant /16?): parse_exact
+        // says so rather than clearing them.
+        Prefix::parse_exact(&t.text).map_err(|e| {
+            let message = match e {
+                PrefixError::Length { max, .. } => format!("prefix length must be 0-{max}"),
+                other => other.to_string(),
+            };
+            FilterError::new(t.pos, t.text.clone(), message)
+        })
     }
 }
 

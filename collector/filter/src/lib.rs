@@ -1,20 +1,29 @@
-//! The filter language: nfdump/tcpdump-style expressions over flow records
-//! (`proto tcp and dst port 443 and src net 10.0.0.0/8`, `exporter 192.0.2.1`,
-//! `src as 64500`, `in if 3`, `not`, `or`, parentheses).
+//! FlowVision's filter language and forwarding rules, apart from the daemon.
 //!
-//! Independent of forwarding on purpose: the same AST is evaluated against decoded
-//! records by the relay ([`eval`]) and rendered to a parameterized SQL `WHERE` clause
-//! for flow search ([`sql::to_sql`]). The grammar is in docs/relay.md.
+//! On the data path, the collector's relay evaluates a rule's filter against every
+//! decoded record ([`eval`]) before a datagram or its matching records leave for
+//! another collector; the console renders the same filters as SQL `WHERE` clauses for
+//! flow search ([`sql`]) and reads and writes the rules both sides share ([`rules`]).
+//! Nothing here receives or sends datagrams or loads XDP programs, so the console can depend on it.
+//!
+//! The language: nfdump/tcpdump-style expressions over flow records
+//! (`proto tcp and dst port 443 and src net 10.0.0.0/8`, `exporter 192.0.2.1`,
+//! `src as 64500`, `in if 3`, `not`, `or`, parentheses); the grammar is in
+//! docs/relay.md.
 
 pub mod eval;
 pub mod lexer;
 pub mod parser;
+pub mod rule;
+pub mod rules;
 pub mod sql;
 
 use std::net::IpAddr;
 
 pub use eval::matches;
+pub use flowvision_codec::prefix::Prefix;
 pub use parser::parse;
+pub use rule::{Action, Rule, RuleError};
 pub use sql::{to_sql, SqlParam};
 
 /// A parse error, pointing at the offending token.
@@ -104,38 +113,6 @@ impl Cmp {
             Cmp::Gt => ">",
             Cmp::Ge => ">=",
         }
-    }
-}
-
-/// An address prefix (`10.0.0.0/8`, `2001:db8::/32`), host bits cleared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Prefix {
-    /// Network address (host bits zero).
-    pub addr: IpAddr,
-    /// Prefix length.
-    pub len: u8,
-}
-
-impl Prefix {
-    /// Whether `ip` lies in the prefix (never across address families).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
-                u32::from(ip) & mask == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
-                u128::from(ip) & mask == u128::from(net)
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::fmt::Display for Prefix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
     }
 }
 

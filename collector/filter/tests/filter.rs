@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use flowvision_codec::{FlowRecord, Protocol};
-use flowvision_collector::forward::filter::{matches, parse, to_sql, Cmp, Dir, Expr, IfDir, Pred, SqlParam};
+use flowvision_filter::{matches, parse, to_sql, Cmp, Dir, Expr, IfDir, Pred, Prefix, SqlParam};
 use std::net::IpAddr;
 
 fn rec(src: &str, dst: &str, sport: u16, dport: u16, proto: u8) -> FlowRecord {
@@ -30,10 +30,7 @@ fn parses_the_documented_examples() {
             Box::new(Expr::Pred(Pred::Proto(6))),
             Box::new(Expr::Pred(Pred::Port(Dir::Dst, Cmp::Eq, 443))),
         )),
-        Box::new(Expr::Pred(Pred::Net(
-            Dir::Src,
-            flowvision_collector::forward::filter::Prefix { addr: "10.0.0.0".parse().unwrap(), len: 8 },
-        ))),
+        Box::new(Expr::Pred(Pred::Net(Dir::Src, Prefix::new("10.0.0.0".parse().unwrap(), 8).unwrap()))),
     );
     assert_eq!(e, expected);
     assert_eq!(
