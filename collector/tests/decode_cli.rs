@@ -279,3 +279,36 @@ fn truncated_capture_and_exit_codes() {
         assert!(stderr.contains("bad configuration: DATABASE_URL"), "{stderr}");
     }
 }
+
+#[test]
+fn help_and_usage_errors_never_start_the_daemon() {
+    let run = |args: &[&str]| {
+        // Without DATABASE_URL a daemon started by mistake would say "bad configuration".
+        let out =
+            Command::new(BIN).args(args).env_remove("DATABASE_URL").stdin(Stdio::null()).output().unwrap();
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).to_string();
+        (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+    };
+    for args in
+        [&["--help"][..], &["-h"], &["help"], &["run", "--help"], &["decode", "--help"], &["rules", "--help"]]
+    {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Usage: flowvision-collector"), "{args:?}: {out}");
+    }
+    for args in [
+        &["insights", "foo"][..],
+        &["--bogus"],
+        &["run", "--bogus"],
+        &["run", "extra"],
+        &["rules", "bogus"],
+        &["decode", "--bogus", "x.pcap"],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(err.contains("Usage: flowvision-collector"), "{args:?}: usage on stderr: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(!err.contains("bad configuration"), "{args:?}: {err}");
+        println!("{args:?}: {}", err.lines().next().unwrap_or(""));
+    }
+}

@@ -1,10 +1,21 @@
-//! `flowvision-web`: reads its configuration from the environment (see docs/web.md),
-//! applies the schema migrations, creates the first admin if there is none, and
-//! serves the console. A configuration error is one line on stderr and exit status 2.
+//! `flowvision-web`: the console by default (`serve`). It reads its configuration from
+//! the environment (see docs/web.md), applies the schema migrations, creates the first
+//! admin if there is none, and serves the console. Bad usage (unknown subcommand or
+//! argument) prints the usage on stderr, and a configuration error one line; both
+//! exit with status 2.
 
+use clap::Parser;
+use flowvision_web::cli::{Cli, Command};
 use flowvision_web::config::WebConfig;
 
 fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Serve(_)) => serve(),
+    }
+}
+
+fn serve() {
     let cfg = match WebConfig::from_env() {
         Ok(c) => c,
         Err(e) => {

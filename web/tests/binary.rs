@@ -1,5 +1,6 @@
-//! The real `flowvision-web` binary: bad configuration exits with status 2 and one
-//! line; with a database it migrates, prints the first admin's one-time password once,
+//! The real `flowvision-web` binary: `--help` prints the usage; unknown subcommands
+//! and arguments exit with status 2 and the usage on stderr, never starting the
+//! console; bad configuration exits with status 2 and one line; with a database it migrates, prints the first admin's one-time password once,
 //! serves HTTP; passwords typed at login or chosen later never reach its output.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -50,6 +51,67 @@ fn bad_configuration_exits_2_with_one_line() {
         assert!(!err.contains("tiny-secret"), "{err}");
         println!("{var}: {}", err.trim());
     }
+}
+
+/// Runs the binary with a configuration that would start the console (its database
+/// unreachable, so that a console started by mistake fails rather than serves).
+fn run_args(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", "postgresql://127.0.0.1:1/none")
+        .env("WEB_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env_remove("FLOWVISION_ADMIN_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn help_and_usage_errors_never_start_the_console() {
+    for args in [&["--help"][..], &["-h"], &["help"], &["serve", "--help"], &["help", "serve"]] {
+        let (code, out, err) = run_args(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Usage: flowvision-web"), "{args:?}: {out}");
+        assert!(!out.contains("FlowVision console"), "{args:?}: {out}");
+    }
+    let (_, help, _) = run_args(&["--help"]);
+    assert!(
+        help.contains("serve") && help.contains("DATABASE_URL") && help.contains("Exit status"),
+        "{help}"
+    );
+    let (code, version, _) = run_args(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(version.starts_with("flowvision-web "), "{version}");
+
+    for args in [
+        &["insights", "foo"][..],
+        &["insights"],
+        &["--bogus"],
+        &["serve", "--bogus"],
+        &["serve", "extra"],
+        &["-x"],
+    ] {
+        let (code, out, err) = run_args(args);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(err.contains("Usage: flowvision-web"), "{args:?}: usage on stderr: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        // Past the command line it would have read the configuration and tried the
+        // database: neither happened.
+        assert!(!err.contains("configuration") && !err.contains("database"), "{args:?}: {err}");
+        println!("{args:?}: {}", err.lines().next().unwrap_or(""));
+    }
+    // `serve` is the default's explicit form: the same configuration check.
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("configuration: DATABASE_URL") && err.trim().lines().count() == 1, "{err}");
 }
 
 fn free_port() -> u16 {

@@ -10,7 +10,7 @@
 //! applied, "all" is just the widest prefix list).
 //!
 //! `cargo build --release -p flowvision-web && cargo run --release -p flowvision-bench --bin dashboards`
-//! Options (`-- --help`): `--exporters N`, `--talkers-1m N`, `--talkers-1h N`,
+//! Options (`-- --help`; unknown ones exit 2): `--exporters N`, `--talkers-1m N`, `--talkers-1h N`,
 //! `--services-1m N`, `--services-1h N`, `--as-1m N`, `--as-1h N`, `--minute-hours H`,
 //! `--flows N`, `--flow-hours H`, `--iterations N`, `--explain` (plans of the slowest
 //! queries), `--skip-dashboards` (flow search only).
@@ -18,6 +18,7 @@
 //! `target/debug/flowvision-web`.
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use flowvision_tests::pg::PgCluster;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,80 +29,57 @@ use std::time::{Duration, Instant};
 const ADMIN: &str = "admin";
 const ADMIN_PW: &str = "dashboards-benchmark-password";
 
-/// Data set size: rows per bucket and dimension, at the collector's rollup cardinality.
+/// Console benchmark: p50/p95 latency of every dashboard query of `flowvision-web` and
+/// of flow search, over a throwaway PostgreSQL filled at the collector's rollup
+/// cardinality (docs/benchmarks.md). Data set size: rows per bucket and dimension.
+#[derive(Debug, Parser)]
+#[command(name = "dashboards")]
 struct Scale {
+    /// Exporters.
+    #[arg(long, value_name = "N", default_value_t = 20)]
     exporters: i64,
+    /// Talkers per exporter, side and minute bucket.
+    #[arg(long = "talkers-1m", value_name = "N", default_value_t = 200)]
     talkers_1m: i64,
+    /// Talkers per exporter, side and hour bucket.
+    #[arg(long = "talkers-1h", value_name = "N", default_value_t = 1000)]
     talkers_1h: i64,
+    /// Services per exporter and minute bucket.
+    #[arg(long = "services-1m", value_name = "N", default_value_t = 100)]
     services_1m: i64,
+    /// Services per exporter and hour bucket.
+    #[arg(long = "services-1h", value_name = "N", default_value_t = 300)]
     services_1h: i64,
+    /// AS pairs per exporter and minute bucket.
+    #[arg(long = "as-1m", value_name = "N", default_value_t = 500)]
     as_1m: i64,
+    /// AS pairs per exporter and hour bucket.
+    #[arg(long = "as-1h", value_name = "N", default_value_t = 2000)]
     as_1h: i64,
+    /// Interfaces per exporter.
+    #[arg(skip = 48)]
     interfaces: i64,
+    /// IP protocols.
+    #[arg(skip = 6)]
     protocols: i64,
+    /// Hours of minute rollups for talkers, services and AS (what windows up to 6 h read).
+    #[arg(long, value_name = "H", default_value_t = 7)]
     minute_hours: i64,
+    /// Rows of the raw `flows` table (flow search).
+    #[arg(long, value_name = "N", default_value_t = 20_000_000)]
     flows: i64,
+    /// Hours the raw flows span (up to now).
+    #[arg(long, value_name = "H", default_value_t = 2)]
     flow_hours: i64,
+    /// Timed requests per query (after one warm-up).
+    #[arg(long, value_name = "N", default_value_t = 60)]
     iterations: usize,
+    /// Print the plans of the slowest queries.
+    #[arg(long)]
     explain: bool,
+    /// Flow search only.
+    #[arg(long)]
     skip_dashboards: bool,
-}
-
-impl Default for Scale {
-    fn default() -> Scale {
-        Scale {
-            exporters: 20,
-            talkers_1m: 200,
-            talkers_1h: 1000,
-            services_1m: 100,
-            services_1h: 300,
-            as_1m: 500,
-            as_1h: 2000,
-            interfaces: 48,
-            protocols: 6,
-            minute_hours: 7,
-            flows: 20_000_000,
-            flow_hours: 2,
-            iterations: 60,
-            explain: false,
-            skip_dashboards: false,
-        }
-    }
-}
-
-fn parse_args() -> Result<Scale> {
-    let mut s = Scale::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--explain" {
-            s.explain = true;
-            continue;
-        }
-        if a == "--skip-dashboards" {
-            s.skip_dashboards = true;
-            continue;
-        }
-        if a == "--help" || a == "-h" {
-            println!("see the header of bench/src/bin/dashboards.rs for the options");
-            std::process::exit(0);
-        }
-        let v: i64 = args.next().with_context(|| format!("{a} needs a value"))?.parse()?;
-        match a.as_str() {
-            "--exporters" => s.exporters = v,
-            "--talkers-1m" => s.talkers_1m = v,
-            "--talkers-1h" => s.talkers_1h = v,
-            "--services-1m" => s.services_1m = v,
-            "--services-1h" => s.services_1h = v,
-            "--as-1m" => s.as_1m = v,
-            "--as-1h" => s.as_1h = v,
-            "--minute-hours" => s.minute_hours = v,
-            "--flows" => s.flows = v,
-            "--flow-hours" => s.flow_hours = v,
-            "--iterations" => s.iterations = usize::try_from(v)?,
-            _ => bail!("unknown option {a}"),
-        }
-    }
-    Ok(s)
 }
 
 fn workspace() -> PathBuf {
@@ -361,7 +339,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() -> Result<()> {
-    let s = parse_args()?;
+    let s = Scale::parse();
     let bin = web_bin()?;
     println!("flowvision-web: {}", bin.display());
     let pg = PgCluster::start().context("starting PostgreSQL")?;

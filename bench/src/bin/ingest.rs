@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p flowvision-bench --bin ingest -- [--quick] [--rates 50000,100000]
-//!     [--step-secs 30] [--peers flowvision,nfacctd,flowvision+relay] [--hold-for-profile SECS]
+//!     [--step-secs 30] [--peers flowvision,nfacctd,flowvision+relay] [--hold-for-profile RATE:SECS]
 //! ```
 //!
 //! `flowvision+relay` is the same collector with one raw forwarding rule (`any`: every
@@ -28,6 +28,7 @@
 //! per-millisecond counts are loaded into an HDR histogram.
 
 use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
 use flowvision_codec::Protocol;
 use flowvision_sim::scenario::{ExporterGroup, Scenario};
 use flowvision_sim::{Datagram, SimError, Simulation};
@@ -105,68 +106,59 @@ impl PeerKind {
     }
 }
 
-fn parse_options() -> Result<Options> {
-    let mut o = Options {
-        quick: false,
-        rates: Vec::new(),
-        step: Duration::from_secs(30),
-        peers: vec![PeerKind::FlowVision, PeerKind::Nfacctd],
-        hold_for_profile: None,
+/// Ingest benchmark: FlowVision's collector against pmacct's nfacctd, both writing
+/// NetFlow v5 into the same throwaway PostgreSQL, at rising rates over loopback.
+#[derive(Debug, Parser)]
+#[command(name = "ingest")]
+struct Cli {
+    /// Short steps (5 s) at two rates (20000, 50000 flows/s) unless given.
+    #[arg(long)]
+    quick: bool,
+    /// Rates of the steps, flows/s, comma separated [10000, 25000, then 50000 to 600000].
+    #[arg(long, value_name = "R,R,...", value_delimiter = ',')]
+    rates: Vec<u64>,
+    /// Length of a step, seconds [30; 5 with --quick].
+    #[arg(long, value_name = "S")]
+    step_secs: Option<u64>,
+    /// Peers, in order: flowvision, flowvision+relay, nfacctd [flowvision,nfacctd].
+    #[arg(long, value_name = "PEER,...", value_delimiter = ',', value_parser = parse_peer)]
+    peers: Vec<PeerKind>,
+    /// After the rising steps, one more FlowVision step at RATE for SECS, printing the
+    /// collector's pid so that `perf record -p` can attach.
+    #[arg(long, value_name = "RATE:SECS", value_parser = parse_hold)]
+    hold_for_profile: Option<(u64, u64)>,
+}
+
+fn parse_peer(s: &str) -> Result<PeerKind, String> {
+    match s.trim() {
+        "flowvision" => Ok(PeerKind::FlowVision),
+        "flowvision+relay" => Ok(PeerKind::FlowVisionRelay),
+        "nfacctd" => Ok(PeerKind::Nfacctd),
+        other => Err(format!("unknown peer {other}: flowvision, flowvision+relay or nfacctd")),
+    }
+}
+
+fn parse_hold(s: &str) -> Result<(u64, u64), String> {
+    let (r, secs) = s.split_once(':').ok_or("RATE:SECS")?;
+    Ok((r.parse().map_err(|e| format!("RATE: {e}"))?, secs.parse().map_err(|e| format!("SECS: {e}"))?))
+}
+
+fn parse_options() -> Options {
+    let cli = Cli::parse();
+    let rates = if !cli.rates.is_empty() {
+        cli.rates
+    } else if cli.quick {
+        vec![20_000, 50_000]
+    } else {
+        [10_000, 25_000].into_iter().chain((1..=12).map(|i| i * 50_000)).collect()
     };
-    let mut step = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| anyhow!("{a} needs a value"));
-        match a.as_str() {
-            "--quick" => o.quick = true,
-            "--rates" => {
-                o.rates = value()?
-                    .split(',')
-                    .map(|r| r.trim().parse::<u64>().context("--rates: flows/s, comma separated"))
-                    .collect::<Result<_>>()?;
-            }
-            "--step-secs" => step = Some(Duration::from_secs(value()?.parse().context("--step-secs")?)),
-            "--peers" => {
-                o.peers = value()?
-                    .split(',')
-                    .map(|p| match p.trim() {
-                        "flowvision" => Ok(PeerKind::FlowVision),
-                        "flowvision+relay" => Ok(PeerKind::FlowVisionRelay),
-                        "nfacctd" => Ok(PeerKind::Nfacctd),
-                        other => Err(anyhow!("--peers: unknown peer {other}")),
-                    })
-                    .collect::<Result<_>>()?;
-            }
-            "--hold-for-profile" => {
-                // RATE:SECS — after the rising steps, one more FlowVision step at RATE for
-                // SECS, printing the collector's pid so `perf record -p` can attach.
-                let v = value()?;
-                let (r, s) = v.split_once(':').ok_or_else(|| anyhow!("--hold-for-profile RATE:SECS"))?;
-                o.hold_for_profile = Some((r.parse()?, s.parse()?));
-            }
-            "-h" | "--help" => {
-                println!(
-                    "ingest [--quick] [--rates R,R,...] [--step-secs S] [--peers flowvision,nfacctd] \
-                     [--hold-for-profile RATE:SECS]"
-                );
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other} (try --help)"),
-        }
-    }
-    if o.rates.is_empty() {
-        o.rates = if o.quick {
-            vec![20_000, 50_000]
-        } else {
-            [10_000, 25_000].into_iter().chain((1..=12).map(|i| i * 50_000)).collect()
-        };
-    }
-    o.step = step.unwrap_or(if o.quick { Duration::from_secs(5) } else { Duration::from_secs(30) });
-    Ok(o)
+    let step = Duration::from_secs(cli.step_secs.unwrap_or(if cli.quick { 5 } else { 30 }));
+    let peers = if cli.peers.is_empty() { vec![PeerKind::FlowVision, PeerKind::Nfacctd] } else { cli.peers };
+    Options { quick: cli.quick, rates, step, peers, hold_for_profile: cli.hold_for_profile }
 }
 
 fn main() -> Result<()> {
-    let opts = parse_options()?;
+    let opts = parse_options();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let collector_bin = root.join("target/release/flowvision-collector");
     let ours = opts.peers.iter().any(|p| *p != PeerKind::Nfacctd);

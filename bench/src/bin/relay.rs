@@ -23,7 +23,7 @@
 //! CPU per thread comes from `/proc/.../schedstat` (time on a CPU, whatever else runs):
 //! the worker, the destinations' sender threads (`fwd-*`), the exporter, the reader.
 //!
-//! `cargo run --release -p flowvision-bench --bin relay [-- FLOWS ROUNDS REPS]`;
+//! `cargo run --release -p flowvision-bench --bin relay [-- FLOWS ROUNDS REPS]` (`-- --help`);
 //! `RELAY_BENCH_MODE=burst|udp|memory` (default: all three), `RELAY_BENCH_ONLY=<part
 //! of a scenario name>` (for `perf`), `RELAY_BENCH_RATE=<flows/s>` (paced `udp`),
 //! `RELAY_BENCH_DEST=<host:port>` (forward there instead of to the loopback reader;
@@ -31,6 +31,7 @@
 //! `RELAY_BENCH_SPLIT=1` (every thread but the worker on CPU 1), `RELAY_BENCH_PIN=0`
 //! (worker not pinned).
 
+use clap::Parser;
 use flowvision_bench::workload;
 use flowvision_codec::{Decoder, Protocol, TemplateCache, TemplateCacheConfig};
 use flowvision_collector::forward::multisend::MultiSender;
@@ -754,11 +755,30 @@ fn report(feed: Feed, results: &[Vec<Measurement>]) {
     );
 }
 
+/// Relay benchmark: what forwarding costs the collector's ingest (docs/relay.md
+/// "Benchmark"). Feeds and scenarios are chosen with RELAY_BENCH_* variables.
+#[derive(Debug, Parser)]
+#[command(name = "relay", after_help = RELAY_AFTER_HELP)]
+struct Cli {
+    /// Synthetic flows in the workload (encoded as IPFIX).
+    #[arg(value_name = "FLOWS", default_value_t = 100_000)]
+    flows: usize,
+    /// Times the workload is sent per run.
+    #[arg(value_name = "ROUNDS", default_value_t = 10)]
+    rounds: usize,
+    /// Interleaved repetitions of every scenario (figures are their medians).
+    #[arg(value_name = "REPS", default_value_t = 5)]
+    reps: usize,
+}
+
+const RELAY_AFTER_HELP: &str = "\
+Environment: RELAY_BENCH_MODE=burst|udp|memory (one feed; default all three),
+RELAY_BENCH_ONLY=<part of a scenario name>, RELAY_BENCH_RATE=<flows/s> (paced udp feed),
+RELAY_BENCH_DEST=<host:port> (forward there instead of the loopback reader),
+RELAY_BENCH_SPLIT=1 (every thread but the worker on CPU 1), RELAY_BENCH_PIN=0 (worker not pinned).";
+
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let flows: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
-    let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
-    let reps: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
+    let Cli { flows, rounds, reps } = Cli::parse();
     let only = std::env::var("RELAY_BENCH_ONLY").ok();
     let feeds = match std::env::var("RELAY_BENCH_MODE").as_deref() {
         Ok("burst") => vec![Feed::Burst],

@@ -15,12 +15,14 @@
 //!
 //! `cargo build --release -p flowvision-collector && cargo run --release -p flowvision-bench --bin xdp`
 //! Options: `--paced N` (datagrams, default 100000) `--rate R` (per s, default 40000)
-//! `--blast N` (default 300000) `--rounds N` (default 2) `--collector PATH`.
+//! `--blast N` (default 300000) `--rounds N` (default 2) `--collector PATH` `--ring N`
+//! (default 8192); `-- --help` lists them.
 
 #[path = "../../../collector/tests/xdp_common/mod.rs"]
 mod xdp_common;
 
 use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
 use flowvision_codec::Protocol;
 use flowvision_sim::{Datagram, Scenario, SimError, Simulation};
 use std::collections::BTreeMap;
@@ -31,41 +33,33 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// AF_XDP against kernel UDP sockets on the same veth pair, with the same load, in
+/// one run (as root): receiver CPU per packet, packets/s and loss, as ratios.
+#[derive(Debug, Parser)]
+#[command(name = "xdp")]
 struct Options {
+    /// Datagrams of the paced phase (CPU per packet).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
     paced: usize,
+    /// Datagrams per second of the paced phase.
+    #[arg(long, value_name = "R", default_value_t = 40_000.0)]
     rate: f64,
+    /// Datagrams of the unpaced phase (packets/s and loss).
+    #[arg(long, value_name = "N", default_value_t = 300_000)]
     blast: usize,
+    /// Rounds, each mode once per round (alternating).
+    #[arg(long, value_name = "N", default_value_t = 2)]
     rounds: usize,
+    /// The collector binary (release build of this checkout by default).
+    #[arg(long, value_name = "PATH", default_value_os_t = default_collector())]
     collector: PathBuf,
     /// XDP_RING_SIZE (UMEM frames: twice that).
+    #[arg(long, value_name = "N", default_value_t = 8192)]
     ring: u32,
 }
 
-fn options() -> Result<Options> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut o = Options {
-        paced: 100_000,
-        rate: 40_000.0,
-        blast: 300_000,
-        rounds: 2,
-        collector: root.join("target/release/flowvision-collector"),
-        ring: 8192,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let v = it.next().ok_or_else(|| anyhow!("{a} needs a value"))?;
-        match a.as_str() {
-            "--paced" => o.paced = v.parse()?,
-            "--rate" => o.rate = v.parse()?,
-            "--blast" => o.blast = v.parse()?,
-            "--rounds" => o.rounds = v.parse()?,
-            "--collector" => o.collector = PathBuf::from(v),
-            "--ring" => o.ring = v.parse()?,
-            other => bail!("unknown option {other}"),
-        }
-    }
-    Ok(o)
+fn default_collector() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/flowvision-collector")
 }
 
 /// NetFlow v5 datagrams of one record each, cut from the simulator's output (the
@@ -343,7 +337,7 @@ fn measure(
 }
 
 fn main() -> Result<()> {
-    let o = options()?;
+    let o = Options::parse();
     if let Some(why) = xdp_common::skip_reason() {
         println!("SKIPPED: {why}");
         return Ok(());

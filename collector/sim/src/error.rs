@@ -56,4 +56,10 @@ pub enum SimError {
         /// Datagrams the encoder produced.
         datagrams: usize,
     },
+    /// The thread that runs a started simulation could not be created.
+    #[error("cannot start the simulation thread: {0}")]
+    Spawn(io::Error),
+    /// The simulation thread panicked (a bug): the run's outputs may be incomplete.
+    #[error("the simulation thread panicked: {0}")]
+    Panicked(String),
 }

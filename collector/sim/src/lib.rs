@@ -11,6 +11,10 @@
 //!                                                                                  └─> Summary
 //! ```
 //!
+//! A run is [`run`] on the caller's thread, or [`start`] on its own thread: the
+//! [`SimulationHandle`] reads its [`Progress`], cancels it and joins it for the
+//! [`Outcome`] (summary and labels), so that a console can run several at once.
+//!
 //! Everything is deterministic for a seed ([`rng`]); time is simulated ([`clock`]);
 //! what each protocol can carry, and so what collectors count, is in [`conform`].
 //! The encoders are the codec's ([`flowvision_codec::encode`]).
@@ -21,6 +25,7 @@ pub mod clock;
 pub mod conform;
 pub mod error;
 pub mod exporter;
+pub mod handle;
 pub mod output;
 pub mod rng;
 pub mod run;
@@ -33,7 +38,8 @@ pub use anomaly::labels::Label;
 pub use anomaly::AnomalyKind;
 pub use error::SimError;
 pub use exporter::{Datagram, Sink};
-pub use run::{run, RunOptions};
+pub use handle::{start, SimulationHandle};
+pub use run::{run, Outcome, Progress, RunOptions, RunState};
 pub use scenario::{Plan, Scenario};
 pub use simulation::Simulation;
 pub use summary::Summary;

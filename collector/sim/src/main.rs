@@ -30,7 +30,7 @@ fn real_main(cli: &Cli) -> anyhow::Result<()> {
     if options.targets.is_empty() && options.pcap.is_none() && options.records.is_none() && !cli.quiet {
         eprintln!("flowvision-sim: no --target, --pcap or --records: generating only (dry run)");
     }
-    let (summary, _labels) = flowvision_sim::run(plan, &options)?;
+    let summary = flowvision_sim::start(plan, &options)?.join()?.summary;
     if let Some(p) = &cli.summary_json {
         let text = serde_json::to_string_pretty(&summary)?;
         std::fs::write(p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?;

@@ -129,6 +129,9 @@ pub struct Summary {
     pub pcap_frames: Option<u64>,
     /// Wall-clock seconds of the run.
     pub wall_seconds: f64,
+    /// Whether the run was cancelled before its plan's end (everything above is what
+    /// was sent until then).
+    pub cancelled: bool,
 }
 
 impl Summary {
@@ -189,6 +192,7 @@ impl Summary {
             udp,
             pcap_frames,
             wall_seconds,
+            cancelled: false,
         }
     }
 }
@@ -196,6 +200,9 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "flowvision-sim summary (seed {})", self.seed)?;
+        if self.cancelled {
+            writeln!(f, "  cancelled before the end of the plan: the figures are what was sent until then")?;
+        }
         writeln!(
             f,
             "  simulated {} .. {} (speedup {}), {:.3} s scheduled, {:.3} s wall",

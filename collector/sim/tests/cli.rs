@@ -104,3 +104,25 @@ fn the_example_scenario_is_valid() {
     assert!(n > 100, "{n}");
     println!("scenarios/day.toml: 40 exporters, 6 anomalies; 200 ms of it sent {n} flows");
 }
+
+#[test]
+fn help_and_usage_errors_never_start_a_run() {
+    let run = |args: &[&str]| {
+        let out = sim().args(args).stdin(std::process::Stdio::null()).output().unwrap();
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).to_string();
+        (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+    };
+    for args in [&["--help"][..], &["-h"]] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Usage: flowvision-sim") && out.contains("Exit status"), "{args:?}: {out}");
+    }
+    for args in [&["insights", "foo"][..], &["--bogus"], &["--count", "10", "extra"], &["-x"]] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(err.contains("Usage: flowvision-sim"), "{args:?}: usage on stderr: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        // A run would have said "dry run" (no output given) and printed its summary.
+        assert!(!err.contains("dry run") && !err.contains("summary"), "{args:?}: {err}");
+    }
+}

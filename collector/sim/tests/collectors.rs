@@ -51,7 +51,7 @@ fn stop(child: &mut Child, signal: &str) {
 fn send(scenario: &flowvision_sim::Scenario, port: u16) -> Summary {
     let target: SocketAddr = ([127, 0, 0, 1], port).into();
     let options = RunOptions { targets: vec![target], paced: true, ..RunOptions::default() };
-    let (summary, _) = sim_run(plan(scenario), &options).unwrap();
+    let summary = sim_run(plan(scenario), &options).unwrap().summary;
     let udp = summary.udp.as_ref().unwrap();
     assert_eq!(udp.targets[0].failed_datagrams, 0, "every datagram handed to the kernel");
     assert_eq!(udp.targets[0].flows, summary.totals.flows);

@@ -11,13 +11,20 @@
 //! until ~1 ms before, then spin), so the flow rate follows the plan, diurnal curve
 //! included. How late each datagram left is recorded in an HDR histogram and
 //! reported as percentiles: it shows whether this machine kept up with the rate.
+//! A cancelled run stops waiting: what is left goes out at once, unmeasured.
 
 use crate::error::SimError;
 use crate::exporter::{Datagram, Sink};
 use hdrhistogram::Histogram;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Longest single sleep while pacing, so that a cancellation is seen promptly even
+/// when the next datagram is due far ahead (low rates, long flush timeouts).
+const MAX_SLEEP: Duration = Duration::from_millis(20);
 
 /// Delivery counters of one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -61,6 +68,7 @@ pub struct UdpSender {
     start: Option<Instant>,
     last: Option<Instant>,
     lateness: Histogram<u64>,
+    cancel: Option<Arc<AtomicBool>>,
     /// Per target counters.
     pub stats: Vec<TargetStats>,
 }
@@ -116,8 +124,18 @@ impl UdpSender {
             start: None,
             last: None,
             lateness,
+            cancel: None,
             stats,
         })
+    }
+
+    /// Stops pacing once `flag` is set: later datagrams leave without waiting.
+    pub fn cancel_on(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
     /// Starts the clock now (otherwise it starts with the first datagram).
@@ -135,9 +153,12 @@ impl UdpSender {
                 let _ = self.lateness.record(late.clamp(1, 60_000_000));
                 return now;
             }
+            if self.cancelled() {
+                return now;
+            }
             let left = due - now;
             if left > Duration::from_micros(1500) {
-                std::thread::sleep(left - Duration::from_millis(1));
+                std::thread::sleep((left - Duration::from_millis(1)).min(MAX_SLEEP));
             } else if left > Duration::from_micros(200) {
                 std::thread::sleep(Duration::from_micros(50));
             } else {

@@ -1,0 +1,62 @@
+//! The `flowvision-web` command line. Serving the console is the default, so that
+//! `flowvision-web` alone keeps starting it; `serve` is its explicit form, and later
+//! tools of the console are subcommands beside it. The configuration is the
+//! environment (docs/web.md), not flags: the command line only chooses what to do,
+//! and refuses what it does not know (usage on stderr, exit status 2) rather than
+//! starting the console with arguments ignored.
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Configuration comes from the environment (docs/web.md): DATABASE_URL (required), WEB_LISTEN
+[0.0.0.0:8000], WEB_TLS_CERT and WEB_TLS_KEY, WEB_COOKIE_SECURE, WEB_IP_HEADER,
+FLOWVISION_ADMIN_USER and FLOWVISION_ADMIN_PASSWORD (first admin), WEB_ASSETS_DIR,
+WEB_SEARCH_TIMEOUT_MS, WEB_QUERY_TIMEOUT_MS, WEB_SEARCH_MAX_ROWS, WEB_EXPORT_MAX_ROWS,
+WEB_DB_POOL, WEB_ARGON2_MEMORY_KIB, WEB_ARGON2_ITERATIONS, WEB_ARGON2_PARALLELISM, WEB_LOG,
+WEB_WORKERS.
+
+Exit status: 0 after a clean shutdown, 1 when the console cannot start (database,
+migrations) or stops on an error, 2 on bad usage or bad configuration.";
+
+/// FlowVision web console: dashboards, flow search and the JSON API over the
+/// collector's database.
+#[derive(Debug, Parser)]
+#[command(name = "flowvision-web", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the console and the JSON API (the default).
+    Serve(ServeArgs),
+}
+
+/// Options of `serve` (configuration comes from the environment).
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn serve_is_the_default_and_unknown_words_are_refused() {
+        Cli::command().debug_assert();
+        assert!(Cli::try_parse_from(["flowvision-web"]).unwrap().command.is_none());
+        assert!(matches!(
+            Cli::try_parse_from(["flowvision-web", "serve"]).unwrap().command,
+            Some(Command::Serve(_))
+        ));
+        for args in [&["insights", "foo"][..], &["--bogus"], &["serve", "--bogus"], &["serve", "extra"]] {
+            let err = Cli::try_parse_from(std::iter::once("flowvision-web").chain(args.iter().copied()))
+                .unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+}
