@@ -194,6 +194,7 @@ mod tests {
     use super::*;
     use flowvision_codec::encode::{TemplateEncoder, TemplateEncoderConfig};
     use flowvision_codec::{FlowRecord, Protocol, TemplateCache, TemplateCacheConfig};
+    use std::sync::atomic::Ordering;
     use std::sync::Mutex;
 
     const NOW: i64 = 1_700_000_000_000;
@@ -237,6 +238,48 @@ mod tests {
             out = d.to_vec();
         });
         out
+    }
+
+    /// An IPFIX exporter whose data reaches a fresh collector before its template:
+    /// the held records are in the sequence numbers, and are not upstream loss.
+    #[test]
+    fn ipfix_data_before_its_template_is_no_sequence_gap() {
+        let mut cfg = TemplateEncoderConfig::new(Protocol::Ipfix, 7);
+        cfg.template_refresh_datagrams = 0;
+        cfg.template_refresh_ms = 0;
+        let mut enc = TemplateEncoder::new(cfg);
+        // What the exporter sent before the collector started listening.
+        let _missed = encode(&mut enc, &records(3, 1000));
+        let data_before = [encode(&mut enc, &records(10, 2000)), encode(&mut enc, &records(5, 3000))];
+        enc.resend_templates();
+        let template_only = encode(&mut enc, &[]);
+        let after = [encode(&mut enc, &records(4, 4000)), encode(&mut enc, &records(6, 5000))];
+        enc.resend_templates();
+        let template_and_data = encode(&mut enc, &records(2, 6000));
+
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let counters = Arc::new(Counters::default());
+        let mut p = pipeline(tx, &counters);
+        let src = SocketAddr::from(([192, 0, 2, 1], 4739));
+        for d in data_before.iter().chain([&template_only]).chain(&after).chain([&template_and_data]) {
+            p.handle(src, d, NOW);
+        }
+        p.send_batch();
+        p.flush_counters();
+        let rows: usize = rx.try_iter().map(|b| b.rows.len()).sum();
+        assert_eq!(rows, 10 + 5 + 4 + 6 + 2, "held records released and stored");
+        assert_eq!(counters.sequence_lost.load(Ordering::Relaxed), 0, "no sequence gap counted");
+        assert_eq!(counters.sequence_resets.load(Ordering::Relaxed), 0);
+        let exporters = counters.exporters.lock().unwrap();
+        let e = &exporters[&src.ip()];
+        assert_eq!((e.sequence_lost, e.datagrams), (0, 6));
+        drop(exporters);
+
+        // Real loss is still seen: one datagram of 7 records never arrives.
+        let _lost = encode(&mut enc, &records(7, 7000));
+        p.handle(src, &encode(&mut enc, &records(1, 8000)), NOW);
+        p.flush_counters();
+        assert_eq!(counters.sequence_lost.load(Ordering::Relaxed), 7);
     }
 
     /// A test stage: fills a field the exporter left empty (enrichment) and counts
