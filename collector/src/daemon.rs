@@ -7,10 +7,12 @@
 //!   -> bounded queue -> store writers (COPY binary + rollups, spool when the DB is away)
 //! ```
 
+use crate::clock::now_ms;
 use crate::config::{CollectorConfig, IngestMode};
 use crate::ingest::udp::{bind_port, UdpReceiver};
 use crate::ingest::xdp::{XdpError, XdpIngest};
-use crate::pipeline::worker::{now_ms, Pipeline, Worker, WorkerSettings};
+use crate::pipeline::worker::Worker;
+use crate::pipeline::{Pipeline, WorkerSettings};
 use crate::store::{CollectorSnapshot, ExporterTotals, Store, StoreConfig, StoreStats};
 use crate::telemetry::{self, metrics::Exposition, Counters};
 use anyhow::Context;

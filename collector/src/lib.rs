@@ -3,6 +3,7 @@
 //! tests and other tools reuse the same code.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod forward;

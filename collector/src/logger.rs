@@ -17,7 +17,7 @@ impl Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let now = crate::pipeline::worker::now_ms();
+        let now = crate::clock::now_ms();
         let level = match record.level() {
             Level::Error => "ERROR",
             Level::Warn => "WARN ",

@@ -34,10 +34,11 @@
 use clap::Parser;
 use flowvision_bench::workload;
 use flowvision_codec::{Decoder, Protocol, TemplateCache, TemplateCacheConfig};
+use flowvision_collector::clock::now_ms;
 use flowvision_collector::forward::multisend::MultiSender;
 use flowvision_collector::forward::{Relay, Rule};
 use flowvision_collector::ingest::udp::{bind_port, UdpReceiver, BATCH};
-use flowvision_collector::pipeline::worker::{now_ms, Pipeline, WorkerSettings};
+use flowvision_collector::pipeline::{Pipeline, WorkerSettings};
 use flowvision_collector::store::Batch;
 use flowvision_collector::telemetry::Counters;
 use std::net::{SocketAddr, UdpSocket};

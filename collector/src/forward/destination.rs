@@ -439,7 +439,7 @@ impl Sender_ {
                         Err(_) => break,
                     }
                 }
-                let now = crate::pipeline::worker::now_ms();
+                let now = crate::clock::now_ms();
                 // The encoder's datagrams are gathered and go out in `sendmmsg` calls.
                 let mut out = std::mem::take(&mut self.scratch);
                 out.clear();

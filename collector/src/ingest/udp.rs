@@ -125,6 +125,23 @@ impl UdpReceiver {
     }
 }
 
+impl super::DatagramSource for UdpReceiver {
+    /// One `recvmmsg` batch; the buffers are reused by the next call.
+    fn receive<F: FnMut(SocketAddr, &[u8])>(
+        &mut self,
+        timeout: Duration,
+        mut handle: F,
+    ) -> io::Result<usize> {
+        let n = self.recv(timeout)?;
+        for i in 0..n {
+            if let Some((src, payload)) = self.datagram(i) {
+                handle(src, payload);
+            }
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

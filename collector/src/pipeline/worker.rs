@@ -1,114 +1,71 @@
-//! A worker: one thread, pinned to a core, reading its own sockets, decoding with its
-//! own `Decoder` (sharing the template cache), batching rows for the writers.
+//! A worker: one thread, pinned to a core, taking datagrams from its own source (a
+//! set of UDP sockets, or one AF_XDP queue) through its own [`Pipeline`]. The loop —
+//! receive, tick, counter flush, stop and drain — is written once here for every
+//! [`DatagramSource`].
 
-use super::sampling::{self, SamplingRule};
-use super::sequence::{SequenceEvent, SequenceTracker};
-use crate::forward::{Relay, RelayWorker};
-use crate::ingest::udp::UdpReceiver;
-use crate::store::{Batch, BatchId, FlowRow};
-use crate::telemetry::{Counters, WorkerCounters};
-use crossbeam_channel::{SendTimeoutError, Sender};
-use flowvision_codec::{DecodeOutput, Decoder};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use super::Pipeline;
+use crate::clock;
+use crate::ingest::DatagramSource;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-/// How long a worker waits for a full writer queue before dropping (and counting)
-/// a batch. Waiting longer only moves the loss into the kernel's socket buffer.
-const QUEUE_WAIT: Duration = Duration::from_secs(1);
+/// Longest wait for datagrams before the worker ticks anyway (batch age, relay flush,
+/// counters, the stop flag).
+const RECEIVE_WAIT: Duration = Duration::from_millis(50);
+/// Pause after a receive error, so a persistent one does not spin a core.
+const ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// Longest a stopping worker keeps reading datagrams that are still arriving.
 const STOP_DRAIN: Duration = Duration::from_secs(2);
 /// How often worker counters are folded into the shared ones.
 const COUNTER_FLUSH: Duration = Duration::from_millis(100);
 
-/// Settings shared by all workers.
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    /// Rows per batch.
-    pub batch_rows: usize,
-    /// Oldest a partial batch may get.
-    pub batch_max_age: Duration,
-    /// Configured sampling rates.
-    pub sampling: Arc<Vec<SamplingRule>>,
-    /// This collector process's batch-id instance.
-    pub instance: u64,
-    /// Batch sequence numbers, shared so ids are unique per instance.
-    pub batch_seq: Arc<AtomicU64>,
-    /// The flow relay (forwarding rules); empty unless rules are configured.
-    pub relay: Arc<Relay>,
-    /// Emptied row vectors coming back from the store ([`crate::store::Store::row_pool`]);
-    /// `None`: every batch gets a new vector.
-    pub row_pool: Option<crossbeam_channel::Receiver<Vec<FlowRow>>>,
-}
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// One worker: a source of datagrams and the pipeline they go through.
-pub struct Worker {
-    receiver: UdpReceiver,
+pub struct Worker<S> {
+    source: S,
     pipeline: Pipeline,
 }
 
-/// Everything after the socket: decode, sample, sequence-check, batch. Separate from
-/// the receiver so that the AF_XDP path feeds the same code.
-pub struct Pipeline {
-    decoder: Decoder,
-    tx: Sender<Batch>,
-    counters: Arc<Counters>,
-    settings: WorkerSettings,
-    sequences: SequenceTracker,
-    local: WorkerCounters,
-    out: DecodeOutput,
-    rows: Vec<FlowRow>,
-    batch_started: Instant,
-    relay: RelayWorker,
-}
-
-impl std::fmt::Debug for Worker {
+impl<S: std::fmt::Debug> std::fmt::Debug for Worker<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker").field("receiver", &self.receiver).finish_non_exhaustive()
+        f.debug_struct("Worker").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
-impl Worker {
-    /// A worker reading `receiver` into `pipeline`.
-    pub fn new(receiver: UdpReceiver, pipeline: Pipeline) -> Self {
-        Worker { receiver, pipeline }
+impl<S: DatagramSource> Worker<S> {
+    /// A worker reading `source` into `pipeline`.
+    pub fn new(source: S, pipeline: Pipeline) -> Self {
+        Worker { source, pipeline }
     }
 
-    /// Runs until `stop` is set and the sockets are drained, then sends what is left.
+    /// Runs until `stop` is set and the source is drained, then sends what is left.
     pub fn run(mut self, core: Option<usize>, stop: Arc<AtomicBool>) {
         if let Some(id) = core {
-            // Pinning keeps the socket buffers, decoder state and batch in one
-            // core's caches; failure (e.g. restricted cpuset) costs only speed.
+            // Pinning keeps the receive buffers (or ring), decoder state and batch in
+            // one core's caches; failure (e.g. restricted cpuset) costs only speed.
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
         }
         let mut last_flush = Instant::now();
         let mut stopping_since: Option<Instant> = None;
         loop {
-            let n = match self.receiver.recv(Duration::from_millis(50)) {
+            // One receive time per batch, taken when its first datagram is handed over.
+            let mut now = None;
+            let pipeline = &mut self.pipeline;
+            let received = self.source.receive(RECEIVE_WAIT, |src, payload| {
+                let now = *now.get_or_insert_with(clock::now_ms);
+                pipeline.handle(src, payload, now);
+            });
+            let n = match received {
                 Ok(n) => n,
                 Err(e) => {
-                    eprintln!("flowvision-collector: receive error: {e}");
-                    std::thread::sleep(Duration::from_millis(50));
+                    log::warn!("receive error: {e}");
+                    std::thread::sleep(ERROR_PAUSE);
                     0
                 }
             };
-            if n > 0 {
-                let now = now_ms();
-                for i in 0..n {
-                    if let Some((src, payload)) = self.receiver.datagram(i) {
-                        self.pipeline.handle(src, payload, now);
-                    }
-                }
-            }
             self.pipeline.tick();
             if last_flush.elapsed() >= COUNTER_FLUSH {
-                self.pipeline.flush_counters();
+                self.flush_counters();
                 last_flush = Instant::now();
             }
             if stop.load(Ordering::Acquire) {
@@ -121,134 +78,85 @@ impl Worker {
             }
         }
         self.pipeline.send_batch();
+        self.flush_counters();
+    }
+
+    fn flush_counters(&mut self) {
         self.pipeline.flush_counters();
+        self.source.flush_counters();
     }
 }
 
-impl Pipeline {
-    /// A pipeline sending batches to `tx`.
-    pub fn new(
-        decoder: Decoder,
-        tx: Sender<Batch>,
-        counters: Arc<Counters>,
-        settings: WorkerSettings,
-    ) -> Self {
-        let rows = Vec::with_capacity(settings.batch_rows);
-        let relay = settings.relay.worker();
-        Pipeline {
-            decoder,
-            tx,
-            counters,
-            settings,
-            sequences: SequenceTracker::default(),
-            local: WorkerCounters::default(),
-            out: DecodeOutput::default(),
-            rows,
-            batch_started: Instant::now(),
-            relay,
-        }
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::forward::Relay;
+    use crate::pipeline::WorkerSettings;
+    use crate::telemetry::Counters;
+    use flowvision_codec::encode::V5Encoder;
+    use flowvision_codec::{Decoder, FlowRecord, Protocol};
+    use std::collections::VecDeque;
+    use std::io;
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::atomic::AtomicU64;
+
+    /// Batches of datagrams in memory; sets `stop` when the first batch is taken, so
+    /// the rest must be drained.
+    #[derive(Debug)]
+    struct Memory {
+        batches: VecDeque<Vec<Vec<u8>>>,
+        stop: Arc<AtomicBool>,
+        flushes: Arc<AtomicU64>,
     }
 
-    /// Sends the batch when it is full or old enough.
-    pub fn tick(&mut self) {
-        // Forwarded datagrams gathered during this receive batch go out now.
-        self.relay.flush();
-        if self.rows.len() >= self.settings.batch_rows
-            || (!self.rows.is_empty() && self.batch_started.elapsed() >= self.settings.batch_max_age)
-        {
-            self.send_batch();
-        }
-    }
-
-    /// Folds this pipeline's counters into the shared ones.
-    pub fn flush_counters(&mut self) {
-        self.counters.absorb(&mut self.local);
-    }
-
-    /// Decodes one datagram into the current batch.
-    pub fn handle(&mut self, src: SocketAddr, payload: &[u8], now: i64) {
-        let exporter = src.ip();
-        self.local.datagrams += 1;
-        self.local.bytes += payload.len() as u64;
-        self.out.clear();
-        let result = self.decoder.decode(exporter, payload, now, &mut self.out);
-        // Forwarding sees the records as exported (before configured sampling rates),
-        // and costs one atomic load when no rules are configured.
-        self.relay.forward(src, payload, result.as_ref().ok(), &self.out.records);
-        let records = (self.out.records.len()) as u64;
-        match result {
-            Ok(info) => {
-                self.local.decoded(info.protocol, records);
-                let event = self.sequences.observe(exporter, &info);
-                let e = self.local.exporter(exporter, now);
-                e.datagrams += 1;
-                e.datagram_bytes += payload.len() as u64;
-                e.records += records;
-                e.templates += u64::from(info.templates);
-                e.protocol = Some(info.protocol);
-                match event {
-                    SequenceEvent::InOrder => {}
-                    SequenceEvent::Gap { lost } => {
-                        e.sequence_lost += lost;
-                        self.local.sequence_lost += lost;
-                    }
-                    SequenceEvent::Reset => {
-                        e.sequence_resets += 1;
-                        self.local.sequence_resets += 1;
-                    }
-                }
+    impl DatagramSource for Memory {
+        fn receive<F: FnMut(SocketAddr, &[u8])>(&mut self, _: Duration, mut handle: F) -> io::Result<usize> {
+            self.stop.store(true, Ordering::Release);
+            let Some(batch) = self.batches.pop_front() else { return Ok(0) };
+            for d in &batch {
+                handle(SocketAddr::from(([192, 0, 2, 5], 2055)), d);
             }
-            Err(err) => {
-                *self.local.undecodable.entry(err.reason()).or_default() += 1;
-                let e = self.local.exporter(exporter, now);
-                e.datagrams += 1;
-                e.datagram_bytes += payload.len() as u64;
-                e.undecodable += 1;
-                // Complete sets before the fault still count (and are stored).
-                e.records += records;
-            }
+            Ok(batch.len())
         }
-        // A full batch goes before this datagram's records would overflow it: pushing
-        // past the capacity reallocates and copies the whole batch (megabytes at the
-        // default 65,536 rows, into freshly faulted pages), once per batch.
-        if !self.rows.is_empty() && self.rows.len() + self.out.records.len() > self.settings.batch_rows {
-            self.send_batch();
-        }
-        if self.rows.is_empty() {
-            self.batch_started = Instant::now();
-        }
-        for rec in self.out.records.iter() {
-            let mut record = *rec;
-            sampling::apply(&self.settings.sampling, &mut record);
-            self.rows.push(FlowRow { time_received_ms: now, record });
+
+        fn flush_counters(&mut self) {
+            self.flushes.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Hands the current batch to the writers (or counts it dropped).
-    pub fn send_batch(&mut self) {
-        self.relay.flush();
-        if self.rows.is_empty() {
-            return;
-        }
-        let want = self.settings.batch_rows;
-        let next = self
-            .settings
-            .row_pool
-            .as_ref()
-            .and_then(|p| p.try_recv().ok())
-            .filter(|v| v.capacity() >= want)
-            .unwrap_or_else(|| Vec::with_capacity(want));
-        let rows = std::mem::replace(&mut self.rows, next);
-        let n = rows.len() as u64;
-        let id = BatchId {
-            instance: self.settings.instance,
-            seq: self.settings.batch_seq.fetch_add(1, Ordering::Relaxed),
+    #[test]
+    fn a_stopping_worker_drains_its_source_and_sends_the_rest() {
+        let mut enc = V5Encoder::new(0, 0, 0);
+        let mut datagrams = Vec::new();
+        let records: Vec<FlowRecord> =
+            (0..90).map(|_| FlowRecord::new(Protocol::NetflowV5, IpAddr::from([192, 0, 2, 5]))).collect();
+        enc.encode(clock::now_ms(), 1000, &records, |d| datagrams.push(d.to_vec()));
+        assert_eq!(datagrams.len(), 3, "30 records per v5 datagram");
+        let stop = Arc::new(AtomicBool::new(false));
+        let source = Memory {
+            batches: VecDeque::from([datagrams[..1].to_vec(), datagrams[1..].to_vec()]),
+            stop: Arc::clone(&stop),
+            flushes: Arc::new(AtomicU64::new(0)),
         };
-        match self.tx.send_timeout(Batch { id, rows }, QUEUE_WAIT) {
-            Ok(()) => self.local.rows_queued += n,
-            Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) => {
-                self.local.rows_dropped_queue_full += n;
-            }
-        }
+        let flushes = Arc::clone(&source.flushes);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let counters = Arc::new(Counters::default());
+        let settings = WorkerSettings {
+            batch_rows: 1000,
+            batch_max_age: Duration::from_secs(3600),
+            sampling: Arc::new(Vec::new()),
+            instance: 1,
+            batch_seq: Arc::new(AtomicU64::new(0)),
+            relay: Relay::new(),
+            row_pool: None,
+        };
+        let pipeline = Pipeline::new(Decoder::default(), tx, Arc::clone(&counters), settings);
+        Worker::new(source, pipeline).run(None, stop);
+        let rows: usize = rx.try_iter().map(|b| b.rows.len()).sum();
+        assert_eq!(rows, 90);
+        assert_eq!(counters.datagrams_received.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.sequence_lost.load(Ordering::Relaxed), 0);
+        assert!(flushes.load(Ordering::Relaxed) >= 1, "the source's counters are published at the end");
     }
 }

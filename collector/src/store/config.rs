@@ -1,7 +1,7 @@
 //! Storage configuration.
 
-use super::clock::{Clock, SystemClock};
 use super::error::StoreError;
+use crate::clock::{Clock, SystemClock};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -17,7 +17,6 @@
 //! See `docs/storage.md` for the schema, which console query reads which table, the
 //! partition and retention policy, the spool format and the crash window.
 
-mod clock;
 pub mod compaction;
 mod config;
 pub mod copy;
@@ -33,7 +32,8 @@ mod time;
 mod tx;
 mod writer;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+// The collector's one clock (crate::clock), re-exported where the store's users find it.
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use config::{PartitionInterval, StoreConfig};
 pub use error::StoreError;
 pub use maintenance::MaintenanceReport;

@@ -10,7 +10,7 @@ pub mod socket;
 pub mod worker;
 
 use crate::config::{XdpAttachMode, XdpConfig};
-use crate::pipeline::worker::Pipeline;
+use crate::pipeline::Pipeline;
 use crate::telemetry::metrics::Exposition;
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, XskMap};
 use aya::programs::{Xdp, XdpMode};

@@ -1,20 +1,20 @@
 //! A pinned worker per RX queue: takes frames off its AF_XDP socket, parses
 //! Ethernet/VLAN, IP and UDP itself (the kernel stack never saw these packets, so
-//! lengths and checksums are checked here), and feeds [`Pipeline::handle`] exactly as
-//! the UDP path does.
+//! lengths and checksums are checked here), and feeds the same worker loop and
+//! [`Pipeline`] as the UDP path ([`XdpSource`] is its [`DatagramSource`]).
 
 use super::socket::{SocketStats, XskQueue};
-use crate::pipeline::worker::{now_ms, Pipeline};
+use crate::ingest::DatagramSource;
+use crate::pipeline::worker::Worker;
+use crate::pipeline::Pipeline;
 use flowvision_capture::ip::{transport, Transport};
 use flowvision_capture::link::{network_layer, Network};
 use flowvision_capture::LinkType;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How often counters and XDP_STATISTICS are published.
-const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+use std::time::Duration;
 
 /// What happened to the frames of one queue (published for /metrics).
 #[derive(Debug, Default)]
@@ -148,54 +148,61 @@ fn fold(mut s: u64) -> u64 {
     s
 }
 
-/// Runs one queue until `stop` is set and the ring is drained.
-pub fn run(
-    mut queue: XskQueue,
-    mut pipeline: Pipeline,
+/// One queue's AF_XDP socket as a source of datagrams: frames parsed down to their
+/// UDP datagram, counted by what became of them.
+#[derive(Debug)]
+pub struct XdpSource {
+    queue: XskQueue,
+    local: Local,
     counters: Arc<QueueCounters>,
-    core: Option<usize>,
-    stop: Arc<AtomicBool>,
-) {
-    if let Some(id) = core {
-        // Same reason as the UDP workers: one core's caches for ring, decoder, batch.
-        let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
+}
+
+impl XdpSource {
+    /// Reads `queue`, publishing into `counters`.
+    pub fn new(queue: XskQueue, counters: Arc<QueueCounters>) -> Self {
+        XdpSource { queue, local: Local::default(), counters }
     }
-    let mut local = Local::default();
-    let mut last = Instant::now();
-    loop {
-        let now = now_ms();
-        let n = match queue.receive(Duration::from_millis(50), |frame| {
+}
+
+impl DatagramSource for XdpSource {
+    /// Frames go back on the fill ring as soon as the batch is handled (in
+    /// [`XskQueue::receive`]). Returns frames, so a ring holding only bad frames still
+    /// counts as not drained.
+    fn receive<F: FnMut(SocketAddr, &[u8])>(
+        &mut self,
+        timeout: Duration,
+        mut handle: F,
+    ) -> io::Result<usize> {
+        let local = &mut self.local;
+        self.queue.receive(timeout, |frame| {
             local.frames += 1;
             match parse_frame(frame) {
                 Ok(p) => {
                     local.datagrams += 1;
                     local.partial_checksum += u64::from(p.partial_checksum);
-                    pipeline.handle(p.src, p.payload, now);
+                    handle(p.src, p.payload);
                 }
                 Err(FrameError::BadChecksum) => local.bad_checksum += 1,
                 Err(FrameError::Malformed) => local.malformed += 1,
             }
-        }) {
-            Ok(n) => n,
-            Err(e) => {
-                log::warn!("AF_XDP receive error: {e}");
-                std::thread::sleep(Duration::from_millis(50));
-                0
-            }
-        };
-        pipeline.tick();
-        if last.elapsed() >= PUBLISH_EVERY {
-            pipeline.flush_counters();
-            counters.publish(&local, queue.stats().ok());
-            last = Instant::now();
-        }
-        if n == 0 && stop.load(Ordering::Acquire) {
-            break;
-        }
+        })
     }
-    pipeline.send_batch();
-    pipeline.flush_counters();
-    counters.publish(&local, queue.stats().ok());
+
+    /// The queue's counters and the socket's XDP_STATISTICS.
+    fn flush_counters(&mut self) {
+        self.counters.publish(&self.local, self.queue.stats().ok());
+    }
+}
+
+/// Runs one queue until `stop` is set and the ring is drained.
+pub fn run(
+    queue: XskQueue,
+    pipeline: Pipeline,
+    counters: Arc<QueueCounters>,
+    core: Option<usize>,
+    stop: Arc<AtomicBool>,
+) {
+    Worker::new(XdpSource::new(queue, counters), pipeline).run(core, stop);
 }
 
 #[cfg(test)]
