@@ -20,6 +20,7 @@ pub mod error;
 pub mod hash;
 pub mod ie;
 pub mod ipfix;
+pub mod json;
 pub mod netflow_v5;
 pub mod netflow_v9;
 pub mod output;
@@ -27,13 +28,14 @@ pub mod packet;
 pub mod record;
 pub mod sflow;
 pub mod template;
+pub mod time;
 
 pub use decode::{Decoder, SetContext};
 pub use detect::{detect, Detected};
 pub use error::DecodeError;
 pub use output::DecodeOutput;
 pub use record::{
-    format_rfc3339_ms, DatagramInfo, EnterpriseField, FlowRecord, InterfaceCounters, OptionsInfo, Protocol,
-    SamplingOrigin,
+    DatagramInfo, EnterpriseField, FlowRecord, InterfaceCounters, OptionsInfo, Protocol, SamplingOrigin,
 };
 pub use template::{CacheSnapshot, TemplateCache, TemplateCacheConfig};
+pub use time::format_rfc3339_ms;

@@ -3,10 +3,9 @@
 //! record on stdout, then a summary on stderr.
 
 use crate::cli::raw;
-use crate::json;
 use clap::Args;
 use flowvision_capture::{CaptureError, CaptureFormat, CaptureStats, DatagramReader};
-use flowvision_codec::{detect, DecodeOutput, Decoder, Detected, TemplateCacheConfig};
+use flowvision_codec::{detect, json, DecodeOutput, Decoder, Detected, TemplateCacheConfig};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
