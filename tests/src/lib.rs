@@ -1,5 +1,6 @@
 //! Shared helpers of the end-to-end tests.
 pub mod fixtures;
+pub mod oracle;
 pub mod pg;
 pub mod replay;
 

@@ -25,6 +25,7 @@ pub mod netflow_v5;
 pub mod netflow_v9;
 pub mod output;
 pub mod packet;
+pub mod raw;
 pub mod record;
 pub mod sflow;
 pub mod template;

@@ -2,10 +2,9 @@
 //! (or raw payload files) with one shared decoder and prints one JSON object per flow
 //! record on stdout, then a summary on stderr.
 
-use crate::cli::raw;
 use clap::Args;
 use flowvision_capture::{CaptureError, CaptureFormat, CaptureStats, DatagramReader};
-use flowvision_codec::{detect, json, DecodeOutput, Decoder, Detected, TemplateCacheConfig};
+use flowvision_codec::{detect, json, raw, DecodeOutput, Decoder, Detected, TemplateCacheConfig};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;

@@ -1,43 +1,23 @@
-//! Shared by the tshark conformance tests (conformance.rs, live_exporters.rs): running
-//! `flowvision-collector decode`, reading expectation files written by
-//! tests/oracle/tshark_flows.py, and comparing records in order.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! The tshark oracle (tests/oracle/README.md): reading the expectation files written
+//! by tests/oracle/tshark_flows.py, decoding the same inputs with FlowVision, and
+//! comparing the two record for record, in order.
+//!
+//! Shared by the codec's conformance test (collector/codec/tests/conformance.rs,
+//! decoding in process with [`decode_in_process`]) and the collector's live exporter
+//! test (collector/tests/live_exporters.rs, running `flowvision-collector decode` with
+//! [`decode_cli`]); both print and compare records in the one JSON format of
+//! [`flowvision_codec::json`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+use flowvision_capture::{CaptureFormat, DatagramReader};
+pub use flowvision_codec::json::FIELDS;
+use flowvision_codec::{json, raw, DecodeOutput, Decoder, TemplateCacheConfig};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_flowvision-collector");
-
-/// The fields of a record, as `decode` prints them.
-pub const FIELDS: [&str; 24] = [
-    "protocol",
-    "exporter",
-    "observation_domain",
-    "sequence",
-    "src_addr",
-    "dst_addr",
-    "src_port",
-    "dst_port",
-    "proto",
-    "tcp_flags",
-    "tos",
-    "bytes",
-    "packets",
-    "sampling_rate",
-    "in_if",
-    "out_if",
-    "src_as",
-    "dst_as",
-    "next_hop",
-    "src_mask",
-    "dst_mask",
-    "vlan",
-    "flow_start",
-    "flow_end",
-];
 /// Fields that identify a record when aligning the two sequences.
 pub const KEY: [&str; 9] = [
     "protocol",
@@ -50,29 +30,26 @@ pub const KEY: [&str; 9] = [
     "dst_port",
     "proto",
 ];
+/// Fields holding addresses, compared as addresses (`::ffff:0.0.0.0` is not `0.0.0.0`).
 pub const ADDRESSES: [&str; 4] = ["exporter", "src_addr", "dst_addr", "next_hop"];
 /// How far ahead to look for a record when the sequences disagree.
 pub const LOOKAHEAD: usize = 64;
 /// The exporter address of raw payload fixtures (tests/oracle/tshark_flows.py).
 pub const RAW_EXPORTER: &str = "192.0.2.1";
 
+/// One decoded or expected record, as its JSON object.
 pub type Record = Map<String, Value>;
 /// (protocol, exporter, observation domain, sequence): one datagram.
 pub type DatagramKey = (String, Option<IpAddr>, u64, u64);
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("FLOWVISION_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => repo().join("../shared/fixtures"),
-    }
-}
-
+/// tests/expectations: the committed tshark expectations and their MANIFEST.json.
 pub fn expectations_dir() -> PathBuf {
-    repo().join("tests/expectations")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("expectations")
+}
+
+/// tests/oracle: the scripts that produce expectations (tshark_flows.py, generate.py).
+pub fn oracle_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("oracle")
 }
 
 /// Reads an expectation file, gzipped ones through `gzip -dc`.
@@ -90,6 +67,7 @@ pub fn read_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// An address value of a record, parsed.
 pub fn ip(v: &Value) -> Option<IpAddr> {
     v.as_str().and_then(|s| s.parse().ok())
 }
@@ -105,10 +83,12 @@ pub fn same(field: &str, expected: &Value, ours: &Value) -> Option<bool> {
     Some(expected == ours)
 }
 
+/// A field of a record (`null` when absent).
 pub fn get<'a>(r: &'a Record, f: &str) -> &'a Value {
     r.get(f).unwrap_or(&Value::Null)
 }
 
+/// Whether two records are the same flow of the same datagram (fields of [`KEY`]).
 pub fn key_matches(e: &Record, o: &Record) -> bool {
     KEY.iter().all(|f| same(f, get(e, f), get(o, f)).unwrap_or(true))
 }
@@ -134,6 +114,7 @@ pub struct Example {
     pub ours: Value,
 }
 
+/// How one fixture's records compared.
 #[derive(Debug, Default)]
 pub struct FixtureResult {
     /// Expected records.
@@ -243,9 +224,10 @@ pub fn compare(expected: &[Record], markers: &HashSet<DatagramKey>, ours: &[Reco
     r
 }
 
-/// Runs `flowvision-collector decode` on a fixture's inputs.
-pub fn decode(fixtures: &Path, inputs: &[String], raw: bool) -> (Vec<Record>, String) {
-    let mut cmd = Command::new(BIN);
+/// Runs `flowvision-collector decode` (the binary at `bin`) on a fixture's inputs;
+/// returns its records and its summary (stderr).
+pub fn decode_cli(bin: &Path, fixtures: &Path, inputs: &[String], raw: bool) -> (Vec<Record>, String) {
+    let mut cmd = Command::new(bin);
     cmd.arg("decode");
     if raw {
         cmd.args(["--raw-split", "--exporter", RAW_EXPORTER]);
@@ -256,15 +238,87 @@ pub fn decode(fixtures: &Path, inputs: &[String], raw: bool) -> (Vec<Record>, St
     let out = cmd.output().expect("run flowvision-collector decode");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "decode {inputs:?} failed ({}):\n{stderr}", out.status);
-    let records = String::from_utf8(out.stdout)
+    (records_of(&out.stdout), stderr)
+}
+
+/// Decodes a fixture's inputs in this process with the codec alone, as
+/// `flowvision-collector decode` does (collector/src/cli/decode.rs): one decoder whose
+/// templates persist across the inputs, in order; captures give every UDP datagram
+/// with its source address as exporter and its capture time as the decoder's clock;
+/// any other file is one raw payload (split by [`raw::split`] when `raw`, from
+/// [`RAW_EXPORTER`] when `raw`, else from 0.0.0.0) at the time of the last frame;
+/// held sets age once per second of that clock.
+pub fn decode_in_process(fixtures: &Path, inputs: &[String], raw_split: bool) -> Vec<Record> {
+    let exporter: IpAddr =
+        if raw_split { RAW_EXPORTER.parse().unwrap() } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+    let decoder = Decoder::new(TemplateCacheConfig::default());
+    let mut out = DecodeOutput::default();
+    let mut text = Vec::new();
+    let mut last_ms: Option<i64> = None;
+    let mut last_expire_ms = i64::MIN;
+    let mut datagram = |from: IpAddr, payload: &[u8], now_ms: i64| {
+        if now_ms.saturating_sub(last_expire_ms) >= 1000 {
+            decoder.cache().expire(now_ms);
+            last_expire_ms = now_ms;
+        }
+        out.clear();
+        // Records of sets complete before an error are good data, as in `decode`.
+        let _ = decoder.decode(from, payload, now_ms, &mut out);
+        for rec in &out.records {
+            json::write_record(&mut text, rec).unwrap();
+            text.push(b'\n');
+        }
+    };
+    for input in inputs {
+        let path = fixtures.join(input);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if CaptureFormat::detect(bytes.get(..4).unwrap_or(&bytes)).is_some() {
+            let mut reader = match DatagramReader::new(&bytes[..]) {
+                Ok(r) => r,
+                Err(e) if e.is_truncation() => continue,
+                Err(e) => panic!("{}: {e}", path.display()),
+            };
+            loop {
+                match reader.next_datagram() {
+                    Ok(Some(d)) => {
+                        let now_ms = d.timestamp_ns.div_euclid(1_000_000);
+                        last_ms = Some(now_ms);
+                        datagram(d.src.ip(), d.payload, now_ms);
+                    }
+                    Ok(None) => break,
+                    // A capture cut inside a record: what came before it counts.
+                    Err(e) if e.is_truncation() => break,
+                    Err(e) => panic!("{}: {e}", path.display()),
+                }
+            }
+        } else {
+            let now_ms = last_ms.unwrap_or_else(wall_clock_ms);
+            let parts = if raw_split { raw::split(&bytes) } else { vec![&bytes[..]] };
+            for part in parts {
+                datagram(exporter, part, now_ms);
+            }
+        }
+    }
+    records_of(&text)
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// JSON Lines of records, parsed.
+fn records_of(text: &[u8]) -> Vec<Record> {
+    std::str::from_utf8(text)
         .unwrap()
         .lines()
         .map(|l| match serde_json::from_str::<Value>(l) {
             Ok(Value::Object(m)) => m,
             other => panic!("decode printed a non-object line {l:?}: {other:?}"),
         })
-        .collect();
-    (records, stderr)
+        .collect()
 }
 
 /// Splits expectation lines into records and the datagrams tshark could not finish.
