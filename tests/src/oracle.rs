@@ -18,18 +18,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Fields that identify a record when aligning the two sequences.
-pub const KEY: [&str; 9] = [
-    "protocol",
-    "exporter",
-    "observation_domain",
-    "sequence",
-    "src_addr",
-    "dst_addr",
-    "src_port",
-    "dst_port",
-    "proto",
-];
+/// Fields that identify a record when aligning the two sequences: the first nine of
+/// [`FIELDS`], protocol, exporter, observation_domain, sequence (which datagram) and
+/// src_addr, dst_addr, src_port, dst_port, proto (which flow).
+pub const KEY: [&str; 9] = {
+    let f = FIELDS;
+    [f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]]
+};
 /// Fields holding addresses, compared as addresses (`::ffff:0.0.0.0` is not `0.0.0.0`).
 pub const ADDRESSES: [&str; 4] = ["exporter", "src_addr", "dst_addr", "next_hop"];
 /// How far ahead to look for a record when the sequences disagree.

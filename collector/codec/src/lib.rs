@@ -31,6 +31,9 @@ pub mod sflow;
 pub mod template;
 pub mod time;
 
+#[cfg(test)]
+mod testing;
+
 pub use decode::{Decoder, SetContext};
 pub use detect::{detect, Detected};
 pub use error::DecodeError;
