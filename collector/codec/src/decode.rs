@@ -566,18 +566,13 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::ie::id;
-    use crate::testing::{ipfix, v9, words, EXPORTER, EXPORT_SECS, NOW};
+    use crate::testing::{fresh, ipfix, v9, words, EXPORTER, EXPORT_SECS, NOW};
 
     const EXPORT_MS: i64 = EXPORT_SECS as i64 * 1000;
 
-    fn decoder() -> Decoder {
-        Decoder::new(TemplateCacheConfig::default())
-    }
-
     #[test]
     fn dispatches_by_content_and_refuses_what_it_does_not_know() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let v9_info = d.decode(EXPORTER, &v9(1, 0, &[]), NOW, &mut out).unwrap();
         assert_eq!(v9_info.protocol, Protocol::NetflowV9);
         let ipfix_info = d.decode(EXPORTER, &ipfix(1, 0, &[]), NOW, &mut out).unwrap();
@@ -592,8 +587,7 @@ mod tests {
 
     #[test]
     fn ipfix_times_in_every_encoding() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         // Template 256: start/end in ms; 257: start/end as deltas before export (us);
         // 258: end in seconds with a duration in ms.
         let templates = [
@@ -622,8 +616,7 @@ mod tests {
 
     #[test]
     fn ipfix_uptime_times_count_from_the_system_init_option() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let boot = EXPORT_MS - 3_600_000;
         // Options template 300: scope observationDomainId/4; systemInitTimeMilliseconds/8.
         let options_template = words(&[300, 2, 1, 149, 4, id::SYSTEM_INIT_TIME_MILLISECONDS, 8]);
@@ -652,8 +645,7 @@ mod tests {
 
     #[test]
     fn dual_stack_templates_keep_the_address_that_is_set() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let tpl = words(&[256, 2, id::SOURCE_IPV4_ADDRESS, 4, id::SOURCE_IPV6_ADDRESS, 16]);
         let mut rec = vec![10, 1, 2, 3];
         rec.extend([0u8; 16]);
@@ -664,9 +656,8 @@ mod tests {
 
     #[test]
     fn clones_share_templates_and_see_refreshes() {
-        let d = decoder();
+        let (d, mut out) = fresh();
         let worker = d.clone();
-        let mut out = DecodeOutput::default();
         d.decode(EXPORTER, &ipfix(1, 0, &[(2, words(&[256, 1, id::PACKET_DELTA_COUNT, 2]))]), NOW, &mut out)
             .unwrap();
         let data = ipfix(2, 0, &[(256, vec![0, 1, 0, 2, 0, 3, 0, 4])]);
@@ -679,8 +670,7 @@ mod tests {
 
     #[test]
     fn records_before_a_fault_are_kept_and_a_bad_held_set_spoils_only_itself() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let tpl = words(&[256, 1, id::INTERFACE_NAME, VARIABLE_LENGTH, 257, 1, id::PACKET_DELTA_COUNT, 4]);
         // Held: a good set for 257 and a bad one for 256 (length 9, 3 bytes follow).
         let held = ipfix(1, 0, &[(257, 7u32.to_be_bytes().to_vec()), (256, vec![9, b'x', b'y', b'z'])]);

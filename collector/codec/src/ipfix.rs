@@ -172,8 +172,7 @@ mod tests {
     use super::*;
     use crate::ie::id;
     use crate::record::{OptionsInfo, SamplingOrigin};
-    use crate::template::TemplateCacheConfig;
-    use crate::testing::{ipfix, words, EXPORTER, EXPORT_SECS, NOW, OTHER_EXPORTER};
+    use crate::testing::{fresh, ipfix, words, EXPORTER, EXPORT_SECS, NOW, OTHER_EXPORTER};
     use std::sync::atomic::Ordering;
 
     /// Template `tid`: destination IPv4 address, packets (4 bytes).
@@ -185,14 +184,9 @@ mod tests {
         [vec![198, 51, 100, last_octet], packets.to_be_bytes().to_vec()].concat()
     }
 
-    fn decoder() -> Decoder {
-        Decoder::new(TemplateCacheConfig::default())
-    }
-
     #[test]
     fn template_then_data_and_the_header_fields() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let msg =
             ipfix(1000, 42, &[(TEMPLATE_SET, template(256)), (256, [record(1, 3), record(2, 4)].concat())]);
         let info = decode(&d, EXPORTER, &msg, NOW, &mut out).unwrap();
@@ -204,8 +198,7 @@ mod tests {
 
     #[test]
     fn held_data_waits_for_its_own_exporter_and_domain() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let data = ipfix(5, 1, &[(256, record(1, 10))]);
         assert_eq!(decode(&d, EXPORTER, &data, NOW, &mut out).unwrap().held_sets, 1);
         // The same template id from another exporter, or another domain, is another
@@ -223,8 +216,7 @@ mod tests {
 
     #[test]
     fn withdrawing_all_data_templates_keeps_options_templates() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let options_template = words(&[400, 2, 1, id::SELECTOR_ID, 2, id::SAMPLING_INTERVAL, 4]);
         let msg = ipfix(
             1,
@@ -254,8 +246,7 @@ mod tests {
 
     #[test]
     fn domain_wide_sampling_option_applies_to_later_records() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         // Options template 401: scope observationDomainId (149)/4; samplingInterval/4.
         let options_template = words(&[401, 2, 1, 149, 4, id::SAMPLING_INTERVAL, 4]);
         let mut opt = 0u32.to_be_bytes().to_vec();
@@ -282,8 +273,7 @@ mod tests {
 
     #[test]
     fn concatenated_messages_and_padding() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let first = ipfix(1, 0, &[(TEMPLATE_SET, template(256))]);
         let mut second = ipfix(2, 0, &[(256, record(1, 1))]);
         // Zero padding after the last set, inside the message length.
@@ -300,8 +290,7 @@ mod tests {
 
     #[test]
     fn malformed_lengths_are_typed_errors() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let mut run = |msg: &[u8]| decode(&d, EXPORTER, msg, NOW, &mut out);
         let empty = ipfix(1, 0, &[]);
         assert!(matches!(run(&empty[..10]), Err(DecodeError::Truncated { .. })));

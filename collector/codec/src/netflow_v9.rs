@@ -149,8 +149,7 @@ mod tests {
     use super::*;
     use crate::ie::id;
     use crate::record::SamplingOrigin;
-    use crate::template::TemplateCacheConfig;
-    use crate::testing::{v9, words, EXPORTER, EXPORT_SECS, NOW};
+    use crate::testing::{fresh, v9, words, EXPORTER, EXPORT_SECS, NOW};
     use std::sync::atomic::Ordering;
 
     /// Template 256: IPv4 source, destination port, octets, flow end (sysUpTime).
@@ -178,14 +177,9 @@ mod tests {
         r
     }
 
-    fn decoder() -> Decoder {
-        Decoder::new(TemplateCacheConfig::default())
-    }
-
     #[test]
     fn template_then_data_in_one_datagram() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let data = [record_256(1, 53, 1500, 9_000), record_256(2, 443, 40, 10_000)].concat();
         let dgram = v9(77, 5, &[(TEMPLATE_SET, template_256()), (256, data)]);
         let info = decode(&d, EXPORTER, &dgram, NOW, &mut out).unwrap();
@@ -201,8 +195,7 @@ mod tests {
 
     #[test]
     fn data_before_template_is_held_and_released_with_it() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let data = v9(1, 5, &[(256, record_256(1, 53, 100, 9_000))]);
         let info = decode(&d, EXPORTER, &data, NOW, &mut out).unwrap();
         assert_eq!((info.records, info.held_sets), (0, 1));
@@ -221,8 +214,7 @@ mod tests {
 
     #[test]
     fn template_refresh_with_other_fields_replaces_the_old_one() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         decode(&d, EXPORTER, &v9(1, 0, &[(TEMPLATE_SET, template_256())]), NOW, &mut out).unwrap();
         // Same id, now only packets (2 bytes).
         let refreshed = words(&[256, 1, id::PACKET_DELTA_COUNT, 2]);
@@ -235,8 +227,7 @@ mod tests {
 
     #[test]
     fn sampler_options_give_the_rate_of_records_that_name_the_sampler() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         // Options template 300: scope system (1)/4; sampler id/1, random interval/4.
         let options_template = words(&[300, 4, 8, 1, 4, id::SAMPLER_ID, 1, id::SAMPLER_RANDOM_INTERVAL, 4]);
         let mut options_record = vec![0, 0, 0, 0, 3];
@@ -270,8 +261,7 @@ mod tests {
 
     #[test]
     fn padding_after_the_last_flowset_is_ignored() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let mut dgram = v9(1, 0, &[(TEMPLATE_SET, template_256()), (256, record_256(1, 1, 1, 1))]);
         dgram.extend([0; 6]);
         assert_eq!(decode(&d, EXPORTER, &dgram, NOW, &mut out).unwrap().records, 1);
@@ -279,8 +269,7 @@ mod tests {
 
     #[test]
     fn malformed_lengths_and_ids_are_typed_errors() {
-        let d = decoder();
-        let mut out = DecodeOutput::default();
+        let (d, mut out) = fresh();
         let mut run = |dgram: &[u8]| decode(&d, EXPORTER, dgram, NOW, &mut out);
 
         let header_only = v9(1, 0, &[]);

@@ -4,6 +4,9 @@
 //! usually send; these write anything, malformed included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+use crate::decode::Decoder;
+use crate::output::DecodeOutput;
+use crate::template::TemplateCacheConfig;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The exporter of every test datagram.
@@ -14,6 +17,11 @@ pub(crate) const OTHER_EXPORTER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)
 pub(crate) const EXPORT_SECS: u32 = 1_732_000_000;
 /// The collector's clock when the datagrams arrive.
 pub(crate) const NOW: i64 = 1_732_000_000_500;
+
+/// A decoder with a cache of its own (default limits) and an empty output.
+pub(crate) fn fresh() -> (Decoder, DecodeOutput) {
+    (Decoder::new(TemplateCacheConfig::default()), DecodeOutput::default())
+}
 
 /// Big-endian 16-bit words: template records are lists of them.
 pub(crate) fn words(w: &[u16]) -> Vec<u8> {
