@@ -52,11 +52,12 @@ fn by_ethertype(ethertype: u16, rest: &[u8]) -> Result<Network<'_>, SkipReason> 
 /// (the parser sFlow's sampled headers go through too).
 fn ethernet(frame: &[u8]) -> Result<Network<'_>, SkipReason> {
     let h = packet::ethernet_header(frame).map_err(|_| SkipReason::Truncated)?;
+    let ethertype = h.ethertype.ok_or(SkipReason::Truncated)?;
     // A TPID still there after the deepest stack real traffic has is not IP.
-    if h.ethertype <= MAX_8023_LENGTH || packet::is_vlan_tpid(h.ethertype) {
+    if ethertype <= MAX_8023_LENGTH || packet::is_vlan_tpid(ethertype) {
         return Err(SkipReason::NotIp);
     }
-    by_ethertype(h.ethertype, h.payload)
+    by_ethertype(ethertype, h.payload)
 }
 
 fn raw(frame: &[u8]) -> Result<Network<'_>, SkipReason> {

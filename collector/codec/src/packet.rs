@@ -163,34 +163,41 @@ pub struct EthernetHeader<'a> {
     /// VLAN id of the second tag (the customer tag with QinQ), 0 when none.
     pub inner_vlan: u16,
     /// The EtherType after at most [`MAX_TAGS`] tags: still a VLAN TPID
-    /// ([`is_vlan_tpid`]) when more tags follow than any real frame has.
-    pub ethertype: u16,
-    /// What follows the EtherType.
+    /// ([`is_vlan_tpid`]) when more tags follow than any real frame has. `None` when
+    /// the frame ends inside the tags (the VLAN ids read before that are kept).
+    pub ethertype: Option<u16>,
+    /// What follows the EtherType (empty when it is `None`).
     pub payload: &'a [u8],
 }
 
 /// Reads an Ethernet II header and up to [`MAX_TAGS`] VLAN tags (802.1Q, 802.1ad,
-/// 0x9100, 0x9200).
+/// 0x9100, 0x9200). `Truncated` when the frame is shorter than the untagged header.
 pub fn ethernet_header(frame: &[u8]) -> std::result::Result<EthernetHeader<'_>, HeaderError> {
     let mut c = Cursor::new(frame, "ethernet header");
     let truncated = |_| HeaderError::Truncated;
     let dst_mac = c.array::<6>().map_err(truncated)?;
     let src_mac = c.array::<6>().map_err(truncated)?;
-    let mut h = EthernetHeader { dst_mac, src_mac, vlan: 0, inner_vlan: 0, ethertype: 0, payload: &[] };
-    h.ethertype = c.u16().map_err(truncated)?;
+    let mut ethertype = c.u16().map_err(truncated)?;
+    let mut h = EthernetHeader { dst_mac, src_mac, vlan: 0, inner_vlan: 0, ethertype: None, payload: &[] };
     for tag in 0..MAX_TAGS {
-        if !is_vlan_tpid(h.ethertype) {
+        if !is_vlan_tpid(ethertype) {
             break;
         }
         // Tag control information (priority, DEI, VLAN id), then the inner type.
-        let vid = c.u16().map_err(truncated)? & 0x0fff;
+        let Ok(tci) = c.u16() else {
+            return Ok(h);
+        };
         match tag {
-            0 => h.vlan = vid,
-            1 => h.inner_vlan = vid,
+            0 => h.vlan = tci & 0x0fff,
+            1 => h.inner_vlan = tci & 0x0fff,
             _ => {}
         }
-        h.ethertype = c.u16().map_err(truncated)?;
+        let Ok(inner) = c.u16() else {
+            return Ok(h);
+        };
+        ethertype = inner;
     }
+    h.ethertype = Some(ethertype);
     h.payload = c.rest();
     Ok(h)
 }
@@ -384,11 +391,11 @@ fn ethernet(frame: &[u8], s: &mut PacketSummary) -> Result<()> {
         return Ok(());
     };
     (s.vlan, s.inner_vlan) = (h.vlan, h.inner_vlan);
-    if is_vlan_tpid(h.ethertype) {
+    let Some(ethertype) = h.ethertype.filter(|t| !is_vlan_tpid(*t)) else {
         return Ok(());
-    }
-    s.ethertype = h.ethertype;
-    match h.ethertype {
+    };
+    s.ethertype = ethertype;
+    match ethertype {
         ETHERTYPE_IPV4 => ipv4(h.payload, s),
         ETHERTYPE_IPV6 => ipv6(h.payload, s),
         ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls(h.payload, s),
@@ -690,6 +697,50 @@ mod tests {
             let _ = parse_ipv4(&bytes);
             let _ = parse_ipv6(&bytes);
         }
+    }
+
+    #[test]
+    fn header_readers_shared_with_capture() {
+        let mut f = eth(&[(ETHERTYPE_QINQ, 0x2000 | 10), (ETHERTYPE_VLAN, 20)], ETHERTYPE_IPV4);
+        f.extend(ipv4_header(PROTO_UDP, 0, 0x2000 | 3, &[]));
+        let h = ethernet_header(&f).unwrap();
+        assert_eq!((h.vlan, h.inner_vlan, h.ethertype, h.payload.len()), (10, 20, Some(ETHERTYPE_IPV4), 20));
+        assert_eq!(ethernet_header(&f[..13]), Err(HeaderError::Truncated));
+        // Cut inside the second tag: the first tag's VLAN is known, the EtherType not.
+        let cut = ethernet_header(&f[..19]).unwrap();
+        assert_eq!((cut.vlan, cut.inner_vlan, cut.ethertype), (10, 0, None));
+        let deep = eth(&[(ETHERTYPE_VLAN, 1); MAX_TAGS + 1], ETHERTYPE_IPV4);
+        assert!(ethernet_header(&deep).unwrap().ethertype.is_some_and(is_vlan_tpid));
+
+        let v4 = super::ipv4_header(&f[22..]).unwrap();
+        assert_eq!((v4.header_len, v4.total_len, v4.proto, v4.ttl), (20, 60, PROTO_UDP, 64));
+        assert_eq!((v4.more_fragments(), v4.fragment_offset()), (true, 24));
+        assert_eq!(super::ipv4_header(&f[22..41]), Err(HeaderError::Truncated));
+        assert_eq!(super::ipv4_header(&[0x65; 20]), Err(HeaderError::Malformed));
+
+        // The test builders shadow the readers of the same name.
+        let v6 = ipv6_header(PROTO_TCP, 0xb8);
+        let h6 = super::ipv6_header(&v6).unwrap();
+        assert_eq!(
+            (h6.traffic_class, h6.payload_len, h6.next_header, h6.hop_limit),
+            (0xb8, 40, PROTO_TCP, 63)
+        );
+        assert_eq!(super::ipv6_header(&v6[..39]), Err(HeaderError::Truncated));
+        assert_eq!(super::ipv6_header(&[0x45; 40]), Err(HeaderError::Malformed));
+
+        assert_eq!(ipv6_extension(PROTO_TCP, &[1, 2, 3]), Ok(Ipv6Step::Upper));
+        let rest = [PROTO_UDP, 0, 0, 0, 0, 0, 0, 0, 0xaa];
+        assert_eq!(
+            ipv6_extension(V6_DEST_OPTS, &rest),
+            Ok(Ipv6Step::Extension { next: PROTO_UDP, rest: &[0xaa] })
+        );
+        let frag = [PROTO_UDP, 0, 0x00, 0x11, 0, 0, 0, 7];
+        assert_eq!(
+            ipv6_extension(V6_FRAGMENT, &frag),
+            Ok(Ipv6Step::Fragment { next: PROTO_UDP, offset: 16, more: true, id: 7, rest: &[] })
+        );
+        assert_eq!(ipv6_extension(V6_ROUTING, &rest[..7]), Err(HeaderError::Truncated));
+        assert!(is_ipv6_extension(V6_AH) && !is_ipv6_extension(PROTO_UDP));
     }
 
     #[test]
