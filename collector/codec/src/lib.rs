@@ -11,6 +11,11 @@
 //!        ──> ipfix ──────┴─> decode (templates) ─────┤
 //!        ──> sflow ──> packet (L2-L4 of samples) ────┘
 //! ```
+//!
+//! It also holds the one copy of what the rest of the workspace shares around flow
+//! records: the L2-L4 header readers ([`packet`], also used by flowvision-capture),
+//! the JSON record format ([`json`]), civil-date arithmetic and RFC 3339 times
+//! ([`time`]) and the splitting of raw payload files ([`raw`]).
 
 pub mod cursor;
 pub mod decode;
