@@ -11,7 +11,8 @@
 
 use flowvision_capture::{CaptureFormat, DatagramReader};
 pub use flowvision_codec::json::FIELDS;
-use flowvision_codec::{json, raw, DecodeOutput, Decoder, TemplateCacheConfig};
+use flowvision_codec::offline::OfflineDecoder;
+use flowvision_codec::{json, raw, DecodeOutput, TemplateCacheConfig};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -237,25 +238,18 @@ pub fn decode_cli(bin: &Path, fixtures: &Path, inputs: &[String], raw: bool) -> 
 }
 
 /// Decodes a fixture's inputs in this process with the codec alone, as
-/// `flowvision-collector decode` does (collector/src/cli/decode.rs): one decoder whose
-/// templates persist across the inputs, in order; captures give every UDP datagram
-/// with its source address as exporter and its capture time as the decoder's clock;
-/// any other file is one raw payload (split by [`raw::split`] when `raw`, from
-/// [`RAW_EXPORTER`] when `raw`, else from 0.0.0.0) at the time of the last frame;
-/// held sets age once per second of that clock.
+/// `flowvision-collector decode` does (collector/src/cli/decode.rs): one
+/// [`OfflineDecoder`] whose templates persist across the inputs, in order; captures
+/// give every UDP datagram with its source address as exporter and its capture time as
+/// the clock; any other file is one raw payload (split by [`raw::split`] and sent from
+/// [`RAW_EXPORTER`] when `raw_split`, else whole from 0.0.0.0).
 pub fn decode_in_process(fixtures: &Path, inputs: &[String], raw_split: bool) -> Vec<Record> {
     let exporter: IpAddr =
         if raw_split { RAW_EXPORTER.parse().unwrap() } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
-    let decoder = Decoder::new(TemplateCacheConfig::default());
+    let mut decoder = OfflineDecoder::new(TemplateCacheConfig::default());
     let mut out = DecodeOutput::default();
     let mut text = Vec::new();
-    let mut last_ms: Option<i64> = None;
-    let mut last_expire_ms = i64::MIN;
-    let mut datagram = |from: IpAddr, payload: &[u8], now_ms: i64| {
-        if now_ms.saturating_sub(last_expire_ms) >= 1000 {
-            decoder.cache().expire(now_ms);
-            last_expire_ms = now_ms;
-        }
+    let mut decode = |decoder: &mut OfflineDecoder, from: IpAddr, payload: &[u8], now_ms: i64| {
         out.clear();
         // Records of sets complete before an error are good data, as in `decode`.
         let _ = decoder.decode(from, payload, now_ms, &mut out);
@@ -267,30 +261,30 @@ pub fn decode_in_process(fixtures: &Path, inputs: &[String], raw_split: bool) ->
     for input in inputs {
         let path = fixtures.join(input);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if CaptureFormat::detect(bytes.get(..4).unwrap_or(&bytes)).is_some() {
-            let mut reader = match DatagramReader::new(&bytes[..]) {
-                Ok(r) => r,
-                Err(e) if e.is_truncation() => continue,
-                Err(e) => panic!("{}: {e}", path.display()),
-            };
-            loop {
-                match reader.next_datagram() {
-                    Ok(Some(d)) => {
-                        let now_ms = d.timestamp_ns.div_euclid(1_000_000);
-                        last_ms = Some(now_ms);
-                        datagram(d.src.ip(), d.payload, now_ms);
-                    }
-                    Ok(None) => break,
-                    // A capture cut inside a record: what came before it counts.
-                    Err(e) if e.is_truncation() => break,
-                    Err(e) => panic!("{}: {e}", path.display()),
-                }
-            }
-        } else {
-            let now_ms = last_ms.unwrap_or_else(wall_clock_ms);
+        if CaptureFormat::detect(bytes.get(..4).unwrap_or(&bytes)).is_none() {
+            let now_ms = decoder.untimed_now(wall_clock_ms);
             let parts = if raw_split { raw::split(&bytes) } else { vec![&bytes[..]] };
             for part in parts {
-                datagram(exporter, part, now_ms);
+                decode(&mut decoder, exporter, part, now_ms);
+            }
+            continue;
+        }
+        let mut reader = match DatagramReader::new(&bytes[..]) {
+            Ok(r) => r,
+            Err(e) if e.is_truncation() => continue,
+            Err(e) => panic!("{}: {e}", path.display()),
+        };
+        loop {
+            match reader.next_datagram() {
+                Ok(Some(d)) => {
+                    let now_ms = d.timestamp_ns.div_euclid(1_000_000);
+                    decoder.captured_at(now_ms);
+                    decode(&mut decoder, d.src.ip(), d.payload, now_ms);
+                }
+                Ok(None) => break,
+                // A capture cut inside a record: what came before it counts.
+                Err(e) if e.is_truncation() => break,
+                Err(e) => panic!("{}: {e}", path.display()),
             }
         }
     }

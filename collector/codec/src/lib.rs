@@ -15,7 +15,8 @@
 //! It also holds the one copy of what the rest of the workspace shares around flow
 //! records: the L2-L4 header readers ([`packet`], also used by flowvision-capture),
 //! the JSON record format ([`json`]), civil-date arithmetic and RFC 3339 times
-//! ([`time`]) and the splitting of raw payload files ([`raw`]).
+//! ([`time`]), the splitting of raw payload files ([`raw`]) and decoding recorded
+//! datagrams in recorded time ([`offline`]).
 
 pub mod cursor;
 pub mod decode;
@@ -28,6 +29,7 @@ pub mod ipfix;
 pub mod json;
 pub mod netflow_v5;
 pub mod netflow_v9;
+pub mod offline;
 pub mod output;
 pub mod packet;
 pub mod raw;
