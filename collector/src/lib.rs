@@ -8,7 +8,6 @@ pub mod config;
 pub mod daemon;
 pub mod forward;
 pub mod ingest;
-pub mod json;
 pub mod logger;
 pub mod pipeline;
 pub mod store;

@@ -6,7 +6,7 @@
 //! run time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use flowvision_collector::json::FIELDS;
+use flowvision_codec::json::FIELDS;
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! (NetFlow v5, v9, IPFIX) and to pmacctd's nfprobe (NetFlow v5, v9, IPFIX) and sfprobe
 //! (sFlow v5) plugins; what they send to a UDP socket of this test is written to a pcap,
 //! decoded by `flowvision-collector decode` and by tests/oracle/tshark_flows.py, and the
-//! two are compared record for record (same rules as conformance.rs, no allow-list).
+//! two are compared record for record (same rules as the codec's conformance.rs, no
+//! allow-list; the comparison is flowvision_tests::oracle).
 //! The generated flows are also checked against what FlowVision decoded: every TCP/UDP
 //! flow the exporter can carry is there with its packet count.
 //!
@@ -12,10 +13,10 @@
 //! file and send to 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-mod oracle_common;
-
 use flowvision_capture::PcapWriter;
-use oracle_common::{compare, decode, read_lines, repo, short, split_expectations, Record};
+use flowvision_tests::oracle::{
+    compare, decode_cli, oracle_dir, read_lines, short, split_expectations, Record,
+};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -459,7 +460,7 @@ fn real_exporters_decode_like_tshark() {
         flows.len(),
         traffic.display()
     );
-    let oracle = repo().join("tests/oracle/tshark_flows.py");
+    let oracle = oracle_dir().join("tshark_flows.py");
 
     let cases = [
         Exporter::Softflowd(5),
@@ -503,7 +504,8 @@ fn real_exporters_decode_like_tshark() {
             .expect("run tshark_flows.py");
         assert!(status.success(), "{name}: tshark_flows.py failed on {}", capture.display());
         let (expected, markers) = split_expectations(read_lines(&expected_path));
-        let (ours, _) = decode(Path::new("/"), &[capture.display().to_string()], false);
+        let bin = Path::new(env!("CARGO_BIN_EXE_flowvision-collector"));
+        let (ours, _) = decode_cli(bin, Path::new("/"), &[capture.display().to_string()], false);
         let result = compare(&expected, &markers, &ours);
         ran += 1;
         println!(

@@ -1,5 +1,8 @@
 //! Network and transport layers: IPv4 (with options), IPv6 (with extension headers)
-//! and UDP. Fragments are handed to [`crate::reassembly`] rather than parsed here.
+//! and UDP. The IP headers are read by the codec's parser
+//! ([`flowvision_codec::packet`], the one shared with sFlow's sampled headers); what
+//! is decided here is capture's: a datagram must be whole and UDP, and fragments are
+//! handed to [`crate::reassembly`] rather than parsed.
 //!
 //! Checksums are not verified: captures taken on the sending host carry the
 //! placeholder checksums of NIC offload, and a flow export with a bad checksum
@@ -8,15 +11,10 @@
 use crate::frame::array_at;
 use crate::link::Network;
 use crate::stats::SkipReason;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+pub use flowvision_codec::packet::PROTO_UDP;
+use flowvision_codec::packet::{self, HeaderError, Ipv6Step};
+use std::net::{IpAddr, SocketAddr};
 
-/// IP protocol number of UDP.
-pub const PROTO_UDP: u8 = 17;
-const PROTO_FRAGMENT: u8 = 44;
-const PROTO_AH: u8 = 51;
-/// IPv6 extension headers whose length is `(byte 1 + 1) * 8`: hop-by-hop, routing,
-/// destination options, mobility, HIP, shim6.
-const EXTENSIONS: [u8; 6] = [0, 43, 60, 135, 139, 140];
 /// More extension headers than this in one packet is not traffic worth parsing.
 const MAX_EXTENSIONS: usize = 16;
 
@@ -75,55 +73,43 @@ pub fn transport(network: Network<'_>) -> Result<Transport<'_>, SkipReason> {
     }
 }
 
-/// Parses an IPv4 packet.
+/// Parses an IPv4 packet (its header with the codec's [`packet::ipv4_header`]).
 pub fn ipv4(packet: &[u8]) -> Result<Transport<'_>, SkipReason> {
-    let first = *packet.first().ok_or(SkipReason::Truncated)?;
-    if first >> 4 != 4 {
-        return Err(SkipReason::MalformedIp);
-    }
-    let header_len = usize::from(first & 0x0f) * 4;
-    let fixed = packet.get(..20).ok_or(SkipReason::Truncated)?;
-    let total_len = array_at::<2>(fixed, 2).map(u16::from_be_bytes).ok_or(SkipReason::Truncated)?;
-    let total_len = usize::from(total_len);
-    if header_len < 20 || total_len < header_len {
+    let h = packet::ipv4_header(packet).map_err(|e| match e {
+        HeaderError::Truncated => SkipReason::Truncated,
+        HeaderError::Malformed => SkipReason::MalformedIp,
+    })?;
+    if h.header_len < 20 || h.total_len < h.header_len {
         return Err(SkipReason::MalformedIp);
     }
     // Beyond total_len is link padding; short of it, the snap length cut the packet.
-    let payload = packet.get(header_len..total_len).ok_or(SkipReason::Truncated)?;
-    let id = array_at::<2>(fixed, 4).map(u16::from_be_bytes).unwrap_or(0);
-    let flags_offset = array_at::<2>(fixed, 6).map(u16::from_be_bytes).unwrap_or(0);
-    let proto = fixed.get(9).copied().unwrap_or(0);
-    let src = IpAddr::V4(Ipv4Addr::from(array_at::<4>(fixed, 12).unwrap_or_default()));
-    let dst = IpAddr::V4(Ipv4Addr::from(array_at::<4>(fixed, 16).unwrap_or_default()));
-    let more = flags_offset & 0x2000 != 0;
-    let offset = usize::from(flags_offset & 0x1fff) * 8;
-    if proto != PROTO_UDP {
+    let payload = packet.get(h.header_len..h.total_len).ok_or(SkipReason::Truncated)?;
+    let (src, dst) = (IpAddr::V4(h.src), IpAddr::V4(h.dst));
+    if h.proto != PROTO_UDP {
         return Err(SkipReason::NotUdp);
     }
+    let (more, offset) = (h.more_fragments(), h.fragment_offset());
     if more || offset > 0 {
-        let key = FragmentKey { src, dst, id: u32::from(id), next_header: proto };
+        let key = FragmentKey { src, dst, id: u32::from(h.id), next_header: h.proto };
         return Ok(Transport::Fragment(Fragment { key, offset, more, data: payload }));
     }
     udp(src, dst, payload).map(Transport::Udp)
 }
 
-/// Parses an IPv6 packet, walking its extension headers.
+/// Parses an IPv6 packet, walking its extension headers (with the codec's
+/// [`packet::ipv6_header`] and [`packet::ipv6_extension`]).
 pub fn ipv6(packet: &[u8]) -> Result<Transport<'_>, SkipReason> {
-    let fixed = packet.get(..40).ok_or(SkipReason::Truncated)?;
-    if fixed.first().map(|b| b >> 4) != Some(6) {
-        return Err(SkipReason::MalformedIp);
-    }
-    let payload_len = array_at::<2>(fixed, 4).map(u16::from_be_bytes).unwrap_or(0);
+    let h = packet::ipv6_header(packet).map_err(|e| match e {
+        HeaderError::Truncated => SkipReason::Truncated,
+        HeaderError::Malformed => SkipReason::MalformedIp,
+    })?;
     // A zero payload length announces a jumbogram (RFC 2675), which no flow exporter
     // sends; it is not worth a special path.
-    if payload_len == 0 {
+    if h.payload_len == 0 {
         return Err(SkipReason::MalformedIp);
     }
-    let payload = packet.get(40..40 + usize::from(payload_len)).ok_or(SkipReason::Truncated)?;
-    let next = fixed.get(6).copied().unwrap_or(0);
-    let src = IpAddr::V6(Ipv6Addr::from(array_at::<16>(fixed, 8).unwrap_or_default()));
-    let dst = IpAddr::V6(Ipv6Addr::from(array_at::<16>(fixed, 24).unwrap_or_default()));
-    walk_ipv6(src, dst, next, payload, true)
+    let payload = packet.get(40..40 + h.payload_len).ok_or(SkipReason::Truncated)?;
+    walk_ipv6(IpAddr::V6(h.src), IpAddr::V6(h.dst), h.next_header, payload, true)
 }
 
 /// Follows IPv6 extension headers from `next` until UDP, a fragment header or
@@ -136,24 +122,15 @@ fn walk_ipv6(
     allow_fragment: bool,
 ) -> Result<Transport<'_>, SkipReason> {
     for _ in 0..MAX_EXTENSIONS {
-        let len = match next {
-            PROTO_UDP => return udp(src, dst, rest).map(Transport::Udp),
-            n if EXTENSIONS.contains(&n) => {
-                (usize::from(*rest.get(1).ok_or(SkipReason::MalformedIp)?) + 1) * 8
-            }
-            PROTO_AH => (usize::from(*rest.get(1).ok_or(SkipReason::MalformedIp)?) + 2) * 4,
-            PROTO_FRAGMENT => {
-                let header = rest.get(..8).ok_or(SkipReason::MalformedIp)?;
-                let inner = header.first().copied().unwrap_or(0);
-                let offset_flags = array_at::<2>(header, 2).map(u16::from_be_bytes).unwrap_or(0);
-                let id = array_at::<4>(header, 4).map(u32::from_be_bytes).unwrap_or(0);
-                let offset = usize::from(offset_flags >> 3) * 8;
-                let more = offset_flags & 1 != 0;
-                let data = rest.get(8..).unwrap_or(&[]);
+        if next == PROTO_UDP {
+            return udp(src, dst, rest).map(Transport::Udp);
+        }
+        match packet::ipv6_extension(next, rest).map_err(|_| SkipReason::MalformedIp)? {
+            Ipv6Step::Extension { next: following, rest: after } => (next, rest) = (following, after),
+            Ipv6Step::Fragment { next: inner, offset, more, id, rest: data } => {
                 if offset == 0 && !more {
                     // An atomic fragment (RFC 6946): a whole packet, parse on.
-                    next = inner;
-                    rest = data;
+                    (next, rest) = (inner, data);
                     continue;
                 }
                 if !allow_fragment {
@@ -161,17 +138,15 @@ fn walk_ipv6(
                 }
                 // Every fragment carries the next header of the fragmentable part, so
                 // datagrams that cannot be UDP are skipped without being reassembled.
-                if inner != PROTO_UDP && !EXTENSIONS.contains(&inner) && inner != PROTO_AH {
+                if inner != PROTO_UDP && !packet::is_ipv6_extension(inner) {
                     return Err(SkipReason::NotUdp);
                 }
                 let key = FragmentKey { src, dst, id, next_header: inner };
                 return Ok(Transport::Fragment(Fragment { key, offset, more, data }));
             }
             // TCP, ICMPv6, ESP, "no next header" and everything else.
-            _ => return Err(SkipReason::NotUdp),
-        };
-        next = *rest.first().ok_or(SkipReason::MalformedIp)?;
-        rest = rest.get(len..).ok_or(SkipReason::MalformedIp)?;
+            Ipv6Step::Upper => return Err(SkipReason::NotUdp),
+        }
     }
     Err(SkipReason::MalformedIp)
 }
@@ -206,6 +181,7 @@ pub fn udp(src: IpAddr, dst: IpAddr, segment: &[u8]) -> Result<Udp<'_>, SkipReas
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
+    use std::net::Ipv6Addr;
 
     pub(crate) fn udp_segment(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
         let mut s = sport.to_be_bytes().to_vec();

@@ -6,6 +6,10 @@
 //!      ─> ip (IPv4 options, IPv6 extension headers) ─> reassembly ─> UDP ─> Datagram
 //! ```
 //!
+//! The Ethernet/VLAN and IP headers are read with the codec's parser
+//! (`flowvision_codec::packet`, the one sFlow's sampled headers go through); what is
+//! capture's own is the link types, the UDP extraction rules and the reassembly.
+//!
 //! Everything is pure parsing of bytes from any [`std::io::Read`] (files, stdin);
 //! no input can make it panic. File-level problems are [`CaptureError`]s; frames that
 //! hold no UDP datagram are counted by [`SkipReason`] in [`CaptureStats`].

@@ -2,6 +2,7 @@
 
 use crate::frame::{array_at, LinkType};
 use crate::stats::SkipReason;
+use flowvision_codec::packet::{self, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 
 /// The network-layer packet of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,12 +13,6 @@ pub enum Network<'a> {
     Ipv6(&'a [u8]),
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-/// 802.1Q, 802.1ad (QinQ outer tag) and the pre-standard QinQ tags still seen.
-const VLAN_TAGS: [u16; 4] = [0x8100, 0x88a8, 0x9100, 0x9200];
-/// Deeper stacks than this are not real traffic.
-const MAX_VLAN_TAGS: usize = 8;
 /// Ethernet "type" values up to this are 802.3 lengths (LLC frames, never IP here).
 const MAX_8023_LENGTH: u16 = 1500;
 
@@ -53,21 +48,16 @@ fn by_ethertype(ethertype: u16, rest: &[u8]) -> Result<Network<'_>, SkipReason> 
     }
 }
 
+/// Ethernet II with any VLAN tags, read by the codec's [`packet::ethernet_header`]
+/// (the parser sFlow's sampled headers go through too).
 fn ethernet(frame: &[u8]) -> Result<Network<'_>, SkipReason> {
-    let mut ethertype = array_at::<2>(frame, 12).map(u16::from_be_bytes).ok_or(SkipReason::Truncated)?;
-    let mut at = 14;
-    for _ in 0..MAX_VLAN_TAGS {
-        if !VLAN_TAGS.contains(&ethertype) {
-            break;
-        }
-        // Tag control information (priority, DEI, VLAN id), then the inner type.
-        ethertype = array_at::<2>(frame, at + 2).map(u16::from_be_bytes).ok_or(SkipReason::Truncated)?;
-        at += 4;
-    }
-    if ethertype <= MAX_8023_LENGTH || VLAN_TAGS.contains(&ethertype) {
+    let h = packet::ethernet_header(frame).map_err(|_| SkipReason::Truncated)?;
+    let ethertype = h.ethertype.ok_or(SkipReason::Truncated)?;
+    // A TPID still there after the deepest stack real traffic has is not IP.
+    if ethertype <= MAX_8023_LENGTH || packet::is_vlan_tpid(ethertype) {
         return Err(SkipReason::NotIp);
     }
-    by_ethertype(ethertype, frame.get(at..).unwrap_or(&[]))
+    by_ethertype(ethertype, h.payload)
 }
 
 fn raw(frame: &[u8]) -> Result<Network<'_>, SkipReason> {

@@ -560,3 +560,132 @@ fn options_record(
         out.options.push((scope, OptionsInfo::Interface { index, name }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use crate::ie::id;
+    use crate::testing::{fresh, ipfix, v9, words, EXPORTER, EXPORT_SECS, NOW};
+
+    const EXPORT_MS: i64 = EXPORT_SECS as i64 * 1000;
+
+    #[test]
+    fn dispatches_by_content_and_refuses_what_it_does_not_know() {
+        let (d, mut out) = fresh();
+        let v9_info = d.decode(EXPORTER, &v9(1, 0, &[]), NOW, &mut out).unwrap();
+        assert_eq!(v9_info.protocol, Protocol::NetflowV9);
+        let ipfix_info = d.decode(EXPORTER, &ipfix(1, 0, &[]), NOW, &mut out).unwrap();
+        assert_eq!(ipfix_info.protocol, Protocol::Ipfix);
+        assert!(matches!(
+            d.decode(EXPORTER, &[0, 7, 0, 0], NOW, &mut out),
+            Err(DecodeError::UnsupportedVersion { .. })
+        ));
+        assert!(matches!(d.decode(EXPORTER, b"GET /", NOW, &mut out), Err(DecodeError::UnknownProtocol(_))));
+        assert!(matches!(d.decode(EXPORTER, &[0, 9], NOW, &mut out), Err(DecodeError::Truncated { .. })));
+    }
+
+    #[test]
+    fn ipfix_times_in_every_encoding() {
+        let (d, mut out) = fresh();
+        // Template 256: start/end in ms; 257: start/end as deltas before export (us);
+        // 258: end in seconds with a duration in ms.
+        let templates = [
+            words(&[256, 2, id::FLOW_START_MILLISECONDS, 8, id::FLOW_END_MILLISECONDS, 8]),
+            words(&[257, 2, id::FLOW_START_DELTA_MICROSECONDS, 4, id::FLOW_END_DELTA_MICROSECONDS, 4]),
+            words(&[258, 2, id::FLOW_END_SECONDS, 4, id::FLOW_DURATION_MILLISECONDS, 4]),
+        ]
+        .concat();
+        let millis = [(EXPORT_MS - 3000).to_be_bytes(), (EXPORT_MS - 1000).to_be_bytes()].concat();
+        let deltas = [5_000_000u32.to_be_bytes(), 2_500_500u32.to_be_bytes()].concat();
+        let secs = [(EXPORT_SECS - 1).to_be_bytes(), 1500u32.to_be_bytes()].concat();
+        let msg = ipfix(1, 0, &[(2, templates), (256, millis), (257, deltas), (258, secs)]);
+        d.decode(EXPORTER, &msg, NOW, &mut out).unwrap();
+        let times: Vec<_> = out.records.iter().map(|r| (r.flow_start_ms, r.flow_end_ms)).collect();
+        assert_eq!(
+            times,
+            [
+                (Some(EXPORT_MS - 3000), Some(EXPORT_MS - 1000)),
+                // Deltas floor to the millisecond: 2,500,500 us before is 2,500.5 ms
+                // before, i.e. within the millisecond that starts 2,501 ms before.
+                (Some(EXPORT_MS - 5000), Some(EXPORT_MS - 2501)),
+                (Some(EXPORT_MS - 2500), Some(EXPORT_MS - 1000)),
+            ]
+        );
+    }
+
+    #[test]
+    fn ipfix_uptime_times_count_from_the_system_init_option() {
+        let (d, mut out) = fresh();
+        let boot = EXPORT_MS - 3_600_000;
+        // Options template 300: scope observationDomainId/4; systemInitTimeMilliseconds/8.
+        let options_template = words(&[300, 2, 1, 149, 4, id::SYSTEM_INIT_TIME_MILLISECONDS, 8]);
+        let data_template = words(&[256, 2, id::FLOW_START_SYS_UP_TIME, 4, id::FLOW_END_SYS_UP_TIME, 4]);
+        let options_record = [0u32.to_be_bytes().to_vec(), boot.to_be_bytes().to_vec()].concat();
+        let data = [1000u32.to_be_bytes(), 2000u32.to_be_bytes()].concat();
+        let msg =
+            ipfix(1, 0, &[(3, options_template), (2, data_template), (300, options_record), (256, data)]);
+        d.decode(EXPORTER, &msg, NOW, &mut out).unwrap();
+        assert_eq!(out.options[0].1, OptionsInfo::SystemInit { ms: boot });
+        assert_eq!(
+            (out.records[0].flow_start_ms, out.records[0].flow_end_ms),
+            (Some(boot + 1000), Some(boot + 2000))
+        );
+        // The boot time is remembered for later datagrams of the scope.
+        out.clear();
+        d.decode(
+            EXPORTER,
+            &ipfix(2, 0, &[(256, [5u32.to_be_bytes(), 6u32.to_be_bytes()].concat())]),
+            NOW,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.records[0].flow_start_ms, Some(boot + 5));
+    }
+
+    #[test]
+    fn dual_stack_templates_keep_the_address_that_is_set() {
+        let (d, mut out) = fresh();
+        let tpl = words(&[256, 2, id::SOURCE_IPV4_ADDRESS, 4, id::SOURCE_IPV6_ADDRESS, 16]);
+        let mut rec = vec![10, 1, 2, 3];
+        rec.extend([0u8; 16]);
+        let msg = ipfix(1, 0, &[(2, tpl), (256, rec)]);
+        d.decode(EXPORTER, &msg, NOW, &mut out).unwrap();
+        assert_eq!(out.records[0].src_addr, Some("10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn clones_share_templates_and_see_refreshes() {
+        let (d, mut out) = fresh();
+        let worker = d.clone();
+        d.decode(EXPORTER, &ipfix(1, 0, &[(2, words(&[256, 1, id::PACKET_DELTA_COUNT, 2]))]), NOW, &mut out)
+            .unwrap();
+        let data = ipfix(2, 0, &[(256, vec![0, 1, 0, 2, 0, 3, 0, 4])]);
+        assert_eq!(worker.decode(EXPORTER, &data, NOW, &mut out).unwrap().records, 4);
+        // A refresh through the other decoder changes what this one's memo answers.
+        d.decode(EXPORTER, &ipfix(3, 0, &[(2, words(&[256, 1, id::PACKET_DELTA_COUNT, 4]))]), NOW, &mut out)
+            .unwrap();
+        assert_eq!(worker.decode(EXPORTER, &data, NOW, &mut out).unwrap().records, 2);
+    }
+
+    #[test]
+    fn records_before_a_fault_are_kept_and_a_bad_held_set_spoils_only_itself() {
+        let (d, mut out) = fresh();
+        let tpl = words(&[256, 1, id::INTERFACE_NAME, VARIABLE_LENGTH, 257, 1, id::PACKET_DELTA_COUNT, 4]);
+        // Held: a good set for 257 and a bad one for 256 (length 9, 3 bytes follow).
+        let held = ipfix(1, 0, &[(257, 7u32.to_be_bytes().to_vec()), (256, vec![9, b'x', b'y', b'z'])]);
+        assert_eq!(d.decode(EXPORTER, &held, NOW, &mut out).unwrap().held_sets, 2);
+        let info = d.decode(EXPORTER, &ipfix(2, 0, &[(2, tpl)]), NOW, &mut out).unwrap();
+        assert_eq!((info.templates, info.released_records), (2, 1));
+        assert_eq!(out.records.len(), 1);
+        // Decoded directly, the good set's records stay in `out` despite the error after them.
+        out.clear();
+        let both = ipfix(3, 0, &[(257, 8u32.to_be_bytes().to_vec()), (256, vec![9, b'x'])]);
+        assert!(matches!(
+            d.decode(EXPORTER, &both, NOW, &mut out),
+            Err(DecodeError::BadVariableLength { .. })
+        ));
+        assert_eq!(out.records.len(), 1);
+        assert_eq!(out.records[0].packets, 8);
+    }
+}

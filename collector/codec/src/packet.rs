@@ -1,4 +1,9 @@
-//! Layer 2-4 parsing of sampled packet headers (sFlow) and captured frames.
+//! Layer 2-4 parsing of sampled packet headers (sFlow) and captured frames: the one
+//! parser of Ethernet/VLAN, IPv4 and IPv6 headers in FlowVision. The header readers
+//! ([`ethernet_header`], [`ipv4_header`], [`ipv6_header`], [`ipv6_extension`]) are
+//! shared with flowvision-capture, which extracts UDP datagrams (and fragments to
+//! reassemble) from captured frames with them; [`PacketSummary`] is what a sampled
+//! header says about its flow.
 //!
 //! Sampled headers are cut short (128 bytes by default on most agents), so parsing is
 //! best effort: every layer that is complete fills its fields and the first incomplete
@@ -58,7 +63,7 @@ const V6_SHIM6: u8 = 140;
 
 /// More VLAN tags or MPLS labels than this is not a real frame; stop instead of
 /// walking a long run of garbage.
-const MAX_TAGS: usize = 8;
+pub const MAX_TAGS: usize = 8;
 /// Likewise for IPv6 extension headers.
 const MAX_EXTENSION_HEADERS: usize = 16;
 
@@ -129,30 +134,271 @@ pub fn parse_ipv6(packet: &[u8]) -> PacketSummary {
     s
 }
 
-fn ethernet(frame: &[u8], s: &mut PacketSummary) -> Result<()> {
+/// Why a header could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The bytes end inside the header.
+    #[error("header cut short")]
+    Truncated,
+    /// The header is not what its place says (wrong IP version).
+    #[error("malformed header")]
+    Malformed,
+}
+
+/// Whether an EtherType is a VLAN tag protocol identifier: 802.1Q, 802.1ad (QinQ
+/// outer tag) or one of the pre-standard QinQ tags still seen.
+pub fn is_vlan_tpid(ethertype: u16) -> bool {
+    matches!(ethertype, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_9100 | ETHERTYPE_QINQ_9200)
+}
+
+/// An Ethernet II header with its VLAN tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetHeader<'a> {
+    /// Destination MAC address.
+    pub dst_mac: [u8; 6],
+    /// Source MAC address.
+    pub src_mac: [u8; 6],
+    /// VLAN id of the outermost tag (the service tag with QinQ), 0 when untagged.
+    pub vlan: u16,
+    /// VLAN id of the second tag (the customer tag with QinQ), 0 when none.
+    pub inner_vlan: u16,
+    /// The EtherType after at most [`MAX_TAGS`] tags: still a VLAN TPID
+    /// ([`is_vlan_tpid`]) when more tags follow than any real frame has. `None` when
+    /// the frame ends inside the tags (the VLAN ids read before that are kept).
+    pub ethertype: Option<u16>,
+    /// What follows the EtherType (empty when it is `None`).
+    pub payload: &'a [u8],
+}
+
+/// Reads an Ethernet II header and up to [`MAX_TAGS`] VLAN tags (802.1Q, 802.1ad,
+/// 0x9100, 0x9200). `Truncated` when the frame is shorter than the untagged header.
+pub fn ethernet_header(frame: &[u8]) -> std::result::Result<EthernetHeader<'_>, HeaderError> {
     let mut c = Cursor::new(frame, "ethernet header");
-    s.dst_mac = Some(c.array::<6>()?);
-    s.src_mac = Some(c.array::<6>()?);
-    let mut ethertype = c.u16()?;
-    let mut tags = 0usize;
-    while matches!(ethertype, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_9100 | ETHERTYPE_QINQ_9200) {
-        if tags == MAX_TAGS {
-            return Ok(());
+    let truncated = |_| HeaderError::Truncated;
+    let dst_mac = c.array::<6>().map_err(truncated)?;
+    let src_mac = c.array::<6>().map_err(truncated)?;
+    let mut ethertype = c.u16().map_err(truncated)?;
+    let mut h = EthernetHeader { dst_mac, src_mac, vlan: 0, inner_vlan: 0, ethertype: None, payload: &[] };
+    for tag in 0..MAX_TAGS {
+        if !is_vlan_tpid(ethertype) {
+            break;
         }
-        let vid = c.u16()? & 0x0fff;
-        match tags {
-            0 => s.vlan = vid,
-            1 => s.inner_vlan = vid,
+        // Tag control information (priority, DEI, VLAN id), then the inner type.
+        let Ok(tci) = c.u16() else {
+            return Ok(h);
+        };
+        match tag {
+            0 => h.vlan = tci & 0x0fff,
+            1 => h.inner_vlan = tci & 0x0fff,
             _ => {}
         }
-        tags += 1;
-        ethertype = c.u16()?;
+        let Ok(inner) = c.u16() else {
+            return Ok(h);
+        };
+        ethertype = inner;
     }
+    h.ethertype = Some(ethertype);
+    h.payload = c.rest();
+    Ok(h)
+}
+
+/// The fixed part of an IPv4 header (RFC 791).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Header {
+    /// Header length in bytes (IHL x 4): options included; below 20 in a broken header.
+    pub header_len: usize,
+    /// Total length of the packet in bytes, header included.
+    pub total_len: usize,
+    /// Type of service.
+    pub tos: u8,
+    /// Identification, shared by the fragments of one datagram.
+    pub id: u16,
+    /// Flags (top 3 bits) and fragment offset (13 bits, 8-octet units).
+    pub flags_offset: u16,
+    /// Time to live.
+    pub ttl: u8,
+    /// Protocol of the payload.
+    pub proto: u8,
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+}
+
+impl Ipv4Header {
+    /// More fragments follow this one (MF flag).
+    pub fn more_fragments(&self) -> bool {
+        self.flags_offset & 0x2000 != 0
+    }
+
+    /// Offset of this fragment's data in the datagram, in bytes.
+    pub fn fragment_offset(&self) -> usize {
+        usize::from(self.flags_offset & 0x1fff) * 8
+    }
+}
+
+/// Reads the fixed 20 bytes of an IPv4 header; `Malformed` when the version is not 4.
+pub fn ipv4_header(packet: &[u8]) -> std::result::Result<Ipv4Header, HeaderError> {
+    let first = *packet.first().ok_or(HeaderError::Truncated)?;
+    if first >> 4 != 4 {
+        return Err(HeaderError::Malformed);
+    }
+    let mut c = Cursor::new(packet, "ipv4 header");
+    let read = |c: &mut Cursor<'_>| -> Result<Ipv4Header> {
+        let ver_ihl = c.u8()?;
+        let tos = c.u8()?;
+        let total_len = usize::from(c.u16()?);
+        let id = c.u16()?;
+        let flags_offset = c.u16()?;
+        let ttl = c.u8()?;
+        let proto = c.u8()?;
+        let _checksum = c.u16()?;
+        let src = Ipv4Addr::from(c.array::<4>()?);
+        let dst = Ipv4Addr::from(c.array::<4>()?);
+        let header_len = usize::from(ver_ihl & 0x0f) * 4;
+        Ok(Ipv4Header { header_len, total_len, tos, id, flags_offset, ttl, proto, src, dst })
+    };
+    read(&mut c).map_err(|_| HeaderError::Truncated)
+}
+
+/// The fixed 40 bytes of an IPv6 header (RFC 8200).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Header {
+    /// Traffic class.
+    pub traffic_class: u8,
+    /// Payload length in bytes (extension headers included; 0 for a jumbogram).
+    pub payload_len: usize,
+    /// Type of the first header after this one.
+    pub next_header: u8,
+    /// Hop limit.
+    pub hop_limit: u8,
+    /// Source address.
+    pub src: Ipv6Addr,
+    /// Destination address.
+    pub dst: Ipv6Addr,
+}
+
+/// Reads the fixed 40 bytes of an IPv6 header; `Malformed` when the version is not 6.
+pub fn ipv6_header(packet: &[u8]) -> std::result::Result<Ipv6Header, HeaderError> {
+    let mut c = Cursor::new(packet, "ipv6 header");
+    let fixed = c.array::<40>().map_err(|_| HeaderError::Truncated)?;
+    let mut c = Cursor::new(&fixed, "ipv6 header");
+    let read = |c: &mut Cursor<'_>| -> Result<Option<Ipv6Header>> {
+        let first = c.u32()?;
+        if first >> 28 != 6 {
+            return Ok(None);
+        }
+        let payload_len = usize::from(c.u16()?);
+        let next_header = c.u8()?;
+        let hop_limit = c.u8()?;
+        let src = Ipv6Addr::from(c.array::<16>()?);
+        let dst = Ipv6Addr::from(c.array::<16>()?);
+        Ok(Some(Ipv6Header {
+            traffic_class: (first >> 20) as u8,
+            payload_len,
+            next_header,
+            hop_limit,
+            src,
+            dst,
+        }))
+    };
+    read(&mut c).map_err(|_| HeaderError::Truncated)?.ok_or(HeaderError::Malformed)
+}
+
+/// Whether an IPv6 next-header value is an extension header [`ipv6_extension`] skips.
+pub fn is_ipv6_extension(next: u8) -> bool {
+    matches!(
+        next,
+        V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS | V6_MOBILITY | V6_HIP | V6_SHIM6 | V6_FRAGMENT | V6_AH
+    )
+}
+
+/// What one step along an IPv6 header chain found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv6Step<'a> {
+    /// The header type is not an extension header: the upper layer starts here.
+    Upper,
+    /// An extension header, skipped whole: the type of the next header and what
+    /// follows.
+    Extension {
+        /// Type of the following header.
+        next: u8,
+        /// The bytes after this extension header.
+        rest: &'a [u8],
+    },
+    /// A fragment header (RFC 8200 section 4.5).
+    Fragment {
+        /// Type of the header the fragmentable part starts with.
+        next: u8,
+        /// Offset of the data in the fragmentable part, in bytes.
+        offset: usize,
+        /// More fragments follow (M flag).
+        more: bool,
+        /// Identification, shared by the fragments of one packet.
+        id: u32,
+        /// The bytes after the fragment header.
+        rest: &'a [u8],
+    },
+}
+
+/// Reads the IPv6 header of type `next` at the start of `rest` when it is an
+/// extension header (hop-by-hop, routing, destination options, mobility, HIP, shim6,
+/// fragment, authentication).
+pub fn ipv6_extension(next: u8, rest: &[u8]) -> std::result::Result<Ipv6Step<'_>, HeaderError> {
+    fn step<'a>(next: u8, c: &mut Cursor<'a>) -> Result<Ipv6Step<'a>> {
+        Ok(match next {
+            V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS | V6_MOBILITY | V6_HIP | V6_SHIM6 => {
+                let following = c.u8()?;
+                let len = c.u8()?;
+                // Length in 8-octet units, not counting the first 8 (2 already read).
+                c.skip(usize::from(len) * 8 + 6)?;
+                Ipv6Step::Extension { next: following, rest: c.rest() }
+            }
+            V6_FRAGMENT => {
+                let following = c.u8()?;
+                let _reserved = c.u8()?;
+                let offset_flags = c.u16()?;
+                let id = c.u32()?;
+                let offset = usize::from(offset_flags >> 3) * 8;
+                Ipv6Step::Fragment {
+                    next: following,
+                    offset,
+                    more: offset_flags & 1 != 0,
+                    id,
+                    rest: c.rest(),
+                }
+            }
+            V6_AH => {
+                let following = c.u8()?;
+                let len = c.u8()?;
+                // Length in 4-octet units minus 2 (RFC 4302 section 2.2).
+                c.skip((usize::from(len) + 2) * 4 - 2)?;
+                Ipv6Step::Extension { next: following, rest: c.rest() }
+            }
+            _ => Ipv6Step::Upper,
+        })
+    }
+    step(next, &mut Cursor::new(rest, "ipv6 extension header")).map_err(|_| HeaderError::Truncated)
+}
+
+fn ethernet(frame: &[u8], s: &mut PacketSummary) -> Result<()> {
+    // MAC addresses are kept even when the frame ends right after them.
+    if let (Some(dst), Some(src)) = (frame.get(..6), frame.get(6..12)) {
+        s.dst_mac = <[u8; 6]>::try_from(dst).ok();
+        s.src_mac = <[u8; 6]>::try_from(src).ok();
+    }
+    let Ok(h) = ethernet_header(frame) else {
+        return Ok(());
+    };
+    (s.vlan, s.inner_vlan) = (h.vlan, h.inner_vlan);
+    let Some(ethertype) = h.ethertype.filter(|t| !is_vlan_tpid(*t)) else {
+        return Ok(());
+    };
     s.ethertype = ethertype;
     match ethertype {
-        ETHERTYPE_IPV4 => ipv4(c.rest(), s),
-        ETHERTYPE_IPV6 => ipv6(c.rest(), s),
-        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls(c.rest(), s),
+        ETHERTYPE_IPV4 => ipv4(h.payload, s),
+        ETHERTYPE_IPV6 => ipv6(h.payload, s),
+        ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => mpls(h.payload, s),
         _ => Ok(()),
     }
 }
@@ -182,87 +428,53 @@ fn ip(buf: &[u8], s: &mut PacketSummary) -> Result<()> {
 }
 
 fn ipv4(buf: &[u8], s: &mut PacketSummary) -> Result<()> {
-    let mut c = Cursor::new(buf, "ipv4 header");
-    let ver_ihl = c.u8()?;
-    if ver_ihl >> 4 != 4 {
+    let Ok(h) = ipv4_header(buf) else {
         return Ok(());
-    }
-    let tos = c.u8()?;
-    let _total_length = c.u16()?;
-    let _id = c.u16()?;
-    let flags_offset = c.u16()?;
-    let ttl = c.u8()?;
-    let proto = c.u8()?;
-    let _checksum = c.u16()?;
-    let src = c.array::<4>()?;
-    let dst = c.array::<4>()?;
-    s.tos = tos;
-    s.ttl = ttl;
-    s.proto = proto;
-    s.src_addr = Some(IpAddr::V4(Ipv4Addr::from(src)));
-    s.dst_addr = Some(IpAddr::V4(Ipv4Addr::from(dst)));
-    if flags_offset & 0x1fff != 0 {
+    };
+    s.tos = h.tos;
+    s.ttl = h.ttl;
+    s.proto = h.proto;
+    s.src_addr = Some(IpAddr::V4(h.src));
+    s.dst_addr = Some(IpAddr::V4(h.dst));
+    if h.fragment_offset() != 0 {
         s.fragment = true;
         return Ok(());
     }
     // An IHL below 5 is a broken header: where the transport header starts is unknown.
-    let Some(options) = (usize::from(ver_ihl & 0x0f) * 4).checked_sub(20) else {
-        return Ok(());
-    };
-    c.skip(options)?;
-    transport(proto, c.rest(), s)
+    // Sampled headers are cut short, so the total length does not bound what follows.
+    match buf.get(h.header_len..) {
+        Some(rest) if h.header_len >= 20 => transport(h.proto, rest, s),
+        _ => Ok(()),
+    }
 }
 
 fn ipv6(buf: &[u8], s: &mut PacketSummary) -> Result<()> {
-    let mut c = Cursor::new(buf, "ipv6 header");
-    let first = c.u32()?;
-    if first >> 28 != 6 {
+    let Ok(h) = ipv6_header(buf) else {
         return Ok(());
-    }
-    let _payload_length = c.u16()?;
-    let mut next = c.u8()?;
-    let hop_limit = c.u8()?;
-    let src = c.array::<16>()?;
-    let dst = c.array::<16>()?;
-    s.tos = (first >> 20) as u8;
-    s.ttl = hop_limit;
-    s.proto = next;
-    s.src_addr = Some(IpAddr::V6(Ipv6Addr::from(src)));
-    s.dst_addr = Some(IpAddr::V6(Ipv6Addr::from(dst)));
+    };
+    s.tos = h.traffic_class;
+    s.ttl = h.hop_limit;
+    s.proto = h.next_header;
+    s.src_addr = Some(IpAddr::V6(h.src));
+    s.dst_addr = Some(IpAddr::V6(h.dst));
+    let (mut next, mut rest) = (h.next_header, buf.get(40..).unwrap_or(&[]));
     for _ in 0..MAX_EXTENSION_HEADERS {
-        match next {
-            V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS | V6_MOBILITY | V6_HIP | V6_SHIM6 => {
-                let following = c.u8()?;
-                let len = c.u8()?;
-                // Length in 8-octet units, not counting the first 8 (2 already read).
-                c.skip(usize::from(len) * 8 + 6)?;
-                next = following;
-            }
-            V6_FRAGMENT => {
-                let following = c.u8()?;
-                let _reserved = c.u8()?;
-                let offset = c.u16()? >> 3;
-                let _id = c.u32()?;
-                next = following;
+        match ipv6_extension(next, rest) {
+            Ok(Ipv6Step::Upper) | Err(_) => break,
+            Ok(Ipv6Step::Extension { next: following, rest: after }) => (next, rest) = (following, after),
+            Ok(Ipv6Step::Fragment { next: following, offset, rest: after, .. }) => {
+                (next, rest) = (following, after);
                 if offset != 0 {
                     s.proto = next;
                     s.fragment = true;
                     return Ok(());
                 }
             }
-            V6_AH => {
-                let following = c.u8()?;
-                let len = c.u8()?;
-                // Length in 4-octet units minus 2 (RFC 4302 §2.2).
-                c.skip((usize::from(len) + 2) * 4 - 2)?;
-                next = following;
-            }
-            _ => break,
         }
         // Only a completely skipped extension header reveals the next protocol.
         s.proto = next;
     }
-    transport(next, c.rest(), s)
+    transport(next, rest, s)
 }
 
 fn transport(proto: u8, buf: &[u8], s: &mut PacketSummary) -> Result<()> {
@@ -485,6 +697,50 @@ mod tests {
             let _ = parse_ipv4(&bytes);
             let _ = parse_ipv6(&bytes);
         }
+    }
+
+    #[test]
+    fn header_readers_shared_with_capture() {
+        let mut f = eth(&[(ETHERTYPE_QINQ, 0x2000 | 10), (ETHERTYPE_VLAN, 20)], ETHERTYPE_IPV4);
+        f.extend(ipv4_header(PROTO_UDP, 0, 0x2000 | 3, &[]));
+        let h = ethernet_header(&f).unwrap();
+        assert_eq!((h.vlan, h.inner_vlan, h.ethertype, h.payload.len()), (10, 20, Some(ETHERTYPE_IPV4), 20));
+        assert_eq!(ethernet_header(&f[..13]), Err(HeaderError::Truncated));
+        // Cut inside the second tag: the first tag's VLAN is known, the EtherType not.
+        let cut = ethernet_header(&f[..19]).unwrap();
+        assert_eq!((cut.vlan, cut.inner_vlan, cut.ethertype), (10, 0, None));
+        let deep = eth(&[(ETHERTYPE_VLAN, 1); MAX_TAGS + 1], ETHERTYPE_IPV4);
+        assert!(ethernet_header(&deep).unwrap().ethertype.is_some_and(is_vlan_tpid));
+
+        let v4 = super::ipv4_header(&f[22..]).unwrap();
+        assert_eq!((v4.header_len, v4.total_len, v4.proto, v4.ttl), (20, 60, PROTO_UDP, 64));
+        assert_eq!((v4.more_fragments(), v4.fragment_offset()), (true, 24));
+        assert_eq!(super::ipv4_header(&f[22..41]), Err(HeaderError::Truncated));
+        assert_eq!(super::ipv4_header(&[0x65; 20]), Err(HeaderError::Malformed));
+
+        // The test builders shadow the readers of the same name.
+        let v6 = ipv6_header(PROTO_TCP, 0xb8);
+        let h6 = super::ipv6_header(&v6).unwrap();
+        assert_eq!(
+            (h6.traffic_class, h6.payload_len, h6.next_header, h6.hop_limit),
+            (0xb8, 40, PROTO_TCP, 63)
+        );
+        assert_eq!(super::ipv6_header(&v6[..39]), Err(HeaderError::Truncated));
+        assert_eq!(super::ipv6_header(&[0x45; 40]), Err(HeaderError::Malformed));
+
+        assert_eq!(ipv6_extension(PROTO_TCP, &[1, 2, 3]), Ok(Ipv6Step::Upper));
+        let rest = [PROTO_UDP, 0, 0, 0, 0, 0, 0, 0, 0xaa];
+        assert_eq!(
+            ipv6_extension(V6_DEST_OPTS, &rest),
+            Ok(Ipv6Step::Extension { next: PROTO_UDP, rest: &[0xaa] })
+        );
+        let frag = [PROTO_UDP, 0, 0x00, 0x11, 0, 0, 0, 7];
+        assert_eq!(
+            ipv6_extension(V6_FRAGMENT, &frag),
+            Ok(Ipv6Step::Fragment { next: PROTO_UDP, offset: 16, more: true, id: 7, rest: &[] })
+        );
+        assert_eq!(ipv6_extension(V6_ROUTING, &rest[..7]), Err(HeaderError::Truncated));
+        assert!(is_ipv6_extension(V6_AH) && !is_ipv6_extension(PROTO_UDP));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! the simulated network. Both see the same datagrams.
 
 use crate::error::SimError;
+use flowvision_codec::time::days_from_civil;
 
 /// Maps the virtual timeline onto the simulated clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,19 +115,9 @@ fn parse_rfc3339(t: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(y, mo, d);
+    // mo and d were range-checked above.
+    let days = days_from_civil(y, u32::try_from(mo).ok()?, u32::try_from(d).ok()?);
     Some(((days * 86_400 + h * 3600 + mi * 60 + sec) - offset_min * 60) * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The wall clock now, Unix milliseconds.

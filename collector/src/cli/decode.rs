@@ -2,11 +2,10 @@
 //! (or raw payload files) with one shared decoder and prints one JSON object per flow
 //! record on stdout, then a summary on stderr.
 
-use crate::cli::raw;
-use crate::json;
 use clap::Args;
 use flowvision_capture::{CaptureError, CaptureFormat, CaptureStats, DatagramReader};
-use flowvision_codec::{detect, DecodeOutput, Decoder, Detected, TemplateCacheConfig};
+use flowvision_codec::offline::OfflineDecoder;
+use flowvision_codec::{detect, json, raw, DecodeOutput, Detected, TemplateCacheConfig};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
@@ -181,29 +180,24 @@ pub enum InputEnd {
 
 /// A decode run: one decoder (templates persist across inputs) and one output.
 pub struct DecodeRun<W: Write> {
-    decoder: Decoder,
+    decoder: OfflineDecoder,
     out: DecodeOutput,
     sink: W,
     summary: Summary,
     raw_split: bool,
     raw_exporter: IpAddr,
-    /// Capture time of the last frame, the clock for raw payloads that follow.
-    last_ms: Option<i64>,
-    last_expire_ms: i64,
 }
 
 impl<W: Write> DecodeRun<W> {
     /// A run writing JSON lines to `sink`.
     pub fn new(args: &DecodeArgs, sink: W) -> Self {
         DecodeRun {
-            decoder: Decoder::new(TemplateCacheConfig::default()),
+            decoder: OfflineDecoder::new(TemplateCacheConfig::default()),
             out: DecodeOutput::default(),
             sink,
             summary: Summary::default(),
             raw_split: args.raw_split,
             raw_exporter: args.exporter,
-            last_ms: None,
-            last_expire_ms: i64::MIN,
         }
     }
 
@@ -278,7 +272,7 @@ impl<W: Write> DecodeRun<W> {
             match datagrams.next_datagram() {
                 Ok(Some(d)) => {
                     let now_ms = d.timestamp_ns.div_euclid(1_000_000);
-                    self.last_ms = Some(now_ms);
+                    self.decoder.captured_at(now_ms);
                     self.datagram(d.src.ip(), d.payload, now_ms)?;
                 }
                 Ok(None) => break InputEnd::Complete,
@@ -291,7 +285,8 @@ impl<W: Write> DecodeRun<W> {
     }
 
     fn raw(&mut self, buf: &[u8]) -> io::Result<()> {
-        let now_ms = self.last_ms.unwrap_or_else(wall_clock_ms);
+        // The capture time of the last frame, when a capture came first.
+        let now_ms = self.decoder.untimed_now(wall_clock_ms);
         let parts = if self.raw_split { raw::split(buf) } else { vec![buf] };
         for part in parts {
             self.datagram(self.raw_exporter, part, now_ms)?;
@@ -301,11 +296,6 @@ impl<W: Write> DecodeRun<W> {
 
     /// Decodes one datagram and prints its records.
     pub fn datagram(&mut self, exporter: IpAddr, payload: &[u8], now_ms: i64) -> io::Result<()> {
-        // Held sets age in capture time; once per captured second is enough.
-        if now_ms.saturating_sub(self.last_expire_ms) >= 1000 {
-            self.decoder.cache().expire(now_ms);
-            self.last_expire_ms = now_ms;
-        }
         self.out.clear();
         let result = self.decoder.decode(exporter, payload, now_ms, &mut self.out);
         let name = match &result {
@@ -331,7 +321,7 @@ impl<W: Write> DecodeRun<W> {
     /// Counts held sets whose template never came, flushes the output and returns the
     /// summary.
     pub fn finish(mut self) -> io::Result<Summary> {
-        let cache = self.decoder.cache();
+        let cache = self.decoder.decoder().cache();
         let counters = &cache.counters;
         self.summary.held_timed_out = counters.sets_dropped_timeout.load(Ordering::Relaxed);
         self.summary.held_overflow = counters.sets_dropped_overflow.load(Ordering::Relaxed);

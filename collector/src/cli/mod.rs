@@ -1,7 +1,6 @@
 //! Command-line interface of the `flowvision-collector` binary.
 
 pub mod decode;
-pub mod raw;
 pub mod rules;
 
 use clap::{Args, Parser, Subcommand};

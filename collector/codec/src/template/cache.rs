@@ -405,3 +405,197 @@ impl TemplateCache {
         skipped
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use crate::decode::SetContext;
+    use crate::ie::id;
+    use crate::testing::{EXPORTER, NOW, OTHER_EXPORTER};
+
+    fn scope(exporter: IpAddr, domain: u32) -> ScopeKey {
+        ScopeKey { exporter, protocol: Protocol::Ipfix, domain }
+    }
+
+    fn fields(ids: &[u16]) -> Vec<FieldSpec> {
+        ids.iter().map(|id| FieldSpec { id: *id, pen: 0, length: 4 }).collect()
+    }
+
+    fn learn(cache: &TemplateCache, scope: ScopeKey, tid: u16, kind: TemplateKind, ids: &[u16]) {
+        cache.learn_fields(scope, tid, kind, fields(ids), NOW).unwrap();
+    }
+
+    fn held(scope: ScopeKey, template_id: u16, body_len: usize, at_ms: i64) -> PendingSet {
+        let context = SetContext {
+            protocol: scope.protocol,
+            exporter: scope.exporter,
+            domain: scope.domain,
+            sequence: 1,
+            export_time: 0,
+            sys_uptime_ms: None,
+        };
+        PendingSet { scope, template_id, body: vec![0; body_len], context, held_at_ms: at_ms }
+    }
+
+    #[test]
+    fn templates_are_found_only_in_their_scope() {
+        let cache = TemplateCache::new(TemplateCacheConfig::default());
+        let a = scope(EXPORTER, 1);
+        learn(&cache, a, 256, TemplateKind::Data, &[id::OCTET_DELTA_COUNT]);
+        assert!(cache.lookup(&a, 256).is_some());
+        assert!(cache.lookup(&a, 257).is_none());
+        assert!(cache.lookup(&scope(EXPORTER, 2), 256).is_none());
+        assert!(cache.lookup(&scope(OTHER_EXPORTER, 1), 256).is_none());
+        let v9 = ScopeKey { protocol: Protocol::NetflowV9, ..a };
+        assert!(cache.lookup(&v9, 256).is_none());
+        assert!(cache.learn_fields(a, 258, TemplateKind::Data, Vec::new(), NOW).is_err());
+        assert_eq!(cache.template_count(), 1);
+    }
+
+    #[test]
+    fn only_real_changes_move_the_generation() {
+        let cache = TemplateCache::new(TemplateCacheConfig::default());
+        let a = scope(EXPORTER, 0);
+        learn(&cache, a, 256, TemplateKind::Data, &[id::OCTET_DELTA_COUNT]);
+        let g = cache.generation();
+        // An identical refresh (the usual case, every few seconds) invalidates nothing.
+        learn(&cache, a, 256, TemplateKind::Data, &[id::OCTET_DELTA_COUNT]);
+        assert_eq!(cache.generation(), g);
+        learn(&cache, a, 256, TemplateKind::Data, &[id::PACKET_DELTA_COUNT]);
+        assert!(cache.generation() > g);
+        assert_eq!(cache.counters.templates_learned.load(Ordering::Relaxed), 3);
+        let g = cache.generation();
+        let rate = OptionsInfo::Sampler { id: None, rate: 100 };
+        cache.apply_options(a, &rate);
+        assert!(cache.generation() > g);
+        let g = cache.generation();
+        cache.apply_options(a, &rate);
+        cache.apply_options(a, &OptionsInfo::Interface { index: 1, name: "eth0".into() });
+        assert_eq!(cache.generation(), g);
+        assert_eq!(cache.options(&a).domain_rate, Some(100));
+    }
+
+    #[test]
+    fn options_are_copied_on_write() {
+        let cache = TemplateCache::new(TemplateCacheConfig::default());
+        let a = scope(EXPORTER, 0);
+        cache.apply_options(a, &OptionsInfo::Sampler { id: Some(3), rate: 10 });
+        let before = cache.options(&a);
+        cache.apply_options(a, &OptionsInfo::Sampler { id: Some(3), rate: 20 });
+        cache.apply_options(a, &OptionsInfo::SystemInit { ms: 5 });
+        // A decoder still holding the old view finishes its set with it.
+        assert_eq!(before.samplers.get(&3), Some(&10));
+        let now = cache.options(&a);
+        assert_eq!((now.samplers.get(&3), now.system_init_ms), (Some(&20), Some(5)));
+        assert!(cache.options(&scope(EXPORTER, 9)).is_empty());
+    }
+
+    #[test]
+    fn withdrawal_by_id_and_by_kind() {
+        let cache = TemplateCache::new(TemplateCacheConfig::default());
+        let a = scope(EXPORTER, 0);
+        let options = TemplateKind::Options { scope_fields: 1 };
+        learn(&cache, a, 256, TemplateKind::Data, &[id::OCTET_DELTA_COUNT]);
+        learn(&cache, a, 257, TemplateKind::Data, &[id::PACKET_DELTA_COUNT]);
+        learn(&cache, a, 300, options, &[149, id::SAMPLING_INTERVAL]);
+        learn(&cache, a, 301, options, &[149, id::SAMPLING_INTERVAL]);
+        cache.withdraw(&a, 256);
+        cache.withdraw(&a, 256); // Already gone: not counted twice.
+        cache.withdraw(&scope(OTHER_EXPORTER, 0), 257); // Not its template.
+        assert!(cache.lookup(&a, 257).is_some());
+        cache.withdraw_all(&a, true);
+        assert!(cache.lookup(&a, 300).is_none() && cache.lookup(&a, 301).is_none());
+        assert!(cache.lookup(&a, 257).is_some());
+        assert_eq!(cache.counters.templates_withdrawn.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn templates_expire_after_their_lifetime_only_when_configured() {
+        let config =
+            TemplateCacheConfig { template_lifetime_ms: Some(30_000), ..TemplateCacheConfig::default() };
+        let cache = TemplateCache::new(config);
+        let a = scope(EXPORTER, 0);
+        learn(&cache, a, 256, TemplateKind::Data, &[id::OCTET_DELTA_COUNT]);
+        cache
+            .learn_fields(a, 257, TemplateKind::Data, fields(&[id::OCTET_DELTA_COUNT]), NOW + 20_000)
+            .unwrap();
+        cache.expire(NOW + 30_000);
+        assert_eq!(cache.template_count(), 2);
+        cache.expire(NOW + 30_001);
+        assert!(cache.lookup(&a, 256).is_none() && cache.lookup(&a, 257).is_some());
+        assert_eq!(cache.counters.templates_expired.load(Ordering::Relaxed), 1);
+
+        let forever = TemplateCache::new(TemplateCacheConfig::default());
+        learn(&forever, a, 256, TemplateKind::Data, &[id::OCTET_DELTA_COUNT]);
+        forever.expire(i64::MAX);
+        assert_eq!(forever.template_count(), 1);
+    }
+
+    #[test]
+    fn held_sets_are_released_timed_out_or_flushed_and_always_counted() {
+        let config = TemplateCacheConfig { pending_max_age_ms: 1000, ..TemplateCacheConfig::default() };
+        let cache = TemplateCache::new(config);
+        let a = scope(EXPORTER, 0);
+        assert!(cache.release(&a, 256).is_empty());
+        cache.hold(held(a, 256, 8, NOW));
+        cache.hold(held(a, 256, 8, NOW + 10));
+        cache.hold(held(a, 257, 8, NOW + 20));
+        cache.hold(held(a, 258, 8, NOW + 30));
+        assert_eq!(cache.pending_usage().0, 4);
+        // Released in arrival order, only those of that scope and template.
+        assert!(cache.release(&scope(OTHER_EXPORTER, 0), 256).is_empty());
+        let released = cache.release(&a, 256);
+        assert_eq!(released.iter().map(|s| s.held_at_ms).collect::<Vec<_>>(), [NOW, NOW + 10]);
+        cache.expire(NOW + 1021);
+        assert_eq!(cache.pending_usage().0, 1);
+        assert_eq!(cache.flush_pending(), 1);
+        assert_eq!(cache.pending_usage(), (0, 0));
+        let c = &cache.counters;
+        assert_eq!(c.sets_held.load(Ordering::Relaxed), 4);
+        assert_eq!(c.sets_released.load(Ordering::Relaxed), 2);
+        assert_eq!(c.sets_dropped_timeout.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn the_holding_area_is_bounded_in_bytes() {
+        let one = held(scope(EXPORTER, 0), 256, 100, NOW);
+        let budget = 2 * (100 + std::mem::size_of::<PendingSet>());
+        let cache = TemplateCache::new(TemplateCacheConfig {
+            pending_max_bytes: budget,
+            ..TemplateCacheConfig::default()
+        });
+        for i in 0..3 {
+            cache.hold(PendingSet { held_at_ms: NOW + i, ..one.clone() });
+        }
+        // The oldest made room for the newest.
+        assert_eq!(cache.pending_usage(), (2, budget));
+        assert_eq!(cache.counters.sets_dropped_overflow.load(Ordering::Relaxed), 1);
+        let kept = cache.release(&one.scope, 256);
+        assert_eq!(kept.iter().map(|s| s.held_at_ms).collect::<Vec<_>>(), [NOW + 1, NOW + 2]);
+    }
+
+    #[test]
+    fn snapshot_and_restore_keep_templates_and_sampling() {
+        let cache = TemplateCache::new(TemplateCacheConfig::default());
+        let (a, b) = (scope(EXPORTER, 0), scope(OTHER_EXPORTER, 7));
+        learn(&cache, b, 260, TemplateKind::Data, &[id::OCTET_DELTA_COUNT]);
+        learn(&cache, a, 256, TemplateKind::Options { scope_fields: 1 }, &[149, id::SAMPLING_INTERVAL]);
+        cache.apply_options(a, &OptionsInfo::Sampler { id: Some(9), rate: 64 });
+        cache.apply_options(a, &OptionsInfo::Sampler { id: Some(2), rate: 32 });
+        let snap = cache.snapshot();
+        // Sorted, so snapshots of equal caches are equal.
+        assert_eq!(snap.templates.iter().map(|t| t.id).collect::<Vec<_>>(), [256, 260]);
+        assert_eq!(snap.options[0].samplers, [(2, 32), (9, 64)]);
+
+        let restored = TemplateCache::new(TemplateCacheConfig::default());
+        let mut broken = snap.clone();
+        broken.templates[1].fields.clear();
+        assert_eq!(restored.restore(&broken), 1);
+        assert!(restored.lookup(&a, 256).is_some() && restored.lookup(&b, 260).is_none());
+        assert_eq!(restored.options(&a).samplers.get(&9), Some(&64));
+        let again = TemplateCache::new(TemplateCacheConfig::default());
+        assert_eq!(again.restore(&snap), 0);
+        assert_eq!(again.snapshot(), snap);
+    }
+}

@@ -1,78 +1,51 @@
-//! Shared by the tshark conformance tests (conformance.rs, live_exporters.rs): running
-//! `flowvision-collector decode`, reading expectation files written by
-//! tests/oracle/tshark_flows.py, and comparing records in order.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! The tshark oracle (tests/oracle/README.md): reading the expectation files written
+//! by tests/oracle/tshark_flows.py, decoding the same inputs with FlowVision, and
+//! comparing the two record for record, in order.
+//!
+//! Shared by the codec's conformance test (collector/codec/tests/conformance.rs,
+//! decoding in process with [`decode_in_process`]) and the collector's live exporter
+//! test (collector/tests/live_exporters.rs, running `flowvision-collector decode` with
+//! [`decode_cli`]); both print and compare records in the one JSON format of
+//! [`flowvision_codec::json`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+use flowvision_capture::{CaptureFormat, DatagramReader};
+pub use flowvision_codec::json::FIELDS;
+use flowvision_codec::offline::OfflineDecoder;
+use flowvision_codec::{json, raw, DecodeOutput, TemplateCacheConfig};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_flowvision-collector");
-
-/// The fields of a record, as `decode` prints them.
-pub const FIELDS: [&str; 24] = [
-    "protocol",
-    "exporter",
-    "observation_domain",
-    "sequence",
-    "src_addr",
-    "dst_addr",
-    "src_port",
-    "dst_port",
-    "proto",
-    "tcp_flags",
-    "tos",
-    "bytes",
-    "packets",
-    "sampling_rate",
-    "in_if",
-    "out_if",
-    "src_as",
-    "dst_as",
-    "next_hop",
-    "src_mask",
-    "dst_mask",
-    "vlan",
-    "flow_start",
-    "flow_end",
-];
-/// Fields that identify a record when aligning the two sequences.
-pub const KEY: [&str; 9] = [
-    "protocol",
-    "exporter",
-    "observation_domain",
-    "sequence",
-    "src_addr",
-    "dst_addr",
-    "src_port",
-    "dst_port",
-    "proto",
-];
+/// Fields that identify a record when aligning the two sequences: the first nine of
+/// [`FIELDS`], protocol, exporter, observation_domain, sequence (which datagram) and
+/// src_addr, dst_addr, src_port, dst_port, proto (which flow).
+pub const KEY: [&str; 9] = {
+    let f = FIELDS;
+    [f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]]
+};
+/// Fields holding addresses, compared as addresses (`::ffff:0.0.0.0` is not `0.0.0.0`).
 pub const ADDRESSES: [&str; 4] = ["exporter", "src_addr", "dst_addr", "next_hop"];
 /// How far ahead to look for a record when the sequences disagree.
 pub const LOOKAHEAD: usize = 64;
 /// The exporter address of raw payload fixtures (tests/oracle/tshark_flows.py).
 pub const RAW_EXPORTER: &str = "192.0.2.1";
 
+/// One decoded or expected record, as its JSON object.
 pub type Record = Map<String, Value>;
 /// (protocol, exporter, observation domain, sequence): one datagram.
 pub type DatagramKey = (String, Option<IpAddr>, u64, u64);
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-pub fn fixtures_dir() -> PathBuf {
-    match std::env::var_os("FLOWVISION_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => repo().join("../shared/fixtures"),
-    }
-}
-
+/// tests/expectations: the committed tshark expectations and their MANIFEST.json.
 pub fn expectations_dir() -> PathBuf {
-    repo().join("tests/expectations")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("expectations")
+}
+
+/// tests/oracle: the scripts that produce expectations (tshark_flows.py, generate.py).
+pub fn oracle_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("oracle")
 }
 
 /// Reads an expectation file, gzipped ones through `gzip -dc`.
@@ -90,6 +63,7 @@ pub fn read_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// An address value of a record, parsed.
 pub fn ip(v: &Value) -> Option<IpAddr> {
     v.as_str().and_then(|s| s.parse().ok())
 }
@@ -105,10 +79,12 @@ pub fn same(field: &str, expected: &Value, ours: &Value) -> Option<bool> {
     Some(expected == ours)
 }
 
+/// A field of a record (`null` when absent).
 pub fn get<'a>(r: &'a Record, f: &str) -> &'a Value {
     r.get(f).unwrap_or(&Value::Null)
 }
 
+/// Whether two records are the same flow of the same datagram (fields of [`KEY`]).
 pub fn key_matches(e: &Record, o: &Record) -> bool {
     KEY.iter().all(|f| same(f, get(e, f), get(o, f)).unwrap_or(true))
 }
@@ -134,6 +110,7 @@ pub struct Example {
     pub ours: Value,
 }
 
+/// How one fixture's records compared.
 #[derive(Debug, Default)]
 pub struct FixtureResult {
     /// Expected records.
@@ -243,9 +220,10 @@ pub fn compare(expected: &[Record], markers: &HashSet<DatagramKey>, ours: &[Reco
     r
 }
 
-/// Runs `flowvision-collector decode` on a fixture's inputs.
-pub fn decode(fixtures: &Path, inputs: &[String], raw: bool) -> (Vec<Record>, String) {
-    let mut cmd = Command::new(BIN);
+/// Runs `flowvision-collector decode` (the binary at `bin`) on a fixture's inputs;
+/// returns its records and its summary (stderr).
+pub fn decode_cli(bin: &Path, fixtures: &Path, inputs: &[String], raw: bool) -> (Vec<Record>, String) {
+    let mut cmd = Command::new(bin);
     cmd.arg("decode");
     if raw {
         cmd.args(["--raw-split", "--exporter", RAW_EXPORTER]);
@@ -256,15 +234,80 @@ pub fn decode(fixtures: &Path, inputs: &[String], raw: bool) -> (Vec<Record>, St
     let out = cmd.output().expect("run flowvision-collector decode");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "decode {inputs:?} failed ({}):\n{stderr}", out.status);
-    let records = String::from_utf8(out.stdout)
+    (records_of(&out.stdout), stderr)
+}
+
+/// Decodes a fixture's inputs in this process with the codec alone, as
+/// `flowvision-collector decode` does (collector/src/cli/decode.rs): one
+/// [`OfflineDecoder`] whose templates persist across the inputs, in order; captures
+/// give every UDP datagram with its source address as exporter and its capture time as
+/// the clock; any other file is one raw payload (split by [`raw::split`] and sent from
+/// [`RAW_EXPORTER`] when `raw_split`, else whole from 0.0.0.0).
+pub fn decode_in_process(fixtures: &Path, inputs: &[String], raw_split: bool) -> Vec<Record> {
+    let exporter: IpAddr =
+        if raw_split { RAW_EXPORTER.parse().unwrap() } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+    let mut decoder = OfflineDecoder::new(TemplateCacheConfig::default());
+    let mut out = DecodeOutput::default();
+    let mut text = Vec::new();
+    let mut decode = |decoder: &mut OfflineDecoder, from: IpAddr, payload: &[u8], now_ms: i64| {
+        out.clear();
+        // Records of sets complete before an error are good data, as in `decode`.
+        let _ = decoder.decode(from, payload, now_ms, &mut out);
+        for rec in &out.records {
+            json::write_record(&mut text, rec).unwrap();
+            text.push(b'\n');
+        }
+    };
+    for input in inputs {
+        let path = fixtures.join(input);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if CaptureFormat::detect(bytes.get(..4).unwrap_or(&bytes)).is_none() {
+            let now_ms = decoder.untimed_now(wall_clock_ms);
+            let parts = if raw_split { raw::split(&bytes) } else { vec![&bytes[..]] };
+            for part in parts {
+                decode(&mut decoder, exporter, part, now_ms);
+            }
+            continue;
+        }
+        let mut reader = match DatagramReader::new(&bytes[..]) {
+            Ok(r) => r,
+            Err(e) if e.is_truncation() => continue,
+            Err(e) => panic!("{}: {e}", path.display()),
+        };
+        loop {
+            match reader.next_datagram() {
+                Ok(Some(d)) => {
+                    let now_ms = d.timestamp_ns.div_euclid(1_000_000);
+                    decoder.captured_at(now_ms);
+                    decode(&mut decoder, d.src.ip(), d.payload, now_ms);
+                }
+                Ok(None) => break,
+                // A capture cut inside a record: what came before it counts.
+                Err(e) if e.is_truncation() => break,
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+        }
+    }
+    records_of(&text)
+}
+
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// JSON Lines of records, parsed.
+fn records_of(text: &[u8]) -> Vec<Record> {
+    std::str::from_utf8(text)
         .unwrap()
         .lines()
         .map(|l| match serde_json::from_str::<Value>(l) {
             Ok(Value::Object(m)) => m,
             other => panic!("decode printed a non-object line {l:?}: {other:?}"),
         })
-        .collect();
-    (records, stderr)
+        .collect()
 }
 
 /// Splits expectation lines into records and the datagrams tshark could not finish.

@@ -1,12 +1,14 @@
-//! Conformance with tshark: `flowvision-collector decode` against the expectations that
-//! `tests/oracle/generate.py` produced from tshark 4.0's dissection of every capture in
-//! the shared fixture corpus (tests/expectations/, reviewed and committed; the captures
-//! themselves stay in ../shared/fixtures).
+//! Conformance with tshark: the codec, decoding captures as `flowvision-collector
+//! decode` does, against the expectations that `tests/oracle/generate.py` produced from
+//! tshark 4.0's dissection of every capture in the shared fixture corpus
+//! (tests/expectations/, reviewed and committed; the captures themselves stay in
+//! ../shared/fixtures, or FLOWVISION_FIXTURES). It needs no daemon: the decoding runs
+//! in this process (`flowvision_tests::oracle::decode_in_process`).
 //!
 //! For each fixture of tests/expectations/MANIFEST.json the decoder runs on the same
-//! inputs (raw payload files with `--raw-split --exporter 192.0.2.1`, exactly as the
-//! oracle wrapped them), and its records are compared with the expected ones in order,
-//! field by field:
+//! inputs (raw payload files split as `--raw-split --exporter 192.0.2.1` does, exactly
+//! as the oracle wrapped them), and its records are compared with the expected ones in
+//! order, field by field:
 //! * a field expected as `"?"` is one tshark cannot tell (see tests/oracle/README.md) and
 //!   is skipped; so is a `null` time flagged `_uptime_unknown`;
 //! * records FlowVision decodes and tshark does not are accepted only for datagrams the
@@ -18,16 +20,15 @@
 //! * an expected record flagged `_partial` (tshark stopped inside it; the record is
 //!   malformed) may be missing.
 //!
-//! Any other difference fails the test unless collector/tests/conformance_known_differences.txt
+//! Any other difference fails the test unless collector/codec/tests/conformance_known_differences.txt
 //! lists it (fixture, field, reason). Entries that no longer match anything fail it too,
 //! so the list stays true.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-mod oracle_common;
-
-use oracle_common::{
-    compare, datagram_of, decode, expectations_dir, fixtures_dir, read_lines, short, split_expectations,
-    Record, FIELDS,
+use flowvision_tests::fixtures::dir as fixtures_dir;
+use flowvision_tests::oracle::{
+    compare, datagram_of, decode_in_process, expectations_dir, read_lines, short, split_expectations, Record,
+    FIELDS,
 };
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
@@ -118,7 +119,7 @@ fn decode_agrees_with_tshark_on_every_fixture() {
             fx["records"].as_u64().unwrap(),
             "{name}: MANIFEST record count differs from its expectation file"
         );
-        let (ours, _stderr) = decode(&fixtures, &inputs, raw);
+        let ours = decode_in_process(&fixtures, &inputs, raw);
         let result = compare(&expected, &markers, &ours);
         n_fixtures += 1;
         n_expected += result.expected;

@@ -1,11 +1,15 @@
-//! One flow record as one JSON object: the format of `flowvision-collector decode`,
-//! shared with the daemon and the tests so the field names exist in one place.
+//! One flow record as one JSON object: the format of `flowvision-collector decode`
+//! (documented in README.md), of the simulator's `--records` account of what it sent
+//! and of the conformance tests, so the field names and their formatting exist in
+//! one place and the outputs can be compared with `diff`.
 //!
 //! Hand-written rather than derived: every value is a number, `null`, or a string
 //! that needs no escaping (protocol names, IP addresses, RFC 3339 times), and
-//! skipping serde's machinery keeps decoding of large captures I/O-bound.
+//! skipping serde's machinery keeps decoding of large captures I/O-bound. Nothing is
+//! allocated per record: values are formatted straight into the writer.
 
-use flowvision_codec::{format_rfc3339_ms, FlowRecord};
+use crate::record::FlowRecord;
+use crate::time::Rfc3339Ms;
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -88,14 +92,14 @@ fn addr<W: Write + ?Sized>(out: &mut W, a: Option<IpAddr>) -> io::Result<()> {
 }
 
 fn time<W: Write + ?Sized>(out: &mut W, ms: Option<i64>) -> io::Result<()> {
-    string_or_null(out, ms.map(format_rfc3339_ms))
+    string_or_null(out, ms.map(Rfc3339Ms))
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
-    use flowvision_codec::Protocol;
+    use crate::record::Protocol;
 
     #[test]
     fn valid_json_with_exact_fields() {

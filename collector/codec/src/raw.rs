@@ -1,5 +1,7 @@
 //! Raw payload files: UDP payloads saved without any capture framing (test vectors,
-//! netcat dumps). Some hold several datagrams back to back.
+//! netcat dumps). Some hold several datagrams back to back; the headers that declare
+//! a length tell where one ends (`flowvision-collector decode --raw-split`, and the
+//! conformance tests that feed the corpus the same way).
 
 /// NetFlow v5 header and record sizes.
 const V5_HEADER: usize = 24;
