@@ -32,12 +32,8 @@ pub fn put_trailer(buf: &mut BytesMut) {
     buf.put_i16(-1);
 }
 
-/// Counters beyond `i64::MAX` cannot be stored in `bigint`; such values only come
-/// from broken or hostile exporters, so they are clamped rather than failing a batch.
-#[inline]
-pub fn clamp_u64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
+/// Counters beyond `i64::MAX` are clamped (the schema's rule for `bigint` counters).
+pub use flowvision_schema::rows::clamp_u64;
 
 #[inline]
 fn int8(buf: &mut BytesMut, v: i64) {

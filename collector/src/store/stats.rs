@@ -4,6 +4,7 @@
 use super::time::{system_time, MINUTE_MS};
 use flowvision_codec::hash::FxHashMap;
 use flowvision_codec::Protocol;
+use flowvision_schema::tables::{COLLECTOR_STATS, EXPORTERS, EXPORTER_STATS_1M};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -364,7 +365,7 @@ impl PendingDeltas {
         let r = super::tx::transaction(client, "", async {
             client
                 .execute(
-                    "INSERT INTO exporters AS t (exporter, first_seen, last_seen, protocol, datagrams, \
+                    &format!("INSERT INTO {EXPORTERS} AS t (exporter, first_seen, last_seen, protocol, datagrams, \
                        datagram_bytes, records, decode_errors, sequence_lost, templates) \
                      SELECT e, s, s, p::flow_protocol, a, b, c, d, f, g FROM unnest($1::inet[], \
                        $2::timestamptz[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
@@ -378,13 +379,13 @@ impl PendingDeltas {
                        records = t.records + excluded.records, \
                        decode_errors = t.decode_errors + excluded.decode_errors, \
                        sequence_lost = t.sequence_lost + excluded.sequence_lost, \
-                       templates = t.templates + excluded.templates",
+                       templates = t.templates + excluded.templates"),
                     &[&exporters, &seen, &protocol, &dg, &db, &rec, &err, &lost, &tpl],
                 )
                 .await?;
             client
                 .execute(
-                    "INSERT INTO exporter_stats_1m AS t (bucket, exporter, datagrams, datagram_bytes, records, \
+                    &format!("INSERT INTO {EXPORTER_STATS_1M} AS t (bucket, exporter, datagrams, datagram_bytes, records, \
                        decode_errors, sequence_lost, templates) \
                      SELECT $1, e, a, b, c, d, f, g FROM unnest($2::inet[], $3::int8[], $4::int8[], \
                        $5::int8[], $6::int8[], $7::int8[], $8::int8[]) AS u(e, a, b, c, d, f, g) ORDER BY e \
@@ -394,7 +395,7 @@ impl PendingDeltas {
                        records = t.records + excluded.records, \
                        decode_errors = t.decode_errors + excluded.decode_errors, \
                        sequence_lost = t.sequence_lost + excluded.sequence_lost, \
-                       templates = t.templates + excluded.templates",
+                       templates = t.templates + excluded.templates"),
                     &[&bucket, &exporters, &dg, &db, &rec, &err, &lost, &tpl],
                 )
                 .await?;
@@ -429,8 +430,8 @@ pub(crate) async fn write_collector_stats(
     let counters = serde_json::Value::Object(obj);
     client
         .execute(
-            "INSERT INTO collector_stats (time, instance, host, started_at, counters) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (instance, time) DO UPDATE SET counters = excluded.counters",
+            &format!("INSERT INTO {COLLECTOR_STATS} (time, instance, host, started_at, counters) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (instance, time) DO UPDATE SET counters = excluded.counters"),
             &[&system_time(now_ms), &(instance as i64), &host, &system_time(started_ms), &counters],
         )
         .await?;

@@ -13,7 +13,7 @@
 
 use super::copy::{put_header, put_row, put_trailer, COPY_FLOWS, MAX_ROW_BYTES};
 use super::error::{describe, StoreError};
-use super::partitions::{self, Family, Span};
+use super::partitions::{self, Family};
 use super::rollup::{self, Aggregates, ExporterColumns};
 use super::time::{system_time, DAY_MS, HOUR_MS};
 use super::{migrate, Batch, FlowRow, Shared, StoreConfig};
@@ -443,7 +443,7 @@ impl Writer {
         for t in &rollup::TABLES {
             rollups.push(client.prepare(&t.upsert_sql()).await?);
         }
-        let exporters = client.prepare(rollup::EXPORTERS_SQL).await?;
+        let exporters = client.prepare(&rollup::exporters_sql()).await?;
         Ok(Conn { client, insert_batch, rollups, exporters })
     }
 
@@ -494,7 +494,7 @@ impl Writer {
                 hours.push(h);
             }
         }
-        let span = Span::from_code(shared.flows_span.load(Ordering::Relaxed));
+        let span = partitions::span_from_code(shared.flows_span.load(Ordering::Relaxed));
         let need: Vec<(&'static str, Family, i64)> = partitions::TABLES
             .iter()
             .filter(|(name, _)| *name != "exporter_stats_1m")
