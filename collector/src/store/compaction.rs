@@ -264,25 +264,25 @@ async fn compact_tier(
     let (step, keep) = (tier.tier.step_ms(), tier.keep);
     // End of the newest bucket that closed at least `grace` ago.
     let closed = (now_ms - tier.grace).div_euclid(step) * step;
-    let start = match done_until(client, &table).await? {
+    let start = match done_until(client, table).await? {
         Some(d) => d,
-        None => closed.min(next_bucket(client, &table, 0).await?.unwrap_or(closed)),
+        None => closed.min(next_bucket(client, table, 0).await?.unwrap_or(closed)),
     };
     // Skip empty stretches (a stop of the collector, retention) in one step.
-    let from = match next_bucket(client, &table, start).await? {
+    let from = match next_bucket(client, table, start).await? {
         Some(b) if b < closed => b.div_euclid(step) * step,
         _ => {
             if start < closed {
-                set_done_until(client, &table, closed).await?;
+                set_done_until(client, table, closed).await?;
             }
             return Ok(true);
         }
     };
     let to = closed.min(from + tier.per_pass * step);
-    let sql = compact_sql(k, &table);
+    let sql = compact_sql(k, table);
     let folded = transaction(client, async {
         let row = client.query_one(&sql, &[&system_time(from), &system_time(to), &keep]).await?;
-        set_done_until(client, &table, to).await?;
+        set_done_until(client, table, to).await?;
         Ok(row.try_get::<_, i64>(0)?)
     })
     .await?;
@@ -311,7 +311,7 @@ async fn build_days(
     }
     let stale = client.query(&stale_days_sql(k), &[&system_time(since), &system_time(until)]).await?;
     let built_before = report.days_built;
-    let compact = compact_sql(k, &table);
+    let compact = compact_sql(k, table);
     let insert = day_sql(k);
     let delete = format!("DELETE FROM {table} WHERE bucket = $1");
     for r in stale {

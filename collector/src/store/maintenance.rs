@@ -9,7 +9,7 @@ use super::stats::{write_collector_stats, DeltaTracker, PendingDeltas};
 use super::templates;
 use super::time::DAY_MS;
 use super::writer::connect;
-use super::{migrate, PartitionInterval, Request, Shared};
+use super::{migrate, wait, PartitionInterval, Request, Shared};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use flowvision_codec::CacheSnapshot;
 use flowvision_schema::tables;
@@ -119,7 +119,7 @@ impl Maint {
                 self.final_flush().await;
                 return;
             }
-            match requests.recv_timeout(Duration::from_millis(200)) {
+            match wait::recv_timeout(&requests, Duration::from_millis(200)).await {
                 Ok(req) => self.handle(req).await,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {

@@ -22,15 +22,18 @@ pub mod compaction;
 mod config;
 pub mod copy;
 mod error;
+mod fault;
 mod maintenance;
 pub mod migrate;
 pub mod partitions;
+mod retry;
 mod rollup;
 mod spool;
 mod stats;
 pub mod templates;
 mod time;
 mod tx;
+mod wait;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};

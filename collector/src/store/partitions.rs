@@ -14,6 +14,7 @@
 
 use super::config::StoreConfig;
 use super::time::{civil_from_days, days_from_civil, sql_timestamp, DAY_MS, HOUR_MS};
+use flowvision_schema::tables;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use tokio_postgres::Client;
@@ -261,6 +262,24 @@ pub async fn drop_expired(
     Ok(dropped)
 }
 
+/// The `(table, family, time)` list a batch with rows at `times` needs: every hour
+/// it touches (usually one) of every table a batch writes (all but
+/// `exporter_stats_1m`, which the maintenance thread writes).
+pub fn for_rows(times: impl Iterator<Item = i64>) -> Vec<(&'static str, Family, i64)> {
+    let mut hours: Vec<i64> = Vec::new();
+    for t in times {
+        let h = Span::Hour.start(t);
+        if hours.last() != Some(&h) && !hours.contains(&h) {
+            hours.push(h);
+        }
+    }
+    TABLES
+        .iter()
+        .filter(|(name, _)| *name != tables::EXPORTER_STATS_1M)
+        .flat_map(|&(name, family)| hours.iter().map(move |h| (name, family, *h)))
+        .collect()
+}
+
 /// The `(table, family, time)` list that keeps partitions `ahead` of `now_ms`: the
 /// current range and the next ones (flows: two more spans; 1-minute tables: tomorrow;
 /// 1-hour tables: next week).
@@ -300,6 +319,17 @@ mod tests {
         assert!(parse_partition_name("flows", "flows_default").is_none());
         assert!(parse_partition_name("flows", "flows_h2024022924").is_none());
         assert!(parse_partition_name("rollup_as_1m", "flows_d20240229").is_none());
+    }
+
+    #[test]
+    fn a_batch_needs_the_hours_it_touches() {
+        let t = Span::Hour.start(1_709_208_000_000);
+        let need = for_rows([t + 5, t + HOUR_MS + 1, t + 7].into_iter());
+        assert_eq!(need.len(), 2 * (TABLES.len() - 1));
+        assert!(need.iter().all(|(name, _, _)| *name != tables::EXPORTER_STATS_1M));
+        assert!(need.contains(&(tables::FLOWS, Family::Flows, t)));
+        assert!(need.contains(&(tables::FLOWS, Family::Flows, t + HOUR_MS)));
+        assert!(for_rows(std::iter::empty()).is_empty());
     }
 
     #[test]
