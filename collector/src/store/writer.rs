@@ -10,6 +10,10 @@
 //! Ordering: while the spool holds anything, new batches are appended to it instead
 //! of being written directly, and writers replay the oldest file first, so batches
 //! reach the database in the order they were produced.
+//!
+//! The parts it puts together live beside it: when to try again in `retry.rs`, the
+//! partitions a batch needs in `partitions.rs`, the COPY stream in `copy.rs`, the
+//! rollup statements in `rollup.rs`, the tests' fault injection in `fault.rs`.
 
 use super::error::{describe, StoreError};
 use super::retry::{self, classify, Backoff, Failure, Next};
