@@ -323,7 +323,9 @@ fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
     ];
     for (table, rows) in statements {
         let st = Instant::now();
-        let n = db.execute(&format!("INSERT INTO {table} {rows}"), &[]).with_context(|| format!("filling {table}"))?;
+        let n = db
+            .execute(&format!("INSERT INTO {table} {rows}"), &[])
+            .with_context(|| format!("filling {table}"))?;
         println!("  {table:<22} {n:>11} rows  {:>6.1} s", st.elapsed().as_secs_f64());
     }
     // What the collector's maintenance would have done minute by minute: compact
