@@ -5,6 +5,7 @@
 
 use super::error::StoreError;
 use super::partitions::{self, Family, Span};
+use super::retry::Backoff;
 use super::stats::{write_collector_stats, DeltaTracker, PendingDeltas};
 use super::templates;
 use super::time::DAY_MS;
@@ -42,7 +43,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(300);
 struct Maint {
     shared: Arc<Shared>,
     client: Option<Client>,
-    retry_at: Instant,
+    /// When to try connecting again (every `reconnect_interval`).
+    retry: Backoff,
     pending: PendingDeltas,
     tracker: DeltaTracker,
     /// Latest collector counters, and whether they still have to be written.
@@ -70,10 +72,11 @@ pub(crate) fn run(
     };
     let started_ms = shared.cfg.clock.now_ms();
     let rows = shared.stats.rows_stored.load(Ordering::Relaxed);
+    let interval = shared.cfg.reconnect_interval;
     let mut m = Maint {
         shared,
         client: None,
-        retry_at: Instant::now(),
+        retry: Backoff::new(interval, interval, Instant::now()),
         pending: PendingDeltas::default(),
         tracker: DeltaTracker::default(),
         counters: BTreeMap::new(),
@@ -148,7 +151,7 @@ impl Maint {
             self.client = None;
         }
         if self.client.is_none() {
-            if Instant::now() < self.retry_at {
+            if !self.retry.ready(Instant::now()) {
                 return Err(StoreError::Timeout("waiting to reconnect"));
             }
             let cfg = &self.shared.cfg;
@@ -169,7 +172,7 @@ impl Maint {
                 }
                 Err(e) => {
                     self.shared.stats.db_errors.fetch_add(1, Ordering::Relaxed);
-                    self.retry_at = Instant::now() + cfg.reconnect_interval;
+                    self.retry.failed(Instant::now());
                     return Err(e);
                 }
             }

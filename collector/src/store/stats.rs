@@ -282,33 +282,14 @@ impl DeltaTracker {
     }
 }
 
-/// Counters of one exporter since the previous report (deltas, so they add up
-/// across collector restarts and across several collectors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ExporterDelta {
-    /// The exporter.
-    pub exporter: IpAddr,
-    /// Protocol of its latest datagram.
-    pub protocol: Option<Protocol>,
-    /// Datagrams received.
-    pub datagrams: u64,
-    /// Bytes of those datagrams (UDP payload).
-    pub datagram_bytes: u64,
-    /// Flow records decoded.
-    pub records: u64,
-    /// Datagrams that did not decode.
-    pub decode_errors: u64,
-    /// Upstream loss per sequence numbers (records for NetFlow/IPFIX, datagrams for sFlow).
-    pub sequence_lost: u64,
-    /// Templates and options templates learned or refreshed.
-    pub templates: u64,
-    /// Latest datagram, Unix ms.
-    pub last_seen_ms: i64,
-}
+/// Counters of one exporter since the previous report: the same fields as
+/// [`ExporterTotals`], as deltas, so they add up across collector restarts and
+/// across several collectors.
+pub(crate) type ExporterDelta = ExporterTotals;
 
 impl ExporterDelta {
     /// Adds `o` (same exporter) to this delta.
-    pub fn merge(&mut self, o: &ExporterDelta) {
+    pub(crate) fn merge(&mut self, o: &ExporterDelta) {
         self.datagrams = self.datagrams.saturating_add(o.datagrams);
         self.datagram_bytes = self.datagram_bytes.saturating_add(o.datagram_bytes);
         self.records = self.records.saturating_add(o.records);
