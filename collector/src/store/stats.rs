@@ -303,6 +303,11 @@ impl ExporterDelta {
     }
 }
 
+/// The health counters `exporters` and `exporter_stats_1m` both add up, in the
+/// order their statements bind them.
+const HEALTH: [&str; 6] =
+    ["datagrams", "datagram_bytes", "records", "decode_errors", "sequence_lost", "templates"];
+
 /// Deltas waiting for the database, merged per exporter.
 #[derive(Debug, Default)]
 pub(crate) struct PendingDeltas {
@@ -343,11 +348,14 @@ impl PendingDeltas {
             c(|d| d.templates),
         );
         let bucket = system_time(now_ms.div_euclid(MINUTE_MS) * MINUTE_MS);
+        let health = HEALTH.join(", ");
+        let add: Vec<String> = HEALTH.iter().map(|c| format!("{c} = t.{c} + excluded.{c}")).collect();
+        let add = add.join(", ");
         let r = super::tx::transaction(client, "", async {
             client
                 .execute(
-                    &format!("INSERT INTO {EXPORTERS} AS t (exporter, first_seen, last_seen, protocol, datagrams, \
-                       datagram_bytes, records, decode_errors, sequence_lost, templates) \
+                    &format!(
+                        "INSERT INTO {EXPORTERS} AS t (exporter, first_seen, last_seen, protocol, {health}) \
                      SELECT e, s, s, p::flow_protocol, a, b, c, d, f, g FROM unnest($1::inet[], \
                        $2::timestamptz[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
                        $8::int8[], $9::int8[]) AS u(e, s, p, a, b, c, d, f, g) ORDER BY e \
@@ -355,28 +363,20 @@ impl PendingDeltas {
                        last_seen = GREATEST(t.last_seen, excluded.last_seen), \
                        first_seen = LEAST(t.first_seen, excluded.first_seen), \
                        protocol = COALESCE(t.protocol, excluded.protocol), \
-                       datagrams = t.datagrams + excluded.datagrams, \
-                       datagram_bytes = t.datagram_bytes + excluded.datagram_bytes, \
-                       records = t.records + excluded.records, \
-                       decode_errors = t.decode_errors + excluded.decode_errors, \
-                       sequence_lost = t.sequence_lost + excluded.sequence_lost, \
-                       templates = t.templates + excluded.templates"),
+                       {add}"
+                    ),
                     &[&exporters, &seen, &protocol, &dg, &db, &rec, &err, &lost, &tpl],
                 )
                 .await?;
             client
                 .execute(
-                    &format!("INSERT INTO {EXPORTER_STATS_1M} AS t (bucket, exporter, datagrams, datagram_bytes, records, \
-                       decode_errors, sequence_lost, templates) \
+                    &format!(
+                        "INSERT INTO {EXPORTER_STATS_1M} AS t (bucket, exporter, {health}) \
                      SELECT $1, e, a, b, c, d, f, g FROM unnest($2::inet[], $3::int8[], $4::int8[], \
                        $5::int8[], $6::int8[], $7::int8[], $8::int8[]) AS u(e, a, b, c, d, f, g) ORDER BY e \
                      ON CONFLICT (bucket, exporter) DO UPDATE SET \
-                       datagrams = t.datagrams + excluded.datagrams, \
-                       datagram_bytes = t.datagram_bytes + excluded.datagram_bytes, \
-                       records = t.records + excluded.records, \
-                       decode_errors = t.decode_errors + excluded.decode_errors, \
-                       sequence_lost = t.sequence_lost + excluded.sequence_lost, \
-                       templates = t.templates + excluded.templates"),
+                       {add}"
+                    ),
                     &[&bucket, &exporters, &dg, &db, &rec, &err, &lost, &tpl],
                 )
                 .await?;
