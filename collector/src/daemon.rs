@@ -14,7 +14,8 @@ use crate::ingest::xdp::{XdpError, XdpIngest};
 use crate::pipeline::worker::Worker;
 use crate::pipeline::{Pipeline, WorkerSettings};
 use crate::store::{CollectorSnapshot, ExporterTotals, Store, StoreConfig, StoreStats};
-use crate::telemetry::{self, metrics::Exposition, Counters};
+use crate::telemetry::metrics::{Exposition, IngestMetrics};
+use crate::telemetry::{self, Counters};
 use anyhow::Context;
 use flowvision_codec::{Decoder, TemplateCache, TemplateCacheConfig};
 use std::collections::BTreeSet;
@@ -239,21 +240,8 @@ fn write_stats(store: &Store, counters: &Counters, cache: &TemplateCache, ports:
 
 /// Totals since start, which the store turns into deltas for its tables.
 fn snapshot(counters: &Counters, cache: &TemplateCache, kernel_drops: u64) -> CollectorSnapshot {
-    let mut e = Exposition::default();
-    telemetry::metrics::ingest_metrics(&mut e, counters, cache, kernel_drops);
-    // The same numbers as /metrics, flattened: name{label="x"} -> name.x
-    let totals = e
-        .finish()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (key, value) = l.rsplit_once(' ')?;
-            let key = key.trim_start_matches("flowvision_").replace("{", ".").replace(['}', '"'], "");
-            let key = key.split_once('=').map(|(a, b)| format!("{a}.{b}")).unwrap_or(key);
-            let key = key.replace("..", ".").replace(".reason.", ".").replace(".protocol.", ".");
-            Some((key, value.parse::<u64>().ok()?))
-        })
-        .collect();
+    // The same numbers as /metrics, keyed name.label_value (see Family::statistics_key).
+    let totals = IngestMetrics::collect(counters, cache, kernel_drops).statistics();
     let exporters = counters
         .exporters
         .lock()

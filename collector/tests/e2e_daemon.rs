@@ -12,6 +12,7 @@ mod daemon_common;
 use daemon_common::{family_sum, Collector};
 use flowvision_codec::encode::{TemplateEncoder, TemplateEncoderConfig};
 use flowvision_codec::{DecodeOutput, Decoder, FlowRecord, Protocol, TemplateCacheConfig};
+use flowvision_schema::tables::FLOWS;
 use flowvision_tests::fixtures::{capture_files, row_of, stored_rows, Row};
 use flowvision_tests::pg::PgCluster;
 use flowvision_tests::replay::{read_capture, Captured, Replayer};
@@ -165,8 +166,9 @@ fn postgres_down_for_30s_every_flow_stored_once() {
     });
     assert!(spooled > 0, "the outage must have spooled batches");
     let mut db = pg.connect().unwrap();
-    let row =
-        db.query_one("SELECT count(*), count(DISTINCT bytes), sum(bytes)::text FROM flows", &[]).unwrap();
+    let row = db
+        .query_one(&format!("SELECT count(*), count(DISTINCT bytes), sum(bytes)::text FROM {FLOWS}"), &[])
+        .unwrap();
     let (count, distinct, sum): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
     let want_sum: u64 = records.iter().map(|r| r.bytes).sum();
     assert_eq!(count as u64, n, "every flow stored");
@@ -224,7 +226,7 @@ fn sigterm_mid_stream_loses_nothing_received() {
     assert!(received >= sent_before_term, "received {received} of {sent_before_term} sent before SIGTERM");
     assert!(decoded < 600_000, "the stream was still running when the collector stopped");
     let mut db = pg.connect().unwrap();
-    let count: i64 = db.query_one("SELECT count(*) FROM flows", &[]).unwrap().get(0);
+    let count: i64 = db.query_one(&format!("SELECT count(*) FROM {FLOWS}"), &[]).unwrap().get(0);
     assert_eq!(count as u64, decoded, "every record received before exit is stored");
     println!("SIGTERM after {sent_before_term} datagrams sent: {received} received, {decoded} records, {count} stored");
 }
@@ -268,7 +270,7 @@ fn restart_between_template_and_data_still_decodes() {
     });
     assert_eq!(b.metric("flowvision_sets_held_total"), 0, "nothing waited for a template");
     let mut db = pg.connect().unwrap();
-    let count: i64 = db.query_one("SELECT count(*) FROM flows", &[]).unwrap().get(0);
+    let count: i64 = db.query_one(&format!("SELECT count(*) FROM {FLOWS}"), &[]).unwrap().get(0);
     assert_eq!(count, 300);
     assert_eq!(b.terminate(), 0);
 }

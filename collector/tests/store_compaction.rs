@@ -9,6 +9,9 @@ mod store_common;
 
 use flowvision_collector::store::compaction::TopNKeep;
 use flowvision_collector::store::{ManualClock, Store, StoreStats};
+use flowvision_schema::rollup::OTHER_PORT;
+use flowvision_schema::tables::ROLLUP_COMPACTION;
+use flowvision_schema::{Rollup, Tier};
 use flowvision_tests::pg::PgCluster;
 use flowvision_tests::postgres;
 use std::collections::BTreeMap;
@@ -24,30 +27,32 @@ const DAY: i64 = 86_400_000;
 const T0: i64 = 1_709_208_000_000;
 const KEEP: TopNKeep = TopNKeep { minute: 4, hour: 6, day: 8 };
 
-/// (table kind, group columns besides bucket and exporter, key columns, "other" predicate)
-const KINDS: [(&str, &str, &str, &str); 3] = [
-    ("talker", "side::int8", "addr::text", "addr = '0.0.0.0/0'"),
-    ("service", "0::int8", "proto::text || '/' || port::text", "port = -1"),
-    ("as", "0::int8", "src_as::text || '>' || dst_as::text", "src_as = -1 AND dst_as = -1"),
+/// (rollup, group columns besides bucket and exporter, key columns); the "other"
+/// rows are the schema's ([`Rollup::is_other`]).
+const KINDS: [(Rollup, &str, &str); 3] = [
+    (Rollup::Talker, "side::int8", "addr::text"),
+    (Rollup::Service, "0::int8", "proto::text || '/' || port::text"),
+    (Rollup::As, "0::int8", "src_as::text || '>' || dst_as::text"),
 ];
 
 type Group = (i64, String, i64); // bucket (epoch s), exporter, part
 type Measures = [i64; 5];
 
 /// Every row of a table: group -> key -> measures (the "other" row under key "other").
-fn rows(c: &mut postgres::Client, kind: usize, tier: &str) -> BTreeMap<Group, BTreeMap<String, Measures>> {
-    let (name, part, key, other) = KINDS[kind];
+fn rows(c: &mut postgres::Client, kind: usize, tier: Tier) -> BTreeMap<Group, BTreeMap<String, Measures>> {
+    let (rollup, part, key) = KINDS[kind];
+    let (name, other) = (rollup.table(tier).unwrap(), rollup.is_other());
     let sql = format!(
         "SELECT extract(epoch FROM bucket)::int8, host(exporter), {part}, \
                 CASE WHEN {other} THEN 'other' ELSE {key} END, flows, bytes, packets, raw_bytes, raw_packets \
-         FROM rollup_{name}_{tier}"
+         FROM {name}"
     );
     let mut out: BTreeMap<Group, BTreeMap<String, Measures>> = BTreeMap::new();
     for r in c.query(&sql, &[]).unwrap() {
         let g = (r.get(0), r.get(1), r.get(2));
         let m = [r.get(4), r.get(5), r.get(6), r.get(7), r.get(8)];
         let prev = out.entry(g).or_default().insert(r.get(3), m);
-        assert!(prev.is_none(), "duplicate key in rollup_{name}_{tier}");
+        assert!(prev.is_none(), "duplicate key in {name}");
     }
     out
 }
@@ -69,15 +74,16 @@ fn totals(groups: &BTreeMap<Group, BTreeMap<String, Measures>>) -> BTreeMap<Grou
 
 /// Services rank per (bucket, exporter) but fold per protocol: the group of a
 /// service table is (bucket, exporter) with every protocol's "other" row in it.
-fn normalize_services(c: &mut postgres::Client, tier: &str) -> BTreeMap<Group, BTreeMap<String, Measures>> {
+fn normalize_services(c: &mut postgres::Client, tier: Tier) -> BTreeMap<Group, BTreeMap<String, Measures>> {
     let sql = format!(
         "SELECT extract(epoch FROM bucket)::int8, host(exporter), proto, port, \
-                flows, bytes, packets, raw_bytes, raw_packets FROM rollup_service_{tier}"
+                flows, bytes, packets, raw_bytes, raw_packets FROM {}",
+        Rollup::Service.table(tier).unwrap()
     );
     let mut out: BTreeMap<Group, BTreeMap<String, Measures>> = BTreeMap::new();
     for r in c.query(&sql, &[]).unwrap() {
         let (proto, port): (i16, i32) = (r.get(2), r.get(3));
-        let key = if port == -1 { format!("other/{proto}") } else { format!("{proto}/{port}") };
+        let key = if port == OTHER_PORT { format!("other/{proto}") } else { format!("{proto}/{port}") };
         let m = [r.get(4), r.get(5), r.get(6), r.get(7), r.get(8)];
         out.entry((r.get(0), r.get(1), 0)).or_default().insert(key, m);
     }
@@ -87,9 +93,9 @@ fn normalize_services(c: &mut postgres::Client, tier: &str) -> BTreeMap<Group, B
 fn snapshot(
     c: &mut postgres::Client,
     kind: usize,
-    tier: &str,
+    tier: Tier,
 ) -> BTreeMap<Group, BTreeMap<String, Measures>> {
-    if KINDS[kind].0 == "service" {
+    if KINDS[kind].0 == Rollup::Service {
         normalize_services(c, tier)
     } else {
         rows(c, kind, tier)
@@ -165,18 +171,18 @@ fn compaction_keeps_totals_and_the_top_keys() {
     }
     assert!(wait_until(Duration::from_secs(60), || stats.rows_stored.load(Ordering::Relaxed) == n));
 
-    let tiers = ["1m", "1h"];
+    let tiers = [Tier::Minute, Tier::Hour];
     let before: Vec<Vec<_>> =
-        (0..KINDS.len()).map(|k| tiers.iter().map(|t| snapshot(&mut c, k, t)).collect()).collect();
+        (0..KINDS.len()).map(|k| tiers.iter().map(|t| snapshot(&mut c, k, *t)).collect()).collect();
     let (buckets, folded_rows, days) = maintain(&store);
     println!("pass 1: {buckets} buckets compacted, {folded_rows} rows folded, {days} days built");
     assert_eq!(days, 2 * 3, "two closed days, three tables");
     let mut folded_keys = 0;
     for (k, kind) in KINDS.iter().enumerate() {
         for (t, tier) in tiers.iter().enumerate() {
-            let keep = if *tier == "1m" { KEEP.minute } else { KEEP.hour } as usize;
-            let after = snapshot(&mut c, k, tier);
-            folded_keys += check_compacted(&before[k][t], &after, keep, &format!("rollup_{}_{tier}", kind.0));
+            let keep = if *tier == Tier::Minute { KEEP.minute } else { KEEP.hour } as usize;
+            let after = snapshot(&mut c, k, *tier);
+            folded_keys += check_compacted(&before[k][t], &after, keep, kind.0.table(*tier).unwrap());
         }
     }
     assert!(folded_keys > 1000, "the data must be large enough to fold ({folded_keys} keys folded)");
@@ -185,7 +191,7 @@ fn compaction_keeps_totals_and_the_top_keys() {
     // The daily tier: per (day, exporter[, side]) the sums of the day's hours.
     let check_days = |c: &mut postgres::Client| {
         for (k, kind) in KINDS.iter().enumerate() {
-            let hours = totals(&snapshot(c, k, "1h"));
+            let hours = totals(&snapshot(c, k, Tier::Hour));
             let mut expected: BTreeMap<Group, Measures> = BTreeMap::new();
             for ((b, e, p), m) in hours {
                 let day = b - b.rem_euclid(86_400);
@@ -197,19 +203,22 @@ fn compaction_keeps_totals_and_the_top_keys() {
                     *a = a.saturating_add(v);
                 }
             }
-            let daily = snapshot(c, k, "1d");
-            assert_eq!(totals(&daily), expected, "rollup_{}_1d totals", kind.0);
+            let daily = snapshot(c, k, Tier::Day);
+            let day_table = kind.0.table(Tier::Day).unwrap();
+            assert_eq!(totals(&daily), expected, "{day_table} totals");
             for (g, keys) in &daily {
                 let kept = keys.keys().filter(|k| !k.starts_with("other")).count();
-                assert!(kept <= KEEP.day as usize, "rollup_{}_1d {g:?}: {kept} keys", kind.0);
+                assert!(kept <= KEEP.day as usize, "{day_table} {g:?}: {kept} keys");
             }
         }
     };
     check_days(&mut c);
     let done: Vec<(String, i64)> = c
         .query(
-            "SELECT tbl, (extract(epoch FROM done_until) * 1000)::int8 FROM rollup_compaction \
-             WHERE tbl LIKE '%\\_1d' ORDER BY tbl",
+            &format!(
+                "SELECT tbl, (extract(epoch FROM done_until) * 1000)::int8 FROM {ROLLUP_COMPACTION} \
+                 WHERE tbl LIKE '%\\_1d' ORDER BY tbl"
+            ),
             &[],
         )
         .unwrap()
@@ -242,7 +251,7 @@ fn compaction_keeps_totals_and_the_top_keys() {
     clock.set(T0 + 15 * MINUTE);
     maintain(&store);
     let widest = |c: &mut postgres::Client| {
-        let t = rows(c, 0, "1m");
+        let t = rows(c, 0, Tier::Minute);
         t.iter().filter(|(g, _)| g.0 * 1000 >= T0).map(|(_, k)| k.len()).max().unwrap()
     };
     assert!(widest(&mut c) > KEEP.minute as usize + 1, "open minutes must not be compacted");

@@ -7,12 +7,20 @@ mod store_common;
 use bytes::BytesMut;
 use flowvision_collector::store::copy::{put_header, put_row, put_trailer};
 use flowvision_collector::store::{ManualClock, Store, StoreStats};
+use flowvision_schema::rollup::OTHER_ADDR;
+use flowvision_schema::tables::{EXPORTERS, FLOWS, INGEST_BATCHES};
+use flowvision_schema::{Rollup, Tier};
 use flowvision_tests::pg::PgCluster;
 use flowvision_tests::postgres;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store_common::*;
+
+const TALKER_1M: &str = Rollup::Talker.minute();
+const EXPORTER_1M: &str = Rollup::Exporter.minute();
+const SERVICE_1M: &str = Rollup::Service.minute();
+const PROTOCOL_1M: &str = Rollup::Protocol.minute();
 
 /// 2024-02-29T11:30:00Z.
 const T0: i64 = 1_709_206_200_000;
@@ -42,18 +50,20 @@ const MEASURES_ACTUAL: &str =
     "flows::numeric, bytes::numeric, packets::numeric, raw_bytes::numeric, raw_packets::numeric";
 
 /// Rows of the symmetric difference between a rollup table and its recomputation.
-fn rollup_mismatches(c: &mut postgres::Client, kind: &str, grain: &str) -> (i64, i64) {
-    let unit = if grain == "1m" { "minute" } else { "hour" };
-    let (expected, actual) = if kind == "talker" {
+fn rollup_mismatches(c: &mut postgres::Client, rollup: Rollup, tier: Tier) -> (i64, i64) {
+    let unit = if tier == Tier::Minute { "minute" } else { "hour" };
+    let (kind, table) = (rollup.name(), rollup.table(tier).unwrap());
+    let other = OTHER_ADDR;
+    let (expected, actual) = if rollup == Rollup::Talker {
         (
             format!(
                 "SELECT date_trunc('{unit}', time_received) AS bucket, exporter, side, addr, {MEASURES_EXPECTED} FROM (\
-                   SELECT time_received, exporter, 0::int8 AS side, COALESCE(src_addr, '0.0.0.0/0') AS addr, \
-                     bytes, packets, sampling_rate FROM flows \
-                   UNION ALL SELECT time_received, exporter, 1::int8, COALESCE(dst_addr, '0.0.0.0/0'), \
-                     bytes, packets, sampling_rate FROM flows) f GROUP BY 1, 2, 3, 4"
+                   SELECT time_received, exporter, 0::int8 AS side, COALESCE(src_addr, {other}) AS addr, \
+                     bytes, packets, sampling_rate FROM {FLOWS} \
+                   UNION ALL SELECT time_received, exporter, 1::int8, COALESCE(dst_addr, {other}), \
+                     bytes, packets, sampling_rate FROM {FLOWS}) f GROUP BY 1, 2, 3, 4"
             ),
-            format!("SELECT bucket, exporter, side::int8, addr, {MEASURES_ACTUAL} FROM rollup_talker_{grain}"),
+            format!("SELECT bucket, exporter, side::int8, addr, {MEASURES_ACTUAL} FROM {table}"),
         )
     } else {
         let (exprs, names) = dims(kind);
@@ -62,9 +72,9 @@ fn rollup_mismatches(c: &mut postgres::Client, kind: &str, grain: &str) -> (i64,
         (
             format!(
                 "SELECT date_trunc('{unit}', time_received) AS bucket, exporter{names}, {MEASURES_EXPECTED} FROM (\
-                   SELECT time_received, exporter{exprs}, bytes, packets, sampling_rate FROM flows) f GROUP BY {group}"
+                   SELECT time_received, exporter{exprs}, bytes, packets, sampling_rate FROM {FLOWS}) f GROUP BY {group}"
             ),
-            format!("SELECT bucket, exporter{names}, {MEASURES_ACTUAL} FROM rollup_{kind}_{grain}"),
+            format!("SELECT bucket, exporter{names}, {MEASURES_ACTUAL} FROM {table}"),
         )
     };
     let sql = format!(
@@ -113,11 +123,12 @@ fn copy_round_trip_and_exact_rollups() {
     println!("COPY round trip: {} rows equal ({v6} IPv6, {nulls} with NULLs)", stored.len());
 
     let mut checked = 0;
-    for kind in ["exporter", "interface", "protocol", "service", "as", "talker"] {
-        for grain in ["1m", "1h"] {
-            let (diff, n) = rollup_mismatches(&mut c, kind, grain);
-            assert_eq!(diff, 0, "rollup_{kind}_{grain} differs from flows");
-            assert!(n > 0, "rollup_{kind}_{grain} empty");
+    for rollup in Rollup::ALL {
+        for tier in [Tier::Minute, Tier::Hour] {
+            let (diff, n) = rollup_mismatches(&mut c, rollup, tier);
+            let table = rollup.table(tier).unwrap();
+            assert_eq!(diff, 0, "{table} differs from flows");
+            assert!(n > 0, "{table} empty");
             checked += n;
         }
     }
@@ -126,17 +137,22 @@ fn copy_round_trip_and_exact_rollups() {
     // Exporters: exact flow totals and last seen.
     let bad: i64 = c
         .query_one(
-            "SELECT count(*) FROM exporters e FULL JOIN (SELECT exporter, count(*) n, \
+            &format!(
+                "SELECT count(*) FROM {EXPORTERS} e FULL JOIN (SELECT exporter, count(*) n, \
                LEAST(sum(bytes::numeric), 9223372036854775807) b, max(time_received) l, min(time_received) f \
-               FROM flows GROUP BY 1) x USING (exporter) \
+               FROM {FLOWS} GROUP BY 1) x USING (exporter) \
              WHERE e.flows IS DISTINCT FROM x.n OR e.bytes IS DISTINCT FROM x.b \
-               OR e.last_flow IS DISTINCT FROM x.l OR e.first_seen IS DISTINCT FROM x.f",
+               OR e.last_flow IS DISTINCT FROM x.l OR e.first_seen IS DISTINCT FROM x.f"
+            ),
             &[],
         )
         .unwrap()
         .get(0);
     assert_eq!(bad, 0, "exporters table differs from flows");
-    let ids: i64 = c.query_one("SELECT count(*) FROM ingest_batches WHERE instance = 7", &[]).unwrap().get(0);
+    let ids: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {INGEST_BATCHES} WHERE instance = 7"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!(ids, rows.len().div_ceil(700) as i64);
 }
 
@@ -163,9 +179,11 @@ fn top_talkers_and_services_keep_totals() {
     // Per (bucket, exporter, side), talker bytes (kept + other) add up to the exporter's.
     let bad: i64 = c
         .query_one(
-            "SELECT count(*) FROM (SELECT bucket, exporter, side, sum(flows) f, \
-               LEAST(sum(bytes), 9223372036854775807) b FROM rollup_talker_1m GROUP BY 1, 2, 3) t \
-             JOIN rollup_exporter_1m e USING (bucket, exporter) WHERE t.f <> e.flows OR t.b <> e.bytes",
+            &format!(
+                "SELECT count(*) FROM (SELECT bucket, exporter, side, sum(flows) f, \
+               LEAST(sum(bytes), 9223372036854775807) b FROM {TALKER_1M} GROUP BY 1, 2, 3) t \
+             JOIN {EXPORTER_1M} e USING (bucket, exporter) WHERE t.f <> e.flows OR t.b <> e.bytes"
+            ),
             &[],
         )
         .unwrap()
@@ -174,19 +192,20 @@ fn top_talkers_and_services_keep_totals() {
     // A kept talker never has more than its true traffic.
     let over: i64 = c
         .query_one(
-            "SELECT count(*) FROM rollup_talker_1m t JOIN (SELECT date_trunc('minute', time_received) bucket, \
-               exporter, src_addr addr, count(*) n FROM flows WHERE src_addr IS NOT NULL GROUP BY 1, 2, 3) x \
-             USING (bucket, exporter, addr) WHERE t.side = 0 AND t.flows > x.n",
+            &format!("SELECT count(*) FROM {TALKER_1M} t JOIN (SELECT date_trunc('minute', time_received) bucket, \
+               exporter, src_addr addr, count(*) n FROM {FLOWS} WHERE src_addr IS NOT NULL GROUP BY 1, 2, 3) x \
+             USING (bucket, exporter, addr) WHERE t.side = 0 AND t.flows > x.n"),
             &[],
         )
         .unwrap()
         .get(0);
     assert_eq!(over, 0);
+    let talker_other = Rollup::Talker.is_other();
     let (others, kept): (i64, i64) = {
         let r = c
             .query_one(
-                "SELECT count(*) FILTER (WHERE addr = '0.0.0.0/0'), count(*) FILTER (WHERE addr <> '0.0.0.0/0') \
-                 FROM rollup_talker_1m",
+                &format!("SELECT count(*) FILTER (WHERE {talker_other}), count(*) FILTER (WHERE NOT ({talker_other})) \
+                 FROM {TALKER_1M}"),
                 &[],
             )
             .unwrap();
@@ -195,8 +214,8 @@ fn top_talkers_and_services_keep_totals() {
     assert!(others > 0 && kept > 0);
     let svc_bad: i64 = c
         .query_one(
-            "SELECT count(*) FROM (SELECT bucket, exporter, proto, sum(flows) f FROM rollup_service_1m GROUP BY 1, 2, 3) s \
-             JOIN rollup_protocol_1m p USING (bucket, exporter, proto) WHERE s.f <> p.flows",
+            &format!("SELECT count(*) FROM (SELECT bucket, exporter, proto, sum(flows) f FROM {SERVICE_1M} GROUP BY 1, 2, 3) s \
+             JOIN {PROTOCOL_1M} p USING (bucket, exporter, proto) WHERE s.f <> p.flows"),
             &[],
         )
         .unwrap()
@@ -230,7 +249,10 @@ fn throughput_probe() {
             .unwrap();
         let start = Instant::now();
         let sink = client
-            .copy_in(&flowvision_collector::store::copy::COPY_FLOWS.replace("COPY flows", "COPY probe_a"))
+            .copy_in(
+                &flowvision_collector::store::copy::COPY_FLOWS
+                    .replace(&format!("COPY {FLOWS}"), "COPY probe_a"),
+            )
             .await
             .unwrap();
         futures_util::pin_mut!(sink);
@@ -280,7 +302,10 @@ fn throughput_probe() {
         let t = |ms: i64| SystemTime::UNIX_EPOCH + Duration::from_millis(ms as u64);
         let start = Instant::now();
         let sink = client
-            .copy_in(&flowvision_collector::store::copy::COPY_FLOWS.replace("COPY flows", "COPY probe_b"))
+            .copy_in(
+                &flowvision_collector::store::copy::COPY_FLOWS
+                    .replace(&format!("COPY {FLOWS}"), "COPY probe_b"),
+            )
             .await
             .unwrap();
         let writer = BinaryCopyInWriter::new(sink, &types);
@@ -329,7 +354,8 @@ fn throughput_probe() {
         cfg.clock = Arc::new(ManualClock::new(T0 + 60_000));
         cfg.writers = writers;
         let stats = Arc::new(StoreStats::default());
-        let before: i64 = pg.connect().unwrap().query_one("SELECT count(*) FROM flows", &[]).unwrap().get(0);
+        let before: i64 =
+            pg.connect().unwrap().query_one(&format!("SELECT count(*) FROM {FLOWS}"), &[]).unwrap().get(0);
         let (store, tx) = Store::start(cfg, Arc::clone(&stats)).unwrap();
         let start = Instant::now();
         for (i, b) in batches(100 + writers as u64, rows.clone(), 10_000).into_iter().enumerate() {
@@ -342,7 +368,8 @@ fn throughput_probe() {
         let rate = N as f64 / start.elapsed().as_secs_f64();
         drop(tx);
         store.shutdown().unwrap();
-        let after: i64 = pg.connect().unwrap().query_one("SELECT count(*) FROM flows", &[]).unwrap().get(0);
+        let after: i64 =
+            pg.connect().unwrap().query_one(&format!("SELECT count(*) FROM {FLOWS}"), &[]).unwrap().get(0);
         assert_eq!(after - before, N as i64);
         let batches_n = stats.batches_stored.load(Ordering::Relaxed).max(1);
         println!(

@@ -6,7 +6,10 @@
 
 mod store_common;
 
+const EXPORTER_1M: &str = Rollup::Exporter.minute();
+
 use flowvision_collector::store::{ManualClock, Store, StoreStats};
+use flowvision_schema::Rollup;
 use flowvision_tests::pg::PgCluster;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,7 +30,7 @@ fn assert_exactly_once(pg: &PgCluster, rows: &[flowvision_collector::store::Flow
     assert_eq!(bytes, sum_bytes(rows), "sum of bytes");
     // The rollups saw each row once too.
     let flows: i64 =
-        c.query_one("SELECT COALESCE(sum(flows), 0)::int8 FROM rollup_exporter_1m", &[]).unwrap().get(0);
+        c.query_one(&format!("SELECT COALESCE(sum(flows), 0)::int8 FROM {EXPORTER_1M}"), &[]).unwrap().get(0);
     assert_eq!(flows, rows.len() as i64, "rollup flow count");
     let ex: i64 = c.query_one("SELECT COALESCE(sum(flows), 0)::int8 FROM exporters", &[]).unwrap().get(0);
     assert_eq!(ex, rows.len() as i64, "exporters flow count");

@@ -5,8 +5,13 @@
 
 mod store_common;
 
+const EXPORTER_1M: &str = Rollup::Exporter.minute();
+const EXPORTER_1H: &str = Rollup::Exporter.hour();
+
 use flowvision_collector::store::partitions::{partition_name, Span};
 use flowvision_collector::store::{ManualClock, PartitionInterval, Store, StoreStats};
+use flowvision_schema::tables::FLOWS;
+use flowvision_schema::Rollup;
 use flowvision_tests::pg::PgCluster;
 use flowvision_tests::postgres;
 use std::sync::atomic::Ordering;
@@ -54,9 +59,9 @@ fn retention_drops_partitions_as_the_clock_moves() {
     let mut c = pg.connect().unwrap();
 
     // Created ahead at start: today and the next two days.
-    let flows_parts = partitions(&mut c, "flows");
+    let flows_parts = partitions(&mut c, FLOWS);
     for d in 0..3 {
-        let name = partition_name("flows", Span::Day, Span::Day.start(T0 + d * DAY));
+        let name = partition_name(FLOWS, Span::Day, Span::Day.start(T0 + d * DAY));
         assert!(flows_parts.contains(&name), "{name} not created ahead: {flows_parts:?}");
     }
 
@@ -76,12 +81,12 @@ fn retention_drops_partitions_as_the_clock_moves() {
         + stats.rows_expired.load(Ordering::Relaxed)
         == 3500));
     assert_eq!(stats.rows_expired.load(Ordering::Relaxed), 500, "expired rows counted");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM flows"), 3000);
-    let six_days_ago = partition_name("flows", Span::Day, Span::Day.start(T0 - 6 * DAY));
-    assert!(partitions(&mut c, "flows").contains(&six_days_ago), "partition created on demand for old rows");
+    assert_eq!(count(&mut c, &format!("SELECT count(*) FROM {FLOWS}")), 3000);
+    let six_days_ago = partition_name(FLOWS, Span::Day, Span::Day.start(T0 - 6 * DAY));
+    assert!(partitions(&mut c, FLOWS).contains(&six_days_ago), "partition created on demand for old rows");
     assert!(
-        !partitions(&mut c, "flows").contains(&partition_name(
-            "flows",
+        !partitions(&mut c, FLOWS).contains(&partition_name(
+            FLOWS,
             Span::Day,
             Span::Day.start(T0 - 10 * DAY)
         )),
@@ -96,8 +101,8 @@ fn retention_drops_partitions_as_the_clock_moves() {
         report.dropped.iter().all(|n| n.starts_with("flows_")),
         "only flows is that short-lived: {report:?}"
     );
-    assert!(report.created.contains(&partition_name("flows", Span::Day, Span::Day.start(T0 + 4 * DAY))));
-    assert_eq!(count(&mut c, "SELECT count(*) FROM flows"), 2000);
+    assert!(report.created.contains(&partition_name(FLOWS, Span::Day, Span::Day.start(T0 + 4 * DAY))));
+    assert_eq!(count(&mut c, &format!("SELECT count(*) FROM {FLOWS}")), 2000);
     // DROP, never DELETE: no partition ever saw a deleted tuple.
     let deleted = count(
         &mut c,
@@ -105,21 +110,24 @@ fn retention_drops_partitions_as_the_clock_moves() {
     );
     assert_eq!(deleted, 0);
     // The rollups keep their own (longer) retention: minutes still there.
-    assert!(count(&mut c, "SELECT count(*) FROM rollup_exporter_1m WHERE bucket < '2024-02-24'") > 0);
+    assert!(count(&mut c, &format!("SELECT count(*) FROM {EXPORTER_1M} WHERE bucket < '2024-02-24'")) > 0);
 
     // Ten more days: every flows partition of the rows is gone, 1-minute rollups of
     // the oldest day too, the weekly 1-hour rollups stay (90 days).
     clock.advance(10 * DAY);
     let report = store.run_maintenance().unwrap();
-    assert_eq!(count(&mut c, "SELECT count(*) FROM flows"), 0);
-    assert!(report.dropped.iter().any(|n| n.starts_with("rollup_talker_1m_d")), "{report:?}");
+    assert_eq!(count(&mut c, &format!("SELECT count(*) FROM {FLOWS}")), 0);
+    assert!(
+        report.dropped.iter().any(|n| n.starts_with(&format!("{}_d", Rollup::Talker.minute()))),
+        "{report:?}"
+    );
     assert!(report.dropped.iter().all(|n| !n.contains("_1h_")), "{report:?}");
-    assert!(count(&mut c, "SELECT count(*) FROM rollup_exporter_1h") > 0);
+    assert!(count(&mut c, &format!("SELECT count(*) FROM {EXPORTER_1H}")) > 0);
     assert!(report.batch_ids_pruned > 0, "batch ids older than retention + 1 day pruned");
-    let parts = partitions(&mut c, "flows");
+    let parts = partitions(&mut c, FLOWS);
     assert!(parts
         .iter()
-        .all(|p| p.as_str() >= partition_name("flows", Span::Day, Span::Day.start(T0 + 5 * DAY)).as_str()));
+        .all(|p| p.as_str() >= partition_name(FLOWS, Span::Day, Span::Day.start(T0 + 5 * DAY)).as_str()));
     drop(tx);
     store.shutdown().unwrap();
     println!(
@@ -147,7 +155,7 @@ fn hourly_and_daily_partitions_coexist() {
     // Another process drops the partition the writer believes exists: the COPY fails
     // with "no partition", the writer refreshes, recreates it and stores the batch.
     let mut c = pg.connect().unwrap();
-    let hour = partition_name("flows", Span::Hour, Span::Hour.start(T0));
+    let hour = partition_name(FLOWS, Span::Hour, Span::Hour.start(T0));
     c.batch_execute(&format!("DROP TABLE {hour}")).unwrap();
     let again = random_rows(&mut rng, 100, 500, T0 + 1000, 60_000);
     tx.send(
@@ -177,13 +185,13 @@ fn hourly_and_daily_partitions_coexist() {
     drop(tx);
     store.shutdown().unwrap();
     let mut c = pg.connect().unwrap();
-    let parts = partitions(&mut c, "flows");
+    let parts = partitions(&mut c, FLOWS);
     assert!(
-        parts.contains(&partition_name("flows", Span::Hour, Span::Hour.start(T0 + 6 * 3_600_000))),
+        parts.contains(&partition_name(FLOWS, Span::Hour, Span::Hour.start(T0 + 6 * 3_600_000))),
         "{parts:?}"
     );
-    assert!(parts.contains(&partition_name("flows", Span::Day, Span::Day.start(T0 + DAY))), "{parts:?}");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM flows"), 200);
+    assert!(parts.contains(&partition_name(FLOWS, Span::Day, Span::Day.start(T0 + DAY))), "{parts:?}");
+    assert_eq!(count(&mut c, &format!("SELECT count(*) FROM {FLOWS}")), 200);
     println!(
         "partition dropped behind the writer's back recreated on demand; hourly then daily: {} flows \
          partitions, no overlap",

@@ -13,6 +13,8 @@ use flowvision_codec::{FlowRecord, Protocol, SamplingOrigin};
 use flowvision_collector::store::{
     Batch, BatchId, FlowRow, PartitionInterval, Store, StoreConfig, StoreStats,
 };
+use flowvision_schema::tables::ROLLUP_COMPACTION;
+use flowvision_schema::{Rollup, Tier};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -92,9 +94,11 @@ fn long_windows_read_days_hours_and_minutes_exactly() {
     let today = now - now.rem_euclid(DAY);
     let built: i64 = c
         .query_one(
-            "SELECT (extract(epoch FROM done_until) * 1000)::int8 FROM rollup_compaction \
-             WHERE tbl = 'rollup_talker_1d'",
-            &[],
+            &format!(
+                "SELECT (extract(epoch FROM done_until) * 1000)::int8 FROM {ROLLUP_COMPACTION} \
+             WHERE tbl = $1"
+            ),
+            &[&Rollup::Talker.table(Tier::Day).unwrap()],
         )
         .unwrap()
         .get(0);
@@ -143,15 +147,18 @@ fn long_windows_read_days_hours_and_minutes_exactly() {
     let cut = today - DAY;
     let old: i64 = c
         .query_one(
-            "SELECT count(*) FROM rollup_talker_1h WHERE bucket < to_timestamp($1::float8 / 1000)",
+            &format!(
+                "SELECT count(*) FROM {} WHERE bucket < to_timestamp($1::float8 / 1000)",
+                Rollup::Talker.hour()
+            ),
             &[&(cut as f64)],
         )
         .unwrap()
         .get(0);
     assert!(old > 0, "the oldest stretch must lie before yesterday");
-    for t in ["talker", "service", "as"] {
+    for t in Rollup::TOP_N.map(Rollup::hour) {
         c.execute(
-            &format!("DELETE FROM rollup_{t}_1h WHERE bucket < to_timestamp($1::float8 / 1000)"),
+            &format!("DELETE FROM {t} WHERE bucket < to_timestamp($1::float8 / 1000)"),
             &[&(cut as f64)],
         )
         .unwrap();

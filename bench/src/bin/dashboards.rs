@@ -19,6 +19,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use flowvision_collector::store::partitions::{partition_name, Family, Span, TABLES as PARTITIONED};
+use flowvision_schema::rollup::OTHER_ADDR;
+use flowvision_schema::{tables, Rollup};
 use flowvision_tests::pg::PgCluster;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -176,34 +179,31 @@ fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
     db.batch_execute(
         "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; SET work_mem = '256MB'",
     )?;
-    // Partitions: daily for _1m and exporter_stats_1m, weekly (Monday) for _1h, hourly
-    // for flows, as the collector names them.
-    db.batch_execute(
-        "DO $$
-         DECLARE d date; t text; h timestamptz;
-         BEGIN
-           FOR d IN SELECT generate_series(current_date - 8, current_date + 1, '1 day')::date LOOP
-             FOREACH t IN ARRAY ARRAY['rollup_exporter_1m','rollup_interface_1m','rollup_protocol_1m',
-                 'rollup_service_1m','rollup_as_1m','rollup_talker_1m','exporter_stats_1m'] LOOP
-               EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
-                 t || '_d' || to_char(d, 'YYYYMMDD'), t, d::timestamptz, (d + 1)::timestamptz);
-             END LOOP;
-           END LOOP;
-           FOR d IN SELECT generate_series(date_trunc('week', now() - interval '8 days')::date,
-                                           date_trunc('week', now())::date, '7 days')::date LOOP
-             FOREACH t IN ARRAY ARRAY['rollup_exporter_1h','rollup_interface_1h','rollup_protocol_1h',
-                 'rollup_service_1h','rollup_as_1h','rollup_talker_1h'] LOOP
-               EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
-                 t || '_w' || to_char(d, 'YYYYMMDD'), t, d::timestamptz, (d + 7)::timestamptz);
-             END LOOP;
-           END LOOP;
-           FOR h IN SELECT generate_series(date_trunc('hour', now()) - interval '8 hours',
-                                           date_trunc('hour', now()) + interval '1 hour', '1 hour') LOOP
-             EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF flows FOR VALUES FROM (%L) TO (%L)',
-               'flows_h' || to_char(h AT TIME ZONE 'UTC', 'YYYYMMDDHH24'), h, h + interval '1 hour');
-           END LOOP;
-         END $$",
-    )?;
+    // Partitions: daily for the 1-minute tables (8 days back, tomorrow), weekly for
+    // the 1-hour ones (the weeks of the last 8 days), hourly for flows (8 hours back,
+    // the next hour), named as the collector names them.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let (hour, day) = (flowvision_schema::HOUR_MS, flowvision_schema::DAY_MS);
+    let mut ddl = String::new();
+    for &(parent, family) in PARTITIONED {
+        let (span, from, to) = match family {
+            Family::Minute => (Span::Day, now_ms - 8 * day, now_ms + day),
+            Family::Hour => (Span::Week, now_ms - 8 * day, now_ms),
+            Family::Flows => (Span::Hour, now_ms - 8 * hour, now_ms + hour),
+        };
+        let mut lo = span.start(from);
+        while lo <= to {
+            let hi = lo + span.len_ms();
+            ddl.push_str(&format!(
+                "CREATE TABLE IF NOT EXISTS {} PARTITION OF {parent} \
+                 FOR VALUES FROM (to_timestamp({lo} / 1000.0)) TO (to_timestamp({hi} / 1000.0));\n",
+                partition_name(parent, span, lo)
+            ));
+            lo = hi;
+        }
+    }
+    db.batch_execute(&ddl)?;
+    let other = OTHER_ADDR;
     let ex = "('10.255.0.0'::inet + e)";
     // Buckets: 1m over the last `minute_hours` (what the ≤6 h windows read) and the
     // exporter/stats tables over 8 days; 1h over 8 days. The newest bucket is the
@@ -227,67 +227,67 @@ fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
     };
     let e = s.exporters;
     let statements: Vec<(&str, String)> = vec![
-        ("rollup_exporter_1m", format!(
-            "INSERT INTO rollup_exporter_1m SELECT b, {ex}, {} FROM {m_buckets_8d} b, generate_series(1, {e}) e ORDER BY 1, 2",
+        (Rollup::Exporter.minute(), format!(
+            "SELECT b, {ex}, {} FROM {m_buckets_8d} b, generate_series(1, {e}) e ORDER BY 1, 2",
             measures("1", 1))),
-        ("rollup_exporter_1h", format!(
-            "INSERT INTO rollup_exporter_1h SELECT b, {ex}, {} FROM {h_buckets} b, generate_series(1, {e}) e ORDER BY 1, 2",
+        (Rollup::Exporter.hour(), format!(
+            "SELECT b, {ex}, {} FROM {h_buckets} b, generate_series(1, {e}) e ORDER BY 1, 2",
             measures("1", 60))),
-        ("exporter_stats_1m", format!(
-            "INSERT INTO exporter_stats_1m SELECT b, {ex}, 30000, 45000000, 350000, 0, (e % 3) * 10, 1 \
+        (tables::EXPORTER_STATS_1M, format!(
+            "SELECT b, {ex}, 30000, 45000000, 350000, 0, (e % 3) * 10, 1 \
              FROM {m_buckets_8d} b, generate_series(1, {e}) e ORDER BY 1, 2")),
-        ("rollup_interface_1m", format!(
-            "INSERT INTO rollup_interface_1m SELECT b, {ex}, k, ({} + 1 - k), {} FROM {m_buckets} b, \
+        (Rollup::Interface.minute(), format!(
+            "SELECT b, {ex}, k, ({} + 1 - k), {} FROM {m_buckets} b, \
              generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             s.interfaces, measures("k", 1), s.interfaces)),
-        ("rollup_interface_1h", format!(
-            "INSERT INTO rollup_interface_1h SELECT b, {ex}, k, ({} + 1 - k), {} FROM {h_buckets} b, \
+        (Rollup::Interface.hour(), format!(
+            "SELECT b, {ex}, k, ({} + 1 - k), {} FROM {h_buckets} b, \
              generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             s.interfaces, measures("k", 60), s.interfaces)),
-        ("rollup_protocol_1m", format!(
-            "INSERT INTO rollup_protocol_1m SELECT b, {ex}, (ARRAY[6,17,1,47,50,58])[k], {} FROM {m_buckets} b, \
+        (Rollup::Protocol.minute(), format!(
+            "SELECT b, {ex}, (ARRAY[6,17,1,47,50,58])[k], {} FROM {m_buckets} b, \
              generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 1), s.protocols)),
-        ("rollup_protocol_1h", format!(
-            "INSERT INTO rollup_protocol_1h SELECT b, {ex}, (ARRAY[6,17,1,47,50,58])[k], {} FROM {h_buckets} b, \
+        (Rollup::Protocol.hour(), format!(
+            "SELECT b, {ex}, (ARRAY[6,17,1,47,50,58])[k], {} FROM {h_buckets} b, \
              generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 60), s.protocols)),
-        ("rollup_service_1m", format!(
-            "INSERT INTO rollup_service_1m SELECT b, {ex}, CASE WHEN k % 3 = 0 THEN 17 ELSE 6 END, \
+        (Rollup::Service.minute(), format!(
+            "SELECT b, {ex}, CASE WHEN k % 3 = 0 THEN 17 ELSE 6 END, \
              CASE WHEN k = 1 THEN -1 ELSE ((k * 40503 + extract(epoch FROM b)::bigint / 60 * 8) % 65536)::int END, {} \
              FROM {m_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 1), s.services_1m)),
-        ("rollup_service_1h", format!(
-            "INSERT INTO rollup_service_1h SELECT b, {ex}, CASE WHEN k % 3 = 0 THEN 17 ELSE 6 END, \
+        (Rollup::Service.hour(), format!(
+            "SELECT b, {ex}, CASE WHEN k % 3 = 0 THEN 17 ELSE 6 END, \
              CASE WHEN k = 1 THEN -1 ELSE ((k * 40503 + extract(epoch FROM b)::bigint / 3600 * 8) % 65536)::int END, {} \
              FROM {h_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 60), s.services_1h)),
-        ("rollup_as_1m", format!(
-            "INSERT INTO rollup_as_1m SELECT b, {ex}, 64512 + (k * 2654435761 % 65536), 64512 + (k * 40503 % 1024), {} \
+        (Rollup::As.minute(), format!(
+            "SELECT b, {ex}, 64512 + (k * 2654435761 % 65536), 64512 + (k * 40503 % 1024), {} \
              FROM {m_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 1), s.as_1m)),
-        ("rollup_as_1h", format!(
-            "INSERT INTO rollup_as_1h SELECT b, {ex}, 64512 + (k * 2654435761 % 65536), 64512 + (k * 40503 % 1024), {} \
+        (Rollup::As.hour(), format!(
+            "SELECT b, {ex}, 64512 + (k * 2654435761 % 65536), 64512 + (k * 40503 % 1024), {} \
              FROM {h_buckets} b, generate_series(1, {e}) e, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 60), s.as_1h)),
-        ("rollup_talker_1m", format!(
-            "INSERT INTO rollup_talker_1m SELECT b, {ex}, side, \
-             CASE WHEN k = 1 THEN '0.0.0.0/0'::inet ELSE '100.64.0.0'::inet + ((k * 2654435761 + extract(epoch FROM b)::bigint / 60 * 64) % 1048576) END, {} \
+        (Rollup::Talker.minute(), format!(
+            "SELECT b, {ex}, side, \
+             CASE WHEN k = 1 THEN {other} ELSE '100.64.0.0'::inet + ((k * 2654435761 + extract(epoch FROM b)::bigint / 60 * 64) % 1048576) END, {} \
              FROM {m_buckets} b, generate_series(1, {e}) e, generate_series(0, 1) side, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 1), s.talkers_1m)),
-        ("rollup_talker_1h", format!(
-            "INSERT INTO rollup_talker_1h SELECT b, {ex}, side, \
-             CASE WHEN k = 1 THEN '0.0.0.0/0'::inet ELSE '100.64.0.0'::inet + ((k * 2654435761 + extract(epoch FROM b)::bigint / 3600 * 64) % 1048576) END, {} \
+        (Rollup::Talker.hour(), format!(
+            "SELECT b, {ex}, side, \
+             CASE WHEN k = 1 THEN {other} ELSE '100.64.0.0'::inet + ((k * 2654435761 + extract(epoch FROM b)::bigint / 3600 * 64) % 1048576) END, {} \
              FROM {h_buckets} b, generate_series(1, {e}) e, generate_series(0, 1) side, generate_series(1, {}) k ORDER BY 1, 2",
             measures("k", 60), s.talkers_1h)),
-        ("exporters", format!(
-            "INSERT INTO exporters (exporter, first_seen, last_seen, last_flow, protocol, sampling_rate, flows, bytes, packets, \
+        (tables::EXPORTERS, format!(
+            "(exporter, first_seen, last_seen, last_flow, protocol, sampling_rate, flows, bytes, packets, \
              datagrams, datagram_bytes, records) SELECT {ex}, now() - interval '8 days', now(), now(), 'ipfix', 1000, \
              1e9, 1e12, 1e10, 1e8, 1e11, 1e9 FROM generate_series(1, {e}) e")),
         // Flows: `flows` rows over the last `flow_hours`, in time order (as the collector
         // appends them, which is what makes the BRIN index prune).
-        ("flows", format!(
-            "INSERT INTO flows (time_received, bytes, packets, flow_start, flow_end, observation_domain, sequence, \
+        (tables::FLOWS, format!(
+            "(time_received, bytes, packets, flow_start, flow_end, observation_domain, sequence, \
              sampling_rate, in_if, out_if, src_as, dst_as, src_port, dst_port, tcp_flags, vlan, protocol, proto, tos, \
              src_mask, dst_mask, exporter, src_addr, dst_addr, next_hop) \
              SELECT ts, 40 + (i * 7919) % 1500 * 20, 1 + i % 20, ts - interval '10 s', ts, 0, i, 1000, 1 + i % {ifs}, \
@@ -299,9 +299,11 @@ fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
              LATERAL (SELECT now() - interval '{h} hours' + (i::double precision / {n}) * interval '{h} hours' AS ts) t",
             ifs = s.interfaces, n = s.flows, h = s.flow_hours)),
     ];
-    for (table, sql) in statements {
+    for (table, rows) in statements {
         let st = Instant::now();
-        let n = db.execute(sql.as_str(), &[]).with_context(|| format!("filling {table}"))?;
+        let n = db
+            .execute(&format!("INSERT INTO {table} {rows}"), &[])
+            .with_context(|| format!("filling {table}"))?;
         println!("  {table:<22} {n:>11} rows  {:>6.1} s", st.elapsed().as_secs_f64());
     }
     // What the collector's maintenance would have done minute by minute: compact
@@ -319,9 +321,7 @@ fn generate(db: &mut postgres::Client, url: &str, s: &Scale) -> Result<()> {
         r.days_built,
         st.elapsed().as_secs_f64()
     );
-    for t in
-        ["talker", "service", "as"].iter().flat_map(|k| ["1m", "1h", "1d"].map(|g| format!("rollup_{k}_{g}")))
-    {
+    for t in Rollup::TOP_N.iter().flat_map(|r| r.tiers().iter().filter_map(|tier| r.table(*tier))) {
         let n: i64 = db.query_one(&format!("SELECT count(*) FROM {t}"), &[])?.get(0);
         println!("  {t:<22} {n:>11} rows after compaction");
     }
@@ -372,11 +372,11 @@ fn main() -> Result<()> {
         s.protocols, s.minute_hours, s.flows, s.flow_hours
     );
     generate(&mut db, pg.url(), &s)?;
+    let sized = [Rollup::Talker.hour(), Rollup::Talker.minute(), Rollup::As.hour(), tables::FLOWS];
     let sizes = db.query(
-        "SELECT t, pg_size_pretty(sum(pg_total_relation_size(c.oid))::bigint) FROM \
-         (VALUES ('rollup_talker_1h'), ('rollup_talker_1m'), ('rollup_as_1h'), ('flows')) v(t) \
+        "SELECT t, pg_size_pretty(sum(pg_total_relation_size(c.oid))::bigint) FROM unnest($1::text[]) v(t) \
          JOIN pg_inherits i ON i.inhparent = v.t::regclass JOIN pg_class c ON c.oid = i.inhrelid GROUP BY t ORDER BY t",
-        &[],
+        &[&sized.as_slice()],
     )?;
     for r in sizes {
         println!("  {:<18} {}", r.get::<_, String>(0), r.get::<_, String>(1));
@@ -465,13 +465,21 @@ fn main() -> Result<()> {
         }
     }
     if s.explain {
+        let (talkers, flows) = (Rollup::Talker.hour(), tables::FLOWS);
+        let other = Rollup::Talker.is_other();
         for sql in [
-            "SELECT addr, sum(bytes) FROM rollup_talker_1h WHERE bucket >= now() - interval '7 days' AND side = 0 \
-             AND addr <> '0.0.0.0/0' GROUP BY addr ORDER BY 2 DESC LIMIT 10",
-            "SELECT addr, sum(bytes) FROM rollup_talker_1h WHERE bucket >= now() - interval '7 days' AND side = 1 \
-             AND exporter <<= '10.255.0.1'::inet AND addr <> '0.0.0.0/0' GROUP BY addr ORDER BY 2 DESC LIMIT 10",
-            "SELECT time_received, src_addr FROM flows WHERE time_received >= now() - interval '1 hour' \
-             AND src_addr <<= '100.64.0.0/16'::inet ORDER BY time_received DESC LIMIT 100",
+            format!(
+                "SELECT addr, sum(bytes) FROM {talkers} WHERE bucket >= now() - interval '7 days' AND side = 0 \
+                 AND NOT ({other}) GROUP BY addr ORDER BY 2 DESC LIMIT 10"
+            ),
+            format!(
+                "SELECT addr, sum(bytes) FROM {talkers} WHERE bucket >= now() - interval '7 days' AND side = 1 \
+                 AND exporter <<= '10.255.0.1'::inet AND NOT ({other}) GROUP BY addr ORDER BY 2 DESC LIMIT 10"
+            ),
+            format!(
+                "SELECT time_received, src_addr FROM {flows} WHERE time_received >= now() - interval '1 hour' \
+                 AND src_addr <<= '100.64.0.0/16'::inet ORDER BY time_received DESC LIMIT 100"
+            ),
         ] {
             for r in db.query(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"), &[])? {
                 println!("{}", r.get::<_, String>(0));

@@ -20,7 +20,9 @@
 //! whose day's hourly flow count no longer matches the exporter totals is rebuilt.
 
 use super::error::StoreError;
-use super::time::{system_time, unix_ms, DAY_MS, HOUR_MS, MINUTE_MS};
+use super::time::{system_time, unix_ms, DAY_MS, MINUTE_MS};
+use flowvision_schema::tables::ROLLUP_COMPACTION;
+use flowvision_schema::{Rollup, Tier};
 use std::time::SystemTime;
 use tokio_postgres::Client;
 
@@ -55,60 +57,51 @@ pub struct CompactionReport {
     pub caught_up: bool,
 }
 
-/// A compacted rollup family.
+/// A compacted rollup: its dimensions and "other" row are the schema's
+/// ([`Rollup::dimensions`]); how its buckets are ranked is the compaction's.
 #[derive(Debug, Clone, Copy)]
 struct Kind {
-    /// `talker`, `service`, `as`.
-    name: &'static str,
+    rollup: Rollup,
     /// Columns that split a bucket's ranking (talkers rank each side on its own).
     part: &'static [&'static str],
-    /// The ranked key columns.
-    key: &'static [&'static str],
-    /// True for the "other" rows.
-    is_other: &'static str,
-    /// Columns the folded rows are grouped by before becoming "other" rows
-    /// (besides bucket and exporter).
-    fold_by: &'static [&'static str],
-    /// The "other" row's value of each column of `part ++ key`.
-    other_values: &'static [&'static str],
     /// Restriction counting each flow once (talkers hold every flow twice, once per side).
     one_side: &'static str,
 }
 
 const KINDS: [Kind; 3] = [
-    Kind {
-        name: "talker",
-        part: &["side"],
-        key: &["addr"],
-        is_other: "addr = '0.0.0.0/0'::inet",
-        fold_by: &["side"],
-        other_values: &["side", "'0.0.0.0/0'::inet"],
-        one_side: "AND side = 0",
-    },
-    Kind {
-        name: "service",
-        part: &[],
-        key: &["proto", "port"],
-        is_other: "port = -1",
-        fold_by: &["proto"],
-        other_values: &["proto", "-1"],
-        one_side: "",
-    },
-    Kind {
-        name: "as",
-        part: &[],
-        key: &["src_as", "dst_as"],
-        is_other: "src_as = -1 AND dst_as = -1",
-        fold_by: &[],
-        other_values: &["-1::bigint", "-1::bigint"],
-        one_side: "",
-    },
+    Kind { rollup: Rollup::Talker, part: &["side"], one_side: "AND side = 0" },
+    Kind { rollup: Rollup::Service, part: &[], one_side: "" },
+    Kind { rollup: Rollup::As, part: &[], one_side: "" },
 ];
+
+impl Kind {
+    /// The table of `tier` (every compacted rollup has all three).
+    fn table(&self, tier: Tier) -> &'static str {
+        self.rollup.table(tier).unwrap_or_default()
+    }
+
+    /// The ranked key columns (the dimensions outside `part`).
+    fn key(&self) -> Vec<&'static str> {
+        cols(self).into_iter().filter(|c| !self.part.contains(c)).collect()
+    }
+
+    /// Columns the folded rows are grouped by before becoming "other" rows (besides
+    /// bucket and exporter): those the "other" row keeps.
+    fn fold_by(&self) -> Vec<&'static str> {
+        self.rollup.dimensions().iter().filter(|d| d.other.is_none()).map(|d| d.column).collect()
+    }
+
+    /// The "other" row's value of each dimension column.
+    fn other_values(&self) -> Vec<&'static str> {
+        self.rollup.dimensions().iter().map(|d| d.other.unwrap_or(d.column)).collect()
+    }
+}
 
 use super::rollup::{sat_add, MEASURES};
 
+/// The dimension columns (`part` first).
 fn cols(k: &Kind) -> Vec<&'static str> {
-    k.part.iter().chain(k.key.iter()).copied().collect()
+    k.rollup.dimensions().iter().map(|d| d.column).collect()
 }
 
 /// `min(sum(c), 2^63-1)::bigint`: sums saturate as the writer's do.
@@ -122,10 +115,10 @@ fn sat_sum(c: &str) -> String {
 fn compact_sql(k: &Kind, table: &str) -> String {
     let all = cols(k);
     let part: String = k.part.iter().map(|c| format!(", {c}")).collect();
-    let order_key = k.key.join(", ");
+    let order_key = k.key().join(", ");
     let join: String = all.iter().map(|c| format!(" AND t.{c} = r.{c}")).collect();
-    let fold_by: String = k.fold_by.iter().map(|c| format!(", t.{c}")).collect();
-    let fold_group: String = k.fold_by.iter().map(|c| format!(", {c}")).collect();
+    let fold_by: String = k.fold_by().iter().map(|c| format!(", t.{c}")).collect();
+    let fold_group: String = k.fold_by().iter().map(|c| format!(", {c}")).collect();
     let measures = MEASURES.join(", ");
     let t_measures: String = MEASURES.iter().map(|m| format!(", t.{m}")).collect();
     let sums: Vec<String> = MEASURES.iter().map(|m| sat_sum(m)).collect();
@@ -149,8 +142,8 @@ fn compact_sql(k: &Kind, table: &str) -> String {
            RETURNING 1) \
          SELECT (SELECT count(*) FROM tail), (SELECT count(*) FROM folded)",
         all = all.join(", "),
-        is_other = k.is_other,
-        other = k.other_values.join(", "),
+        is_other = k.rollup.is_other(),
+        other = k.other_values().join(", "),
         sums = sums.join(", "),
         updates = updates.join(", "),
     )
@@ -162,10 +155,11 @@ fn day_sql(k: &Kind) -> String {
     let measures = MEASURES.join(", ");
     let sums: Vec<String> = MEASURES.iter().map(|m| sat_sum(m)).collect();
     format!(
-        "INSERT INTO rollup_{n}_1d (bucket, exporter, {all}, {measures}) \
-         SELECT $1::timestamptz, exporter, {all}, {sums} FROM rollup_{n}_1h \
+        "INSERT INTO {day} (bucket, exporter, {all}, {measures}) \
+         SELECT $1::timestamptz, exporter, {all}, {sums} FROM {hour} \
          WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, {all} ORDER BY exporter, {all}",
-        n = k.name,
+        day = k.table(Tier::Day),
+        hour = k.table(Tier::Hour),
         sums = sums.join(", "),
     )
 }
@@ -179,18 +173,21 @@ fn stale_days_sql(k: &Kind) -> String {
                                               interval '1 day') AS day), \
               e AS (SELECT to_timestamp(floor(extract(epoch FROM bucket) / 86400) * 86400) AS day, \
                            sum(flows) AS f \
-                    FROM rollup_exporter_1h WHERE bucket >= $1 AND bucket < $2 GROUP BY 1), \
-              x AS (SELECT bucket AS day, sum(flows) AS f FROM rollup_{n}_1d \
+                    FROM {exporters} WHERE bucket >= $1 AND bucket < $2 GROUP BY 1), \
+              x AS (SELECT bucket AS day, sum(flows) AS f FROM {day} \
                     WHERE bucket >= $1 AND bucket < $2 {one_side} GROUP BY 1) \
          SELECT days.day FROM days LEFT JOIN e ON e.day = days.day LEFT JOIN x ON x.day = days.day \
          WHERE e.f IS NOT NULL AND e.f IS DISTINCT FROM x.f ORDER BY 1",
-        n = k.name,
+        exporters = Rollup::Exporter.hour(),
+        day = k.table(Tier::Day),
         one_side = k.one_side,
     )
 }
 
 async fn done_until(client: &Client, table: &str) -> Result<Option<i64>, StoreError> {
-    let row = client.query_opt("SELECT done_until FROM rollup_compaction WHERE tbl = $1", &[&table]).await?;
+    let row = client
+        .query_opt(&format!("SELECT done_until FROM {ROLLUP_COMPACTION} WHERE tbl = $1"), &[&table])
+        .await?;
     Ok(match row {
         Some(r) => Some(unix_ms(r.try_get::<_, SystemTime>(0)?)),
         None => None,
@@ -200,8 +197,10 @@ async fn done_until(client: &Client, table: &str) -> Result<Option<i64>, StoreEr
 async fn set_done_until(client: &Client, table: &str, ms: i64) -> Result<(), StoreError> {
     client
         .execute(
-            "INSERT INTO rollup_compaction (tbl, done_until) VALUES ($1, $2) \
-             ON CONFLICT (tbl) DO UPDATE SET done_until = excluded.done_until, updated_at = now()",
+            &format!(
+                "INSERT INTO {ROLLUP_COMPACTION} (tbl, done_until) VALUES ($1, $2) \
+                 ON CONFLICT (tbl) DO UPDATE SET done_until = excluded.done_until, updated_at = now()"
+            ),
             &[&table, &system_time(ms)],
         )
         .await?;
@@ -245,10 +244,9 @@ const HOURS_PER_PASS: i64 = 24;
 /// window is 7 days.
 pub const DAYS_CHECKED: i64 = 8;
 
-/// A compacted tier of the minute or hour tables.
-struct Tier {
-    suffix: &'static str,
-    step: i64,
+/// How the minute or hour tier of the tables is compacted.
+struct Pass {
+    tier: Tier,
     grace: i64,
     per_pass: i64,
     keep: i64,
@@ -258,33 +256,33 @@ struct Tier {
 async fn compact_tier(
     client: &Client,
     k: &Kind,
-    tier: &Tier,
+    tier: &Pass,
     now_ms: i64,
     report: &mut CompactionReport,
 ) -> Result<bool, StoreError> {
-    let table = format!("rollup_{}_{}", k.name, tier.suffix);
-    let (step, keep) = (tier.step, tier.keep);
+    let table = k.table(tier.tier);
+    let (step, keep) = (tier.tier.step_ms(), tier.keep);
     // End of the newest bucket that closed at least `grace` ago.
     let closed = (now_ms - tier.grace).div_euclid(step) * step;
-    let start = match done_until(client, &table).await? {
+    let start = match done_until(client, table).await? {
         Some(d) => d,
-        None => closed.min(next_bucket(client, &table, 0).await?.unwrap_or(closed)),
+        None => closed.min(next_bucket(client, table, 0).await?.unwrap_or(closed)),
     };
     // Skip empty stretches (a stop of the collector, retention) in one step.
-    let from = match next_bucket(client, &table, start).await? {
+    let from = match next_bucket(client, table, start).await? {
         Some(b) if b < closed => b.div_euclid(step) * step,
         _ => {
             if start < closed {
-                set_done_until(client, &table, closed).await?;
+                set_done_until(client, table, closed).await?;
             }
             return Ok(true);
         }
     };
     let to = closed.min(from + tier.per_pass * step);
-    let sql = compact_sql(k, &table);
+    let sql = compact_sql(k, table);
     let folded = transaction(client, async {
         let row = client.query_one(&sql, &[&system_time(from), &system_time(to), &keep]).await?;
-        set_done_until(client, &table, to).await?;
+        set_done_until(client, table, to).await?;
         Ok(row.try_get::<_, i64>(0)?)
     })
     .await?;
@@ -302,10 +300,10 @@ async fn build_days(
     now_ms: i64,
     report: &mut CompactionReport,
 ) -> Result<(), StoreError> {
-    let table = format!("rollup_{}_1d", k.name);
+    let table = k.table(Tier::Day);
     let today = now_ms.div_euclid(DAY_MS) * DAY_MS;
     // A day is built once its last hour is compacted (and so closed).
-    let hours_done = done_until(client, &format!("rollup_{}_1h", k.name)).await?.unwrap_or(0);
+    let hours_done = done_until(client, k.table(Tier::Hour)).await?.unwrap_or(0);
     let until = today.min(hours_done - hours_done.rem_euclid(DAY_MS));
     let since = today - DAYS_CHECKED * DAY_MS;
     if until <= since {
@@ -313,7 +311,7 @@ async fn build_days(
     }
     let stale = client.query(&stale_days_sql(k), &[&system_time(since), &system_time(until)]).await?;
     let built_before = report.days_built;
-    let compact = compact_sql(k, &table);
+    let compact = compact_sql(k, table);
     let insert = day_sql(k);
     let delete = format!("DELETE FROM {table} WHERE bucket = $1");
     for r in stale {
@@ -337,11 +335,13 @@ async fn build_days(
     // daily tier only there (older days, e.g. before an upgrade, are read by hours).
     client
         .execute(
-            "INSERT INTO rollup_compaction (tbl, done_until, built_from) VALUES ($1, $2, $3) \
-             ON CONFLICT (tbl) DO UPDATE SET done_until = excluded.done_until, built_from = excluded.built_from, \
-               updated_at = now() \
-             WHERE rollup_compaction.done_until IS DISTINCT FROM excluded.done_until \
-                OR rollup_compaction.built_from IS DISTINCT FROM excluded.built_from",
+            &format!(
+                "INSERT INTO {ROLLUP_COMPACTION} AS t (tbl, done_until, built_from) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tbl) DO UPDATE SET done_until = excluded.done_until, \
+                   built_from = excluded.built_from, updated_at = now() \
+                 WHERE t.done_until IS DISTINCT FROM excluded.done_until \
+                    OR t.built_from IS DISTINCT FROM excluded.built_from"
+            ),
             &[&table, &system_time(until), &system_time(since)],
         )
         .await?;
@@ -358,15 +358,9 @@ pub async fn run(
     day_retention_days: u32,
 ) -> Result<CompactionReport, StoreError> {
     let mut report = CompactionReport { caught_up: true, ..Default::default() };
-    let minutes = Tier {
-        suffix: "1m",
-        step: MINUTE_MS,
-        grace: MINUTE_GRACE_MS,
-        per_pass: MINUTES_PER_PASS,
-        keep: keep.minute,
-    };
-    let hours =
-        Tier { suffix: "1h", step: HOUR_MS, grace: HOUR_GRACE_MS, per_pass: HOURS_PER_PASS, keep: keep.hour };
+    let minutes =
+        Pass { tier: Tier::Minute, grace: MINUTE_GRACE_MS, per_pass: MINUTES_PER_PASS, keep: keep.minute };
+    let hours = Pass { tier: Tier::Hour, grace: HOUR_GRACE_MS, per_pass: HOURS_PER_PASS, keep: keep.hour };
     for k in &KINDS {
         let m = compact_tier(client, k, &minutes, now_ms, &mut report).await?;
         let h = compact_tier(client, k, &hours, now_ms, &mut report).await?;
@@ -374,7 +368,10 @@ pub async fn run(
         build_days(client, k, keep.day, now_ms, &mut report).await?;
         let cutoff = now_ms.div_euclid(DAY_MS) * DAY_MS - i64::from(day_retention_days) * DAY_MS;
         client
-            .execute(&format!("DELETE FROM rollup_{}_1d WHERE bucket < $1", k.name), &[&system_time(cutoff)])
+            .execute(
+                &format!("DELETE FROM {} WHERE bucket < $1", k.table(Tier::Day)),
+                &[&system_time(cutoff)],
+            )
             .await?;
     }
     Ok(report)
@@ -415,10 +412,10 @@ mod tests {
     #[test]
     fn statements_name_every_column_of_their_table() {
         for k in &KINDS {
-            let s = compact_sql(k, &format!("rollup_{}_1h", k.name));
+            let s = compact_sql(k, k.table(Tier::Hour));
             assert!(s.contains("ON CONFLICT (bucket, exporter, "), "{s}");
-            assert_eq!(cols(k).len(), k.other_values.len(), "{}", k.name);
-            assert!(day_sql(k).contains(&format!("rollup_{}_1d", k.name)));
+            assert_eq!(cols(k).len(), k.other_values().len(), "{:?}", k.rollup);
+            assert!(day_sql(k).contains(&format!("rollup_{}_1d", k.rollup.name())));
         }
     }
 }

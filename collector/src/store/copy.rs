@@ -10,7 +10,9 @@
 use super::time::pg_micros;
 use super::FlowRow;
 use bytes::{BufMut, BytesMut};
+use futures_util::SinkExt;
 use std::net::IpAddr;
+use tokio_postgres::Transaction;
 
 /// The COPY statement whose column order [`put_row`] follows.
 pub const COPY_FLOWS: &str = "COPY flows (time_received, bytes, packets, flow_start, flow_end, \
@@ -32,12 +34,8 @@ pub fn put_trailer(buf: &mut BytesMut) {
     buf.put_i16(-1);
 }
 
-/// Counters beyond `i64::MAX` cannot be stored in `bigint`; such values only come
-/// from broken or hostile exporters, so they are clamped rather than failing a batch.
-#[inline]
-pub fn clamp_u64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
+/// Counters beyond `i64::MAX` are clamped (the schema's rule for `bigint` counters).
+pub use flowvision_schema::rows::clamp_u64;
 
 #[inline]
 fn int8(buf: &mut BytesMut, v: i64) {
@@ -121,3 +119,53 @@ pub fn put_row(buf: &mut BytesMut, row: &FlowRow) {
 
 /// Upper bound of one encoded tuple, for buffer sizing.
 pub const MAX_ROW_BYTES: usize = 2 + 16 * 12 + 8 * 4 + 4 + 12 + 6 * 4 + 24 * 4;
+
+/// COPY data is streamed in chunks of this size, so the server parses while the
+/// writer encodes.
+const CHUNK: usize = 256 * 1024;
+
+/// A buffer for [`copy_rows`], kept by a writer from batch to batch.
+pub(crate) fn buffer() -> BytesMut {
+    BytesMut::with_capacity(CHUNK + MAX_ROW_BYTES)
+}
+
+/// Streams `rows` into `flows` with [`COPY_FLOWS`] inside `tx`, in chunks encoded
+/// into `buf`. `meanwhile` runs once the last chunk is sent, before the server's
+/// answer is awaited: work done there overlaps the server parsing that chunk.
+/// Returns the number of rows the server stored.
+pub(crate) async fn copy_rows<'r>(
+    tx: &Transaction<'_>,
+    buf: &mut BytesMut,
+    rows: impl Iterator<Item = &'r FlowRow>,
+    meanwhile: impl FnOnce(),
+) -> Result<u64, tokio_postgres::Error> {
+    let sink = tx.copy_in(COPY_FLOWS).await?;
+    futures_util::pin_mut!(sink);
+    buf.clear();
+    put_header(buf);
+    for r in rows {
+        put_row(buf, r);
+        if buf.len() >= CHUNK {
+            sink.send(buf.split().freeze()).await?;
+            buf.reserve(CHUNK + MAX_ROW_BYTES);
+        }
+    }
+    put_trailer(buf);
+    sink.feed(buf.split().freeze()).await?;
+    meanwhile();
+    sink.as_mut().finish().await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn copies_into_the_schemas_flows_table() {
+        let head = format!("COPY {} (", flowvision_schema::tables::FLOWS);
+        assert!(COPY_FLOWS.starts_with(&head), "{COPY_FLOWS}");
+        let columns = COPY_FLOWS.split_once('(').unwrap().1.split_once(')').unwrap().0;
+        assert_eq!(columns.split(',').count(), COLUMNS as usize);
+    }
+}

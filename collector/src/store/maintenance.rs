@@ -5,13 +5,15 @@
 
 use super::error::StoreError;
 use super::partitions::{self, Family, Span};
+use super::retry::Backoff;
 use super::stats::{write_collector_stats, DeltaTracker, PendingDeltas};
 use super::templates;
 use super::time::DAY_MS;
 use super::writer::connect;
-use super::{migrate, PartitionInterval, Request, Shared};
+use super::{migrate, wait, PartitionInterval, Request, Shared};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use flowvision_codec::CacheSnapshot;
+use flowvision_schema::tables;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,7 +43,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(300);
 struct Maint {
     shared: Arc<Shared>,
     client: Option<Client>,
-    retry_at: Instant,
+    /// When to try connecting again (every `reconnect_interval`).
+    retry: Backoff,
     pending: PendingDeltas,
     tracker: DeltaTracker,
     /// Latest collector counters, and whether they still have to be written.
@@ -69,10 +72,11 @@ pub(crate) fn run(
     };
     let started_ms = shared.cfg.clock.now_ms();
     let rows = shared.stats.rows_stored.load(Ordering::Relaxed);
+    let interval = shared.cfg.reconnect_interval;
     let mut m = Maint {
         shared,
         client: None,
-        retry_at: Instant::now(),
+        retry: Backoff::new(interval, interval, Instant::now()),
         pending: PendingDeltas::default(),
         tracker: DeltaTracker::default(),
         counters: BTreeMap::new(),
@@ -118,7 +122,7 @@ impl Maint {
                 self.final_flush().await;
                 return;
             }
-            match requests.recv_timeout(Duration::from_millis(200)) {
+            match wait::recv_timeout(&requests, Duration::from_millis(200)).await {
                 Ok(req) => self.handle(req).await,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
@@ -147,7 +151,7 @@ impl Maint {
             self.client = None;
         }
         if self.client.is_none() {
-            if Instant::now() < self.retry_at {
+            if !self.retry.ready(Instant::now()) {
                 return Err(StoreError::Timeout("waiting to reconnect"));
             }
             let cfg = &self.shared.cfg;
@@ -168,7 +172,7 @@ impl Maint {
                 }
                 Err(e) => {
                     self.shared.stats.db_errors.fetch_add(1, Ordering::Relaxed);
-                    self.retry_at = Instant::now() + cfg.reconnect_interval;
+                    self.retry.failed(Instant::now());
                     return Err(e);
                 }
             }
@@ -192,13 +196,13 @@ impl Maint {
         let client = self.client().await?;
         if shared.cfg.partition_interval == PartitionInterval::Auto {
             // Until a rate is measured, follow the newest existing partition.
-            partitions::refresh(client, &shared.partitions, &["flows"]).await?;
-            let newest = self.shared.partitions.partitions("flows").into_iter().max_by_key(|p| p.lo_ms);
+            partitions::refresh(client, &shared.partitions, &[tables::FLOWS]).await?;
+            let newest = self.shared.partitions.partitions(tables::FLOWS).into_iter().max_by_key(|p| p.lo_ms);
             let span = match newest {
                 Some(p) if p.hi_ms - p.lo_ms == DAY_MS => Span::Day,
                 _ => Span::Hour,
             };
-            self.shared.flows_span.store(span.code(), Ordering::Relaxed);
+            self.shared.flows_span.store(partitions::span_code(span), Ordering::Relaxed);
         }
         // No compaction yet: after a long stop it may take a while, and the
         // collector waits for this round before it starts reading datagrams.
@@ -213,7 +217,7 @@ impl Maint {
         let shared = Arc::clone(&self.shared);
         let cfg = &shared.cfg;
         let now = cfg.clock.now_ms();
-        let span = Span::from_code(shared.flows_span.load(Ordering::Relaxed));
+        let span = partitions::span_from_code(shared.flows_span.load(Ordering::Relaxed));
         let result = async {
             let client = self.client().await?;
             let created =
@@ -225,20 +229,20 @@ impl Maint {
             let ids_cutoff = now - (i64::from(cfg.retention_days) + 1) * DAY_MS;
             let pruned = client
                 .execute(
-                    "DELETE FROM ingest_batches WHERE committed_at < $1",
+                    &format!("DELETE FROM {} WHERE committed_at < $1", tables::INGEST_BATCHES),
                     &[&super::time::system_time(ids_cutoff)],
                 )
                 .await?;
             let stats_cutoff = now - i64::from(cfg.collector_stats_retention_days) * DAY_MS;
             client
                 .execute(
-                    "DELETE FROM collector_stats WHERE time < $1",
+                    &format!("DELETE FROM {} WHERE time < $1", tables::COLLECTOR_STATS),
                     &[&super::time::system_time(stats_cutoff)],
                 )
                 .await?;
             client
                 .execute(
-                    "DELETE FROM templates WHERE last_seen < $1",
+                    &format!("DELETE FROM {} WHERE last_seen < $1", tables::TEMPLATES),
                     &[&super::time::system_time(now - TEMPLATE_MAX_AGE_MS)],
                 )
                 .await?;
@@ -295,7 +299,7 @@ impl Maint {
                 let rows = self.shared.stats.rows_stored.load(Ordering::Relaxed);
                 self.rate_since = (Instant::now(), rows);
                 let per_day = (rows.saturating_sub(rows_then)) as f64 / elapsed.as_secs_f64() * 86_400.0;
-                let current = Span::from_code(self.shared.flows_span.load(Ordering::Relaxed));
+                let current = partitions::span_from_code(self.shared.flows_span.load(Ordering::Relaxed));
                 let threshold = cfg.auto_hourly_rows_per_day as f64;
                 if per_day > threshold {
                     Span::Hour
@@ -306,7 +310,7 @@ impl Maint {
                 }
             }
         };
-        self.shared.flows_span.store(span.code(), Ordering::Relaxed);
+        self.shared.flows_span.store(partitions::span_code(span), Ordering::Relaxed);
     }
 
     async fn handle(&mut self, req: Request) {
@@ -393,8 +397,8 @@ impl Maint {
         }
         let Some(client) = self.client.as_ref() else { return };
         if !self.pending.is_empty() {
-            let need = [("exporter_stats_1m", Family::Minute, now)];
-            let span = Span::from_code(shared.flows_span.load(Ordering::Relaxed));
+            let need = [(tables::EXPORTER_STATS_1M, Family::Minute, now)];
+            let span = partitions::span_from_code(shared.flows_span.load(Ordering::Relaxed));
             let r = match partitions::create_missing(client, &shared.partitions, span, &need).await {
                 Ok(_) => self.pending.flush(client, now).await,
                 Err(e) => Err(e),

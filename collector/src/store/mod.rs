@@ -21,27 +21,31 @@ pub mod compaction;
 mod config;
 pub mod copy;
 mod error;
+mod fault;
 mod maintenance;
 pub mod migrate;
 pub mod partitions;
+mod retry;
 mod rollup;
 mod spool;
 mod stats;
 pub mod templates;
 mod time;
 mod tx;
+mod wait;
 mod writer;
 
 // The collector's one clock (crate::clock), re-exported where the store's users find it.
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use config::{PartitionInterval, StoreConfig};
 pub use error::StoreError;
+pub use flowvision_schema::FlowRow;
 pub use maintenance::MaintenanceReport;
 pub use stats::{CollectorSnapshot, ExporterTotals, StoreStats};
 pub use templates::{load_templates, save_templates};
 
 use crossbeam_channel::{Receiver, Sender};
-use flowvision_codec::{CacheSnapshot, FlowRecord};
+use flowvision_codec::CacheSnapshot;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -55,15 +59,6 @@ pub struct BatchId {
     pub instance: u64,
     /// Monotonic within the instance (per writer queue).
     pub seq: u64,
-}
-
-/// One flow record and when the collector received it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowRow {
-    /// Receive time, Unix milliseconds (UTC): the partition and rollup key.
-    pub time_received_ms: i64,
-    /// The decoded record (its `enterprise` index is not stored).
-    pub record: FlowRecord,
 }
 
 /// A batch of rows, stored in one transaction.
@@ -174,7 +169,7 @@ impl Store {
             partitions: partitions::PartitionCache::default(),
             schema_ready: AtomicBool::new(false),
             closing: AtomicBool::new(false),
-            flows_span: AtomicU64::new(initial_span.code()),
+            flows_span: AtomicU64::new(partitions::span_code(initial_span)),
             cfg,
         });
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = crossbeam_channel::bounded(shared.cfg.queue_batches);

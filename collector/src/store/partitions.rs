@@ -2,13 +2,11 @@
 //! (and on demand before a batch that needs one), dropped after their retention with
 //! `DROP TABLE` (never `DELETE`).
 //!
-//! Partition names encode their range, so no catalog parsing is needed:
-//! `<parent>_hYYYYMMDDHH` (one hour), `<parent>_dYYYYMMDD` (one UTC day) and
-//! `<parent>_wYYYYMMDD` (seven days from a Monday). Ranges are aligned, so a day holds
-//! whole hours and a week whole days: when `flows` switches between hourly and daily
-//! partitions, a time whose day already has an hourly partition gets an hourly one,
-//! and no range ever overlaps another. There is no DEFAULT partition (see
-//! `migrations/0001_flows.sql`).
+//! Which tables are partitioned and how partitions are named is the schema's
+//! (`flowvision_schema::partition`: names encode their range, so no catalog parsing is
+//! needed). Ranges are aligned, so a day holds whole hours and a week whole days: when
+//! `flows` switches between hourly and daily partitions, a time whose day already has
+//! an hourly partition gets an hourly one, and no range ever overlaps another.
 //!
 //! DDL runs under a transaction-level advisory lock, so several collectors sharing a
 //! database never race on the same partition, and with a `lock_timeout`, so a long
@@ -16,6 +14,7 @@
 
 use super::config::StoreConfig;
 use super::time::{civil_from_days, days_from_civil, sql_timestamp, DAY_MS, HOUR_MS};
+use flowvision_schema::tables;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use tokio_postgres::Client;
@@ -23,62 +22,24 @@ use tokio_postgres::Client;
 /// Advisory lock key of partition DDL ("fv-part").
 const LOCK_KEY: i64 = 0x0066_762d_7061_7274;
 
-/// Length of a partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Span {
-    /// One hour.
-    Hour,
-    /// One UTC day.
-    Day,
-    /// Seven days starting on a Monday, 00:00 UTC.
-    Week,
+use flowvision_schema::partition::{self as naming, PartitionStart};
+pub use flowvision_schema::partition::{Family, Span, PARTITIONED as TABLES};
+
+/// Span codes, for keeping the current `flows` span in an atomic.
+pub(crate) fn span_code(span: Span) -> u64 {
+    match span {
+        Span::Hour => 0,
+        Span::Day => 1,
+        Span::Week => 2,
+    }
 }
 
-impl Span {
-    /// Start of the span containing `ms`.
-    pub fn start(self, ms: i64) -> i64 {
-        match self {
-            Span::Hour => ms.div_euclid(HOUR_MS) * HOUR_MS,
-            Span::Day => ms.div_euclid(DAY_MS) * DAY_MS,
-            Span::Week => {
-                // 1970-01-01 was a Thursday: day + 3 counts from the Monday before.
-                let day = ms.div_euclid(DAY_MS);
-                (day - (day + 3).rem_euclid(7)) * DAY_MS
-            }
-        }
-    }
-
-    /// Length in milliseconds.
-    pub fn len_ms(self) -> i64 {
-        match self {
-            Span::Hour => HOUR_MS,
-            Span::Day => DAY_MS,
-            Span::Week => 7 * DAY_MS,
-        }
-    }
-
-    fn letter(self) -> char {
-        match self {
-            Span::Hour => 'h',
-            Span::Day => 'd',
-            Span::Week => 'w',
-        }
-    }
-
-    pub(crate) fn code(self) -> u64 {
-        match self {
-            Span::Hour => 0,
-            Span::Day => 1,
-            Span::Week => 2,
-        }
-    }
-
-    pub(crate) fn from_code(c: u64) -> Span {
-        match c {
-            1 => Span::Day,
-            2 => Span::Week,
-            _ => Span::Hour,
-        }
+/// The span of a [`span_code`].
+pub(crate) fn span_from_code(c: u64) -> Span {
+    match c {
+        1 => Span::Day,
+        2 => Span::Week,
+        _ => Span::Hour,
     }
 }
 
@@ -95,76 +56,21 @@ pub struct Partition {
 
 /// Name of the `span` partition of `parent` starting at `lo_ms`.
 pub fn partition_name(parent: &str, span: Span, lo_ms: i64) -> String {
-    let days = lo_ms.div_euclid(DAY_MS);
-    let (y, m, d) = civil_from_days(days);
-    match span {
-        Span::Hour => format!("{parent}_h{y:04}{m:02}{d:02}{:02}", lo_ms.rem_euclid(DAY_MS) / HOUR_MS),
-        Span::Day | Span::Week => format!("{parent}_{}{y:04}{m:02}{d:02}", span.letter()),
-    }
+    let (year, month, day) = civil_from_days(lo_ms.div_euclid(DAY_MS));
+    let hour = (lo_ms.rem_euclid(DAY_MS) / HOUR_MS) as u32;
+    naming::partition_name(parent, &PartitionStart { span, year, month, day, hour })
 }
 
 /// The range of a partition named by [`partition_name`]; `None` for other names.
 pub fn parse_partition_name(parent: &str, name: &str) -> Option<Partition> {
-    let rest = name.strip_prefix(parent)?.strip_prefix('_')?;
-    let mut chars = rest.chars();
-    let span = match chars.next()? {
-        'h' => Span::Hour,
-        'd' => Span::Day,
-        'w' => Span::Week,
-        _ => return None,
-    };
-    let digits = chars.as_str();
-    let want = if span == Span::Hour { 10 } else { 8 };
-    if digits.len() != want || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let s = naming::parse_partition_name(parent, name)?;
+    let lo = days_from_civil(s.year, s.month, s.day) * DAY_MS + i64::from(s.hour) * HOUR_MS;
+    // A week not starting on a Monday.
+    if s.span.start(lo) != lo {
         return None;
     }
-    let num = |a: usize, b: usize| digits.get(a..b).and_then(|s| s.parse::<u32>().ok());
-    let (y, m, d) = (num(0, 4)?, num(4, 6)?, num(6, 8)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let mut lo = days_from_civil(i64::from(y), m, d) * DAY_MS;
-    if span == Span::Hour {
-        let h = num(8, 10)?;
-        if h > 23 {
-            return None;
-        }
-        lo += i64::from(h) * HOUR_MS;
-    }
-    if span.start(lo) != lo {
-        return None;
-    }
-    Some(Partition { name: name.to_string(), lo_ms: lo, hi_ms: lo + span.len_ms() })
+    Some(Partition { name: name.to_string(), lo_ms: lo, hi_ms: lo + s.span.len_ms() })
 }
-
-/// Which retention and spans a partitioned table follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// `flows`: hourly or daily (configuration / ingest rate), `retention_days`.
-    Flows,
-    /// 1-minute rollups: daily, `rollup_1m_retention_days`.
-    Minute,
-    /// 1-hour rollups: weekly, `rollup_1h_retention_days`.
-    Hour,
-}
-
-/// Every partitioned table the collector manages.
-pub const TABLES: &[(&str, Family)] = &[
-    ("flows", Family::Flows),
-    ("rollup_exporter_1m", Family::Minute),
-    ("rollup_interface_1m", Family::Minute),
-    ("rollup_protocol_1m", Family::Minute),
-    ("rollup_service_1m", Family::Minute),
-    ("rollup_as_1m", Family::Minute),
-    ("rollup_talker_1m", Family::Minute),
-    ("exporter_stats_1m", Family::Minute),
-    ("rollup_exporter_1h", Family::Hour),
-    ("rollup_interface_1h", Family::Hour),
-    ("rollup_protocol_1h", Family::Hour),
-    ("rollup_service_1h", Family::Hour),
-    ("rollup_as_1h", Family::Hour),
-    ("rollup_talker_1h", Family::Hour),
-];
 
 /// Retention of a family, in ms.
 pub fn retention_ms(cfg: &StoreConfig, family: Family) -> i64 {
@@ -356,6 +262,24 @@ pub async fn drop_expired(
     Ok(dropped)
 }
 
+/// The `(table, family, time)` list a batch with rows at `times` needs: every hour
+/// it touches (usually one) of every table a batch writes (all but
+/// `exporter_stats_1m`, which the maintenance thread writes).
+pub fn for_rows(times: impl Iterator<Item = i64>) -> Vec<(&'static str, Family, i64)> {
+    let mut hours: Vec<i64> = Vec::new();
+    for t in times {
+        let h = Span::Hour.start(t);
+        if hours.last() != Some(&h) && !hours.contains(&h) {
+            hours.push(h);
+        }
+    }
+    TABLES
+        .iter()
+        .filter(|(name, _)| *name != tables::EXPORTER_STATS_1M)
+        .flat_map(|&(name, family)| hours.iter().map(move |h| (name, family, *h)))
+        .collect()
+}
+
 /// The `(table, family, time)` list that keeps partitions `ahead` of `now_ms`: the
 /// current range and the next ones (flows: two more spans; 1-minute tables: tomorrow;
 /// 1-hour tables: next week).
@@ -395,6 +319,17 @@ mod tests {
         assert!(parse_partition_name("flows", "flows_default").is_none());
         assert!(parse_partition_name("flows", "flows_h2024022924").is_none());
         assert!(parse_partition_name("rollup_as_1m", "flows_d20240229").is_none());
+    }
+
+    #[test]
+    fn a_batch_needs_the_hours_it_touches() {
+        let t = Span::Hour.start(1_709_208_000_000);
+        let need = for_rows([t + 5, t + HOUR_MS + 1, t + 7].into_iter());
+        assert_eq!(need.len(), 2 * (TABLES.len() - 1));
+        assert!(need.iter().all(|(name, _, _)| *name != tables::EXPORTER_STATS_1M));
+        assert!(need.contains(&(tables::FLOWS, Family::Flows, t)));
+        assert!(need.contains(&(tables::FLOWS, Family::Flows, t + HOUR_MS)));
+        assert!(for_rows(std::iter::empty()).is_empty());
     }
 
     #[test]

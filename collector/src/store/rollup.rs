@@ -15,10 +15,12 @@
 //! scan or a flood of random addresses cannot blow up the tables while the totals still
 //! add up to the exporter totals. Everything else is exact.
 
-use super::copy::clamp_u64;
 use super::time::{system_time, HOUR_MS, MINUTE_MS};
 use super::FlowRow;
 use flowvision_codec::FlowRecord;
+use flowvision_schema::rollup::OTHER_PORT;
+use flowvision_schema::tables::EXPORTERS;
+use flowvision_schema::{Rollup, Tier};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -28,41 +30,8 @@ use tokio_postgres::types::ToSql;
 /// addresses, hashed once per record and dimension.
 pub(crate) use flowvision_codec::hash::FxHashMap;
 
-/// The measures every rollup row carries.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Measures {
-    pub flows: i64,
-    pub bytes: i64,
-    pub packets: i64,
-    pub raw_bytes: i64,
-    pub raw_packets: i64,
-}
-
-impl Measures {
-    /// One record's contribution; a sampling rate of 0 counts as 1.
-    #[inline]
-    pub fn of(r: &FlowRecord) -> Measures {
-        let rate = i64::from(r.sampling_rate.max(1));
-        let raw_bytes = clamp_u64(r.bytes);
-        let raw_packets = clamp_u64(r.packets);
-        Measures {
-            flows: 1,
-            bytes: raw_bytes.saturating_mul(rate),
-            packets: raw_packets.saturating_mul(rate),
-            raw_bytes,
-            raw_packets,
-        }
-    }
-
-    #[inline]
-    pub fn add(&mut self, o: &Measures) {
-        self.flows = self.flows.saturating_add(o.flows);
-        self.bytes = self.bytes.saturating_add(o.bytes);
-        self.packets = self.packets.saturating_add(o.packets);
-        self.raw_bytes = self.raw_bytes.saturating_add(o.raw_bytes);
-        self.raw_packets = self.raw_packets.saturating_add(o.raw_packets);
-    }
-}
+/// The measures every rollup row carries (the schema's row type).
+pub(crate) use flowvision_schema::Measures;
 
 /// One dimension value bound as an array element.
 #[derive(Debug, Clone, Copy)]
@@ -220,7 +189,12 @@ impl Aggregates {
             |k| (k.bucket, k.exporter, k.side),
             |k| TalkerKey { addr: None, ..*k },
         );
-        top_k(&mut self.service, services, |k| (k.bucket, k.exporter), |k| ServiceKey { port: -1, ..*k });
+        top_k(
+            &mut self.service,
+            services,
+            |k| (k.bucket, k.exporter),
+            |k| ServiceKey { port: OTHER_PORT, ..*k },
+        );
     }
 }
 
@@ -261,41 +235,39 @@ pub(crate) fn hourly<K: Key>(minute: &FxHashMap<K, Measures>) -> FxHashMap<K, Me
     out
 }
 
-/// Dimension columns of a rollup table: name, SQL type, and the expression inserted
-/// (the talker "other" row's NULL becomes 0.0.0.0/0).
+/// One rollup table the writers upsert into: a rollup's 1-minute or 1-hour tier.
 pub(crate) struct Table {
-    pub name: &'static str,
-    dims: &'static [(&'static str, &'static str, &'static str)],
+    rollup: Rollup,
+    tier: Tier,
+}
+
+impl Table {
+    /// The table's name.
+    pub fn name(&self) -> &'static str {
+        match self.tier {
+            Tier::Minute => self.rollup.minute(),
+            _ => self.rollup.hour(),
+        }
+    }
 }
 
 /// The rollup tables, in the order every transaction writes them.
 pub(crate) const TABLES: [Table; 12] = {
-    const EXPORTER: &[(&str, &str, &str)] = &[];
-    const INTERFACE: &[(&str, &str, &str)] = &[("in_if", "int8", "in_if"), ("out_if", "int8", "out_if")];
-    const PROTOCOL: &[(&str, &str, &str)] = &[("proto", "int8", "proto::int2")];
-    const SERVICE: &[(&str, &str, &str)] =
-        &[("proto", "int8", "proto::int2"), ("port", "int8", "port::int4")];
-    const AS: &[(&str, &str, &str)] = &[("src_as", "int8", "src_as"), ("dst_as", "int8", "dst_as")];
-    const TALKER: &[(&str, &str, &str)] =
-        &[("side", "int8", "side::int2"), ("addr", "inet", "COALESCE(addr, '0.0.0.0/0'::inet)")];
-    [
-        Table { name: "rollup_exporter_1m", dims: EXPORTER },
-        Table { name: "rollup_exporter_1h", dims: EXPORTER },
-        Table { name: "rollup_interface_1m", dims: INTERFACE },
-        Table { name: "rollup_interface_1h", dims: INTERFACE },
-        Table { name: "rollup_protocol_1m", dims: PROTOCOL },
-        Table { name: "rollup_protocol_1h", dims: PROTOCOL },
-        Table { name: "rollup_service_1m", dims: SERVICE },
-        Table { name: "rollup_service_1h", dims: SERVICE },
-        Table { name: "rollup_as_1m", dims: AS },
-        Table { name: "rollup_as_1h", dims: AS },
-        Table { name: "rollup_talker_1m", dims: TALKER },
-        Table { name: "rollup_talker_1h", dims: TALKER },
-    ]
+    const fn both(rollup: Rollup) -> [Table; 2] {
+        [Table { rollup, tier: Tier::Minute }, Table { rollup, tier: Tier::Hour }]
+    }
+    let [[a, b], [c, d], [e, f], [g, h], [i, j], [k, l]] = [
+        both(Rollup::Exporter),
+        both(Rollup::Interface),
+        both(Rollup::Protocol),
+        both(Rollup::Service),
+        both(Rollup::As),
+        both(Rollup::Talker),
+    ];
+    [a, b, c, d, e, f, g, h, i, j, k, l]
 };
 
-/// The measure columns every rollup table has.
-pub(super) const MEASURES: [&str; 5] = ["flows", "bytes", "packets", "raw_bytes", "raw_packets"];
+pub(super) use flowvision_schema::MEASURES;
 
 /// `t.c + excluded.c`, saturating at 2^63-1: an overflow must not make a batch fail
 /// forever (measures are never negative).
@@ -309,12 +281,24 @@ pub(super) fn sat_add(c: &str) -> String {
 impl Table {
     /// The upsert statement: arrays in, one row per element, merged on conflict.
     pub fn upsert_sql(&self) -> String {
+        let dims = self.rollup.dimensions();
+        // Dimensions travel as int8 or inet arrays; the insert casts them to the
+        // column's type, and a talker's "other" row travels as NULL.
+        let exprs: Vec<String> = dims
+            .iter()
+            .map(|d| match (d.sql_type, d.other) {
+                ("smallint", _) => format!("{}::int2", d.column),
+                ("integer", _) => format!("{}::int4", d.column),
+                ("inet", Some(other)) => format!("COALESCE({}, {other})", d.column),
+                _ => d.column.to_string(),
+            })
+            .collect();
         let mut arrays = vec!["$1::timestamptz[]".to_string(), "$2::inet[]".to_string()];
         let mut aliases = vec!["bucket", "exporter"];
         let mut n = 3;
-        for (name, ty, _) in self.dims {
-            arrays.push(format!("${n}::{ty}[]"));
-            aliases.push(name);
+        for d in dims {
+            arrays.push(format!("${n}::{}[]", if d.is_integer() { "int8" } else { "inet" }));
+            aliases.push(d.column);
             n += 1;
         }
         for m in MEASURES {
@@ -322,8 +306,8 @@ impl Table {
             aliases.push(m);
             n += 1;
         }
-        let dim_names: Vec<&str> = self.dims.iter().map(|(n, _, _)| *n).collect();
-        let dim_exprs: Vec<&str> = self.dims.iter().map(|(_, _, e)| *e).collect();
+        let dim_names: Vec<&str> = dims.iter().map(|d| d.column).collect();
+        let dim_exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
         let key: Vec<&str> = ["bucket", "exporter"].into_iter().chain(dim_names.iter().copied()).collect();
         let select: Vec<&str> =
             ["bucket", "exporter"].into_iter().chain(dim_exprs.iter().copied()).chain(MEASURES).collect();
@@ -333,7 +317,7 @@ impl Table {
         format!(
             "INSERT INTO {table} AS t ({cols}) SELECT {select} FROM unnest({arrays}) AS u({aliases}) \
              ORDER BY {order} ON CONFLICT ({key}) DO UPDATE SET {updates}",
-            table = self.name,
+            table = self.name(),
             cols = cols.join(", "),
             select = select.join(", "),
             arrays = arrays.join(", "),
@@ -447,7 +431,9 @@ pub(crate) fn all_columns(a: &Aggregates) -> [Columns; 12] {
 }
 
 /// Upsert of the batch's per-exporter totals into `exporters`.
-pub(crate) const EXPORTERS_SQL: &str = "INSERT INTO exporters AS t \
+pub(crate) fn exporters_sql() -> String {
+    format!(
+        "INSERT INTO {EXPORTERS} AS t \
      (exporter, first_seen, last_seen, last_flow, protocol, sampling_rate, flows, bytes, packets) \
      SELECT e, f, l, l, p::flow_protocol, s, fl, b, pk \
      FROM unnest($1::inet[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::int8[], $6::int8[], \
@@ -466,9 +452,11 @@ pub(crate) const EXPORTERS_SQL: &str = "INSERT INTO exporters AS t \
        bytes = CASE WHEN t.bytes > 9223372036854775807 - excluded.bytes THEN 9223372036854775807 \
                     ELSE t.bytes + excluded.bytes END, \
        packets = CASE WHEN t.packets > 9223372036854775807 - excluded.packets THEN 9223372036854775807 \
-                      ELSE t.packets + excluded.packets END";
+                      ELSE t.packets + excluded.packets END"
+    )
+}
 
-/// Columns of [`EXPORTERS_SQL`].
+/// Columns of [`exporters_sql`].
 #[derive(Debug, Default)]
 pub(crate) struct ExporterColumns {
     exporters: Vec<IpAddr>,

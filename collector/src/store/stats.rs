@@ -4,6 +4,7 @@
 use super::time::{system_time, MINUTE_MS};
 use flowvision_codec::hash::FxHashMap;
 use flowvision_codec::Protocol;
+use flowvision_schema::tables::{COLLECTOR_STATS, EXPORTERS, EXPORTER_STATS_1M};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -281,33 +282,14 @@ impl DeltaTracker {
     }
 }
 
-/// Counters of one exporter since the previous report (deltas, so they add up
-/// across collector restarts and across several collectors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ExporterDelta {
-    /// The exporter.
-    pub exporter: IpAddr,
-    /// Protocol of its latest datagram.
-    pub protocol: Option<Protocol>,
-    /// Datagrams received.
-    pub datagrams: u64,
-    /// Bytes of those datagrams (UDP payload).
-    pub datagram_bytes: u64,
-    /// Flow records decoded.
-    pub records: u64,
-    /// Datagrams that did not decode.
-    pub decode_errors: u64,
-    /// Upstream loss per sequence numbers (records for NetFlow/IPFIX, datagrams for sFlow).
-    pub sequence_lost: u64,
-    /// Templates and options templates learned or refreshed.
-    pub templates: u64,
-    /// Latest datagram, Unix ms.
-    pub last_seen_ms: i64,
-}
+/// Counters of one exporter since the previous report: the same fields as
+/// [`ExporterTotals`], as deltas, so they add up across collector restarts and
+/// across several collectors.
+pub(crate) type ExporterDelta = ExporterTotals;
 
 impl ExporterDelta {
     /// Adds `o` (same exporter) to this delta.
-    pub fn merge(&mut self, o: &ExporterDelta) {
+    pub(crate) fn merge(&mut self, o: &ExporterDelta) {
         self.datagrams = self.datagrams.saturating_add(o.datagrams);
         self.datagram_bytes = self.datagram_bytes.saturating_add(o.datagram_bytes);
         self.records = self.records.saturating_add(o.records);
@@ -320,6 +302,11 @@ impl ExporterDelta {
         }
     }
 }
+
+/// The health counters `exporters` and `exporter_stats_1m` both add up, in the
+/// order their statements bind them.
+const HEALTH: [&str; 6] =
+    ["datagrams", "datagram_bytes", "records", "decode_errors", "sequence_lost", "templates"];
 
 /// Deltas waiting for the database, merged per exporter.
 #[derive(Debug, Default)]
@@ -361,11 +348,14 @@ impl PendingDeltas {
             c(|d| d.templates),
         );
         let bucket = system_time(now_ms.div_euclid(MINUTE_MS) * MINUTE_MS);
+        let health = HEALTH.join(", ");
+        let add: Vec<String> = HEALTH.iter().map(|c| format!("{c} = t.{c} + excluded.{c}")).collect();
+        let add = add.join(", ");
         let r = super::tx::transaction(client, "", async {
             client
                 .execute(
-                    "INSERT INTO exporters AS t (exporter, first_seen, last_seen, protocol, datagrams, \
-                       datagram_bytes, records, decode_errors, sequence_lost, templates) \
+                    &format!(
+                        "INSERT INTO {EXPORTERS} AS t (exporter, first_seen, last_seen, protocol, {health}) \
                      SELECT e, s, s, p::flow_protocol, a, b, c, d, f, g FROM unnest($1::inet[], \
                        $2::timestamptz[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], \
                        $8::int8[], $9::int8[]) AS u(e, s, p, a, b, c, d, f, g) ORDER BY e \
@@ -373,28 +363,20 @@ impl PendingDeltas {
                        last_seen = GREATEST(t.last_seen, excluded.last_seen), \
                        first_seen = LEAST(t.first_seen, excluded.first_seen), \
                        protocol = COALESCE(t.protocol, excluded.protocol), \
-                       datagrams = t.datagrams + excluded.datagrams, \
-                       datagram_bytes = t.datagram_bytes + excluded.datagram_bytes, \
-                       records = t.records + excluded.records, \
-                       decode_errors = t.decode_errors + excluded.decode_errors, \
-                       sequence_lost = t.sequence_lost + excluded.sequence_lost, \
-                       templates = t.templates + excluded.templates",
+                       {add}"
+                    ),
                     &[&exporters, &seen, &protocol, &dg, &db, &rec, &err, &lost, &tpl],
                 )
                 .await?;
             client
                 .execute(
-                    "INSERT INTO exporter_stats_1m AS t (bucket, exporter, datagrams, datagram_bytes, records, \
-                       decode_errors, sequence_lost, templates) \
+                    &format!(
+                        "INSERT INTO {EXPORTER_STATS_1M} AS t (bucket, exporter, {health}) \
                      SELECT $1, e, a, b, c, d, f, g FROM unnest($2::inet[], $3::int8[], $4::int8[], \
                        $5::int8[], $6::int8[], $7::int8[], $8::int8[]) AS u(e, a, b, c, d, f, g) ORDER BY e \
                      ON CONFLICT (bucket, exporter) DO UPDATE SET \
-                       datagrams = t.datagrams + excluded.datagrams, \
-                       datagram_bytes = t.datagram_bytes + excluded.datagram_bytes, \
-                       records = t.records + excluded.records, \
-                       decode_errors = t.decode_errors + excluded.decode_errors, \
-                       sequence_lost = t.sequence_lost + excluded.sequence_lost, \
-                       templates = t.templates + excluded.templates",
+                       {add}"
+                    ),
                     &[&bucket, &exporters, &dg, &db, &rec, &err, &lost, &tpl],
                 )
                 .await?;
@@ -429,8 +411,8 @@ pub(crate) async fn write_collector_stats(
     let counters = serde_json::Value::Object(obj);
     client
         .execute(
-            "INSERT INTO collector_stats (time, instance, host, started_at, counters) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (instance, time) DO UPDATE SET counters = excluded.counters",
+            &format!("INSERT INTO {COLLECTOR_STATS} (time, instance, host, started_at, counters) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (instance, time) DO UPDATE SET counters = excluded.counters"),
             &[&system_time(now_ms), &(instance as i64), &host, &system_time(started_ms), &counters],
         )
         .await?;

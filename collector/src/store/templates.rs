@@ -11,6 +11,7 @@ use super::error::StoreError;
 use super::time::{system_time, unix_ms};
 use flowvision_codec::template::{SavedOptions, SavedTemplate, ScopeKey, TemplateKind};
 use flowvision_codec::{CacheSnapshot, Protocol};
+use flowvision_schema::tables::{TEMPLATES, TEMPLATE_OPTIONS};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -24,8 +25,10 @@ pub async fn load_templates(client: &Client) -> Result<CacheSnapshot, StoreError
     let mut snap = CacheSnapshot::default();
     for r in client
         .query(
-            "SELECT exporter, protocol::text, observation_domain, template_id, kind, fields, last_seen \
-             FROM templates ORDER BY exporter, protocol, observation_domain, template_id",
+            &format!(
+                "SELECT exporter, protocol::text, observation_domain, template_id, kind, fields, last_seen \
+             FROM {TEMPLATES} ORDER BY exporter, protocol, observation_domain, template_id"
+            ),
             &[],
         )
         .await?
@@ -41,8 +44,10 @@ pub async fn load_templates(client: &Client) -> Result<CacheSnapshot, StoreError
     }
     for r in client
         .query(
-            "SELECT exporter, protocol::text, observation_domain, domain_rate, samplers, system_init_ms \
-             FROM template_options ORDER BY exporter, protocol, observation_domain",
+            &format!(
+                "SELECT exporter, protocol::text, observation_domain, domain_rate, samplers, system_init_ms \
+             FROM {TEMPLATE_OPTIONS} ORDER BY exporter, protocol, observation_domain"
+            ),
             &[],
         )
         .await?
@@ -109,31 +114,31 @@ pub async fn save_templates(client: &Client, snap: &CacheSnapshot) -> Result<usi
     super::tx::transaction(client, "", async {
         client
             .execute(
-                "DELETE FROM templates t USING unnest($1::inet[], $2::text[], $3::int8[]) AS s(e, p, d) \
-                 WHERE t.exporter = s.e AND t.protocol = s.p::flow_protocol AND t.observation_domain = s.d",
+                &format!("DELETE FROM {TEMPLATES} t USING unnest($1::inet[], $2::text[], $3::int8[]) AS s(e, p, d) \
+                 WHERE t.exporter = s.e AND t.protocol = s.p::flow_protocol AND t.observation_domain = s.d"),
                 &[&s_exp, &s_proto, &s_dom],
             )
             .await?;
         client
             .execute(
-                "INSERT INTO templates (exporter, protocol, observation_domain, template_id, kind, fields, \
+                &format!("INSERT INTO {TEMPLATES} (exporter, protocol, observation_domain, template_id, kind, fields, \
                    last_seen) \
                  SELECT e, p::flow_protocol, d, i, k, f, s FROM unnest($1::inet[], $2::text[], $3::int8[], \
                    $4::int4[], $5::jsonb[], $6::jsonb[], $7::timestamptz[]) AS u(e, p, d, i, k, f, s) \
                  ON CONFLICT (exporter, protocol, observation_domain, template_id) DO UPDATE SET \
-                   kind = excluded.kind, fields = excluded.fields, last_seen = excluded.last_seen, saved_at = now()",
+                   kind = excluded.kind, fields = excluded.fields, last_seen = excluded.last_seen, saved_at = now()"),
                 &[&t_exp, &t_proto, &t_dom, &t_id, &t_kind, &t_fields, &t_seen],
             )
             .await?;
         client
             .execute(
-                "INSERT INTO template_options (exporter, protocol, observation_domain, domain_rate, samplers, \
+                &format!("INSERT INTO {TEMPLATE_OPTIONS} (exporter, protocol, observation_domain, domain_rate, samplers, \
                    system_init_ms) \
                  SELECT e, p::flow_protocol, d, r, s, i FROM unnest($1::inet[], $2::text[], $3::int8[], \
                    $4::int8[], $5::jsonb[], $6::int8[]) AS u(e, p, d, r, s, i) \
                  ON CONFLICT (exporter, protocol, observation_domain) DO UPDATE SET \
                    domain_rate = excluded.domain_rate, samplers = excluded.samplers, \
-                   system_init_ms = excluded.system_init_ms, saved_at = now()",
+                   system_init_ms = excluded.system_init_ms, saved_at = now()"),
                 &[&o_exp, &o_proto, &o_dom, &o_rate, &o_samplers, &o_init],
             )
             .await?;

@@ -10,16 +10,19 @@
 //! Ordering: while the spool holds anything, new batches are appended to it instead
 //! of being written directly, and writers replay the oldest file first, so batches
 //! reach the database in the order they were produced.
+//!
+//! The parts it puts together live beside it: when to try again in `retry.rs`, the
+//! partitions a batch needs in `partitions.rs`, the COPY stream in `copy.rs`, the
+//! rollup statements in `rollup.rs`, the tests' fault injection in `fault.rs`.
 
-use super::copy::{put_header, put_row, put_trailer, COPY_FLOWS, MAX_ROW_BYTES};
 use super::error::{describe, StoreError};
-use super::partitions::{self, Family, Span};
+use super::retry::{self, classify, Backoff, Failure, Next};
 use super::rollup::{self, Aggregates, ExporterColumns};
-use super::time::{system_time, DAY_MS, HOUR_MS};
-use super::{migrate, Batch, FlowRow, Shared, StoreConfig};
+use super::time::{system_time, DAY_MS};
+use super::{copy, fault, migrate, partitions, wait, Batch, FlowRow, Shared, StoreConfig};
 use bytes::BytesMut;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use futures_util::SinkExt;
+use flowvision_schema::tables::INGEST_BATCHES;
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -27,10 +30,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls, Statement};
-
-/// COPY data is streamed in chunks of this size, so the server parses while the
-/// writer encodes.
-const CHUNK: usize = 256 * 1024;
 
 /// A replayed file that fails this many times for a reason other than the connection
 /// is moved to `rejected/` so it cannot block the spool forever.
@@ -49,48 +48,6 @@ pub(crate) async fn connect(cfg: &StoreConfig, application: &str) -> Result<Clie
     // connection) while blocked, so its locks do not outlive it. Older servers lack it.
     let _ = client.batch_execute("SET client_connection_check_interval = '2s'").await;
     Ok(client)
-}
-
-/// Why a batch could not be stored.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Connection lost, server shutting down, timeout, resources: retry later (spool).
-    Connection(String),
-    /// Deadlock or serialization failure: retry now, the connection is fine.
-    Retry(String),
-    /// The data itself was refused (data exception, constraint): never retry.
-    Poison(String),
-    /// Anything else: retry a few times, then reject.
-    Other(String),
-    /// A row had no partition (another process dropped it): refresh and retry.
-    MissingPartition,
-}
-
-fn classify(e: tokio_postgres::Error) -> Failure {
-    let text = describe(&e);
-    if e.is_closed() {
-        return Failure::Connection(text);
-    }
-    let Some(code) = e.code() else {
-        // No SQLSTATE: an I/O or protocol error on the connection.
-        return Failure::Connection(text);
-    };
-    let code = code.code();
-    let message = e.as_db_error().map(|d| d.message()).unwrap_or("");
-    if code == "23514" && message.starts_with("no partition") {
-        return Failure::MissingPartition;
-    }
-    match code.get(..2).unwrap_or("") {
-        // connection exception, insufficient resources, operator intervention
-        // (shutdown, statement timeout), system error, transaction rollback
-        // (serialization, deadlock: retried at once), object not in prerequisite state
-        // (lock timeout),
-        // syntax/access rule (a schema or permission the operator can fix).
-        "40" => Failure::Retry(text),
-        "08" | "53" | "57" | "58" | "55" | "42" | "25" => Failure::Connection(text),
-        "22" | "23" | "54" => Failure::Poison(text),
-        _ => Failure::Other(text),
-    }
 }
 
 /// Outcome of a stored batch.
@@ -112,8 +69,8 @@ struct Writer {
     shared: Arc<Shared>,
     rx: Receiver<Batch>,
     conn: Option<Conn>,
-    retry_at: Instant,
-    backoff: Duration,
+    /// When to try connecting again.
+    backoff: Backoff,
     was_down: bool,
     buf: BytesMut,
     agg: Aggregates,
@@ -182,16 +139,15 @@ pub(crate) fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Batch>) {
             return;
         }
     };
-    let backoff = shared.cfg.reconnect_interval;
+    let interval = shared.cfg.reconnect_interval;
     let mut w = Writer {
         idx,
         shared,
         rx,
         conn: None,
-        retry_at: Instant::now(),
-        backoff,
+        backoff: Backoff::new(interval, interval * 8, Instant::now()),
         was_down: false,
-        buf: BytesMut::with_capacity(CHUNK + MAX_ROW_BYTES),
+        buf: copy::buffer(),
         agg: Aggregates::default(),
         replay_failures: HashMap::new(),
         full_since: Rc::new(Cell::new(None)),
@@ -213,15 +169,16 @@ impl Writer {
                 if self.connected().await {
                     if !self.replay_one().await {
                         // Nothing to claim (other writers hold the rest) or a failure.
-                        self.wait_and_spool(Duration::from_millis(50));
+                        self.wait_and_spool(Duration::from_millis(50)).await;
                     }
                 } else {
-                    let wait = self.retry_at.saturating_duration_since(Instant::now());
-                    self.wait_and_spool(wait.clamp(Duration::from_millis(10), Duration::from_millis(500)));
+                    let wait = self.backoff.wait(Instant::now());
+                    self.wait_and_spool(wait.clamp(Duration::from_millis(10), Duration::from_millis(500)))
+                        .await;
                 }
                 continue;
             }
-            match self.rx.recv_timeout(Duration::from_millis(100)) {
+            match wait::recv_timeout(&self.rx, Duration::from_millis(100)).await {
                 Ok(batch) => self.handle(batch).await,
                 Err(RecvTimeoutError::Timeout) => {
                     if closing {
@@ -245,8 +202,8 @@ impl Writer {
         }
     }
 
-    fn wait_and_spool(&mut self, d: Duration) {
-        if let Ok(batch) = self.rx.recv_timeout(d) {
+    async fn wait_and_spool(&mut self, d: Duration) {
+        if let Ok(batch) = wait::recv_timeout(&self.rx, d).await {
             self.spool(&batch);
         }
     }
@@ -386,7 +343,7 @@ impl Writer {
             }
             self.disconnect();
         }
-        if Instant::now() < self.retry_at {
+        if !self.backoff.ready(Instant::now()) {
             return false;
         }
         match self.open().await {
@@ -396,7 +353,7 @@ impl Writer {
                 }
                 self.conn = Some(c);
                 self.shared.stats.db_connected.fetch_add(1, Ordering::Relaxed);
-                self.backoff = self.shared.cfg.reconnect_interval;
+                self.backoff.succeeded();
                 self.was_down = false;
                 true
             }
@@ -406,8 +363,7 @@ impl Writer {
                     log::warn!("storage writer {}: database unavailable, spooling: {e}", self.idx);
                 }
                 self.was_down = true;
-                self.retry_at = Instant::now() + self.backoff;
-                self.backoff = (self.backoff * 2).min(self.shared.cfg.reconnect_interval * 8);
+                self.backoff.failed(Instant::now());
                 false
             }
         }
@@ -417,7 +373,7 @@ impl Writer {
         if self.conn.take().is_some() {
             self.shared.stats.db_connected.fetch_sub(1, Ordering::Relaxed);
             self.was_down = true;
-            self.retry_at = Instant::now() + self.backoff;
+            self.backoff.lost(Instant::now());
         }
     }
 
@@ -434,44 +390,50 @@ impl Writer {
             self.shared.schema_ready.store(true, Ordering::SeqCst);
         }
         let insert_batch = client
-            .prepare(
-                "INSERT INTO ingest_batches (instance, seq, rows, committed_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING RETURNING 1",
-            )
+            .prepare(&format!(
+                "INSERT INTO {INGEST_BATCHES} (instance, seq, rows, committed_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING RETURNING 1"
+            ))
             .await?;
         let mut rollups = Vec::with_capacity(rollup::TABLES.len());
         for t in &rollup::TABLES {
             rollups.push(client.prepare(&t.upsert_sql()).await?);
         }
-        let exporters = client.prepare(rollup::EXPORTERS_SQL).await?;
+        let exporters = client.prepare(&rollup::exporters_sql()).await?;
         Ok(Conn { client, insert_batch, rollups, exporters })
     }
 
-    /// Stores a batch (with a deadline), retrying once after a missing partition and
-    /// a few times after deadlocks/serialization failures.
+    /// Stores a batch (with a deadline), trying again at once as [`retry::after`]
+    /// says (a missing partition, a deadlock).
     async fn store(&mut self, batch: &Batch) -> Result<Written, Failure> {
         let timeout = self.shared.cfg.batch_timeout;
-        let mut attempts = 0;
+        let mut attempt = 0;
         loop {
-            attempts += 1;
+            attempt += 1;
             let r = match tokio::time::timeout(timeout, self.store_once(batch)).await {
                 Ok(r) => r,
                 Err(_) => Err(Failure::Connection(format!("batch not committed within {timeout:?}"))),
             };
-            match r {
-                Err(Failure::MissingPartition) if attempts < 2 => {
-                    self.shared.partitions.invalidate();
-                }
-                Err(Failure::Retry(_)) if attempts < 3 => {}
-                Err(f) => {
-                    self.shared.stats.db_errors.fetch_add(1, Ordering::Relaxed);
-                    return Err(f);
-                }
+            let failure = match r {
                 Ok(w) => return Ok(w),
+                Err(f) => f,
+            };
+            match retry::after(&failure, attempt) {
+                Next::Again { refresh_partitions } => {
+                    if refresh_partitions {
+                        self.shared.partitions.invalidate();
+                    }
+                }
+                Next::GiveUp => {
+                    self.shared.stats.db_errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(failure);
+                }
             }
         }
     }
 
+    /// One attempt: the partitions the rows need, then one transaction with the
+    /// batch id, the rows (COPY) and the rollup and exporter upserts.
     async fn store_once(&mut self, batch: &Batch) -> Result<Written, Failure> {
         let Some(conn) = self.conn.as_mut() else { return Err(Failure::Connection("not connected".into())) };
         let shared = &self.shared;
@@ -486,20 +448,8 @@ impl Writer {
             return Ok(Written::AllExpired);
         }
 
-        // Partitions for every hour the batch touches (usually one).
-        let mut hours: Vec<i64> = Vec::new();
-        for r in batch.rows.iter().filter(keep) {
-            let h = r.time_received_ms.div_euclid(HOUR_MS) * HOUR_MS;
-            if hours.last() != Some(&h) && !hours.contains(&h) {
-                hours.push(h);
-            }
-        }
-        let span = Span::from_code(shared.flows_span.load(Ordering::Relaxed));
-        let need: Vec<(&'static str, Family, i64)> = partitions::TABLES
-            .iter()
-            .filter(|(name, _)| *name != "exporter_stats_1m")
-            .flat_map(|&(name, fam)| hours.iter().map(move |h| (name, fam, *h)))
-            .collect();
+        let span = partitions::span_from_code(shared.flows_span.load(Ordering::Relaxed));
+        let need = partitions::for_rows(batch.rows.iter().filter(keep).map(|r| r.time_received_ms));
         let created = partitions::create_missing(&conn.client, &shared.partitions, span, &need)
             .await
             .map_err(classify)?;
@@ -510,7 +460,6 @@ impl Writer {
 
         let started = Instant::now();
         let tx = conn.client.transaction().await.map_err(classify)?;
-        let err = classify;
         let first = tx
             .query_opt(
                 &conn.insert_batch,
@@ -522,35 +471,23 @@ impl Writer {
                 ],
             )
             .await
-            .map_err(err)?;
+            .map_err(classify)?;
         if first.is_none() {
             let _ = tx.rollback().await;
             return Ok(Written::Duplicate);
         }
 
-        // COPY, streamed in chunks; the rollups are aggregated while the server is
-        // still parsing the last chunk.
-        let sink = tx.copy_in(COPY_FLOWS).await.map_err(err)?;
-        futures_util::pin_mut!(sink);
-        let buf = &mut self.buf;
-        buf.clear();
-        put_header(buf);
-        for r in batch.rows.iter().filter(keep) {
-            put_row(buf, r);
-            if buf.len() >= CHUNK {
-                sink.send(buf.split().freeze()).await.map_err(err)?;
-                buf.reserve(CHUNK + MAX_ROW_BYTES);
-            }
-        }
-        put_trailer(buf);
-        sink.feed(buf.split().freeze()).await.map_err(err)?;
+        // The rollups are aggregated while the server is still parsing the last chunk.
         let agg = &mut self.agg;
-        agg.clear();
-        for r in batch.rows.iter().filter(keep) {
-            agg.add(r);
-        }
-        agg.prune(cfg.talkers_per_batch, cfg.services_per_batch);
-        let copied = sink.as_mut().finish().await.map_err(err)?;
+        let copied = copy::copy_rows(&tx, &mut self.buf, batch.rows.iter().filter(keep), || {
+            agg.clear();
+            for r in batch.rows.iter().filter(keep) {
+                agg.add(r);
+            }
+            agg.prune(cfg.talkers_per_batch, cfg.services_per_batch);
+        })
+        .await
+        .map_err(classify)?;
         if copied != kept as u64 {
             return Err(Failure::Other(format!("COPY stored {copied} rows of {kept}")));
         }
@@ -570,8 +507,8 @@ impl Writer {
         if !exporter_cols.is_empty() {
             futures.push(tx.execute(&conn.exporters, &exporter_params));
         }
-        futures_util::future::try_join_all(futures).await.map_err(err)?;
-        tx.commit().await.map_err(err)?;
+        futures_util::future::try_join_all(futures).await.map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
 
         let latency = started.elapsed().as_micros() as u64;
         let st = &shared.stats;
@@ -581,9 +518,7 @@ impl Writer {
         st.last_commit_latency_us.store(latency, Ordering::Relaxed);
         st.commit_latency_us_total.fetch_add(latency, Ordering::Relaxed);
 
-        // Fault injection (tests): the commit happened, but report it as lost.
-        let sim = &cfg.simulate_ambiguous_commits;
-        if sim.load(Ordering::SeqCst) > 0 && sim.fetch_sub(1, Ordering::SeqCst) > 0 {
+        if fault::commit_answer_lost(&cfg.simulate_ambiguous_commits) {
             return Err(Failure::Connection("simulated connection loss during COMMIT".into()));
         }
         Ok(Written::Stored)

@@ -4,6 +4,7 @@
 
 use flowvision_codec::{FlowRecord, Protocol, SamplingOrigin};
 use flowvision_collector::store::{Batch, BatchId, FlowRow, PartitionInterval, StoreConfig};
+use flowvision_schema::tables::FLOWS;
 use flowvision_tests::postgres;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -205,9 +206,9 @@ fn ms(t: SystemTime) -> i64 {
 /// Every row of `flows`, ordered by sequence.
 pub fn read_flows(c: &mut postgres::Client) -> Vec<StoredRow> {
     c.query(
-        "SELECT time_received, protocol::text, exporter, observation_domain, sequence, src_addr, dst_addr, \
+        &format!("SELECT time_received, protocol::text, exporter, observation_domain, sequence, src_addr, dst_addr, \
            src_port, dst_port, proto, tcp_flags, tos, bytes, packets, sampling_rate, in_if, out_if, src_as, \
-           dst_as, next_hop, src_mask, dst_mask, vlan, flow_start, flow_end FROM flows ORDER BY sequence",
+           dst_as, next_hop, src_mask, dst_mask, vlan, flow_start, flow_end FROM {FLOWS} ORDER BY sequence"),
         &[],
     )
     .unwrap()
@@ -245,7 +246,10 @@ pub fn read_flows(c: &mut postgres::Client) -> Vec<StoredRow> {
 /// (rows, distinct sequence ids, sum of bytes as numeric text) of `flows`.
 pub fn flow_totals(c: &mut postgres::Client) -> (i64, i64, String) {
     let r = c
-        .query_one("SELECT count(*), count(DISTINCT sequence), COALESCE(sum(bytes), 0)::text FROM flows", &[])
+        .query_one(
+            &format!("SELECT count(*), count(DISTINCT sequence), COALESCE(sum(bytes), 0)::text FROM {FLOWS}"),
+            &[],
+        )
         .unwrap();
     (r.get(0), r.get(1), r.get(2))
 }

@@ -5,6 +5,10 @@
 use super::{ts, ts_opt, DataError, DataResult, Db};
 use crate::auth::Role;
 use crate::net::Prefix;
+use flowvision_schema::tables::{
+    WEB_API_TOKENS, WEB_AUDIT_LOG, WEB_DEVICE_GROUPS, WEB_DEVICE_GROUP_MEMBERS, WEB_LOGIN_ATTEMPTS,
+    WEB_SESSIONS, WEB_USERS, WEB_USER_GROUPS, WEB_USER_PREFIXES,
+};
 use serde::Serialize;
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -207,18 +211,23 @@ pub struct LockPolicy {
     pub ip_failures: i64,
 }
 
-const USER_COLS: &str = "u.id, u.username, u.role::text, u.all_exporters, u.disabled, u.must_change_password, \
+/// The columns of a user row (with its scope and lockout state).
+fn user_cols() -> String {
+    format!(
+        "u.id, u.username, u.role::text, u.all_exporters, u.disabled, u.must_change_password, \
     u.created_at, u.last_login, \
-    ARRAY(SELECT prefix::text FROM web_user_prefixes p WHERE p.user_id = u.id ORDER BY prefix), \
-    ARRAY(SELECT g.id FROM web_user_groups ug JOIN web_device_groups g ON g.id = ug.group_id \
+    ARRAY(SELECT prefix::text FROM {WEB_USER_PREFIXES} p WHERE p.user_id = u.id ORDER BY prefix), \
+    ARRAY(SELECT g.id FROM {WEB_USER_GROUPS} ug JOIN {WEB_DEVICE_GROUPS} g ON g.id = ug.group_id \
           WHERE ug.user_id = u.id ORDER BY g.name), \
-    ARRAY(SELECT g.name FROM web_user_groups ug JOIN web_device_groups g ON g.id = ug.group_id \
+    ARRAY(SELECT g.name FROM {WEB_USER_GROUPS} ug JOIN {WEB_DEVICE_GROUPS} g ON g.id = ug.group_id \
           WHERE ug.user_id = u.id ORDER BY g.name), \
-    (SELECT count(*) FROM web_login_attempts a WHERE lower(a.username) = lower(u.username) AND NOT a.success \
+    (SELECT count(*) FROM {WEB_LOGIN_ATTEMPTS} a WHERE lower(a.username) = lower(u.username) AND NOT a.success \
        AND a.time > now() - make_interval(secs => $1) \
-       AND a.time > COALESCE((SELECT max(s.time) FROM web_login_attempts s \
+       AND a.time > COALESCE((SELECT max(s.time) FROM {WEB_LOGIN_ATTEMPTS} s \
                               WHERE lower(s.username) = lower(u.username) AND s.success), '-infinity')) >= $2, \
-    (SELECT count(*) FROM web_sessions s WHERE s.user_id = u.id AND s.expires_at > now())";
+    (SELECT count(*) FROM {WEB_SESSIONS} s WHERE s.user_id = u.id AND s.expires_at > now())"
+    )
+}
 
 fn role_of(s: &str) -> DataResult<Role> {
     Role::parse(s).ok_or_else(|| DataError::Invalid(format!("unknown role {s:?} in the database")))
@@ -255,8 +264,10 @@ impl Db {
         let c = self.conn().await?;
         let row = c
             .query_opt(
-                "SELECT id, username, password_hash, disabled, must_change_password FROM web_users \
-                 WHERE lower(username) = lower($1)",
+                &format!(
+                    "SELECT id, username, password_hash, disabled, must_change_password FROM {WEB_USERS} \
+                 WHERE lower(username) = lower($1)"
+                ),
                 &[&username],
             )
             .await?;
@@ -283,13 +294,13 @@ impl Db {
         let c = self.conn().await?;
         let r = c
             .query_one(
-                "SELECT
-                   (SELECT count(*) FROM web_login_attempts a WHERE lower(a.username) = lower($1) AND NOT a.success
+                &format!("SELECT
+                   (SELECT count(*) FROM {WEB_LOGIN_ATTEMPTS} a WHERE lower(a.username) = lower($1) AND NOT a.success
                       AND a.time > now() - make_interval(secs => $3)
-                      AND a.time > COALESCE((SELECT max(s.time) FROM web_login_attempts s
+                      AND a.time > COALESCE((SELECT max(s.time) FROM {WEB_LOGIN_ATTEMPTS} s
                                              WHERE lower(s.username) = lower($1) AND s.success), '-infinity')),
-                   (SELECT count(*) FROM web_login_attempts a WHERE $2::inet IS NOT NULL AND a.source_ip = $2
-                      AND NOT a.success AND a.time > now() - make_interval(secs => $3))",
+                   (SELECT count(*) FROM {WEB_LOGIN_ATTEMPTS} a WHERE $2::inet IS NOT NULL AND a.source_ip = $2
+                      AND NOT a.success AND a.time > now() - make_interval(secs => $3))"),
                 &[&username, &ip, &p.window_seconds],
             )
             .await?;
@@ -306,7 +317,7 @@ impl Db {
         let name: String = username.chars().take(64).collect();
         let c = self.conn().await?;
         c.execute(
-            "INSERT INTO web_login_attempts (username, source_ip, success) VALUES ($1, $2, $3)",
+            &format!("INSERT INTO {WEB_LOGIN_ATTEMPTS} (username, source_ip, success) VALUES ($1, $2, $3)"),
             &[&name, &ip, &success],
         )
         .await?;
@@ -317,7 +328,7 @@ impl Db {
     pub async fn unlock(&self, username: &str) -> DataResult<u64> {
         let c = self.conn().await?;
         Ok(c.execute(
-            "DELETE FROM web_login_attempts WHERE lower(username) = lower($1) AND NOT success",
+            &format!("DELETE FROM {WEB_LOGIN_ATTEMPTS} WHERE lower(username) = lower($1) AND NOT success"),
             &[&username],
         )
         .await?)
@@ -338,12 +349,12 @@ impl Db {
         let ua: String = user_agent.chars().take(200).collect();
         let c = self.conn().await?;
         c.execute(
-            "INSERT INTO web_sessions (id_hash, user_id, csrf_token, expires_at, source_ip, user_agent) \
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5, $6)",
+            &format!("INSERT INTO {WEB_SESSIONS} (id_hash, user_id, csrf_token, expires_at, source_ip, user_agent) \
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5, $6)"),
             &[&id_digest, &user_id, &csrf, &lifetime_seconds, &ip, &ua],
         )
         .await?;
-        c.execute("UPDATE web_users SET last_login = now() WHERE id = $1", &[&user_id]).await?;
+        c.execute(&format!("UPDATE {WEB_USERS} SET last_login = now() WHERE id = $1"), &[&user_id]).await?;
         Ok(())
     }
 
@@ -353,12 +364,14 @@ impl Db {
         let c = self.conn().await?;
         let row = c
             .query_opt(
-                "WITH s AS (
-                   UPDATE web_sessions SET last_seen = now()
+                &format!(
+                    "WITH s AS (
+                   UPDATE {WEB_SESSIONS} SET last_seen = now()
                    WHERE id_hash = $1 AND expires_at > now() AND last_seen > now() - make_interval(secs => $2)
                    RETURNING user_id, csrf_token)
                  SELECT u.id, u.username, u.role::text, u.all_exporters, u.must_change_password, s.csrf_token
-                 FROM s JOIN web_users u ON u.id = s.user_id WHERE NOT u.disabled",
+                 FROM s JOIN {WEB_USERS} u ON u.id = s.user_id WHERE NOT u.disabled"
+                ),
                 &[&id_digest, &idle_seconds],
             )
             .await?;
@@ -381,7 +394,7 @@ impl Db {
     /// Deletes one session (logout).
     pub async fn delete_session(&self, id_digest: &[u8]) -> DataResult<()> {
         let c = self.conn().await?;
-        c.execute("DELETE FROM web_sessions WHERE id_hash = $1", &[&id_digest]).await?;
+        c.execute(&format!("DELETE FROM {WEB_SESSIONS} WHERE id_hash = $1"), &[&id_digest]).await?;
         Ok(())
     }
 
@@ -389,7 +402,9 @@ impl Db {
     pub async fn delete_sessions_of(&self, user_id: i64, keep: Option<&[u8]>) -> DataResult<u64> {
         let c = self.conn().await?;
         Ok(c.execute(
-            "DELETE FROM web_sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR id_hash <> $2)",
+            &format!(
+                "DELETE FROM {WEB_SESSIONS} WHERE user_id = $1 AND ($2::bytea IS NULL OR id_hash <> $2)"
+            ),
             &[&user_id, &keep],
         )
         .await?)
@@ -398,9 +413,10 @@ impl Db {
     /// Removes expired sessions and login attempts older than a day.
     pub async fn prune(&self) -> DataResult<(u64, u64)> {
         let c = self.conn().await?;
-        let s = c.execute("DELETE FROM web_sessions WHERE expires_at < now()", &[]).await?;
-        let a =
-            c.execute("DELETE FROM web_login_attempts WHERE time < now() - interval '1 day'", &[]).await?;
+        let s = c.execute(&format!("DELETE FROM {WEB_SESSIONS} WHERE expires_at < now()"), &[]).await?;
+        let a = c
+            .execute(&format!("DELETE FROM {WEB_LOGIN_ATTEMPTS} WHERE time < now() - interval '1 day'"), &[])
+            .await?;
         Ok((s, a))
     }
 
@@ -409,10 +425,12 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT prefix::text FROM web_user_prefixes WHERE user_id = $1
+                &format!(
+                    "SELECT prefix::text FROM {WEB_USER_PREFIXES} WHERE user_id = $1
                  UNION
-                 SELECT m.prefix::text FROM web_user_groups g
-                 JOIN web_device_group_members m ON m.group_id = g.group_id WHERE g.user_id = $1",
+                 SELECT m.prefix::text FROM {WEB_USER_GROUPS} g
+                 JOIN {WEB_DEVICE_GROUP_MEMBERS} m ON m.group_id = g.group_id WHERE g.user_id = $1"
+                ),
                 &[&user_id],
             )
             .await?;
@@ -428,12 +446,14 @@ impl Db {
         let c = self.conn().await?;
         let row = c
             .query_opt(
-                "WITH t AS (
-                   UPDATE web_api_tokens SET last_used_at = now()
+                &format!(
+                    "WITH t AS (
+                   UPDATE {WEB_API_TOKENS} SET last_used_at = now()
                    WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
                    RETURNING user_id)
                  SELECT u.id, u.username, u.role::text, u.all_exporters, u.must_change_password
-                 FROM t JOIN web_users u ON u.id = t.user_id WHERE NOT u.disabled",
+                 FROM t JOIN {WEB_USERS} u ON u.id = t.user_id WHERE NOT u.disabled"
+                ),
                 &[&digest],
             )
             .await?;
@@ -461,8 +481,10 @@ impl Db {
         let c = self.conn().await?;
         let r = c
             .query_one(
-                "INSERT INTO web_api_tokens (user_id, name, token_hash, prefix, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &format!(
+                    "INSERT INTO {WEB_API_TOKENS} (user_id, name, token_hash, prefix, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id"
+                ),
                 &[&user_id, &name, &digest, &prefix, &expires_at],
             )
             .await?;
@@ -474,8 +496,8 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT id, name, prefix, created_at, expires_at, last_used_at, revoked_at FROM web_api_tokens \
-                 WHERE user_id = $1 ORDER BY id DESC",
+                &format!("SELECT id, name, prefix, created_at, expires_at, last_used_at, revoked_at FROM {WEB_API_TOKENS} \
+                 WHERE user_id = $1 ORDER BY id DESC"),
                 &[&user_id],
             )
             .await?;
@@ -499,7 +521,7 @@ impl Db {
         let c = self.conn().await?;
         let n = c
             .execute(
-                "UPDATE web_api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                &format!("UPDATE {WEB_API_TOKENS} SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"),
                 &[&token_id, &user_id],
             )
             .await?;
@@ -510,7 +532,9 @@ impl Db {
     pub async fn revoke_tokens_of(&self, user_id: i64) -> DataResult<u64> {
         let c = self.conn().await?;
         Ok(c.execute(
-            "UPDATE web_api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            &format!(
+                "UPDATE {WEB_API_TOKENS} SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
+            ),
             &[&user_id],
         )
         .await?)
@@ -521,13 +545,13 @@ impl Db {
     /// Number of users.
     pub async fn user_count(&self) -> DataResult<i64> {
         let c = self.conn().await?;
-        Ok(c.query_one("SELECT count(*) FROM web_users", &[]).await?.try_get(0)?)
+        Ok(c.query_one(&format!("SELECT count(*) FROM {WEB_USERS}"), &[]).await?.try_get(0)?)
     }
 
     /// Every user, by name.
     pub async fn users(&self, p: &LockPolicy) -> DataResult<Vec<UserView>> {
         let c = self.conn().await?;
-        let sql = format!("SELECT {USER_COLS} FROM web_users u ORDER BY lower(u.username)");
+        let sql = format!("SELECT {} FROM {WEB_USERS} u ORDER BY lower(u.username)", user_cols());
         let rows = c.query(&sql, &[&p.window_seconds, &p.user_failures]).await?;
         rows.iter().map(user_view).collect()
     }
@@ -535,7 +559,7 @@ impl Db {
     /// One user.
     pub async fn user(&self, id: i64, p: &LockPolicy) -> DataResult<Option<UserView>> {
         let c = self.conn().await?;
-        let sql = format!("SELECT {USER_COLS} FROM web_users u WHERE u.id = $3");
+        let sql = format!("SELECT {} FROM {WEB_USERS} u WHERE u.id = $3", user_cols());
         let row = c.query_opt(&sql, &[&p.window_seconds, &p.user_failures, &id]).await?;
         row.as_ref().map(user_view).transpose()
     }
@@ -546,8 +570,8 @@ impl Db {
         let tx = c.transaction().await?;
         let r = tx
             .query_one(
-                "INSERT INTO web_users (username, password_hash, role, all_exporters, must_change_password) \
-                 VALUES ($1, $2, $3::text::web_role, $4, $5) RETURNING id",
+                &format!("INSERT INTO {WEB_USERS} (username, password_hash, role, all_exporters, must_change_password) \
+                 VALUES ($1, $2, $3::text::web_role, $4, $5) RETURNING id"),
                 &[&u.username, &u.password_hash, &u.role.as_str(), &u.all_exporters, &u.must_change_password],
             )
             .await
@@ -567,8 +591,8 @@ impl Db {
         let tx = c.transaction().await?;
         let n = tx
             .execute(
-                "UPDATE web_users SET role = COALESCE($2::text::web_role, role), \
-                   all_exporters = COALESCE($3, all_exporters), disabled = COALESCE($4, disabled) WHERE id = $1",
+                &format!("UPDATE {WEB_USERS} SET role = COALESCE($2::text::web_role, role), \
+                   all_exporters = COALESCE($3, all_exporters), disabled = COALESCE($4, disabled) WHERE id = $1"),
                 &[&id, &upd.role.map(|r| r.as_str()), &upd.all_exporters, &upd.disabled],
             )
             .await?;
@@ -585,8 +609,8 @@ impl Db {
         let c = self.conn().await?;
         let n = c
             .execute(
-                "UPDATE web_users SET password_hash = $2, must_change_password = $3, password_changed_at = now() \
-                 WHERE id = $1",
+                &format!("UPDATE {WEB_USERS} SET password_hash = $2, must_change_password = $3, password_changed_at = now() \
+                 WHERE id = $1"),
                 &[&id, &hash, &must_change],
             )
             .await?;
@@ -596,14 +620,14 @@ impl Db {
     /// Deletes a user (sessions, tokens and grants go with it).
     pub async fn delete_user(&self, id: i64) -> DataResult<bool> {
         let c = self.conn().await?;
-        Ok(c.execute("DELETE FROM web_users WHERE id = $1", &[&id]).await? == 1)
+        Ok(c.execute(&format!("DELETE FROM {WEB_USERS} WHERE id = $1"), &[&id]).await? == 1)
     }
 
     /// Enabled admins other than `except`.
     pub async fn other_enabled_admins(&self, except: i64) -> DataResult<i64> {
         let c = self.conn().await?;
         Ok(c.query_one(
-            "SELECT count(*) FROM web_users WHERE role = 'admin' AND NOT disabled AND id <> $1",
+            &format!("SELECT count(*) FROM {WEB_USERS} WHERE role = 'admin' AND NOT disabled AND id <> $1"),
             &[&except],
         )
         .await?
@@ -617,10 +641,10 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT g.id, g.name, g.description, \
-                   ARRAY(SELECT prefix::text FROM web_device_group_members m WHERE m.group_id = g.id ORDER BY prefix), \
-                   (SELECT count(*) FROM web_user_groups ug WHERE ug.group_id = g.id) \
-                 FROM web_device_groups g ORDER BY g.name",
+                &format!("SELECT g.id, g.name, g.description, \
+                   ARRAY(SELECT prefix::text FROM {WEB_DEVICE_GROUP_MEMBERS} m WHERE m.group_id = g.id ORDER BY prefix), \
+                   (SELECT count(*) FROM {WEB_USER_GROUPS} ug WHERE ug.group_id = g.id) \
+                 FROM {WEB_DEVICE_GROUPS} g ORDER BY g.name"),
                 &[],
             )
             .await?;
@@ -643,7 +667,7 @@ impl Db {
         let tx = c.transaction().await?;
         let id: i64 = tx
             .query_one(
-                "INSERT INTO web_device_groups (name, description) VALUES ($1, $2) RETURNING id",
+                &format!("INSERT INTO {WEB_DEVICE_GROUPS} (name, description) VALUES ($1, $2) RETURNING id"),
                 &[&name, &description],
             )
             .await
@@ -669,7 +693,7 @@ impl Db {
         let tx = c.transaction().await?;
         let n = tx
             .execute(
-                "UPDATE web_device_groups SET name = $2, description = $3 WHERE id = $1",
+                &format!("UPDATE {WEB_DEVICE_GROUPS} SET name = $2, description = $3 WHERE id = $1"),
                 &[&id, &name, &description],
             )
             .await?;
@@ -684,7 +708,7 @@ impl Db {
     /// Deletes a group (its grants go with it).
     pub async fn delete_group(&self, id: i64) -> DataResult<bool> {
         let c = self.conn().await?;
-        Ok(c.execute("DELETE FROM web_device_groups WHERE id = $1", &[&id]).await? == 1)
+        Ok(c.execute(&format!("DELETE FROM {WEB_DEVICE_GROUPS} WHERE id = $1"), &[&id]).await? == 1)
     }
 
     // ---- audit log ---------------------------------------------------------------
@@ -695,8 +719,8 @@ impl Db {
         let res = async {
             let c = self.conn().await?;
             c.execute(
-                "INSERT INTO web_audit_log (actor_id, actor, action, target, success, source_ip, details) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &format!("INSERT INTO {WEB_AUDIT_LOG} (actor_id, actor, action, target, success, source_ip, details) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)"),
                 &[&e.actor_id, &e.actor, &e.action, &e.target, &e.success, &e.source_ip, &e.details],
             )
             .await?;
@@ -719,9 +743,9 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT id, time, actor, action, target, success, source_ip, details FROM web_audit_log \
+                &format!("SELECT id, time, actor, action, target, success, source_ip, details FROM {WEB_AUDIT_LOG} \
                  WHERE ($1::bigint IS NULL OR id < $1) AND ($3::text IS NULL OR action LIKE $3 || '%') \
-                 ORDER BY id DESC LIMIT $2",
+                 ORDER BY id DESC LIMIT $2"),
                 &[&before, &limit.clamp(1, 1000), &action],
             )
             .await?;
@@ -749,21 +773,21 @@ async fn set_scope(
     groups: Option<&[i64]>,
 ) -> DataResult<()> {
     if let Some(prefixes) = prefixes {
-        tx.execute("DELETE FROM web_user_prefixes WHERE user_id = $1", &[&user_id]).await?;
+        tx.execute(&format!("DELETE FROM {WEB_USER_PREFIXES} WHERE user_id = $1"), &[&user_id]).await?;
         let v: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
         tx.execute(
-            "INSERT INTO web_user_prefixes (user_id, prefix) SELECT $1, p::cidr FROM unnest($2::text[]) p \
-             ON CONFLICT DO NOTHING",
+            &format!("INSERT INTO {WEB_USER_PREFIXES} (user_id, prefix) SELECT $1, p::cidr FROM unnest($2::text[]) p \
+             ON CONFLICT DO NOTHING"),
             &[&user_id, &v],
         )
         .await?;
     }
     if let Some(groups) = groups {
-        tx.execute("DELETE FROM web_user_groups WHERE user_id = $1", &[&user_id]).await?;
+        tx.execute(&format!("DELETE FROM {WEB_USER_GROUPS} WHERE user_id = $1"), &[&user_id]).await?;
         let n = tx
             .execute(
-                "INSERT INTO web_user_groups (user_id, group_id) SELECT $1, g.id FROM web_device_groups g \
-                 WHERE g.id = ANY($2::bigint[]) ON CONFLICT DO NOTHING",
+                &format!("INSERT INTO {WEB_USER_GROUPS} (user_id, group_id) SELECT $1, g.id FROM {WEB_DEVICE_GROUPS} g \
+                 WHERE g.id = ANY($2::bigint[]) ON CONFLICT DO NOTHING"),
                 &[&user_id, &groups],
             )
             .await?;
@@ -782,11 +806,11 @@ async fn set_members(
     group_id: i64,
     prefixes: &[Prefix],
 ) -> DataResult<()> {
-    tx.execute("DELETE FROM web_device_group_members WHERE group_id = $1", &[&group_id]).await?;
+    tx.execute(&format!("DELETE FROM {WEB_DEVICE_GROUP_MEMBERS} WHERE group_id = $1"), &[&group_id]).await?;
     let v: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
     tx.execute(
-        "INSERT INTO web_device_group_members (group_id, prefix) SELECT $1, p::cidr FROM unnest($2::text[]) p \
-         ON CONFLICT DO NOTHING",
+        &format!("INSERT INTO {WEB_DEVICE_GROUP_MEMBERS} (group_id, prefix) SELECT $1, p::cidr FROM unnest($2::text[]) p \
+         ON CONFLICT DO NOTHING"),
         &[&group_id, &v],
     )
     .await?;

@@ -3,8 +3,11 @@
 //! The rollups' `bytes` and `packets` are already sampling-corrected (the collector
 //! multiplies by the sampling rate at ingest), so rates are `bytes * 8 / seconds`.
 
-use super::{port_name, proto_name, sum_i64, ts, DataResult, Db, Scope, Window};
+use super::window::Tier;
+use super::{port_name, proto_name, sum_i64, ts, DataError, DataResult, Db, Scope, Window};
 use crate::net::Prefix;
+use flowvision_schema::tables::ROLLUP_COMPACTION;
+use flowvision_schema::Rollup;
 use serde::Serialize;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -183,14 +186,14 @@ impl Db {
     /// (narrowed by `filter`), from `rollup_exporter_{1m,1h}`.
     pub async fn traffic(&self, scope: &Scope, w: &Window, filter: &DashFilter) -> DataResult<Series> {
         let sql = format!(
-            "SELECT bucket, {}, {}, {} FROM rollup_exporter_{} \
+            "SELECT bucket, {}, {}, {} FROM {} \
              WHERE bucket >= $1 AND bucket < $2 AND exporter <<= ANY($3::text[]::inet[]) \
                AND ($4::text IS NULL OR exporter <<= $4::text::inet) \
              GROUP BY bucket ORDER BY bucket",
             sum_i64!("bytes"),
             sum_i64!("packets"),
             sum_i64!("flows"),
-            w.resolution.suffix()
+            w.resolution.table(Rollup::Exporter)
         );
         let c = self.conn().await?;
         let rows = c.query(&sql, &[&w.from, &w.to, &scope.sql_param(), &filter.param()]).await?;
@@ -243,35 +246,29 @@ impl Db {
         kind: TopKind,
         limit: i64,
     ) -> DataResult<TopList> {
-        let (table, keys, other, side_sql, kind_name, side_name) = match kind {
-            TopKind::Talkers { dst } => (
-                "talker",
-                "addr",
-                "addr = '0.0.0.0/0'::inet",
-                "AND side = $4",
-                "talkers",
-                if dst { "dst" } else { "src" },
-            ),
-            TopKind::Services => ("service", "proto, port", "port = -1", "", "services", ""),
-            TopKind::Protocols => ("protocol", "proto", "false", "", "protocols", ""),
-            TopKind::As(AsSide::Src) => ("as", "src_as", "src_as = -1", "", "as", "src"),
-            TopKind::As(AsSide::Dst) => ("as", "dst_as", "dst_as = -1", "", "as", "dst"),
-            TopKind::As(AsSide::Pair) => {
-                ("as", "src_as, dst_as", "src_as = -1 AND dst_as = -1", "", "as", "pair")
+        let (rollup, key_columns, side_sql, kind_name, side_name): (_, &[&str], _, _, _) = match kind {
+            TopKind::Talkers { dst } => {
+                (Rollup::Talker, &["addr"], "AND side = $4", "talkers", if dst { "dst" } else { "src" })
             }
+            TopKind::Services => (Rollup::Service, &["proto", "port"], "", "services", ""),
+            TopKind::Protocols => (Rollup::Protocol, &["proto"], "", "protocols", ""),
+            TopKind::As(AsSide::Src) => (Rollup::As, &["src_as"], "", "as", "src"),
+            TopKind::As(AsSide::Dst) => (Rollup::As, &["dst_as"], "", "as", "dst"),
+            TopKind::As(AsSide::Pair) => (Rollup::As, &["src_as", "dst_as"], "", "as", "pair"),
         };
+        let keys = key_columns.join(", ");
+        // The rows the collector folded into "other" on these keys.
+        let other = rollup.other_on(key_columns);
         let c = self.conn().await?;
         // Where the daily tier is built (protocols have none).
-        let days: Option<(OffsetDateTime, OffsetDateTime)> = if table == "protocol" {
-            None
-        } else {
-            let t = format!("rollup_{table}_1d");
-            match c
-                .query_opt("SELECT built_from, done_until FROM rollup_compaction WHERE tbl = $1", &[&t])
-                .await?
-            {
-                Some(r) => r.try_get::<_, Option<OffsetDateTime>>(0)?.zip(Some(r.try_get(1)?)),
-                None => None,
+        let days: Option<(OffsetDateTime, OffsetDateTime)> = match rollup.table(Tier::Day) {
+            None => None,
+            Some(t) => {
+                let sql = format!("SELECT built_from, done_until FROM {ROLLUP_COMPACTION} WHERE tbl = $1");
+                match c.query_opt(&sql, &[&t]).await? {
+                    Some(r) => r.try_get::<_, Option<OffsetDateTime>>(0)?.zip(Some(r.try_get(1)?)),
+                    None => None,
+                }
             }
         };
         let segments = w.segments(OffsetDateTime::now_utc(), days);
@@ -282,16 +279,19 @@ impl Db {
             let n = 5 + bounds.len();
             bounds.push(seg.from);
             bounds.push(seg.to);
+            // Segments are of tiers the rollup has (days only where they are built).
+            let table = rollup.table(seg.tier).ok_or_else(|| {
+                DataError::Invalid(format!("no {} tier of the {} rollup", seg.tier.suffix(), rollup.name()))
+            })?;
             parts.push(format!(
-                "SELECT {keys}, flows, bytes, packets FROM rollup_{table}_{tier} \
+                "SELECT {keys}, flows, bytes, packets FROM {table} \
                  WHERE bucket >= ${n} AND bucket < ${m} AND exporter <<= ANY($1::text[]::inet[]) \
                    AND ($2::text IS NULL OR exporter <<= $2::text::inet) {side_sql}",
-                tier = seg.tier.suffix(),
                 m = n + 1,
             ));
         }
         let source = if parts.is_empty() {
-            format!("SELECT {keys}, flows, bytes, packets FROM rollup_{table}_1m WHERE false")
+            format!("SELECT {keys}, flows, bytes, packets FROM {} WHERE false", rollup.minute())
         } else {
             parts.join(" UNION ALL ")
         };
@@ -318,7 +318,7 @@ impl Db {
         let mut total = 0i64;
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
-            let nkeys = keys.split(',').count();
+            let nkeys = key_columns.len();
             let (key, label) = match kind {
                 TopKind::Talkers { .. } => {
                     let a: std::net::IpAddr = r.try_get(0)?;
@@ -401,15 +401,15 @@ impl Db {
         let sql = format!(
             "SELECT ifindex, {ib}, {ob}, {ip}, {op} FROM ( \
                SELECT in_if AS ifindex, bytes AS in_b, 0::bigint AS out_b, packets AS in_p, 0::bigint AS out_p \
-               FROM rollup_interface_{res} WHERE {cond} \
+               FROM {table} WHERE {cond} \
                UNION ALL \
-               SELECT out_if, 0::bigint, bytes, 0::bigint, packets FROM rollup_interface_{res} WHERE {cond} \
+               SELECT out_if, 0::bigint, bytes, 0::bigint, packets FROM {table} WHERE {cond} \
              ) x GROUP BY ifindex ORDER BY sum(in_b) + sum(out_b) DESC, ifindex LIMIT $5",
             ib = sum_i64!("in_b"),
             ob = sum_i64!("out_b"),
             ip = sum_i64!("in_p"),
             op = sum_i64!("out_p"),
-            res = w.resolution.suffix(),
+            table = w.resolution.table(Rollup::Interface),
         );
         let limit = limit.clamp(1, 10_000);
         let c = self.conn().await?;
@@ -446,11 +446,11 @@ impl Db {
                COALESCE(sum(bytes) FILTER (WHERE out_if = $5), 0)::float8, \
                COALESCE(sum(packets) FILTER (WHERE in_if = $5), 0)::float8, \
                COALESCE(sum(packets) FILTER (WHERE out_if = $5), 0)::float8 \
-             FROM rollup_interface_{} \
+             FROM {} \
              WHERE bucket >= $1 AND bucket < $2 AND exporter <<= ANY($3::text[]::inet[]) AND exporter = $4 \
                AND (in_if = $5 OR out_if = $5) \
              GROUP BY bucket ORDER BY bucket",
-            w.resolution.suffix()
+            w.resolution.table(Rollup::Interface)
         );
         let c = self.conn().await?;
         let rows = c.query(&sql, &[&w.from, &w.to, &scope.sql_param(), &exporter, &ifindex]).await?;

@@ -2,6 +2,8 @@
 //! `exporter_stats_1m`, `templates` and the exporter rollup.
 
 use super::{sum_i64, ts, ts_opt, DataResult, Db, Scope};
+use flowvision_schema::tables::{EXPORTERS, EXPORTER_STATS_1M, TEMPLATES};
+use flowvision_schema::Rollup;
 use serde::Serialize;
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -69,29 +71,30 @@ pub struct ExporterHealth {
     pub rate_seconds: i64,
 }
 
-const SELECT: &str = "
+fn select_sql() -> String {
+    format!(
+        "
     SELECT e.exporter, e.first_seen, e.last_seen, e.last_flow, e.protocol::text, e.sampling_rate,
            e.flows, e.bytes, e.datagrams, e.decode_errors, e.sequence_lost, e.templates,
-           (SELECT count(*) FROM templates t WHERE t.exporter = e.exporter) AS active_templates,
+           (SELECT count(*) FROM {TEMPLATES} t WHERE t.exporter = e.exporter) AS active_templates,
            COALESCE(r.b, 0), COALESCE(r.p, 0), COALESCE(r.f, 0),
            COALESCE(s.d, 0), COALESCE(s.e, 0), COALESCE(s.l, 0), COALESCE(s.t, 0),
            now()
-    FROM exporters e
+    FROM {EXPORTERS} e
     LEFT JOIN LATERAL (
         SELECT sum(bytes)::float8 AS b, sum(packets)::float8 AS p, sum(flows)::float8 AS f
-        FROM rollup_exporter_1m
+        FROM {rollup}
         WHERE exporter = e.exporter AND bucket >= $2 AND bucket < $3) r ON true
     LEFT JOIN LATERAL (
-        SELECT sum(datagrams)::float8 AS d, SUM_E AS e, SUM_L AS l, SUM_T AS t
-        FROM exporter_stats_1m
+        SELECT sum(datagrams)::float8 AS d, {sum_e} AS e, {sum_l} AS l, {sum_t} AS t
+        FROM {EXPORTER_STATS_1M}
         WHERE exporter = e.exporter AND bucket >= $2 AND bucket < $3) s ON true
-    WHERE e.exporter <<= ANY($1::text[]::inet[])";
-
-fn select_sql() -> String {
-    SELECT
-        .replace("SUM_E", sum_i64!("decode_errors"))
-        .replace("SUM_L", sum_i64!("sequence_lost"))
-        .replace("SUM_T", sum_i64!("templates"))
+    WHERE e.exporter <<= ANY($1::text[]::inet[])",
+        rollup = Rollup::Exporter.minute(),
+        sum_e = sum_i64!("decode_errors"),
+        sum_l = sum_i64!("sequence_lost"),
+        sum_t = sum_i64!("templates"),
+    )
 }
 
 fn rate_window() -> (OffsetDateTime, OffsetDateTime) {
@@ -168,7 +171,7 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT exporter FROM exporters WHERE exporter <<= ANY($1::text[]::inet[]) ORDER BY exporter",
+                &format!("SELECT exporter FROM {EXPORTERS} WHERE exporter <<= ANY($1::text[]::inet[]) ORDER BY exporter"),
                 &[&scope.sql_param()],
             )
             .await?;

@@ -4,6 +4,7 @@
 
 use super::{ts, ts_opt, DataError, DataResult, Db, Scope};
 use crate::net::Prefix;
+use flowvision_schema::tables::FLOWS;
 use serde::Serialize;
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -299,7 +300,7 @@ impl Db {
         params.push(Box::new(offset));
         let no = params.len();
         let sql = format!(
-            "SELECT {COLUMNS} FROM flows WHERE {cond} ORDER BY time_received DESC LIMIT ${nl} OFFSET ${no}"
+            "SELECT {COLUMNS} FROM {FLOWS} WHERE {cond} ORDER BY time_received DESC LIMIT ${nl} OFFSET ${no}"
         );
         let mut c = self.conn().await?;
         let tx = c.build_transaction().read_only(true).start().await?;

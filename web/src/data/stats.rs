@@ -3,6 +3,7 @@
 //! handlers require the `ViewCollectorStats` permission instead.
 
 use super::{ts, DataResult, Db};
+use flowvision_schema::tables::COLLECTOR_STATS;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -51,15 +52,15 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT l.instance, l.host, l.started_at, l.time, l.counters, p.time, p.counters, now()
+                &format!("SELECT l.instance, l.host, l.started_at, l.time, l.counters, p.time, p.counters, now()
                  FROM (SELECT DISTINCT ON (instance) instance, host, started_at, time, counters
-                       FROM collector_stats WHERE time > now() - interval '1 day'
+                       FROM {COLLECTOR_STATS} WHERE time > now() - interval '1 day'
                        ORDER BY instance, time DESC) l
                  LEFT JOIN LATERAL (
-                       SELECT time, counters FROM collector_stats p
+                       SELECT time, counters FROM {COLLECTOR_STATS} p
                        WHERE p.instance = l.instance AND p.time < l.time AND p.time > l.time - interval '1 hour'
                        ORDER BY p.time DESC LIMIT 1) p ON true
-                 ORDER BY l.time DESC",
+                 ORDER BY l.time DESC"),
                 &[],
             )
             .await?;

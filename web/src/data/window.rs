@@ -1,6 +1,7 @@
 //! Time windows of dashboards and the rollup resolution they read.
 
 use super::{DataError, DataResult};
+use flowvision_schema::Rollup;
 use time::{Duration, OffsetDateTime};
 
 /// Which rollup tables a window reads.
@@ -13,52 +14,35 @@ pub enum Resolution {
 }
 
 impl Resolution {
+    /// The rollup tier read.
+    pub fn tier(self) -> Tier {
+        match self {
+            Resolution::Minute => Tier::Minute,
+            Resolution::Hour => Tier::Hour,
+        }
+    }
+
     /// The table-name suffix (a closed set: safe to format into SQL).
     pub fn suffix(self) -> &'static str {
+        self.tier().suffix()
+    }
+
+    /// The table of `rollup` at this resolution (every rollup has both).
+    pub fn table(self, rollup: Rollup) -> &'static str {
         match self {
-            Resolution::Minute => "1m",
-            Resolution::Hour => "1h",
+            Resolution::Minute => rollup.minute(),
+            Resolution::Hour => rollup.hour(),
         }
     }
 
     /// Bucket length in seconds.
     pub fn step_seconds(self) -> i64 {
-        match self {
-            Resolution::Minute => 60,
-            Resolution::Hour => 3600,
-        }
+        self.tier().step_seconds()
     }
 }
 
-/// A rollup tier of the top-N tables (talkers, services, AS, protocols).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    /// `_1m` rows.
-    Minute,
-    /// `_1h` rows.
-    Hour,
-    /// `_1d` rows (talkers, services and AS only; built once a UTC day has closed).
-    Day,
-}
-
-impl Tier {
-    /// The table-name suffix (a closed set: safe to format into SQL).
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Tier::Minute => "1m",
-            Tier::Hour => "1h",
-            Tier::Day => "1d",
-        }
-    }
-
-    fn seconds(self) -> i64 {
-        match self {
-            Tier::Minute => 60,
-            Tier::Hour => 3600,
-            Tier::Day => 86_400,
-        }
-    }
-}
+/// A rollup tier (`_1m`, `_1h`, `_1d`): the schema's.
+pub use flowvision_schema::Tier;
 
 /// A stretch of a window read from one tier: buckets starting in `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +121,7 @@ impl Window {
         // At most 7 days: 2 x 59 minutes + 2 x 23 hours + 7 days; the cap is a guard.
         while t < self.to && out.len() < 1000 {
             let fits = |tier: Tier| {
-                let s = tier.seconds();
+                let s = tier.step_seconds();
                 let Some(end) = t.checked_add(Duration::seconds(s)) else { return false };
                 let inside = end <= self.to || open_end || (hours_only && tier == Tier::Hour);
                 t.unix_timestamp().rem_euclid(s) == 0 && inside
@@ -152,7 +136,7 @@ impl Window {
             } else {
                 Tier::Minute
             };
-            let Some(end) = t.checked_add(Duration::seconds(tier.seconds())) else { break };
+            let Some(end) = t.checked_add(Duration::seconds(tier.step_seconds())) else { break };
             match out.last_mut() {
                 Some(last) if last.tier == tier && last.to == t => last.to = end,
                 _ => out.push(Segment { tier, from: t, to: end }),
@@ -216,7 +200,7 @@ mod tests {
     fn covers_exactly(w: &Window, segs: &[Segment], now: OffsetDateTime) {
         let mut t = truncate(w.from, 60);
         for s in segs {
-            let step = s.tier.seconds();
+            let step = s.tier.step_seconds();
             assert_eq!(s.from, t, "{segs:?}");
             assert_eq!(s.from.unix_timestamp() % step, 0, "{s:?}");
             assert_eq!(s.to.unix_timestamp() % step, 0, "{s:?}");

@@ -1,0 +1,64 @@
+//! Table names (see `migrations/*.sql` for their columns and what each holds). The
+//! rollups are named by [`crate::Rollup::table`].
+
+/// Raw flow records, partitioned by `time_received` (0001).
+pub const FLOWS: &str = "flows";
+/// Ids of committed batches: what makes storage exactly-once (0001).
+pub const INGEST_BATCHES: &str = "ingest_batches";
+/// Exporting devices and their cumulative counters (0003).
+pub const EXPORTERS: &str = "exporters";
+/// Per-minute health counters of each exporter, partitioned by day (0003).
+pub const EXPORTER_STATS_1M: &str = "exporter_stats_1m";
+/// Snapshots of each collector process's counters (0003).
+pub const COLLECTOR_STATS: &str = "collector_stats";
+/// NetFlow v9 / IPFIX templates kept across collector restarts (0003).
+pub const TEMPLATES: &str = "templates";
+/// Options-record state (sampling, exporter boot time) per template scope (0003).
+pub const TEMPLATE_OPTIONS: &str = "template_options";
+/// Relay (forwarding) rules (0005).
+pub const FORWARD_RULES: &str = "forward_rules";
+/// Progress of the top-N compaction and the daily builds, per rollup table (0006).
+pub const ROLLUP_COMPACTION: &str = "rollup_compaction";
+/// The migrations the runner has applied (created by `flowvision-migrations`).
+pub const SCHEMA_MIGRATIONS: &str = "schema_migrations";
+
+/// Console users (0004).
+pub const WEB_USERS: &str = "web_users";
+/// Named sets of exporter prefixes (0004).
+pub const WEB_DEVICE_GROUPS: &str = "web_device_groups";
+/// The prefixes of each device group (0004).
+pub const WEB_DEVICE_GROUP_MEMBERS: &str = "web_device_group_members";
+/// Exporter prefixes granted to a user directly (0004).
+pub const WEB_USER_PREFIXES: &str = "web_user_prefixes";
+/// Device groups granted to a user (0004).
+pub const WEB_USER_GROUPS: &str = "web_user_groups";
+/// Console sessions (0004).
+pub const WEB_SESSIONS: &str = "web_sessions";
+/// Personal API tokens (0004).
+pub const WEB_API_TOKENS: &str = "web_api_tokens";
+/// Login attempts, for rate limiting (0004).
+pub const WEB_LOGIN_ATTEMPTS: &str = "web_login_attempts";
+/// Who did what in the console (0004).
+pub const WEB_AUDIT_LOG: &str = "web_audit_log";
+
+/// Every table above (the rollups are in [`crate::rollup::TABLES`]).
+pub const ALL: &[&str] = &[
+    FLOWS,
+    INGEST_BATCHES,
+    EXPORTERS,
+    EXPORTER_STATS_1M,
+    COLLECTOR_STATS,
+    TEMPLATES,
+    TEMPLATE_OPTIONS,
+    FORWARD_RULES,
+    ROLLUP_COMPACTION,
+    WEB_USERS,
+    WEB_DEVICE_GROUPS,
+    WEB_DEVICE_GROUP_MEMBERS,
+    WEB_USER_PREFIXES,
+    WEB_USER_GROUPS,
+    WEB_SESSIONS,
+    WEB_API_TOKENS,
+    WEB_LOGIN_ATTEMPTS,
+    WEB_AUDIT_LOG,
+];
