@@ -4,6 +4,8 @@
 //! helpers (sessions, CSRF tokens, bearer tokens).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+pub mod appliance;
+
 use flowvision_codec::{FlowRecord, Protocol, SamplingOrigin};
 use flowvision_collector::store::{
     Batch, BatchId, CollectorSnapshot, ExporterTotals, FlowRow, PartitionInterval, Store, StoreConfig,
