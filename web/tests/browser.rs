@@ -91,7 +91,12 @@ fn console_in_headless_chromium() {
         .iter()
         .map(|(a, f, b)| serde_json::json!({"address": a, "flows": f, "bytes": b}))
         .collect::<Vec<_>>());
-    let out = app.run_browser_script(&tools, "console.test.mjs", &artifacts, &[("FV_EXPORTERS", ex_json.to_string())]);
+    let out = app.run_browser_script(
+        &tools,
+        "console.test.mjs",
+        &artifacts,
+        &[("FV_EXPORTERS", ex_json.to_string())],
+    );
     assert!(out.status.success(), "browser tests failed ({}); web log:\n{}", out.status, app.web_log());
     let mut shots: Vec<_> = std::fs::read_dir(&artifacts)
         .unwrap()

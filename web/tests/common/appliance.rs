@@ -24,7 +24,10 @@ pub fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
     let chrome =
         PathBuf::from(std::env::var("FLOWVISION_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
     if !chrome.exists() {
-        return Err(format!("SKIPPED: chromium ({}) not installed (deploy/test.sh installs it)", chrome.display()));
+        return Err(format!(
+            "SKIPPED: chromium ({}) not installed (deploy/test.sh installs it)",
+            chrome.display()
+        ));
     }
     let node = std::env::var_os("PATH")
         .and_then(|path| std::env::split_paths(&path).map(|d| d.join("node")).find(|p| p.exists()))
@@ -158,8 +161,10 @@ impl Appliance {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             collector.assert_running();
-            let migrated =
-                db.query_one("SELECT to_regclass('public.flows') IS NOT NULL", &[]).unwrap().get::<_, bool>(0);
+            let migrated = db
+                .query_one("SELECT to_regclass('public.flows') IS NOT NULL", &[])
+                .unwrap()
+                .get::<_, bool>(0);
             if migrated && UdpSocket::bind(("127.0.0.1", netflow_port)).is_err() {
                 break;
             }
