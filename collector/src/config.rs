@@ -1,4 +1,4 @@
-//! Configuration from the environment (DESIGN.md "Configuration"). Every value is
+//! Configuration from the environment (README.md "Configuration"). Every value is
 //! checked at start-up; a bad one stops the collector with one line naming it.
 
 use std::net::SocketAddr;

@@ -72,7 +72,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     let ports: BTreeSet<u16> = config.ports.iter().copied().collect();
 
     let stop = Arc::new(AtomicBool::new(false));
-    // Forwarding rules (DESIGN.md "Forwarding"): loaded from the database and reloaded
+    // Forwarding rules (docs/relay.md): loaded from the database and reloaded
     // on change by their own thread; workers see an empty set until then.
     let relay = crate::forward::Relay::new();
     let reload =
@@ -87,6 +87,8 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
         batch_seq: Arc::new(AtomicU64::new(0)),
         row_pool: Some(store.row_pool()),
     };
+    // Every worker's pipeline, UDP or AF_XDP, is built here: per-flow stages added to it
+    // reach both ingest paths.
     let make_pipeline = |_queue: usize| {
         Pipeline::new(
             Decoder::with_cache(Arc::clone(&cache)),
@@ -100,7 +102,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     // program is not attached (restarts).
     let xdp = match config.ingest_mode {
         IngestMode::Udp => None,
-        mode => match XdpIngest::start(&config.xdp, &config.ports, &mut { make_pipeline }) {
+        mode => match XdpIngest::start(&config.xdp, &config.ports, &mut |queue| make_pipeline(queue)) {
             Ok(x) => {
                 log(format_args!("ingest: {}, plus UDP sockets for fragments", x.description));
                 Some(x)
@@ -159,12 +161,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     for (i, socks) in sockets.into_iter().enumerate() {
         rcvbuf =
             rcvbuf.or_else(|| socks.first().and_then(|s| socket2::SockRef::from(s).recv_buffer_size().ok()));
-        let pipeline = Pipeline::new(
-            Decoder::with_cache(Arc::clone(&cache)),
-            tx.clone(),
-            Arc::clone(&counters),
-            settings.clone(),
-        );
+        let pipeline = make_pipeline(i);
         let core = cores.get(i % cores.len().max(1)).map(|c| c.id);
         let stop = Arc::clone(&stop);
         threads.push(

@@ -226,9 +226,30 @@ fn sigterm_mid_stream_loses_nothing_received() {
     assert!(received >= sent_before_term, "received {received} of {sent_before_term} sent before SIGTERM");
     assert!(decoded < 600_000, "the stream was still running when the collector stopped");
     let mut db = pg.connect().unwrap();
-    let count: i64 = db.query_one(&format!("SELECT count(*) FROM {FLOWS}"), &[]).unwrap().get(0);
-    assert_eq!(count as u64, decoded, "every record received before exit is stored");
-    println!("SIGTERM after {sent_before_term} datagrams sent: {received} received, {decoded} records, {count} stored");
+    let count = |db: &mut flowvision_tests::postgres::Client| -> u64 {
+        let n: i64 = db.query_one(&format!("SELECT count(*) FROM {FLOWS}"), &[]).unwrap().get(0);
+        n as u64
+    };
+    let at_exit = count(&mut db);
+    // The shutdown drain is bounded: on a machine too busy for PostgreSQL to take the
+    // last queued batches in time, they go to the spool (the log says so) and the next
+    // start replays them. Either way every record received is stored, exactly once.
+    let spooled = child_log.contains("spooling");
+    if at_exit < decoded {
+        assert!(spooled, "{} records neither stored nor spooled:\n{child_log}", decoded - at_exit);
+        let again = Collector::start(pg.url(), state.path(), None, &[]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(&mut db) < decoded && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(again.terminate(), 0);
+    }
+    let stored = count(&mut db);
+    assert_eq!(stored, decoded, "every record received before exit is stored");
+    println!(
+        "SIGTERM after {sent_before_term} datagrams sent: {received} received, {decoded} records, \
+         {at_exit} stored at exit, {stored} after the spool's replay"
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! serves HTTP; passwords typed at login or chosen later never reach its output.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+use flowvision_tests::http::{self, form_encode as enc};
 use flowvision_tests::pg::PgCluster;
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -118,66 +118,12 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Http {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+fn http(port: u16, method: &str, path: &str, cookies: &str, body: &str) -> http::Response {
+    http::request(port, method, path, cookies, body).unwrap()
 }
 
-fn http(port: u16, method: &str, path: &str, cookies: &str, body: &str) -> Http {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    if !cookies.is_empty() {
-        req.push_str(&format!("Cookie: {cookies}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers =
-        lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_lowercase(), v.to_string())).collect();
-    Http { status, headers, body: body.to_string() }
-}
-
-impl Http {
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == "set-cookie")
-            .filter_map(|(_, v)| v.split(';').next())
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, v)| *k == name && !v.is_empty())
-            .map(|(_, v)| v.to_string())
-    }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
-
-fn login(port: u16, user: &str, pw: &str) -> Http {
-    let page = http(port, "GET", "/login", "", "");
-    let c = page.cookie("fv_login_csrf").unwrap();
-    http(
-        port,
-        "POST",
-        "/login",
-        &format!("fv_login_csrf={c}"),
-        &format!("username={user}&password={}&csrf={c}", enc(pw)),
-    )
+fn login(port: u16, user: &str, pw: &str) -> http::Response {
+    http::login(port, user, pw).unwrap()
 }
 
 #[test]

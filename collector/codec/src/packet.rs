@@ -172,33 +172,44 @@ pub struct EthernetHeader<'a> {
 
 /// Reads an Ethernet II header and up to [`MAX_TAGS`] VLAN tags (802.1Q, 802.1ad,
 /// 0x9100, 0x9200). `Truncated` when the frame is shorter than the untagged header.
+#[inline]
 pub fn ethernet_header(frame: &[u8]) -> std::result::Result<EthernetHeader<'_>, HeaderError> {
-    let mut c = Cursor::new(frame, "ethernet header");
-    let truncated = |_| HeaderError::Truncated;
-    let dst_mac = c.array::<6>().map_err(truncated)?;
-    let src_mac = c.array::<6>().map_err(truncated)?;
-    let mut ethertype = c.u16().map_err(truncated)?;
-    let mut h = EthernetHeader { dst_mac, src_mac, vlan: 0, inner_vlan: 0, ethertype: None, payload: &[] };
+    // Fixed-size chunks instead of a Cursor: this runs once per sFlow sample, and the
+    // chunks compile to plain loads.
+    let (macs, rest) = frame.split_first_chunk::<12>().ok_or(HeaderError::Truncated)?;
+    let (first_type, mut rest) = rest.split_first_chunk::<2>().ok_or(HeaderError::Truncated)?;
+    let (dst_mac, src_mac) = macs.split_at(6);
+    let mut h = EthernetHeader {
+        dst_mac: dst_mac.try_into().unwrap_or_default(),
+        src_mac: src_mac.try_into().unwrap_or_default(),
+        vlan: 0,
+        inner_vlan: 0,
+        ethertype: None,
+        payload: &[],
+    };
+    let mut ethertype = u16::from_be_bytes(*first_type);
     for tag in 0..MAX_TAGS {
         if !is_vlan_tpid(ethertype) {
             break;
         }
         // Tag control information (priority, DEI, VLAN id), then the inner type.
-        let Ok(tci) = c.u16() else {
+        let Some((tci, after)) = rest.split_first_chunk::<2>() else {
             return Ok(h);
         };
+        let vid = u16::from_be_bytes(*tci) & 0x0fff;
         match tag {
-            0 => h.vlan = tci & 0x0fff,
-            1 => h.inner_vlan = tci & 0x0fff,
+            0 => h.vlan = vid,
+            1 => h.inner_vlan = vid,
             _ => {}
         }
-        let Ok(inner) = c.u16() else {
+        let Some((inner, after)) = after.split_first_chunk::<2>() else {
             return Ok(h);
         };
-        ethertype = inner;
+        ethertype = u16::from_be_bytes(*inner);
+        rest = after;
     }
     h.ethertype = Some(ethertype);
-    h.payload = c.rest();
+    h.payload = rest;
     Ok(h)
 }
 
@@ -238,6 +249,7 @@ impl Ipv4Header {
 }
 
 /// Reads the fixed 20 bytes of an IPv4 header; `Malformed` when the version is not 4.
+#[inline]
 pub fn ipv4_header(packet: &[u8]) -> std::result::Result<Ipv4Header, HeaderError> {
     let first = *packet.first().ok_or(HeaderError::Truncated)?;
     if first >> 4 != 4 {
@@ -279,6 +291,7 @@ pub struct Ipv6Header {
 }
 
 /// Reads the fixed 40 bytes of an IPv6 header; `Malformed` when the version is not 6.
+#[inline]
 pub fn ipv6_header(packet: &[u8]) -> std::result::Result<Ipv6Header, HeaderError> {
     let mut c = Cursor::new(packet, "ipv6 header");
     let fixed = c.array::<40>().map_err(|_| HeaderError::Truncated)?;
@@ -344,6 +357,7 @@ pub enum Ipv6Step<'a> {
 /// Reads the IPv6 header of type `next` at the start of `rest` when it is an
 /// extension header (hop-by-hop, routing, destination options, mobility, HIP, shim6,
 /// fragment, authentication).
+#[inline]
 pub fn ipv6_extension(next: u8, rest: &[u8]) -> std::result::Result<Ipv6Step<'_>, HeaderError> {
     fn step<'a>(next: u8, c: &mut Cursor<'a>) -> Result<Ipv6Step<'a>> {
         Ok(match next {
@@ -382,14 +396,18 @@ pub fn ipv6_extension(next: u8, rest: &[u8]) -> std::result::Result<Ipv6Step<'_>
 }
 
 fn ethernet(frame: &[u8], s: &mut PacketSummary) -> Result<()> {
-    // MAC addresses are kept even when the frame ends right after them.
-    if let (Some(dst), Some(src)) = (frame.get(..6), frame.get(6..12)) {
-        s.dst_mac = <[u8; 6]>::try_from(dst).ok();
-        s.src_mac = <[u8; 6]>::try_from(src).ok();
-    }
-    let Ok(h) = ethernet_header(frame) else {
-        return Ok(());
+    let h = match ethernet_header(frame) {
+        Ok(h) => h,
+        Err(_) => {
+            // MAC addresses are kept even when the frame ends right after them.
+            if let (Some(dst), Some(src)) = (frame.get(..6), frame.get(6..12)) {
+                s.dst_mac = <[u8; 6]>::try_from(dst).ok();
+                s.src_mac = <[u8; 6]>::try_from(src).ok();
+            }
+            return Ok(());
+        }
     };
+    (s.dst_mac, s.src_mac) = (Some(h.dst_mac), Some(h.src_mac));
     (s.vlan, s.inner_vlan) = (h.vlan, h.inner_vlan);
     let Some(ethertype) = h.ethertype.filter(|t| !is_vlan_tpid(*t)) else {
         return Ok(());

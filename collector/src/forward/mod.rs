@@ -1,5 +1,4 @@
-//! Flow relay: rule-based filter-and-forward to other collectors (DESIGN.md
-//! "Forwarding").
+//! Flow relay: rule-based filter-and-forward to other collectors (docs/relay.md).
 //!
 //! ```text
 //! worker: decode -> RelayWorker::forward (per record: rules' filters)

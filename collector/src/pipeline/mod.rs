@@ -59,6 +59,23 @@ pub struct WorkerSettings {
     pub row_pool: Option<crossbeam_channel::Receiver<Vec<FlowRow>>>,
 }
 
+impl WorkerSettings {
+    /// Settings for one worker of a test or benchmark: `batch_rows` per batch, batches
+    /// sent only when full (or at stop), no configured sampling, no relay rules, no row
+    /// pool.
+    pub fn standalone(batch_rows: usize) -> WorkerSettings {
+        WorkerSettings {
+            batch_rows,
+            batch_max_age: Duration::from_secs(3600),
+            sampling: Arc::new(Vec::new()),
+            instance: 1,
+            batch_seq: Arc::new(AtomicU64::new(0)),
+            relay: Relay::new(),
+            row_pool: None,
+        }
+    }
+}
+
 /// Everything after the socket: decode, relay, sequence-check and count, sample, run
 /// the stages, batch. Separate from the receive loop so that every datagram source
 /// (UDP sockets, AF_XDP rings, benchmarks feeding memory) goes through the same code.
@@ -200,15 +217,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000_000;
 
     fn pipeline(tx: Sender<Batch>, counters: &Arc<Counters>) -> Pipeline {
-        let settings = WorkerSettings {
-            batch_rows: 1000,
-            batch_max_age: Duration::from_secs(3600),
-            sampling: Arc::new(Vec::new()),
-            instance: 1,
-            batch_seq: Arc::new(AtomicU64::new(0)),
-            relay: Relay::new(),
-            row_pool: None,
-        };
+        let settings = WorkerSettings::standalone(1000);
         let decoder = Decoder::with_cache(Arc::new(TemplateCache::new(TemplateCacheConfig::default())));
         Pipeline::new(decoder, tx, Arc::clone(counters), settings)
     }

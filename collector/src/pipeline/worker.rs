@@ -91,7 +91,6 @@ impl<S: DatagramSource> Worker<S> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
-    use crate::forward::Relay;
     use crate::pipeline::WorkerSettings;
     use crate::telemetry::Counters;
     use flowvision_codec::encode::V5Encoder;
@@ -142,15 +141,7 @@ mod tests {
         let flushes = Arc::clone(&source.flushes);
         let (tx, rx) = crossbeam_channel::unbounded();
         let counters = Arc::new(Counters::default());
-        let settings = WorkerSettings {
-            batch_rows: 1000,
-            batch_max_age: Duration::from_secs(3600),
-            sampling: Arc::new(Vec::new()),
-            instance: 1,
-            batch_seq: Arc::new(AtomicU64::new(0)),
-            relay: Relay::new(),
-            row_pool: None,
-        };
+        let settings = WorkerSettings::standalone(1000);
         let pipeline = Pipeline::new(Decoder::default(), tx, Arc::clone(&counters), settings);
         Worker::new(source, pipeline).run(None, stop);
         let rows: usize = rx.try_iter().map(|b| b.rows.len()).sum();
