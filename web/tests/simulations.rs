@@ -235,3 +235,93 @@ fn runs_left_running_are_marked_interrupted_at_start() {
     let list = web.json("/api/v1/simulations", &admin);
     assert_eq!(list["runs"][0]["state"], "interrupted", "{list}");
 }
+
+fn form_fields<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    [
+        "scenario",
+        "target",
+        "rate",
+        "duration",
+        "speedup",
+        "netflow_v5",
+        "netflow_v9",
+        "ipfix",
+        "sflow_v5",
+        "diurnal",
+        "peak_hour",
+        "trough",
+        "anomaly_kind",
+        "anomaly_start",
+        "anomaly_duration",
+        "anomaly_exporter",
+        "anomaly_port",
+    ]
+    .iter()
+    .map(|k| (*k, extra.iter().find(|(n, _)| n == k).map_or("", |(_, v)| *v)))
+    .collect()
+}
+
+#[test]
+fn the_page_starts_refuses_and_stops() {
+    let (collector, received) = receiver();
+    let web = Web::start_with(|c| c.sim_default_target = collector);
+    let admin = web.login(ADMIN, ADMIN_PW);
+    let (_, operator) = web.user(&admin, "op2", "operator", &[], &[]);
+    let (_, analyst) = web.user(&admin, "ana2", "analyst", &[], &[]);
+
+    // Navigation and access by role.
+    let home = web.get("/", Some(&operator)).body;
+    assert!(home.contains("data-test=\"nav-simulations\""));
+    assert!(!web.get("/", Some(&analyst)).body.contains("nav-simulations"));
+    assert_eq!(web.get("/simulations", Some(&analyst)).status, Status::Forbidden);
+    let page = web.get("/simulations", Some(&operator));
+    assert_eq!(page.status, Status::Ok);
+    assert!(page.body.contains("id=\"sim-form\"") && page.body.contains("demo"));
+    assert!(!page.body.contains("id=\"target-add\""), "operators do not edit the allow-list");
+    assert!(web.get("/simulations", Some(&admin)).body.contains("id=\"target-add\""));
+
+    // A target outside the allow-list: refused with the reason above the form.
+    let fields = form_fields(&[("target", "192.0.2.77:2055"), ("rate", "1000"), ("duration", "30s")]);
+    let r = web.post_csrf("/simulations", &operator, &fields);
+    assert_eq!(r.status, Status::Forbidden);
+    assert!(r.body.contains("not on the simulation allow-list"), "{}", r.body);
+    // Without the CSRF token, nothing.
+    assert_eq!(web.post_form("/simulations", Some(&operator), "rate=1000").status, Status::Forbidden);
+
+    // Start from the form: two NetFlow v9 exporters, one port scan.
+    let fields = form_fields(&[
+        ("rate", "1000"),
+        ("duration", "60s"),
+        ("netflow_v9", "2"),
+        ("diurnal", "off"),
+        ("anomaly_kind", "port_scan"),
+        ("anomaly_start", "1s"),
+        ("anomaly_duration", "20s"),
+        ("anomaly_exporter", "1"),
+    ]);
+    let r = web.post_csrf("/simulations", &operator, &fields);
+    assert_eq!(r.status, Status::SeeOther, "{}", r.body);
+    let loc = r.header("Location").unwrap().to_string();
+    assert!(loc.starts_with("/simulations/"));
+    std::thread::sleep(Duration::from_millis(2500));
+    let run = web.get(&loc, Some(&operator));
+    assert_eq!(run.status, Status::Ok);
+    assert!(
+        run.body.contains("id=\"sim-stop\"") && run.body.contains("data-kind=\"port_scan\""),
+        "{}",
+        run.body
+    );
+    let r = web.post_csrf(&format!("{loc}/stop"), &operator, &[]);
+    assert_eq!(r.status, Status::SeeOther);
+    let run = web.get(&loc, Some(&operator)).body;
+    assert!(run.contains("data-state=\"cancelled\"") && !run.contains("id=\"sim-stop\""));
+    println!("page run: {} datagrams received", received.load(Ordering::Relaxed));
+    assert!(received.load(Ordering::Relaxed) > 0);
+
+    // The allow-list form (admin).
+    let r = web.post_csrf("/simulations/targets", &admin, &[("target", "192.0.2.77:2055"), ("note", "lab")]);
+    assert_eq!(r.status, Status::SeeOther);
+    assert!(web.get("/simulations", Some(&operator)).body.contains("192.0.2.77:2055"));
+    let r = web.post_csrf("/simulations/targets", &operator, &[("target", "192.0.2.78:2055"), ("note", "")]);
+    assert_eq!(r.status, Status::Forbidden);
+}
