@@ -65,6 +65,11 @@ fn opt<T: std::str::FromStr>(name: &str, v: &str) -> AppResult<Option<T>> {
     v.parse().map(Some).map_err(|_| AppError::BadRequest(format!("{name}: {v:?} is not a valid number")))
 }
 
+/// A field of a JSON object (null when absent).
+fn f<'a>(v: &'a Value, k: &str) -> &'a Value {
+    v.get(k).unwrap_or(&Value::Null)
+}
+
 fn opt_text(v: &str) -> Option<String> {
     Some(v.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -302,12 +307,12 @@ async fn run(auth: Auth, app: &State<App>, sims: &State<Simulations>, id: i64) -
     auth.require(Permission::RunSimulations)?;
     let row = app.db.sim_run(id).await?.ok_or(AppError::NotFound)?;
     let v = crate::simulations::run_json(&row, sims.live(id));
-    let state = v["state"].as_str().unwrap_or("").to_string();
-    let p = &v["progress"];
+    let state = f(&v, "state").as_str().unwrap_or("").to_string();
+    let p = f(&v, "progress");
     let num = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(0.0);
     let lat = &p["lateness_us"];
     let empty = Vec::new();
-    let labels = v["labels"].as_array().unwrap_or(&empty);
+    let labels = f(&v, "labels").as_array().unwrap_or(&empty);
     Ok(html(page(
         &format!("Simulation #{id}"),
         &auth,
@@ -323,7 +328,7 @@ async fn run(auth: Auth, app: &State<App>, sims: &State<Simulations>, id: i64) -
                     dt { "Datagrams" } dd #sim-datagrams { (num("datagrams")) }
                     dt { "Rate achieved" } dd #sim-rate { (format!("{:.0}", num("flows_per_s"))) " flows/s" }
                     dt { "Lateness p50 / p99 / max" } dd #sim-lateness {
-                        @if lat.is_object() { (lat["p50"]) " / " (lat["p99"]) " / " (lat["max"]) " µs" } @else { "—" }
+                        @if lat.is_object() { (f(lat, "p50")) " / " (f(lat, "p99")) " / " (f(lat, "max")) " µs" } @else { "—" }
                     }
                     dt { "Elapsed" } dd #sim-elapsed { (format!("{:.1}", num("wall_seconds"))) " s" }
                     dt { "Started" } dd { (row.started_at) " by " (row.started_by) }
@@ -342,12 +347,12 @@ async fn run(auth: Auth, app: &State<App>, sims: &State<Simulations>, id: i64) -
                 tbody {
                     @if labels.is_empty() { tr.empty { td colspan="6" .muted { "No anomaly has begun yet." } } }
                     @for l in labels {
-                        tr data-kind=(l["kind"].as_str().unwrap_or("")) {
-                            td { (l["kind"].as_str().unwrap_or("")) }
-                            td { (l["start"].as_str().unwrap_or("")) }
-                            td { (l["end"].as_str().unwrap_or("")) }
-                            td { (l["exporter"].as_str().unwrap_or("")) }
-                            td.num { (l["flows"]) }
+                        tr data-kind=(f(l, "kind").as_str().unwrap_or("")) {
+                            td { (f(l, "kind").as_str().unwrap_or("")) }
+                            td { (f(l, "start").as_str().unwrap_or("")) }
+                            td { (f(l, "end").as_str().unwrap_or("")) }
+                            td { (f(l, "exporter").as_str().unwrap_or("")) }
+                            td.num { (f(l, "flows")) }
                             td { @if let Some(link) = dashboard_link(l) { a.label-link href=(link) { "Overview of the window" } } }
                         }
                     }
