@@ -34,6 +34,9 @@ pub const BUNDLED: &[(&str, &str)] = &[
 /// Most exporters one run may simulate (each is a socket and a flow cache).
 pub const MAX_EXPORTERS: usize = 1000;
 
+/// Largest TOML scenario accepted.
+pub const MAX_TOML: usize = 64 * 1024;
+
 /// How often a run's watcher stores its progress.
 const STORE_EVERY: Duration = Duration::from_secs(2);
 /// How often a run's watcher looks whether it ended.
@@ -65,6 +68,8 @@ pub struct ExporterCounts {
 pub struct StartRequest {
     /// Name of a bundled scenario.
     pub scenario: Option<String>,
+    /// A whole scenario as TOML (instead of a bundled one); the fields below edit it.
+    pub toml: Option<String>,
     /// ADDRESS:PORT to send to.
     pub target: Option<String>,
     /// PRNG seed.
@@ -86,9 +91,21 @@ pub struct StartRequest {
 impl StartRequest {
     /// The scenario to run.
     pub fn scenario(&self) -> AppResult<Scenario> {
-        let mut s = match self.scenario.as_deref().filter(|n| !n.is_empty()) {
-            None => Scenario::default(),
-            Some(name) => {
+        let toml = self.toml.as_deref().filter(|t| !t.trim().is_empty());
+        let mut s = match (toml, self.scenario.as_deref().filter(|n| !n.is_empty())) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::BadRequest(
+                    "give a bundled scenario or a TOML scenario, not both".into(),
+                ))
+            }
+            (Some(text), None) => {
+                if text.len() > MAX_TOML {
+                    return Err(AppError::BadRequest(format!("toml: at most {MAX_TOML} bytes")));
+                }
+                Scenario::from_toml(text, "toml").map_err(|e| AppError::BadRequest(e.to_string()))?
+            }
+            (None, None) => Scenario::default(),
+            (None, Some(name)) => {
                 let (_, text) = BUNDLED
                     .iter()
                     .find(|(n, _)| *n == name)

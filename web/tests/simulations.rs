@@ -180,6 +180,25 @@ fn start_watch_stop_allow_list_budget_roles_audit() {
     let r =
         web.api("POST", "/api/v1/simulations", Cred::Session(&operator), Some(json!({"scenario": "nope"})));
     assert_eq!(r.status, Status::BadRequest, "{}", r.body);
+    // A TOML scenario: a typo is an error naming it, never a silent default.
+    let typo = json!({"toml": "rate = 100\nduraton = \"5s\""});
+    let r = web.api("POST", "/api/v1/simulations", Cred::Session(&operator), Some(typo));
+    assert_eq!(r.status, Status::BadRequest, "{}", r.body);
+    assert!(r.body.contains("duraton"), "{}", r.body);
+    for bad in ["limit=0", "limit=abc", "limit=5000", "limit=1&limit=2"] {
+        let r = web.get(&format!("/api/v1/simulations?{bad}"), Some(&operator));
+        assert_eq!(r.status, Status::BadRequest, "{bad}");
+    }
+    // A TOML scenario runs as written (and the run stores it).
+    let toml = "rate = 300\nduration = \"20s\"\nseed = 5\n\n[[exporters]]\nprotocol = \"ipfix\"\ncount = 2\n";
+    let r = web.api("POST", "/api/v1/simulations", Cred::Session(&operator), Some(json!({"toml": toml})));
+    assert_eq!(r.status, Status::Created, "{}", r.body);
+    let v = r.json();
+    assert!(v["scenario_toml"].as_str().unwrap().contains("seed = 5"));
+    let id3 = v["id"].as_i64().unwrap();
+    let r = web.api("POST", &format!("/api/v1/simulations/{id3}/stop"), Cred::Session(&operator), None);
+    assert_eq!(r.status, Status::Ok, "{}", r.body);
+    assert_eq!(r.json()["state"], "cancelled");
 
     // Removing the target: admin only; then the target is refused again.
     let r =
@@ -204,8 +223,8 @@ fn start_watch_stop_allow_list_budget_roles_audit() {
         count("simulation.target.add", true),
         count("simulation.target.remove", true)
     );
-    assert_eq!(count("simulation.start", true), 2);
-    assert_eq!(count("simulation.stop", true), 2);
+    assert_eq!(count("simulation.start", true), 3);
+    assert_eq!(count("simulation.stop", true), 3);
     assert_eq!(count("simulation.refused", false), 3, "budget, target, target after removal");
     assert_eq!(count("simulation.target.add", true), 1);
     assert_eq!(count("simulation.target.remove", true), 1);
@@ -239,6 +258,7 @@ fn runs_left_running_are_marked_interrupted_at_start() {
 fn form_fields<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     [
         "scenario",
+        "toml",
         "target",
         "rate",
         "duration",

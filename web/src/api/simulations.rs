@@ -21,9 +21,19 @@ type JsonResult = AppResult<Json<Value>>;
 
 /// Runs, newest first (running ones with live progress), and the budget.
 #[get("/simulations?<limit>")]
-async fn list(auth: Auth, app: &State<App>, sims: &State<Simulations>, limit: Option<i64>) -> JsonResult {
+async fn list(auth: Auth, app: &State<App>, sims: &State<Simulations>, limit: Vec<&str>) -> JsonResult {
     auth.require(Permission::RunSimulations)?;
-    let rows = app.db.sim_runs(limit.unwrap_or(50)).await?;
+    // Strict, as documented: one integer in 1..=1000 (no null, no repeats, no clamping).
+    let limit = match limit.as_slice() {
+        [] => 50,
+        [one] => one
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| AppError::BadRequest("limit: an integer from 1 to 1000".into()))?,
+        _ => return Err(AppError::BadRequest("limit: given more than once".into())),
+    };
+    let rows = app.db.sim_runs(limit).await?;
     let runs: Vec<Value> = rows.iter().map(|r| run_json(r, sims.live(r.id))).collect();
     Ok(Json(json!({
         "runs": runs,
@@ -158,6 +168,7 @@ pub fn document(doc: &mut Value) {
                          "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 1000, "default": 50 },
                          "description": "Runs, newest first" }]), None,
                 json!({ "200": ok("Runs (running ones with live progress), the rate budget", schema_ref("SimulationList")),
+                        "400": err("Invalid limit"),
                         "401": err("Not authenticated"), "403": err("Not allowed (role)") })),
             "post": op("startSimulation", "Start a simulation",
                 "Operator role or higher. A bundled scenario (or the simulator's defaults) edited by the fields given, \
@@ -208,6 +219,8 @@ pub fn document(doc: &mut Value) {
         "SimulationStart": { "type": "object", "additionalProperties": false, "properties": {
             "scenario": { "type": "string", "enum": BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
                           "description": "Bundled scenario to start from (absent: the simulator's defaults)" },
+            "toml": { "type": "string", "maxLength": crate::simulations::MAX_TOML,
+                      "description": "A whole scenario in the simulator's TOML format, instead of `scenario`" },
             "target": { "type": "string", "description": "ADDRESS:PORT [SIM_DEFAULT_TARGET]" },
             "seed": { "type": "integer", "format": "int64", "minimum": 0 },
             "rate": { "type": "number", "format": "double", "exclusiveMinimum": true, "minimum": 0,
@@ -220,7 +233,7 @@ pub fn document(doc: &mut Value) {
             "diurnal": { "type": "object", "additionalProperties": false, "properties": {
                 "enabled": { "type": "boolean" }, "peak_hour": n("0-24"), "trough": n("(0, 1]"),
                 "utc_offset_hours": n("hours"), "weekend": n("(0, 1]") } },
-            "anomalies": { "type": "array", "items": { "type": "object", "required": ["kind"], "properties": {
+            "anomalies": { "type": "array", "items": { "type": "object", "required": ["kind"], "additionalProperties": false, "properties": {
                 "kind": { "type": "string", "enum": flowvision_sim::AnomalyKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>() },
                 "start": s("Offset from the simulated start (90s) or RFC 3339"),
                 "duration": s("Simulated length"),

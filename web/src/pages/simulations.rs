@@ -39,6 +39,7 @@ fn js() -> (ContentType, &'static str) {
 #[derive(Debug, FromForm)]
 pub struct StartForm {
     scenario: String,
+    toml: String,
     target: String,
     rate: String,
     duration: String,
@@ -120,6 +121,7 @@ impl StartForm {
         };
         Ok(StartRequest {
             scenario: opt_text(&self.scenario),
+            toml: opt_text(&self.toml),
             target: opt_text(&self.target),
             seed: None,
             rate: opt("rate", &self.rate)?,
@@ -188,6 +190,11 @@ fn start_form(auth: &Auth, sims: &Simulations) -> Markup {
                     (field("anomaly_exporter", "Exporter index", "drawn"))
                     (field("anomaly_port", "Target port", "the kind's default"))
                 }
+            }
+            details #sim-toml-edit {
+                summary { "Or write the whole scenario (TOML, the simulator's format; the fields above still apply)" }
+                textarea #toml name="toml" rows="12" cols="80" placeholder="rate = 5000\nduration = \"2m\"\n\n[[exporters]]\nprotocol = \"ipfix\"\ncount = 4" {}
+                p.muted { "Leave the scenario choice on the defaults when writing one. See collector/sim/README.md." }
             }
             button type="submit" #sim-start { "Start" }
         }
