@@ -34,6 +34,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
 /// Most exporters one run may simulate (each is a socket and a flow cache).
 pub const MAX_EXPORTERS: usize = 1000;
 
+/// Most runs at once, whatever their rates: each is a thread and a socket per
+/// exporter, so many tiny runs must not exhaust the process either.
+pub const MAX_RUNNING: usize = 16;
+
 /// Largest TOML scenario accepted.
 pub const MAX_TOML: usize = 64 * 1024;
 
@@ -171,6 +175,8 @@ struct State {
     live: HashMap<i64, Live>,
     /// Rate reserved by starts between the budget check and their handle.
     reserved: f64,
+    /// Starts between the budget check and their handle.
+    starting: usize,
 }
 
 /// The console's running simulations (Rocket state).
@@ -345,14 +351,29 @@ impl Simulations {
         let over = {
             let mut s = lock(&self.state);
             let used = s.live.values().map(|l| l.budget_rate).sum::<f64>() + s.reserved;
-            if used + rate > self.budget {
-                Some(used)
+            if s.live.len() + s.starting >= MAX_RUNNING {
+                Some((used, true))
+            } else if used + rate > self.budget {
+                Some((used, false))
             } else {
                 s.reserved += rate;
+                s.starting += 1;
                 None
             }
         };
-        if let Some(used) = over {
+        if let Some((_, true)) = over {
+            audit(
+                app,
+                auth,
+                "simulation.refused",
+                &target.to_string(),
+                false,
+                json!({"reason": "too many runs", "running": MAX_RUNNING}),
+            )
+            .await;
+            return Err(AppError::Conflict(format!("{MAX_RUNNING} simulations are running: stop one first")));
+        }
+        if let Some((used, _)) = over {
             audit(
                 app,
                 auth,
@@ -369,7 +390,11 @@ impl Simulations {
             )));
         }
         let result = self.launch(app, auth, req, &scenario, plan, target, rate).await;
-        lock(&self.state).reserved -= rate;
+        {
+            let mut s = lock(&self.state);
+            s.reserved -= rate;
+            s.starting -= 1;
+        }
         result
     }
 

@@ -345,3 +345,30 @@ fn the_page_starts_refuses_and_stops() {
     let r = web.post_csrf("/simulations/targets", &operator, &[("target", "192.0.2.78:2055"), ("note", "")]);
     assert_eq!(r.status, Status::Forbidden);
 }
+
+#[test]
+fn at_most_sixteen_runs_at_once() {
+    let (collector, _) = receiver();
+    let web = Web::start_with(|c| c.sim_default_target = collector);
+    let admin = web.login(ADMIN, ADMIN_PW);
+    let tiny = json!({"rate": 1, "duration": "5m", "exporters": {"ipfix": 1}, "anomalies": []});
+    let start = || web.api("POST", "/api/v1/simulations", Cred::Session(&admin), Some(tiny.clone()));
+    let mut ids = Vec::new();
+    for _ in 0..16 {
+        let r = start();
+        assert_eq!(r.status, Status::Created, "{}", r.body);
+        ids.push(r.json()["id"].as_i64().unwrap());
+    }
+    let r = start();
+    assert_eq!(r.status, Status::Conflict, "{}", r.body);
+    assert!(r.body.contains("stop one first"), "{}", r.body);
+    let list = web.json("/api/v1/simulations", &admin);
+    let running = list["runs"].as_array().unwrap().iter().filter(|r| r["state"] == "running").count();
+    println!("{running} running, the 17th refused: {}", r.body);
+    assert_eq!(running, 16);
+    for id in ids {
+        let r = web.api("POST", &format!("/api/v1/simulations/{id}/stop"), Cred::Session(&admin), None);
+        assert_eq!(r.status, Status::Ok, "{}", r.body);
+    }
+    assert_eq!(start().status, Status::Created);
+}
