@@ -522,6 +522,16 @@ impl Simulations {
             rocket::tokio::time::sleep(Duration::from_millis(20)).await;
         }
         finalize(&self.state, &self.db, id).await;
+        // The watcher may have taken the handle first and be storing the outcome:
+        // answer once it is stored.
+        while std::time::Instant::now() < deadline {
+            match app.db.sim_run(id).await? {
+                Some(r) if r.state == "running" => {
+                    rocket::tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                _ => break,
+            }
+        }
         Ok(())
     }
 
