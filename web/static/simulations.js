@@ -51,6 +51,7 @@
     var flows = document.getElementById("sim-flows");
     if (flows) { flows.textContent = String(p.flows || 0); flows.setAttribute("data-flows", String(p.flows || 0)); }
     text("sim-datagrams", String(p.datagrams || 0));
+    text("sim-sent", String(p.flows_sent || 0));
     text("sim-rate", Math.round(p.flows_per_s || 0) + " flows/s");
     var l = p.lateness_us;
     text("sim-lateness", l ? l.p50 + " / " + l.p99 + " / " + l.max + " µs" : "—");

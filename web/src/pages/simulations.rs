@@ -331,7 +331,8 @@ async fn run(auth: Auth, app: &State<App>, sims: &State<Simulations>, id: i64) -
                     dt { "State" } dd #sim-state { (state) }
                     dt { "Scenario" } dd { @if row.scenario.is_empty() { "defaults" } @else { (row.scenario) } }
                     dt { "Target" } dd { code { (row.target) } }
-                    dt { "Flows sent" } dd #sim-flows data-flows=(num("flows")) { (num("flows")) }
+                    dt { "Flows generated" } dd #sim-flows data-flows=(num("flows")) { (num("flows")) }
+                    dt { "Flows sent (accepted by the socket)" } dd #sim-sent { (num("flows_sent")) }
                     dt { "Datagrams" } dd #sim-datagrams { (num("datagrams")) }
                     dt { "Rate achieved" } dd #sim-rate { (format!("{:.0}", num("flows_per_s"))) " flows/s" }
                     dt { "Lateness p50 / p99 / max" } dd #sim-lateness {
