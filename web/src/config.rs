@@ -278,4 +278,25 @@ mod tests {
         let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("WEB_SEARCH_MAX_ROWS", "x")]).unwrap_err();
         assert!(e.0.starts_with("WEB_SEARCH_MAX_ROWS"));
     }
+
+    #[test]
+    fn simulation_settings() {
+        let c = cfg(&[("DATABASE_URL", "postgresql://h/d")]).unwrap();
+        assert_eq!(
+            (c.sim_rate_budget, c.sim_default_target.to_string().as_str()),
+            (50_000.0, "127.0.0.1:2055")
+        );
+        let c = cfg(&[
+            ("DATABASE_URL", "postgresql://h/d"),
+            ("SIM_RATE_BUDGET", "1000"),
+            ("SIM_DEFAULT_TARGET", "[::1]:9995"),
+        ])
+        .unwrap();
+        assert_eq!((c.sim_rate_budget, c.sim_default_target.to_string().as_str()), (1000.0, "[::1]:9995"));
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("SIM_DEFAULT_TARGET", "collector:2055")])
+            .unwrap_err();
+        assert!(e.0.starts_with("SIM_DEFAULT_TARGET"), "{e}");
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("SIM_RATE_BUDGET", "0")]).unwrap_err();
+        assert!(e.0.starts_with("SIM_RATE_BUDGET"), "{e}");
+    }
 }
