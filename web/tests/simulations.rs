@@ -351,6 +351,15 @@ fn at_most_sixteen_runs_at_once() {
     let (collector, _) = receiver();
     let web = Web::start_with(|c| c.sim_default_target = collector);
     let admin = web.login(ADMIN, ADMIN_PW);
+    // The bundled scenarios and the allow-list as the API lists them.
+    let sc = web.json("/api/v1/simulations/scenarios", &admin);
+    let names: Vec<&str> =
+        sc["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["demo", "day"]);
+    assert!(sc["scenarios"][0]["toml"].as_str().unwrap().contains("[[anomalies]]"));
+    let t = web.json("/api/v1/simulation-targets", &admin);
+    assert_eq!(t["default_target"], collector.to_string());
+    assert_eq!(t["targets"].as_array().unwrap().len(), 0);
     let tiny = json!({"rate": 1, "duration": "5m", "exporters": {"ipfix": 1}, "anomalies": []});
     let start = || web.api("POST", "/api/v1/simulations", Cred::Session(&admin), Some(tiny.clone()));
     let mut ids = Vec::new();
