@@ -79,6 +79,12 @@ pub struct WebConfig {
     pub log_level: String,
     /// Worker threads of the HTTP server (`WEB_WORKERS` [number of CPUs]).
     pub workers: Option<usize>,
+    /// Peak flows per second all running simulations may add up to (`SIM_RATE_BUDGET`
+    /// [50000]).
+    pub sim_rate_budget: f64,
+    /// Where simulations send by default: this appliance's collector
+    /// (`SIM_DEFAULT_TARGET` [127.0.0.1:2055]); always allowed.
+    pub sim_default_target: SocketAddr,
 }
 
 impl WebConfig {
@@ -101,6 +107,8 @@ impl WebConfig {
             argon2: Argon2Cost::default(),
             log_level: "normal".into(),
             workers: None,
+            sim_rate_budget: 50_000.0,
+            sim_default_target: SocketAddr::from(([127, 0, 0, 1], 2055)),
         }
     }
 
@@ -201,6 +209,13 @@ impl WebConfig {
         if let Some(n) = num("WEB_WORKERS", 1, 1024)? {
             cfg.workers = Some(n as usize);
         }
+        if let Some(n) = num("SIM_RATE_BUDGET", 1, 10_000_000)? {
+            cfg.sim_rate_budget = n as f64;
+        }
+        if let Some(v) = var("SIM_DEFAULT_TARGET") {
+            cfg.sim_default_target =
+                v.parse().map_err(|_| bad("SIM_DEFAULT_TARGET", &format!("{v:?} is not ADDRESS:PORT")))?;
+        }
         if let Some(v) = var("WEB_LOG") {
             if !["off", "critical", "normal"].contains(&v.as_str()) {
                 return Err(bad("WEB_LOG", "must be off, critical or normal"));
@@ -262,5 +277,26 @@ mod tests {
         assert!(c.cookie_secure);
         let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("WEB_SEARCH_MAX_ROWS", "x")]).unwrap_err();
         assert!(e.0.starts_with("WEB_SEARCH_MAX_ROWS"));
+    }
+
+    #[test]
+    fn simulation_settings() {
+        let c = cfg(&[("DATABASE_URL", "postgresql://h/d")]).unwrap();
+        assert_eq!(
+            (c.sim_rate_budget, c.sim_default_target.to_string().as_str()),
+            (50_000.0, "127.0.0.1:2055")
+        );
+        let c = cfg(&[
+            ("DATABASE_URL", "postgresql://h/d"),
+            ("SIM_RATE_BUDGET", "1000"),
+            ("SIM_DEFAULT_TARGET", "[::1]:9995"),
+        ])
+        .unwrap();
+        assert_eq!((c.sim_rate_budget, c.sim_default_target.to_string().as_str()), (1000.0, "[::1]:9995"));
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("SIM_DEFAULT_TARGET", "collector:2055")])
+            .unwrap_err();
+        assert!(e.0.starts_with("SIM_DEFAULT_TARGET"), "{e}");
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("SIM_RATE_BUDGET", "0")]).unwrap_err();
+        assert!(e.0.starts_with("SIM_RATE_BUDGET"), "{e}");
     }
 }

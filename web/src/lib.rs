@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 mod security;
+pub mod simulations;
 
 use crate::config::WebConfig;
 use crate::data::Db;
@@ -81,6 +82,7 @@ pub fn build(cfg: WebConfig) -> Result<Rocket<Build>, String> {
                 }
             }
         }))
+        .attach(simulations::fairing())
         .attach(AdHoc::on_liftoff("housekeeping", |rocket| {
             Box::pin(async move {
                 if let Some(app) = rocket.state::<App>() {

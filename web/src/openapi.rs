@@ -747,7 +747,7 @@ pub fn document() -> Value {
             errors: &[403],
         },
     );
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "FlowVision API",
@@ -781,7 +781,9 @@ pub fn document() -> Value {
             },
             "schemas": schemas(),
         }
-    })
+    });
+    crate::api::simulations::document(&mut doc);
+    doc
 }
 
 #[get("/api_docs/openapi.json")]

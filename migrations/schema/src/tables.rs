@@ -40,6 +40,10 @@ pub const WEB_API_TOKENS: &str = "web_api_tokens";
 pub const WEB_LOGIN_ATTEMPTS: &str = "web_login_attempts";
 /// Who did what in the console (0004).
 pub const WEB_AUDIT_LOG: &str = "web_audit_log";
+/// Simulations run by the console: request, target, progress, labels (0007).
+pub const WEB_SIM_RUNS: &str = "web_sim_runs";
+/// Allowed simulation targets besides the appliance's collector (0007).
+pub const WEB_SIM_TARGETS: &str = "web_sim_targets";
 
 /// Every table above (the rollups are in [`crate::rollup::TABLES`]).
 pub const ALL: &[&str] = &[
@@ -61,4 +65,6 @@ pub const ALL: &[&str] = &[
     WEB_API_TOKENS,
     WEB_LOGIN_ATTEMPTS,
     WEB_AUDIT_LOG,
+    WEB_SIM_RUNS,
+    WEB_SIM_TARGETS,
 ];

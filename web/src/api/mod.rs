@@ -18,9 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
+pub mod simulations;
+
 /// Every route of the API (mounted at `/api/v1`).
 pub fn routes() -> Vec<Route> {
-    routes![
+    let mut r = simulations::routes();
+    r.extend(routes![
         me,
         me_password,
         traffic,
@@ -51,7 +54,8 @@ pub fn routes() -> Vec<Route> {
         group_update,
         group_delete,
         audit,
-    ]
+    ]);
+    r
 }
 
 type JsonResult = AppResult<Json<Value>>;
@@ -74,6 +78,8 @@ async fn me(auth: PendingAuth) -> JsonResult {
         (Permission::ViewCollectorStats, "collector_stats"),
         (Permission::ManageUsers, "users"),
         (Permission::ViewAudit, "audit"),
+        (Permission::RunSimulations, "simulations"),
+        (Permission::ManageSimTargets, "simulation_targets"),
     ]
     .into_iter()
     .filter(|(p, _)| a.role.allows(*p))

@@ -10,7 +10,7 @@ pub enum Role {
     Viewer,
     /// + raw flow search and CSV export within the device scope.
     Analyst,
-    /// + collector statistics (appliance health).
+    /// + collector statistics (appliance health), simulations.
     Operator,
     /// + users, roles, device scopes and groups, sessions, audit log; sees every exporter.
     Admin,
@@ -29,6 +29,10 @@ pub enum Permission {
     ManageUsers,
     /// The audit log.
     ViewAudit,
+    /// Start, watch and stop simulations (docs/simulations.md).
+    RunSimulations,
+    /// Edit the allow-list of simulation targets.
+    ManageSimTargets,
 }
 
 impl Role {
@@ -55,8 +59,8 @@ impl Role {
         match p {
             Permission::ViewDashboards => Role::Viewer,
             Permission::SearchFlows => Role::Analyst,
-            Permission::ViewCollectorStats => Role::Operator,
-            Permission::ManageUsers | Permission::ViewAudit => Role::Admin,
+            Permission::ViewCollectorStats | Permission::RunSimulations => Role::Operator,
+            Permission::ManageUsers | Permission::ViewAudit | Permission::ManageSimTargets => Role::Admin,
         }
     }
 
@@ -80,6 +84,9 @@ mod tests {
         assert!(Role::Operator.allows(Permission::ViewCollectorStats));
         assert!(!Role::Operator.allows(Permission::ManageUsers));
         assert!(Role::Admin.allows(Permission::ViewAudit));
+        assert!(!Role::Analyst.allows(Permission::RunSimulations));
+        assert!(Role::Operator.allows(Permission::RunSimulations));
+        assert!(!Role::Operator.allows(Permission::ManageSimTargets));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod dash;
 pub mod exporters;
 pub mod flows;
+pub mod simulations;
 pub mod stats;
 pub mod window;
 

@@ -16,6 +16,7 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
     ("exporters", "Exporters", "/exporters", Permission::ViewDashboards),
     ("flows", "Flow search", "/flows", Permission::SearchFlows),
     ("collector", "Collector", "/collector", Permission::ViewCollectorStats),
+    ("simulations", "Simulations", "/simulations", Permission::RunSimulations),
     ("users", "Users", "/admin/users", Permission::ManageUsers),
     ("groups", "Device groups", "/admin/groups", Permission::ManageUsers),
     ("audit", "Audit log", "/admin/audit", Permission::ViewAudit),
@@ -114,7 +115,7 @@ pub fn role_summary(role: Role) -> &'static str {
     match role {
         Role::Viewer => "dashboards, exporters and interfaces within your device scope",
         Role::Analyst => "as viewer, plus raw flow search and CSV export",
-        Role::Operator => "as analyst, plus collector statistics",
+        Role::Operator => "as analyst, plus collector statistics and simulations",
         Role::Admin => "everything, on every exporter: users, roles, device scopes, audit log",
     }
 }
