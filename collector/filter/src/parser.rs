@@ -281,7 +281,13 @@ impl<'a> Parser<'a> {
             Some((i, 'g')) => (text.get(..i).unwrap_or(""), 1_000_000_000),
             _ => (text.as_str(), 1),
         };
-        let bad = || FilterError::new(t.pos, t.text.clone(), format!("expected {what} (such as 1500, 10k, 2M), found `{}`", t.text));
+        let bad = || {
+            FilterError::new(
+                t.pos,
+                t.text.clone(),
+                format!("expected {what} (such as 1500, 10k, 2M), found `{}`", t.text),
+            )
+        };
         let n: u64 = digits.parse().map_err(|_| bad())?;
         // bigint is the column: larger bounds could not be compared in SQL.
         n.checked_mul(mult).filter(|v| *v <= i64::MAX as u64).ok_or_else(|| {

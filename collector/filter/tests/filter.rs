@@ -198,7 +198,15 @@ fn nfdump_predicates_evaluate() {
         "next hop 192.0.2.254",
         "dst port https",
     ];
-    let no = ["bytes > 1500", "packets > 3", "flags S and not flags A", "flags F", "tos 0", "vlan 11", "next hop 192.0.2.1"];
+    let no = [
+        "bytes > 1500",
+        "packets > 3",
+        "flags S and not flags A",
+        "flags F",
+        "tos 0",
+        "vlan 11",
+        "next hop 192.0.2.1",
+    ];
     for f in yes {
         assert!(matches(&parse(f).unwrap(), &r), "{f}");
     }
