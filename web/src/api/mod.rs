@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
+pub mod stats;
+
 /// Every route of the API (mounted at `/api/v1`).
 pub fn routes() -> Vec<Route> {
-    routes![
+    let mut r = routes![
         me,
         me_password,
         traffic,
@@ -51,7 +53,9 @@ pub fn routes() -> Vec<Route> {
         group_update,
         group_delete,
         audit,
-    ]
+    ];
+    r.extend(stats::routes());
+    r
 }
 
 type JsonResult = AppResult<Json<Value>>;
@@ -209,6 +213,13 @@ impl<'r> rocket::response::Responder<'r, 'static> for Csv {
             .header(Header::new("X-FlowVision-Truncated", if self.truncated { "true" } else { "false" }))
             .sized_body(self.body.len(), std::io::Cursor::new(self.body))
             .ok()
+    }
+}
+
+impl Csv {
+    /// A CSV download of `body` named `filename`.
+    pub fn new(body: String, truncated: bool, filename: String) -> Self {
+        Csv { body, truncated, filename }
     }
 }
 

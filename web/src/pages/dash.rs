@@ -422,6 +422,12 @@ fn flow_form(q: &FlowParams) -> Markup {
     };
     m! {
         form #flow-search method="get" action="/flows" {
+            div.field.wide {
+                label for="f-filter" { "Filter" }
+                input #f-filter type="text" name="filter" value=(v(&q.filter)) size="80"
+                    placeholder="proto tcp and dst port 443 and src net 10.0.0.0/8 and not exporter 192.0.2.1";
+                span.muted { "nfdump-style expression (see the filter language in the docs); the fields below are ANDed with it" }
+            }
             div.fields {
                 (field("from", "From", v(&q.from), "RFC 3339, default 15 min ago"))
                 (field("to", "To", v(&q.to), "RFC 3339, default now"))
@@ -457,6 +463,7 @@ async fn flows(auth: Auth, app: &State<App>, q: FlowParams) -> AppResult<Html> {
             (flow_form(&q))
             div.toolbar {
                 span.muted #flow-range { (page_.from) " to " (page_.to) ", page " (page_.page) " (" (page_.rows.len()) " rows)" }
+                @if let Ok(Some(e)) = q.expression() { " " code #flow-expression { (e) } }
                 a.button #flow-export href={ "/api/v1/flows/export?" (qs) } data-test="export-csv" { "Export CSV" }
             }
             table.data.flows #flow-results {

@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod dash;
 pub mod layout;
+pub mod stats;
 
 use maud::Markup;
 use rocket::response::content::RawHtml;
@@ -18,6 +19,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(account::routes());
     r.extend(dash::routes());
     r.extend(admin::routes());
+    r.extend(stats::routes());
     r
 }
 
