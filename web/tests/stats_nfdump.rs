@@ -247,10 +247,10 @@ fn statistics_and_search_equal_nfdump() {
                 // Every value nfdump lists; at most 1000 of them in our answer (the
                 // largest), each with nfdump's counters.
                 assert_eq!(v["distinct"].as_i64().unwrap(), want.len() as i64, "{url}: distinct values");
-                let all = want.len() <= 1000;
+                let complete = want.len() <= 1000;
                 let diff: Vec<_> = got
                     .keys()
-                    .chain(want.keys().filter(|_| all))
+                    .chain(want.keys().filter(|_| complete))
                     .filter(|k| got.get(*k) != want.get(*k))
                     .map(|k| (k, got.get(k), want.get(k)))
                     .collect();
