@@ -451,12 +451,16 @@ fn flow_form(q: &FlowParams) -> Markup {
 #[get("/flows?<q..>")]
 async fn flows(auth: Auth, app: &State<App>, q: FlowParams) -> AppResult<Html> {
     auth.require(Permission::SearchFlows)?;
-    let query = q.query()?;
-    let result = app.db.search_flows(auth.scope(), &query).await;
+    // A bad filter or field is shown above the form it came from (with the position
+    // of the bad token), not as an error page.
+    let result = match q.query() {
+        Ok(query) => app.db.search_flows(auth.scope(), &query).await.map_err(AppError::from),
+        Err(e) => Err(e),
+    };
     let qs = q.query_string();
     let body = match result {
         Err(e) => {
-            let (_, msg) = AppError::from(e).status_and_message();
+            let (_, msg) = e.status_and_message();
             m! { (flow_form(&q)) div.notice.error #flow-error data-test="flow-error" { (msg) } }
         }
         Ok(page_) => m! {
