@@ -75,29 +75,33 @@ impl StatKey {
         KEYS.iter().find(|(_, _, k)| *k == self).map(|(n, _, _)| *n).unwrap_or("srcip")
     }
 
-    /// The SQL expression of the key, as text, and a condition rows need to have one
-    /// (flows without an address have no source address to rank).
-    fn sql(self) -> (&'static str, &'static str) {
+    /// The SQL expression rows are grouped by (a column or a prefix, not text: hashing
+    /// an inet or an integer is cheaper than formatting every row), its text form over
+    /// the group's `k`, and a condition rows need to have a value (flows without an
+    /// address have no source address to rank).
+    fn sql(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            StatKey::SrcIp => ("host(src_addr)", "src_addr IS NOT NULL"),
-            StatKey::DstIp => ("host(dst_addr)", "dst_addr IS NOT NULL"),
+            StatKey::SrcIp => ("src_addr", "host(k)", "src_addr IS NOT NULL"),
+            StatKey::DstIp => ("dst_addr", "host(k)", "dst_addr IS NOT NULL"),
             StatKey::SrcNet => (
-                "network(set_masklen(src_addr, CASE WHEN family(src_addr) = 4 THEN 24 ELSE 64 END))::text",
+                "network(set_masklen(src_addr, CASE WHEN family(src_addr) = 4 THEN 24 ELSE 64 END))",
+                "k::text",
                 "src_addr IS NOT NULL",
             ),
             StatKey::DstNet => (
-                "network(set_masklen(dst_addr, CASE WHEN family(dst_addr) = 4 THEN 24 ELSE 64 END))::text",
+                "network(set_masklen(dst_addr, CASE WHEN family(dst_addr) = 4 THEN 24 ELSE 64 END))",
+                "k::text",
                 "dst_addr IS NOT NULL",
             ),
-            StatKey::SrcPort => ("src_port::text", "TRUE"),
-            StatKey::DstPort => ("dst_port::text", "TRUE"),
-            StatKey::Proto => ("proto::text", "TRUE"),
-            StatKey::SrcAs => ("src_as::text", "TRUE"),
-            StatKey::DstAs => ("dst_as::text", "TRUE"),
-            StatKey::InIf => ("host(exporter) || ' if ' || in_if::text", "TRUE"),
-            StatKey::OutIf => ("host(exporter) || ' if ' || out_if::text", "TRUE"),
-            StatKey::Exporter => ("host(exporter)", "TRUE"),
-            StatKey::Tos => ("tos::text", "TRUE"),
+            StatKey::SrcPort => ("src_port", "k::text", "TRUE"),
+            StatKey::DstPort => ("dst_port", "k::text", "TRUE"),
+            StatKey::Proto => ("proto", "k::text", "TRUE"),
+            StatKey::SrcAs => ("src_as", "k::text", "TRUE"),
+            StatKey::DstAs => ("dst_as", "k::text", "TRUE"),
+            StatKey::InIf => ("host(exporter) || ' if ' || in_if::text", "k", "TRUE"),
+            StatKey::OutIf => ("host(exporter) || ' if ' || out_if::text", "k", "TRUE"),
+            StatKey::Exporter => ("exporter", "host(k)", "TRUE"),
+            StatKey::Tos => ("tos", "k::text", "TRUE"),
         }
     }
 }
@@ -239,23 +243,24 @@ impl StatsQuery {
         to: OffsetDateTime,
     ) -> (String, Vec<Box<dyn ToSql + Sync + Send>>) {
         let (cond, mut params) = build(scope, self.filter.as_ref(), from, to);
-        let (key, has_key) = self.key.sql();
+        let (group, text, has_key) = self.key.sql();
         params.push(Box::new(i64::from(self.limit.clamp(1, MAX_LIMIT))));
         let nl = params.len();
         let order = self.order.column();
         // sum(bigint) is numeric: back to bigint for the driver (a sum past 2^63 is an
         // error, not a wrong figure). The window sums run before LIMIT: the totals and
-        // the number of distinct keys cover every group, not only the top N.
+        // the number of distinct keys cover every group, not only the top N. Ties are
+        // ordered by the text of the key, as the API shows it.
         let sql = format!(
-            "WITH g AS (SELECT {key} AS k, count(*) AS flows, sum(bytes) AS bytes, sum(packets) AS packets, \
+            "WITH g AS (SELECT {group} AS k, count(*) AS flows, sum(bytes) AS bytes, sum(packets) AS packets, \
              sum(bytes * greatest(sampling_rate, 1)) AS bytes_scaled, \
              sum(packets * greatest(sampling_rate, 1)) AS packets_scaled \
              FROM {FLOWS} WHERE {cond} AND {has_key} GROUP BY 1) \
-             SELECT k, flows, bytes::bigint, packets::bigint, bytes_scaled::bigint, packets_scaled::bigint, \
+             SELECT {text} AS key, flows, bytes::bigint, packets::bigint, bytes_scaled::bigint, packets_scaled::bigint, \
              count(*) OVER ()::bigint, (sum(flows) OVER ())::bigint, (sum(bytes) OVER ())::bigint, \
              (sum(packets) OVER ())::bigint, (sum(bytes_scaled) OVER ())::bigint, \
              (sum(packets_scaled) OVER ())::bigint \
-             FROM g ORDER BY {order} DESC, k LIMIT ${nl}"
+             FROM g ORDER BY {order} DESC, key LIMIT ${nl}"
         );
         (sql, params)
     }
@@ -270,6 +275,9 @@ impl Db {
         let tx = c.build_transaction().read_only(true).start().await?;
         let timeout = self.limits.timeout.as_millis().to_string();
         tx.query_one("SELECT set_config('statement_timeout', $1, true)", &[&timeout]).await?;
+        // A key with a value per flow (source addresses, ports) makes one group per row:
+        // room for the hash aggregate in memory rather than batches spilled to disk.
+        tx.query_one("SELECT set_config('work_mem', '64MB', true)", &[]).await?;
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let rows = tx.query(&sql, &refs).await?;
