@@ -55,7 +55,8 @@ fn web_bin() -> Result<PathBuf> {
     if let Ok(p) = std::env::var("FLOWVISION_WEB_BIN") {
         return Ok(PathBuf::from(p));
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
     for profile in ["release", "debug"] {
         let p = target.join(profile).join("flowvision-web");
         if p.exists() {
@@ -224,7 +225,12 @@ fn main() -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut db = pg.connect()?;
-    println!("data set: {} flows over {} h ({:.0} per hour)", s.flows, s.hours, s.flows as f64 / s.hours as f64);
+    println!(
+        "data set: {} flows over {} h ({:.0} per hour)",
+        s.flows,
+        s.hours,
+        s.flows as f64 / s.hours as f64
+    );
     generate(&mut db, &s)?;
     let session = login(port)?;
     let cookie = format!("fv_session={session}");
@@ -241,7 +247,10 @@ fn main() -> Result<()> {
         let from = now_ms - hours * 3_600_000;
         let in_window: i64 = db
             .query_one(
-                &format!("SELECT count(*) FROM {} WHERE time_received >= to_timestamp($1 / 1000.0)", tables::FLOWS),
+                &format!(
+                    "SELECT count(*) FROM {} WHERE time_received >= to_timestamp($1::float8 / 1000)",
+                    tables::FLOWS
+                ),
                 &[&(from as f64)],
             )?
             .get(0);
@@ -253,7 +262,11 @@ fn main() -> Result<()> {
             );
             let (status, _, body) = http(port, "GET", &path, &cookie, "")?;
             if status != 200 {
-                println!("{:<60} HTTP {status}: {}", format!("{hours} h, {name}"), body.chars().take(120).collect::<String>());
+                println!(
+                    "{:<60} HTTP {status}: {}",
+                    format!("{hours} h, {name}"),
+                    body.chars().take(120).collect::<String>()
+                );
                 continue;
             }
             let mut times = Vec::with_capacity(s.iterations);
