@@ -121,8 +121,17 @@ fn dash_params() -> Vec<Value> {
     vec![pr("range"), pr("from"), pr("to"), pr("exporter")]
 }
 
+fn filter_param() -> Value {
+    query(
+        "filter",
+        string("e.g. proto tcp and dst port 443 and src net 10.0.0.0/8 and not exporter 192.0.2.1 (docs/relay.md)"),
+        "Filter expression (the relay's language); a bad one is a 400 naming the position of the bad token",
+    )
+}
+
 fn flow_params() -> Vec<Value> {
     let mut v = vec![
+        filter_param(),
         query("from", string("Received at or after (RFC 3339 or Unix ms) [to - 15 min]"), "Start"),
         query("to", string("Received before [now]"), "End"),
         query("src", string("address or prefix"), "Source address within"),
@@ -325,6 +334,15 @@ fn schemas() -> Value {
                             ("target", string("")), ("success", boolean("")), ("source_ip", nullable(string(""))),
                             ("details", json!({"type": "object"}))], &["id", "time", "actor", "action", "success"]),
         "AuditList": obj(&[("entries", array(r("AuditEntry")))], &["entries"]),
+        "StatRow": obj(&[("key", string("Value of the key (address, prefix, number; `EXPORTER if N` for interfaces)")),
+                         ("flows", int("Flow records")), ("bytes", int("Bytes as exported (nfdump's figure)")),
+                         ("packets", int("Packets as exported")), ("bytes_scaled", int("Bytes times the sampling rate")),
+                         ("packets_scaled", int("Packets times the sampling rate"))],
+                       &["key", "flows", "bytes", "packets", "bytes_scaled", "packets_scaled"]),
+        "FlowStats": obj(&[("from", string("")), ("to", string("")), ("key", string("")), ("order", string("")),
+                           ("limit", int("")), ("distinct", int("Values of the key among the matching flows")),
+                           ("total", r("StatRow")), ("rows", array(r("StatRow")))],
+                         &["from", "to", "key", "order", "limit", "distinct", "total", "rows"]),
     })
 }
 
@@ -503,6 +521,52 @@ pub fn document() -> Value {
         tag: "flows", params: ep, body: None, ok: (200, "CSV, one row per flow", Some(json!("text/csv"))),
         errors: &[400, 403, 503],
     });
+    let stats_params = vec![
+        query(
+            "key",
+            json!({"type": "string", "enum": ["srcip", "dstip", "srcnet", "dstnet", "srcport", "dstport",
+              "proto", "srcas", "dstas", "inif", "outif", "exporter", "tos"], "default": "srcip"}),
+            "The key (srcnet/dstnet: /24 for IPv4, /64 for IPv6)",
+        ),
+        query(
+            "order",
+            json!({"type": "string", "enum": ["flows", "bytes", "packets"], "default": "bytes"}),
+            "Rank by (bytes and packets sampling-corrected)",
+        ),
+        query("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}), "Top N"),
+        query("from", string("Received at or after (RFC 3339 or Unix ms) [to - 1 hour]"), "Start"),
+        query("to", string("Received before [now]"), "End"),
+        filter_param(),
+    ];
+    add(
+        "/api/v1/stats",
+        "get",
+        "getFlowStats",
+        Op {
+            summary: "Top N of a key over raw flows (nfdump -s)",
+            description: "Analyst role or higher. Within the caller's scope; at most 7 days; stops at \
+                      WEB_SEARCH_TIMEOUT_MS (503).",
+            tag: "flows",
+            params: stats_params.clone(),
+            body: None,
+            ok: (200, "The ranking", Some(r("FlowStats"))),
+            errors: &[400, 403, 503],
+        },
+    );
+    add(
+        "/api/v1/stats/export",
+        "get",
+        "exportFlowStats",
+        Op {
+            summary: "Export a statistics query as CSV",
+            description: "Same parameters and rows as /api/v1/stats.",
+            tag: "flows",
+            params: stats_params,
+            body: None,
+            ok: (200, "CSV, one row per key value", Some(json!("text/csv"))),
+            errors: &[400, 403, 503],
+        },
+    );
     add(
         "/api/v1/collector/stats",
         "get",

@@ -39,7 +39,8 @@ pub fn parse_time(name: &str, s: &str) -> AppResult<OffsetDateTime> {
     })
 }
 
-fn opt_time(name: &str, v: &Option<String>) -> AppResult<Option<OffsetDateTime>> {
+/// Parses an optional time parameter (empty = absent).
+pub fn opt_time(name: &str, v: &Option<String>) -> AppResult<Option<OffsetDateTime>> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => parse_time(name, s).map(Some),
@@ -120,10 +121,25 @@ pub fn preset_names() -> String {
     crate::data::window::PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
+/// Parses a filter expression (`None` or blank: no filter); a bad one is a 400 naming
+/// the position and token at fault.
+pub fn parse_filter(text: Option<&str>) -> AppResult<Option<flowvision_filter::Expr>> {
+    match text.filter(|s| !s.trim().is_empty()) {
+        None => Ok(None),
+        // Untrimmed: error positions count from what the user typed.
+        Some(t) => {
+            flowvision_filter::parse(t).map(Some).map_err(|e| AppError::BadRequest(format!("filter: {e}")))
+        }
+    }
+}
+
 /// Parameters of flow search (all optional; strings so that empty form fields are
-/// "no filter" and bad values get a precise message).
+/// "no filter" and bad values get a precise message). `filter` is an expression in the
+/// filter language; the other fields are a builder for one, ANDed with it.
 #[derive(Debug, Clone, Default, FromForm)]
 pub struct FlowParams {
+    /// A filter expression (`proto tcp and dst port 443 and not exporter 192.0.2.1`).
+    pub filter: Option<String>,
     /// Received at or after (RFC 3339 or Unix ms) [to - 15 min].
     pub from: Option<String>,
     /// Received before [now].
@@ -157,8 +173,35 @@ pub struct FlowParams {
 }
 
 impl FlowParams {
-    /// The validated query.
+    /// The validated query: the expression of [`FlowParams::expression`], parsed.
     pub fn query(&self) -> AppResult<FlowQuery> {
+        Ok(FlowQuery {
+            from: opt_time("from", &self.from)?,
+            to: opt_time("to", &self.to)?,
+            filter: parse_filter(self.expression()?.as_deref())?,
+            page: self.page.unwrap_or(1).max(1),
+            page_size: self.page_size.unwrap_or(100).clamp(1, crate::data::flows::MAX_PAGE_SIZE),
+        })
+    }
+
+    /// The filter in effect: `filter` ANDed with the builder fields, as one expression
+    /// (shown on the search page); `None` when nothing filters. A bad `filter` is
+    /// reported with the position of the bad token in what the user typed.
+    pub fn expression(&self) -> AppResult<Option<String>> {
+        let mut parts = self.builder_parts()?;
+        if let Some(f) = self.filter.as_deref().filter(|s| !s.trim().is_empty()) {
+            parse_filter(Some(f))?;
+            let f = f.trim();
+            if parts.is_empty() {
+                return Ok(Some(f.to_string()));
+            }
+            parts.insert(0, format!("({f})"));
+        }
+        Ok(if parts.is_empty() { None } else { Some(parts.join(" and ")) })
+    }
+
+    /// The builder fields, each validated with its own message, as filter terms.
+    fn builder_parts(&self) -> AppResult<Vec<String>> {
         let port = |n: &str, v: &Option<String>| opt_num::<u16>(n, v, "a port number 0-65535");
         let ifx = |n: &str, v: &Option<String>| opt_num::<u32>(n, v, "an ifIndex 0-4294967295");
         let proto = match self.proto.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -178,28 +221,26 @@ impl FlowParams {
                 })?,
             }),
         };
-        Ok(FlowQuery {
-            from: opt_time("from", &self.from)?,
-            to: opt_time("to", &self.to)?,
-            src: opt_prefix("src", &self.src)?,
-            dst: opt_prefix("dst", &self.dst)?,
-            addr: opt_prefix("addr", &self.addr)?,
-            src_port: port("src_port", &self.src_port)?,
-            dst_port: port("dst_port", &self.dst_port)?,
-            port: port("port", &self.port)?,
-            proto,
-            exporter: opt_prefix("exporter", &self.exporter)?,
-            in_if: ifx("in_if", &self.in_if)?,
-            out_if: ifx("out_if", &self.out_if)?,
-            interface: ifx("interface", &self.interface)?,
-            page: self.page.unwrap_or(1).max(1),
-            page_size: self.page_size.unwrap_or(100).clamp(1, crate::data::flows::MAX_PAGE_SIZE),
-        })
+        let mut parts = Vec::new();
+        let mut add = |term: Option<String>| parts.extend(term);
+        add(opt_prefix("src", &self.src)?.map(|p| format!("src net {p}")));
+        add(opt_prefix("dst", &self.dst)?.map(|p| format!("dst net {p}")));
+        add(opt_prefix("addr", &self.addr)?.map(|p| format!("net {p}")));
+        add(port("src_port", &self.src_port)?.map(|n| format!("src port {n}")));
+        add(port("dst_port", &self.dst_port)?.map(|n| format!("dst port {n}")));
+        add(port("port", &self.port)?.map(|n| format!("port {n}")));
+        add(proto.map(|n| format!("proto {n}")));
+        add(opt_prefix("exporter", &self.exporter)?.map(|p| format!("exporter net {p}")));
+        add(ifx("in_if", &self.in_if)?.map(|n| format!("in if {n}")));
+        add(ifx("out_if", &self.out_if)?.map(|n| format!("out if {n}")));
+        add(ifx("interface", &self.interface)?.map(|n| format!("if {n}")));
+        Ok(parts)
     }
 
     /// The parameters as a query string (for paging and export links), without `page`.
     pub fn query_string(&self) -> String {
-        let pairs: [(&str, &Option<String>); 13] = [
+        let pairs: [(&str, &Option<String>); 14] = [
+            ("filter", &self.filter),
             ("from", &self.from),
             ("to", &self.to),
             ("src", &self.src),

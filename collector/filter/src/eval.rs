@@ -44,5 +44,11 @@ fn pred(p: &Pred, r: &FlowRecord) -> bool {
         Pred::Proto(p) => r.proto == *p,
         Pred::Exporter(a) => r.exporter == *a,
         Pred::ExporterNet(n) => n.contains(r.exporter),
+        Pred::Bytes(cmp, n) => cmp.test(r.bytes, *n),
+        Pred::Packets(cmp, n) => cmp.test(r.packets, *n),
+        Pred::Flags(mask) => r.tcp_flags & mask == *mask,
+        Pred::Tos(cmp, n) => cmp.test(u64::from(r.tos), u64::from(*n)),
+        Pred::Vlan(cmp, n) => cmp.test(u64::from(r.vlan), u64::from(*n)),
+        Pred::NextHop(a) => r.next_hop == Some(*a),
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! The language: nfdump/tcpdump-style expressions over flow records
 //! (`proto tcp and dst port 443 and src net 10.0.0.0/8`, `exporter 192.0.2.1`,
-//! `src as 64500`, `in if 3`, `not`, `or`, parentheses); the grammar is in
+//! `src as 64500`, `in if 3`, `bytes > 1M`, `packets < 10`, `flags S and not flags A`,
+//! `tos 184`, `vlan 10`, `next hop ADDR`, `port https`, `not`, `or`, parentheses); the grammar is in
 //! docs/relay.md.
 
 pub mod eval;
@@ -135,6 +136,20 @@ pub enum Pred {
     Exporter(IpAddr),
     /// `exporter net PREFIX`.
     ExporterNet(Prefix),
+    /// `bytes [OP] N` (N may end in k, m or g: powers of 1000, as in nfdump). Raw
+    /// counters, as exported (not scaled by the sampling rate), like nfdump's.
+    Bytes(Cmp, u64),
+    /// `packets [OP] N` (same suffixes).
+    Packets(Cmp, u64),
+    /// `flags LETTERS|N`: every one of these TCP flags is set (nfdump's semantics;
+    /// F S R P A U E C, or a number).
+    Flags(u16),
+    /// `tos [OP] N`.
+    Tos(Cmp, u8),
+    /// `vlan [OP] N`.
+    Vlan(Cmp, u16),
+    /// `next hop ADDR` (also `next ip ADDR`, `nexthop ADDR`).
+    NextHop(IpAddr),
     /// `any`: every record.
     Any,
 }
@@ -173,3 +188,52 @@ pub const PROTOCOLS: &[(&str, u8)] = &[
     ("l2tp", 115),
     ("sctp", 132),
 ];
+
+/// Well-known port names the parser accepts after `port` (besides numbers 0-65535).
+pub const PORTS: &[(&str, u16)] = &[
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("dns", 53),
+    ("domain", 53),
+    ("dhcp", 67),
+    ("bootps", 67),
+    ("bootpc", 68),
+    ("tftp", 69),
+    ("http", 80),
+    ("kerberos", 88),
+    ("pop3", 110),
+    ("ntp", 123),
+    ("imap", 143),
+    ("snmp", 161),
+    ("snmptrap", 162),
+    ("bgp", 179),
+    ("ldap", 389),
+    ("https", 443),
+    ("smb", 445),
+    ("syslog", 514),
+    ("submission", 587),
+    ("ldaps", 636),
+    ("imaps", 993),
+    ("pop3s", 995),
+    ("mssql", 1433),
+    ("openvpn", 1194),
+    ("radius", 1812),
+    ("nfs", 2049),
+    ("netflow", 2055),
+    ("mysql", 3306),
+    ("rdp", 3389),
+    ("ipfix", 4739),
+    ("ipsec-nat", 4500),
+    ("sip", 5060),
+    ("postgres", 5432),
+    ("postgresql", 5432),
+    ("sflow", 6343),
+    ("http-alt", 8080),
+];
+
+/// TCP flag letters of `flags`, nfdump's: FIN, SYN, RST, PSH, ACK, URG, ECE, CWR.
+pub const TCP_FLAGS: &[(char, u16)] =
+    &[('F', 0x01), ('S', 0x02), ('R', 0x04), ('P', 0x08), ('A', 0x10), ('U', 0x20), ('E', 0x40), ('C', 0x80)];

@@ -2,7 +2,7 @@
 //! `and`, `not`; parentheses group.
 
 use super::lexer::{lex, Token, TokenKind};
-use super::{Cmp, Dir, Expr, FilterError, IfDir, Pred, Prefix, PROTOCOLS};
+use super::{Cmp, Dir, Expr, FilterError, IfDir, Pred, Prefix, PORTS, PROTOCOLS, TCP_FLAGS};
 use flowvision_codec::prefix::PrefixError;
 use std::net::IpAddr;
 
@@ -162,6 +162,28 @@ impl<'a> Parser<'a> {
                 self.qualified(dir, k)
             }
             "host" | "ip" | "net" | "port" | "as" => self.qualified(Dir::Any, t),
+            "bytes" | "packets" => {
+                let cmp = self.cmp();
+                let n = self.counter(if w == "bytes" { "a byte count" } else { "a packet count" })?;
+                Ok(if w == "bytes" { Pred::Bytes(cmp, n) } else { Pred::Packets(cmp, n) })
+            }
+            "flags" => self.flags(),
+            "tos" => {
+                let cmp = self.cmp();
+                Ok(Pred::Tos(cmp, self.number("a ToS value", 255)? as u8))
+            }
+            "vlan" => {
+                let cmp = self.cmp();
+                Ok(Pred::Vlan(cmp, self.number("a VLAN id", 4095)? as u16))
+            }
+            "nexthop" => Ok(Pred::NextHop(address(self.word("a next-hop address")?)?)),
+            "next" => {
+                let k = self.word("`hop` or `ip`")?;
+                if !matches!(&k.kind, TokenKind::Word(x) if x == "hop" || x == "ip") {
+                    return Err(FilterError::new(k.pos, k.text.clone(), "expected `hop` or `ip` after `next`"));
+                }
+                Ok(Pred::NextHop(address(self.word("a next-hop address")?)?))
+            }
             other => match protocol(t) {
                 Some(p) if PROTOCOLS.iter().any(|(n, _)| *n == other) => Ok(Pred::Proto(p)),
                 _ => Err(FilterError::new(
@@ -169,7 +191,7 @@ impl<'a> Parser<'a> {
                     t.text.clone(),
                     format!(
                         "unknown keyword `{}` (expected proto, exporter, src, dst, host, net, port, as, in if, \
-                         out if, not, any or a protocol name)",
+                         out if, bytes, packets, flags, tos, vlan, next hop, not, any or a protocol name)",
                         t.text
                     ),
                 )),
@@ -187,7 +209,7 @@ impl<'a> Parser<'a> {
             "net" => Ok(Pred::Net(dir, self.prefix()?)),
             "port" => {
                 let cmp = self.cmp();
-                Ok(Pred::Port(dir, cmp, self.number("a port number", 65535)? as u16))
+                Ok(Pred::Port(dir, cmp, self.port()?))
             }
             "as" => {
                 let cmp = self.cmp();
@@ -235,6 +257,69 @@ impl<'a> Parser<'a> {
                 Err(FilterError::new(t.pos, t.text.clone(), format!("expected {what}, found `{}`", t.text)))
             }
         }
+    }
+
+    /// A port number or a well-known name (`https`, `dns`...).
+    fn port(&mut self) -> Result<u16, FilterError> {
+        if let Some(w) = self.peek_word() {
+            if let Some((_, p)) = PORTS.iter().find(|(n, _)| *n == w) {
+                self.at += 1;
+                return Ok(*p);
+            }
+        }
+        let what = "a port number or name (http, https, dns, ssh...)";
+        self.number(what, 65535).map(|n| n as u16)
+    }
+
+    /// A counter: digits with an optional k, m or g suffix (powers of 1000, as nfdump).
+    fn counter(&mut self, what: &str) -> Result<u64, FilterError> {
+        let t = self.word(what)?;
+        let text = t.text.to_ascii_lowercase();
+        let (digits, mult) = match text.char_indices().last() {
+            Some((i, 'k')) => (text.get(..i).unwrap_or(""), 1_000u64),
+            Some((i, 'm')) => (text.get(..i).unwrap_or(""), 1_000_000),
+            Some((i, 'g')) => (text.get(..i).unwrap_or(""), 1_000_000_000),
+            _ => (text.as_str(), 1),
+        };
+        let bad = || {
+            FilterError::new(
+                t.pos,
+                t.text.clone(),
+                format!("expected {what} (such as 1500, 10k, 2M), found `{}`", t.text),
+            )
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        // bigint is the column: larger bounds could not be compared in SQL.
+        n.checked_mul(mult).filter(|v| *v <= i64::MAX as u64).ok_or_else(|| {
+            FilterError::new(t.pos, t.text.clone(), format!("{what} must be at most {}", i64::MAX))
+        })
+    }
+
+    /// `flags` and its operand: letters (FSRPAUEC, `X` for all) or a number 0-65535.
+    fn flags(&mut self) -> Result<Pred, FilterError> {
+        let t = self.word("TCP flags such as S, SA or 18")?;
+        if let Ok(n) = t.text.parse::<u16>() {
+            return Ok(Pred::Flags(n));
+        }
+        let mut mask = 0u16;
+        for c in t.text.chars() {
+            let c = c.to_ascii_uppercase();
+            if c == 'X' {
+                mask |= 0xff;
+                continue;
+            }
+            match TCP_FLAGS.iter().find(|(l, _)| *l == c) {
+                Some((_, bit)) => mask |= bit,
+                None => {
+                    return Err(FilterError::new(
+                        t.pos,
+                        t.text.clone(),
+                        format!("unknown TCP flag `{c}` (F S R P A U E C, X for all, or a number)"),
+                    ))
+                }
+            }
+        }
+        Ok(Pred::Flags(mask))
     }
 
     fn prefix(&mut self) -> Result<Prefix, FilterError> {

@@ -8,15 +8,27 @@ use std::net::IpAddr;
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqlParam {
-    /// A 64-bit integer (ports, AS numbers, interfaces, protocol numbers).
+    /// A 64-bit integer (ports, AS numbers, interfaces, protocol numbers, counters),
+    /// bound as `bigint` (the SQL casts: `$n::bigint`, so the caller binds an `i64`
+    /// whatever the column's width).
     Int(i64),
-    /// An address, bound as `inet` (the SQL casts the text form: `$n::inet`).
+    /// An address or prefix, bound as text (the SQL casts it: `$n::text::inet`).
     Inet(String),
 }
 
 fn push(params: &mut Vec<SqlParam>, p: SqlParam) -> String {
+    let cast = match p {
+        SqlParam::Int(_) => "bigint",
+        SqlParam::Inet(_) => "text::inet",
+    };
     params.push(p);
-    format!("${}", params.len())
+    format!("${}::{cast}", params.len())
+}
+
+/// Counters past `i64::MAX` cannot be stored in a `bigint` column: clamp the bound, so
+/// the comparison keeps its meaning over every storable value.
+fn int(n: u64) -> SqlParam {
+    SqlParam::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 fn both(dir: Dir, f: impl Fn(&str) -> String) -> String {
@@ -57,11 +69,11 @@ fn pred(p: &Pred, params: &mut Vec<SqlParam>) -> String {
             let ph = push(params, inet(*a));
             // NULL addresses (absent in the template) make the test false, not NULL,
             // so `not host X` keeps them as the in-memory evaluation does.
-            both(*dir, |d| format!("COALESCE({d}_addr = {ph}::inet, FALSE)"))
+            both(*dir, |d| format!("COALESCE({d}_addr = {ph}, FALSE)"))
         }
         Pred::Net(dir, n) => {
             let ph = push(params, SqlParam::Inet(n.to_string()));
-            both(*dir, |d| format!("COALESCE({d}_addr <<= {ph}::inet, FALSE)"))
+            both(*dir, |d| format!("COALESCE({d}_addr <<= {ph}, FALSE)"))
         }
         Pred::Port(dir, cmp, port) => {
             let ph = push(params, SqlParam::Int(i64::from(*port)));
@@ -80,7 +92,16 @@ fn pred(p: &Pred, params: &mut Vec<SqlParam>) -> String {
             }
         }
         Pred::Proto(p) => format!("proto = {}", push(params, SqlParam::Int(i64::from(*p)))),
-        Pred::Exporter(a) => format!("exporter = {}::inet", push(params, inet(*a))),
-        Pred::ExporterNet(n) => format!("exporter <<= {}::inet", push(params, SqlParam::Inet(n.to_string()))),
+        Pred::Exporter(a) => format!("exporter = {}", push(params, inet(*a))),
+        Pred::ExporterNet(n) => format!("exporter <<= {}", push(params, SqlParam::Inet(n.to_string()))),
+        Pred::Bytes(cmp, n) => format!("bytes {} {}", cmp.sql(), push(params, int(*n))),
+        Pred::Packets(cmp, n) => format!("packets {} {}", cmp.sql(), push(params, int(*n))),
+        Pred::Flags(mask) => {
+            let ph = push(params, SqlParam::Int(i64::from(*mask)));
+            format!("(tcp_flags & {ph}) = {ph}")
+        }
+        Pred::Tos(cmp, n) => format!("tos {} {}", cmp.sql(), push(params, SqlParam::Int(i64::from(*n)))),
+        Pred::Vlan(cmp, n) => format!("vlan {} {}", cmp.sql(), push(params, SqlParam::Int(i64::from(*n)))),
+        Pred::NextHop(a) => format!("COALESCE(next_hop = {}, FALSE)", push(params, inet(*a))),
     }
 }

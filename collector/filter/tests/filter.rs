@@ -118,7 +118,10 @@ fn renders_parameterized_sql() {
     let f = parse("proto tcp and dst port 443 and src net 10.0.0.0/8").unwrap();
     let mut params = Vec::new();
     let sql = to_sql(&f, &mut params);
-    assert_eq!(sql, "((proto = $1 AND dst_port = $2) AND COALESCE(src_addr <<= $3::inet, FALSE))");
+    assert_eq!(
+        sql,
+        "((proto = $1::bigint AND dst_port = $2::bigint) AND COALESCE(src_addr <<= $3::text::inet, FALSE))"
+    );
     assert_eq!(params, vec![SqlParam::Int(6), SqlParam::Int(443), SqlParam::Inet("10.0.0.0/8".into())]);
 
     // Placeholders continue after the caller's own.
@@ -126,7 +129,8 @@ fn renders_parameterized_sql() {
     let sql = to_sql(&parse("not (host 192.0.2.1 or in if 3)").unwrap(), &mut params);
     assert_eq!(
         sql,
-        "(NOT ((COALESCE(src_addr = $2::inet, FALSE) OR COALESCE(dst_addr = $2::inet, FALSE)) OR in_if = $3))"
+        "(NOT ((COALESCE(src_addr = $2::text::inet, FALSE) OR COALESCE(dst_addr = $2::text::inet, FALSE)) OR \
+         in_if = $3::bigint))"
     );
     assert_eq!(params[1], SqlParam::Inet("192.0.2.1".into()));
     // No value ever appears in the SQL text (injection-proof by construction).
@@ -134,4 +138,83 @@ fn renders_parameterized_sql() {
     let sql = to_sql(&parse("exporter 192.0.2.1 and src as > 64500").unwrap(), &mut params);
     assert!(!sql.contains("192.0.2.1") && !sql.contains("64500"), "{sql}");
     let _: IpAddr = "192.0.2.1".parse().unwrap();
+}
+
+#[test]
+fn nfdump_predicates_parse() {
+    assert_eq!(parse("bytes > 1500").unwrap(), Expr::Pred(Pred::Bytes(Cmp::Gt, 1500)));
+    assert_eq!(parse("bytes >= 10k").unwrap(), Expr::Pred(Pred::Bytes(Cmp::Ge, 10_000)));
+    assert_eq!(parse("bytes < 2M").unwrap(), Expr::Pred(Pred::Bytes(Cmp::Lt, 2_000_000)));
+    assert_eq!(parse("packets 1g").unwrap(), Expr::Pred(Pred::Packets(Cmp::Eq, 1_000_000_000)));
+    assert_eq!(parse("packets gt 10").unwrap(), Expr::Pred(Pred::Packets(Cmp::Gt, 10)));
+    assert_eq!(parse("flags S").unwrap(), Expr::Pred(Pred::Flags(0x02)));
+    assert_eq!(parse("flags SA").unwrap(), Expr::Pred(Pred::Flags(0x12)));
+    assert_eq!(parse("flags 18").unwrap(), Expr::Pred(Pred::Flags(18)));
+    assert_eq!(parse("tos 184").unwrap(), Expr::Pred(Pred::Tos(Cmp::Eq, 184)));
+    assert_eq!(parse("vlan != 10").unwrap(), Expr::Pred(Pred::Vlan(Cmp::Ne, 10)));
+    let nh = Expr::Pred(Pred::NextHop("192.0.2.254".parse().unwrap()));
+    assert_eq!(parse("next hop 192.0.2.254").unwrap(), nh);
+    assert_eq!(parse("next ip 192.0.2.254").unwrap(), nh);
+    assert_eq!(parse("nexthop 192.0.2.254").unwrap(), nh);
+    assert_eq!(parse("dst port https").unwrap(), parse("dst port 443").unwrap());
+    assert_eq!(parse("port dns").unwrap(), parse("port 53").unwrap());
+    assert_eq!(parse("src port > ssh").unwrap(), Expr::Pred(Pred::Port(Dir::Src, Cmp::Gt, 22)));
+    assert_eq!(parse("proto gre or esp").unwrap(), parse("proto 47 or proto 50").unwrap());
+    let cases: &[(&str, usize, &str)] = &[
+        ("bytes > lots", 8, "lots"),
+        ("bytes > 99999999999g", 8, "99999999999g"),
+        ("flags SZ", 6, "SZ"),
+        ("tos 300", 4, "300"),
+        ("vlan 5000", 5, "5000"),
+        ("next door 10.0.0.1", 5, "door"),
+        ("dst port htps", 9, "htps"),
+    ];
+    for (input, pos, token) in cases {
+        let e = parse(input).unwrap_err();
+        assert_eq!((e.pos, e.token.as_str()), (*pos, *token), "{input}: {e}");
+    }
+    println!("18 nfdump forms parsed, {} errors located", cases.len());
+}
+
+#[test]
+fn nfdump_predicates_evaluate() {
+    let mut r = rec("10.0.0.1", "192.0.2.80", 40000, 443, 6);
+    r.bytes = 1500;
+    r.packets = 3;
+    r.tcp_flags = 0x12; // SYN+ACK
+    r.tos = 184;
+    r.vlan = 10;
+    r.next_hop = Some("192.0.2.254".parse().unwrap());
+    let yes = [
+        "bytes 1500",
+        "bytes > 1k",
+        "bytes < 2k",
+        "packets <= 3",
+        "flags S",
+        "flags SA",
+        "not flags R",
+        "tos 184",
+        "vlan 10",
+        "next hop 192.0.2.254",
+        "dst port https",
+    ];
+    let no = [
+        "bytes > 1500",
+        "packets > 3",
+        "flags S and not flags A",
+        "flags F",
+        "tos 0",
+        "vlan 11",
+        "next hop 192.0.2.1",
+    ];
+    for f in yes {
+        assert!(matches(&parse(f).unwrap(), &r), "{f}");
+    }
+    for f in no {
+        assert!(!matches(&parse(f).unwrap(), &r), "{f}");
+    }
+    // Absent next hop: `next hop X` is false and its negation true (as in SQL).
+    r.next_hop = None;
+    assert!(matches(&parse("not next hop 192.0.2.254").unwrap(), &r));
+    println!("{} matching and {} non-matching filters checked", yes.len(), no.len());
 }

@@ -19,10 +19,12 @@ use serde_json::{json, Value};
 use std::net::IpAddr;
 
 pub mod simulations;
+pub mod stats;
 
 /// Every route of the API (mounted at `/api/v1`).
 pub fn routes() -> Vec<Route> {
     let mut r = simulations::routes();
+    r.extend(stats::routes());
     r.extend(routes![
         me,
         me_password,
@@ -215,6 +217,13 @@ impl<'r> rocket::response::Responder<'r, 'static> for Csv {
             .header(Header::new("X-FlowVision-Truncated", if self.truncated { "true" } else { "false" }))
             .sized_body(self.body.len(), std::io::Cursor::new(self.body))
             .ok()
+    }
+}
+
+impl Csv {
+    /// A CSV download of `body` named `filename`.
+    pub fn new(body: String, truncated: bool, filename: String) -> Self {
+        Csv { body, truncated, filename }
     }
 }
 

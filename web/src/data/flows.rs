@@ -1,9 +1,9 @@
-//! Flow search on the raw `flows` table: filters on time, addresses/prefixes, ports,
-//! protocol, exporter and interfaces; paged; run in a read-only transaction with its
+//! Flow search on the raw `flows` table: a time range and a filter expression (the
+//! filter crate renders it as parameterized SQL, ANDed inside the caller's scope); paged; run in a read-only transaction with its
 //! own `statement_timeout`, and capped in how many rows it may page through or export.
 
 use super::{ts, ts_opt, DataError, DataResult, Db, Scope};
-use crate::net::Prefix;
+use flowvision_filter::{to_sql, Expr, SqlParam};
 use flowvision_schema::tables::FLOWS;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -15,35 +15,17 @@ pub const MAX_SPAN_DAYS: i64 = 7;
 /// Rows per page at most.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
-/// A flow search.
+/// A flow search: a time range and a filter expression (the language shared with the
+/// collector's relay, [`flowvision_filter`]); the search form's fields are a builder
+/// for that expression ([`crate::params::FlowParams`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowQuery {
     /// Received at or after.
     pub from: Option<OffsetDateTime>,
     /// Received before.
     pub to: Option<OffsetDateTime>,
-    /// Source address inside this prefix.
-    pub src: Option<Prefix>,
-    /// Destination address inside this prefix.
-    pub dst: Option<Prefix>,
-    /// Source or destination address inside this prefix.
-    pub addr: Option<Prefix>,
-    /// Source port.
-    pub src_port: Option<u16>,
-    /// Destination port.
-    pub dst_port: Option<u16>,
-    /// Source or destination port.
-    pub port: Option<u16>,
-    /// IP protocol number.
-    pub proto: Option<u8>,
-    /// Exporter inside this prefix (within the caller's scope).
-    pub exporter: Option<Prefix>,
-    /// Input interface.
-    pub in_if: Option<u32>,
-    /// Output interface.
-    pub out_if: Option<u32>,
-    /// Input or output interface.
-    pub interface: Option<u32>,
+    /// Only flows this expression selects (all when `None`); ANDed inside the scope.
+    pub filter: Option<Expr>,
     /// Page number, from 1.
     pub page: u32,
     /// Rows per page.
@@ -179,55 +161,40 @@ impl FlowRow {
     }
 }
 
-type Param = Box<dyn ToSql + Sync + Send>;
+/// A bound query parameter.
+pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
-/// The WHERE clause and parameters of a query; the scope is always `$3`.
-fn build(scope: &Scope, q: &FlowQuery, from: OffsetDateTime, to: OffsetDateTime) -> (String, Vec<Param>) {
+/// Appends `expr` rendered as SQL (by the filter crate, values as placeholders
+/// numbered after those already in `params`) and returns the condition.
+pub(crate) fn filter_sql(expr: &Expr, params: &mut Vec<Param>) -> String {
+    let before = params.len();
+    // to_sql numbers its placeholders after the vector's length: stand-ins for ours.
+    let mut sp = vec![SqlParam::Int(0); before];
+    let cond = to_sql(expr, &mut sp);
+    params.extend(sp.into_iter().skip(before).map(|p| -> Param {
+        match p {
+            SqlParam::Int(n) => Box::new(n),
+            SqlParam::Inet(s) => Box::new(s),
+        }
+    }));
+    cond
+}
+
+/// The WHERE clause and parameters of a query: time range, the caller's scope
+/// (always `$3`), then the filter.
+pub(crate) fn build(
+    scope: &Scope,
+    filter: Option<&Expr>,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> (String, Vec<Param>) {
     let mut params: Vec<Param> = vec![Box::new(from), Box::new(to), Box::new(scope.sql_param())];
     let mut sql =
         String::from("time_received >= $1 AND time_received < $2 AND exporter <<= ANY($3::text[]::inet[])");
-    let mut push = |cond: &str, p: Param, params: &mut Vec<Param>| {
-        params.push(p);
-        let n = params.len();
+    if let Some(e) = filter {
+        let cond = filter_sql(e, &mut params);
         sql.push_str(" AND ");
-        sql.push_str(&cond.replace('?', &format!("${n}")));
-    };
-    if let Some(p) = q.src {
-        push("src_addr <<= ?::text::inet", Box::new(p.to_string()), &mut params);
-    }
-    if let Some(p) = q.dst {
-        push("dst_addr <<= ?::text::inet", Box::new(p.to_string()), &mut params);
-    }
-    if let Some(p) = q.addr {
-        push(
-            "(src_addr <<= ?::text::inet OR dst_addr <<= ?::text::inet)",
-            Box::new(p.to_string()),
-            &mut params,
-        );
-    }
-    if let Some(p) = q.exporter {
-        push("exporter <<= ?::text::inet", Box::new(p.to_string()), &mut params);
-    }
-    if let Some(v) = q.src_port {
-        push("src_port = ?::integer", Box::new(i32::from(v)), &mut params);
-    }
-    if let Some(v) = q.dst_port {
-        push("dst_port = ?::integer", Box::new(i32::from(v)), &mut params);
-    }
-    if let Some(v) = q.port {
-        push("(src_port = ?::integer OR dst_port = ?::integer)", Box::new(i32::from(v)), &mut params);
-    }
-    if let Some(v) = q.proto {
-        push("proto = ?::smallint", Box::new(i16::from(v)), &mut params);
-    }
-    if let Some(v) = q.in_if {
-        push("in_if = ?::bigint", Box::new(i64::from(v)), &mut params);
-    }
-    if let Some(v) = q.out_if {
-        push("out_if = ?::bigint", Box::new(i64::from(v)), &mut params);
-    }
-    if let Some(v) = q.interface {
-        push("(in_if = ?::bigint OR out_if = ?::bigint)", Box::new(i64::from(v)), &mut params);
+        sql.push_str(&cond);
     }
     (sql, params)
 }
@@ -294,7 +261,7 @@ impl Db {
         offset: i64,
     ) -> DataResult<(OffsetDateTime, OffsetDateTime, Vec<FlowRow>)> {
         let (from, to) = q.range(OffsetDateTime::now_utc())?;
-        let (cond, mut params) = build(scope, q, from, to);
+        let (cond, mut params) = build(scope, q.filter.as_ref(), from, to);
         params.push(Box::new(limit));
         let nl = params.len();
         params.push(Box::new(offset));
@@ -358,17 +325,12 @@ mod tests {
     #[test]
     fn where_clause_is_parameterised() {
         let scope = crate::auth::scope_for_tests();
-        let q = FlowQuery {
-            src: Some("10.0.0.0/8".parse().unwrap()),
-            port: Some(443),
-            interface: Some(3),
-            ..FlowQuery::default()
-        };
+        let e = flowvision_filter::parse("src net 10.0.0.0/8 and port 443 and if 3").unwrap();
         let now = OffsetDateTime::now_utc();
-        let (sql, params) = build(&scope, &q, now - time::Duration::hours(1), now);
+        let (sql, params) = build(&scope, Some(&e), now - time::Duration::hours(1), now);
         assert_eq!(params.len(), 6);
         assert!(sql.contains("src_addr <<= $4::text::inet"), "{sql}");
-        assert!(sql.contains("(src_port = $5::integer OR dst_port = $5::integer)"), "{sql}");
+        assert!(sql.contains("(src_port = $5::bigint OR dst_port = $5::bigint)"), "{sql}");
         assert!(sql.contains("(in_if = $6::bigint OR out_if = $6::bigint)"), "{sql}");
         assert!(!sql.contains("10.0.0.0"), "values must be parameters: {sql}");
     }

@@ -12,6 +12,7 @@ pub mod exporters;
 pub mod flows;
 pub mod simulations;
 pub mod stats;
+pub mod stats_query;
 pub mod window;
 
 pub use crate::auth::Scope;

@@ -422,6 +422,12 @@ fn flow_form(q: &FlowParams) -> Markup {
     };
     m! {
         form #flow-search method="get" action="/flows" {
+            div.field.wide {
+                label for="f-filter" { "Filter" }
+                input #f-filter type="text" name="filter" value=(v(&q.filter)) size="80"
+                    placeholder="proto tcp and dst port 443 and src net 10.0.0.0/8 and not exporter 192.0.2.1";
+                span.muted { "nfdump-style expression (see the filter language in the docs); the fields below are ANDed with it" }
+            }
             div.fields {
                 (field("from", "From", v(&q.from), "RFC 3339, default 15 min ago"))
                 (field("to", "To", v(&q.to), "RFC 3339, default now"))
@@ -445,18 +451,23 @@ fn flow_form(q: &FlowParams) -> Markup {
 #[get("/flows?<q..>")]
 async fn flows(auth: Auth, app: &State<App>, q: FlowParams) -> AppResult<Html> {
     auth.require(Permission::SearchFlows)?;
-    let query = q.query()?;
-    let result = app.db.search_flows(auth.scope(), &query).await;
+    // A bad filter or field is shown above the form it came from (with the position
+    // of the bad token), not as an error page.
+    let result = match q.query() {
+        Ok(query) => app.db.search_flows(auth.scope(), &query).await.map_err(AppError::from),
+        Err(e) => Err(e),
+    };
     let qs = q.query_string();
     let body = match result {
         Err(e) => {
-            let (_, msg) = AppError::from(e).status_and_message();
+            let (_, msg) = e.status_and_message();
             m! { (flow_form(&q)) div.notice.error #flow-error data-test="flow-error" { (msg) } }
         }
         Ok(page_) => m! {
             (flow_form(&q))
             div.toolbar {
                 span.muted #flow-range { (page_.from) " to " (page_.to) ", page " (page_.page) " (" (page_.rows.len()) " rows)" }
+                @if let Ok(Some(e)) = q.expression() { " " code #flow-expression { (e) } }
                 a.button #flow-export href={ "/api/v1/flows/export?" (qs) } data-test="export-csv" { "Export CSV" }
             }
             table.data.flows #flow-results {

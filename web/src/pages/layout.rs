@@ -15,6 +15,7 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
     ("as", "AS", "/as", Permission::ViewDashboards),
     ("exporters", "Exporters", "/exporters", Permission::ViewDashboards),
     ("flows", "Flow search", "/flows", Permission::SearchFlows),
+    ("stats", "Statistics", "/stats", Permission::SearchFlows),
     ("collector", "Collector", "/collector", Permission::ViewCollectorStats),
     ("simulations", "Simulations", "/simulations", Permission::RunSimulations),
     ("users", "Users", "/admin/users", Permission::ManageUsers),

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod dash;
 pub mod layout;
 pub mod simulations;
+pub mod stats;
 
 use maud::Markup;
 use rocket::response::content::RawHtml;
@@ -20,6 +21,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(dash::routes());
     r.extend(admin::routes());
     r.extend(simulations::routes());
+    r.extend(stats::routes());
     r
 }
 

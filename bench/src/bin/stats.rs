@@ -1,0 +1,293 @@
+//! Statistics benchmark: p50/p95 latency of `/api/v1/stats` (nfdump -s over raw flows:
+//! top 10 source addresses by bytes, with a few filters) over 1 hour and 24 hours of
+//! raw flows, over HTTP against the running `flowvision-web` binary.
+//!
+//! A throwaway PostgreSQL is migrated by the web binary and filled with SQL
+//! (`generate_series`, time-ordered as the collector appends) with `--flows` rows
+//! spread evenly over the last `--hours` hours; then each query is timed
+//! `--iterations` times after one warm-up. Statistics read every raw row of the
+//! window that passes the time test (the BRIN index prunes other hours), so their
+//! latency is bounded by the rows in the window: see docs/benchmarks.md.
+//!
+//! `cargo build -p flowvision-web && cargo run --release -p flowvision-bench --bin stats`
+//! Options: `--flows N` [3000000], `--hours H` [24], `--iterations N` [7],
+//! `--timeout-ms MS` [WEB_SEARCH_TIMEOUT_MS given to the console, 60000].
+//! The web binary: `FLOWVISION_WEB_BIN`, else `target/release/flowvision-web`, else
+//! `target/debug/flowvision-web`.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use flowvision_collector::store::partitions::{partition_name, Family, Span, TABLES as PARTITIONED};
+use flowvision_schema::tables;
+use flowvision_tests::pg::PgCluster;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin";
+const ADMIN_PW: &str = "stats-benchmark-password";
+
+/// Statistics benchmark: `/api/v1/stats` latency over raw flows.
+#[derive(Debug, Parser)]
+#[command(name = "stats")]
+struct Scale {
+    /// Raw flow rows.
+    #[arg(long, value_name = "N", default_value_t = 3_000_000)]
+    flows: i64,
+    /// Hours they span (up to now).
+    #[arg(long, value_name = "H", default_value_t = 24)]
+    hours: i64,
+    /// Timed requests per query (after one warm-up).
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    iterations: usize,
+    /// The console's statistics time limit (WEB_SEARCH_TIMEOUT_MS).
+    #[arg(long = "timeout-ms", value_name = "MS", default_value_t = 60_000)]
+    timeout_ms: u64,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn web_bin() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("FLOWVISION_WEB_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
+    for profile in ["release", "debug"] {
+        let p = target.join(profile).join("flowvision-web");
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    bail!("flowvision-web not built: cargo build -p flowvision-web")
+}
+
+struct Web(Child);
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange (Connection: close): status, Set-Cookie values, body.
+fn http(port: u16, method: &str, path: &str, cookie: &str, body: &str) -> Result<(u16, Vec<String>, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if !cookie.is_empty() {
+        req.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .context("no HTTP status line")?;
+    let cookies = lines
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| v.split(';').next().map(str::to_string))
+        .collect();
+    Ok((status, cookies, body.to_string()))
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies
+        .iter()
+        .filter_map(|c| c.split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
+}
+
+fn login(port: u16) -> Result<String> {
+    let (_, cookies, _) = http(port, "GET", "/login", "", "")?;
+    let csrf = cookie_value(&cookies, "fv_login_csrf").context("login CSRF cookie")?;
+    let (status, cookies, body) = http(
+        port,
+        "POST",
+        "/login",
+        &format!("fv_login_csrf={csrf}"),
+        &format!("username={ADMIN}&password={ADMIN_PW}&csrf={csrf}"),
+    )?;
+    if status != 303 {
+        bail!("login failed ({status}): {body}");
+    }
+    cookie_value(&cookies, "fv_session").context("session cookie")
+}
+
+/// Raw flows in time order, as dashboards.rs generates them: 20 exporters, 2^20
+/// source addresses drawn through a bijection, 8 services, Zipf-free uniform bytes.
+fn generate(db: &mut postgres::Client, s: &Scale) -> Result<()> {
+    let t = Instant::now();
+    db.batch_execute("SET synchronous_commit = off; SET maintenance_work_mem = '512MB'")?;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let hour = flowvision_schema::HOUR_MS;
+    let mut ddl = String::new();
+    for &(parent, family) in PARTITIONED.iter().filter(|(_, f)| matches!(f, Family::Flows)) {
+        let _ = family;
+        let mut lo = Span::Hour.start(now_ms - (s.hours + 1) * hour);
+        while lo <= now_ms + hour {
+            let hi = lo + Span::Hour.len_ms();
+            ddl.push_str(&format!(
+                "CREATE TABLE IF NOT EXISTS {} PARTITION OF {parent} \
+                 FOR VALUES FROM (to_timestamp({lo} / 1000.0)) TO (to_timestamp({hi} / 1000.0));\n",
+                partition_name(parent, Span::Hour, lo)
+            ));
+            lo = hi;
+        }
+    }
+    db.batch_execute(&ddl)?;
+    let sql = format!(
+        "INSERT INTO {flows} (time_received, bytes, packets, flow_start, flow_end, observation_domain, sequence, \
+         sampling_rate, in_if, out_if, src_as, dst_as, src_port, dst_port, tcp_flags, vlan, protocol, proto, tos, \
+         src_mask, dst_mask, exporter, src_addr, dst_addr, next_hop) \
+         SELECT ts, 40 + (i * 7919) % 1500 * 20, 1 + i % 20, ts - interval '10 s', ts, 0, i, 1, 1 + i % 48, \
+         1 + (i / 7) % 48, 64512 + i % 977, 64512 + i % 331, 1024 + (i * 40503) % 64000, \
+         (ARRAY[443, 80, 53, 22, 8443, 3389, 123, 5432])[1 + i % 8], 24, 0, 'ipfix', \
+         (ARRAY[6, 6, 17, 6, 6, 6, 17, 6])[1 + i % 8], 0, 24, 24, '10.255.0.0'::inet + (1 + i % 20), \
+         '100.64.0.0'::inet + ((i * 2654435761) % 1048576), '198.18.0.0'::inet + ((i * 40503) % 65536), '10.0.0.1' \
+         FROM generate_series(1::bigint, {n}) i, \
+         LATERAL (SELECT now() - interval '{h} hours' + (i::double precision / {n}) * interval '{h} hours' AS ts) t",
+        flows = tables::FLOWS,
+        n = s.flows,
+        h = s.hours
+    );
+    let n = db.execute(&sql, &[])?;
+    db.batch_execute("VACUUM ANALYZE")?;
+    println!("  {n} flows over {} h generated and analyzed in {:.0} s", s.hours, t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i.min(sorted.len() - 1)).copied().unwrap_or(f64::NAN)
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn main() -> Result<()> {
+    let s = Scale::parse();
+    let bin = web_bin()?;
+    println!("flowvision-web: {}", bin.display());
+    let pg = PgCluster::start().context("starting PostgreSQL")?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let log = tempfile::NamedTempFile::new()?;
+    let _web = Web(Command::new(&bin)
+        .env("DATABASE_URL", pg.url())
+        .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WEB_LOG", "critical")
+        .env("WEB_SEARCH_TIMEOUT_MS", s.timeout_ms.to_string())
+        .env("WEB_ARGON2_MEMORY_KIB", "256")
+        .env("WEB_ARGON2_ITERATIONS", "1")
+        .env("FLOWVISION_ADMIN_USER", ADMIN)
+        .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
+        .stdout(log.reopen()?)
+        .stderr(log.reopen()?)
+        .stdin(Stdio::null())
+        .spawn()?);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("flowvision-web not listening: {}", std::fs::read_to_string(log.path())?);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut db = pg.connect()?;
+    println!(
+        "data set: {} flows over {} h ({:.0} per hour)",
+        s.flows,
+        s.hours,
+        s.flows as f64 / s.hours as f64
+    );
+    generate(&mut db, &s)?;
+    let session = login(port)?;
+    let cookie = format!("fv_session={session}");
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let filters = [
+        ("no filter", ""),
+        ("proto tcp and dst port 443", "proto tcp and dst port 443"),
+        ("src net 100.64.0.0/16 and bytes > 10k", "src net 100.64.0.0/16 and bytes > 10k"),
+        ("not exporter 10.255.0.1", "not exporter 10.255.0.1"),
+    ];
+    println!("\ntop 10 srcip by bytes, {} iterations each (after one warm-up), ms:", s.iterations);
+    println!("{:<60} {:>9} {:>9} {:>9} {:>10}", "query", "p50", "p95", "max", "rows read");
+    for hours in [1i64, 24] {
+        let from = now_ms - hours * 3_600_000;
+        let in_window: i64 = db
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {} WHERE time_received >= to_timestamp($1::float8 / 1000)",
+                    tables::FLOWS
+                ),
+                &[&(from as f64)],
+            )?
+            .get(0);
+        for (name, f) in filters {
+            let path = format!(
+                "/api/v1/stats?key=srcip&order=bytes&limit=10&from={from}&to={}{}",
+                now_ms + 60_000,
+                if f.is_empty() { String::new() } else { format!("&filter={}", enc(f)) }
+            );
+            let (status, _, body) = http(port, "GET", &path, &cookie, "")?;
+            if status != 200 {
+                println!(
+                    "{:<60} HTTP {status}: {}",
+                    format!("{hours} h, {name}"),
+                    body.chars().take(120).collect::<String>()
+                );
+                continue;
+            }
+            let mut times = Vec::with_capacity(s.iterations);
+            for _ in 0..s.iterations {
+                let t = Instant::now();
+                let (status, _, _) = http(port, "GET", &path, &cookie, "")?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                if status != 200 {
+                    bail!("{path}: HTTP {status}");
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "{:<60} {:>9.1} {:>9.1} {:>9.1} {:>10}",
+                format!("{hours} h, {name}"),
+                pct(&times, 0.5),
+                pct(&times, 0.95),
+                pct(&times, 1.0),
+                in_window
+            );
+        }
+    }
+    Ok(())
+}
