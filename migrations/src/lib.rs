@@ -80,6 +80,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "0004_web_auth.sql", sql: include_str!("../0004_web_auth.sql") },
     Migration { version: 5, name: "0005_forward_rules.sql", sql: include_str!("../0005_forward_rules.sql") },
     Migration { version: 6, name: "0006_topn_tiers.sql", sql: include_str!("../0006_topn_tiers.sql") },
+    Migration {
+        version: 8,
+        name: "0008_exporter_names.sql",
+        sql: include_str!("../0008_exporter_names.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

@@ -203,6 +203,8 @@ fn schemas() -> Value {
             ("sequence_lost", int("Cumulative upstream loss")),
             ("templates", int("Cumulative templates received")),
             ("active_templates", int("Templates known now")),
+            ("display_name", nullable(string("Name set in the console"))),
+            ("notes", string("Notes set in the console (empty when none)")),
             ("rates", r("ExporterRates")),
             ("rate_seconds", int("Seconds the rates average over")),
         ],
@@ -747,7 +749,7 @@ pub fn document() -> Value {
             errors: &[403],
         },
     );
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "FlowVision API",
@@ -761,7 +763,7 @@ pub fn document() -> Value {
         "security": [{ "bearerAuth": [] }, { "cookieAuth": [] }],
         "tags": [
             { "name": "dashboards" }, { "name": "exporters" }, { "name": "flows" }, { "name": "collector" },
-            { "name": "account" }, { "name": "admin" }
+            { "name": "account" }, { "name": "admin" }, { "name": "rules" }
         ],
         "paths": paths,
         "components": {
@@ -781,7 +783,15 @@ pub fn document() -> Value {
             },
             "schemas": schemas(),
         }
-    })
+    });
+    // This endpoints are described beside their handlers.
+    if let Some(p) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        p.extend(crate::api::rules_openapi::paths());
+    }
+    if let Some(s) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        s.extend(crate::api::rules_openapi::schemas());
+    }
+    doc
 }
 
 #[get("/api_docs/openapi.json")]

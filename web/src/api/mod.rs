@@ -18,9 +18,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
+pub mod exporter_names;
+pub mod rules;
+pub mod rules_openapi;
+
 /// Every route of the API (mounted at `/api/v1`).
 pub fn routes() -> Vec<Route> {
-    routes![
+    let mut r = rules::routes();
+    r.extend(exporter_names::routes());
+    r.extend(routes![
         me,
         me_password,
         traffic,
@@ -51,7 +57,8 @@ pub fn routes() -> Vec<Route> {
         group_update,
         group_delete,
         audit,
-    ]
+    ]);
+    r
 }
 
 type JsonResult = AppResult<Json<Value>>;
@@ -74,6 +81,8 @@ async fn me(auth: PendingAuth) -> JsonResult {
         (Permission::ViewCollectorStats, "collector_stats"),
         (Permission::ManageUsers, "users"),
         (Permission::ViewAudit, "audit"),
+        (Permission::ManageRules, "rules"),
+        (Permission::NameExporters, "exporter_names"),
     ]
     .into_iter()
     .filter(|(p, _)| a.role.allows(*p))

@@ -29,6 +29,11 @@ pub enum Permission {
     ManageUsers,
     /// The audit log.
     ViewAudit,
+    /// Forwarding rules: read with their counters, add, edit, enable/disable, delete
+    /// (changes also need an all-exporter scope: a rule sees every exporter's flows).
+    ManageRules,
+    /// Display names and notes of the exporters in the caller's scope.
+    NameExporters,
 }
 
 impl Role {
@@ -55,7 +60,9 @@ impl Role {
         match p {
             Permission::ViewDashboards => Role::Viewer,
             Permission::SearchFlows => Role::Analyst,
-            Permission::ViewCollectorStats => Role::Operator,
+            Permission::ViewCollectorStats | Permission::ManageRules | Permission::NameExporters => {
+                Role::Operator
+            }
             Permission::ManageUsers | Permission::ViewAudit => Role::Admin,
         }
     }
@@ -80,6 +87,10 @@ mod tests {
         assert!(Role::Operator.allows(Permission::ViewCollectorStats));
         assert!(!Role::Operator.allows(Permission::ManageUsers));
         assert!(Role::Admin.allows(Permission::ViewAudit));
+        assert!(!Role::Analyst.allows(Permission::ManageRules));
+        assert!(Role::Operator.allows(Permission::ManageRules));
+        assert!(!Role::Analyst.allows(Permission::NameExporters));
+        assert!(Role::Operator.allows(Permission::NameExporters));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod dash;
 pub mod exporters;
 pub mod flows;
+pub mod rules;
 pub mod stats;
 pub mod window;
 

@@ -287,7 +287,7 @@ async fn exporters(auth: Auth, app: &State<App>) -> AppResult<Html> {
                     @if list.is_empty() { tr.empty { td colspan="12" { "No exporter in your device scope has sent flows yet." } } }
                     @for e in &list {
                         tr data-test="row" data-exporter=(e.exporter) {
-                            td { a href={ "/exporters/" (e.exporter) } { (e.exporter) } }
+                            td { a href={ "/exporters/" (e.exporter) } { (super::exporter_names::label(&e.exporter, e.display_name.as_deref())) } }
                             td { (status_badge(e.status)) }
                             td { (e.protocol.clone().unwrap_or_default()) }
                             td.num { (e.sampling_rate.map(|r| format!("1:{r}")).unwrap_or_default()) }
@@ -329,13 +329,18 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
     let base = DashParams { exporter: None, ..q.clone() };
     let path = format!("/exporters/{ip}");
     let api = format!("/api/v1/traffic?{}", keep(&base, &[("exporter", &ip.to_string())]));
+    let title = match &e.display_name {
+        Some(n) => format!("Exporter {n} ({ip})"),
+        None => format!("Exporter {ip}"),
+    };
     Ok(html(page(
-        &format!("Exporter {ip}"),
+        &title,
         &auth,
         "exporters",
         m! {
             div.toolbar { (range_picker(&path, &base, &[])) }
             section.card #exporter-health data-exporter=(e.exporter) {
+                @if !e.notes.is_empty() { p #exporter-notes-text { (e.notes) } }
                 dl.inline {
                     dt { "Status" } dd { (status_badge(e.status)) }
                     dt { "Protocol" } dd { (e.protocol.clone().unwrap_or_default()) }
@@ -347,6 +352,9 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
                     dt { "Decode errors" } dd { (e.decode_errors) }
                     dt { "Stored flows" } dd { (fmt_count(e.flows as f64)) }
                 }
+            }
+            @if auth.role.allows(Permission::NameExporters) {
+                (super::exporter_names::form(&auth, &e.exporter, e.display_name.as_deref(), &e.notes))
             }
             (chart("chart-traffic", "traffic", &api, "Traffic of this exporter"))
             div.grid2 {

@@ -16,6 +16,7 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
     ("exporters", "Exporters", "/exporters", Permission::ViewDashboards),
     ("flows", "Flow search", "/flows", Permission::SearchFlows),
     ("collector", "Collector", "/collector", Permission::ViewCollectorStats),
+    ("rules", "Forwarding", "/rules", Permission::ManageRules),
     ("users", "Users", "/admin/users", Permission::ManageUsers),
     ("groups", "Device groups", "/admin/groups", Permission::ManageUsers),
     ("audit", "Audit log", "/admin/audit", Permission::ViewAudit),

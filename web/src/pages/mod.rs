@@ -6,7 +6,9 @@
 pub mod account;
 pub mod admin;
 pub mod dash;
+pub mod exporter_names;
 pub mod layout;
+pub mod rules;
 
 use maud::Markup;
 use rocket::response::content::RawHtml;
@@ -18,6 +20,8 @@ pub fn routes() -> Vec<Route> {
     r.extend(account::routes());
     r.extend(dash::routes());
     r.extend(admin::routes());
+    r.extend(rules::routes());
+    r.extend(exporter_names::routes());
     r
 }
 
