@@ -29,7 +29,7 @@ pub fn form(auth: &Auth, exporter: &str, display_name: Option<&str>, notes: &str
             form #exporter-name-form method="post" action={ "/exporters/" (exporter) "/name" } {
                 (super::layout::csrf_field(auth))
                 label for="exporter-display-name" { "Display name" }
-                input #exporter-display-name name="display_name" maxlength="100" value=(display_name.unwrap_or(""));
+                input #exporter-display-name type="text" name="display_name" maxlength="100" value=(display_name.unwrap_or(""));
                 label for="exporter-notes" { "Notes" }
                 textarea #exporter-notes name="notes" rows="3" maxlength="4000" { (notes) }
                 button #exporter-name-submit type="submit" { "Save" }

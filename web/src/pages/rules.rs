@@ -112,9 +112,9 @@ fn rule_form(auth: &Auth, f: &RuleForm, editing: Option<&str>, problem: Option<&
             form #rule-form method="post" action=(action) data-editing=(editing.unwrap_or("")) {
                 (csrf_field(auth))
                 label for="rule-name" { "Name" }
-                input #rule-name name="name" required value=(f.name) maxlength="64";
+                input #rule-name type="text" name="name" required value=(f.name) maxlength="64";
                 label for="rule-filter" { "Filter" }
-                input #rule-filter name="filter" value=(f.filter) autocomplete="off" spellcheck="false"
+                input #rule-filter type="text" name="filter" value=(f.filter) autocomplete="off" spellcheck="false"
                     placeholder="proto tcp and dst port 443 and src net 10.0.0.0/8"
                     data-check="/api/v1/rules/check" data-state=(if filter_problem.is_some() { "error" } else { "" });
                 div #filter-error.field-error data-test="filter-error" hidden[filter_problem.is_none()]
@@ -142,7 +142,7 @@ fn rule_form(auth: &Auth, f: &RuleForm, editing: Option<&str>, problem: Option<&
                 }
                 @if let Some(e) = err_for("action") { div.field-error data-test="action-error" { (e) } }
                 label for="rule-destination" { "Destination (host:port)" }
-                input #rule-destination name="destination" value=(f.destination) placeholder="192.0.2.10:2055";
+                input #rule-destination type="text" name="destination" value=(f.destination) placeholder="192.0.2.10:2055";
                 @if let Some(e) = err_for("destination") { div.field-error data-test="destination-error" { (e) } }
                 label for="rule-protocol" { "Re-encode protocol" }
                 select #rule-protocol name="protocol" {
@@ -175,7 +175,7 @@ fn rules_html(auth: &Auth, rules: &[RuleView], form: Markup, top: Markup) -> Htm
             table.data #rules-table data-api="/api/v1/rules" {
                 thead { tr {
                     th.num { "#" } th { "Name" } th { "Filter" } th { "Action" } th { "Destination" } th { "State" }
-                    th.num { "Matched" } th.num { "Sent" } th.num { "Dropped" } th { "Health" } th { "" }
+                    th.num { "Matched (records)" } th.num { "Sent (datagrams)" } th.num { "Dropped" } th { "Health" } th { "" }
                 } }
                 tbody {
                     @if rules.is_empty() { tr.empty { td colspan="11" { "No forwarding rules." } } }
