@@ -127,7 +127,7 @@ fn rules_page_forwards_to_nfcapd() {
         .map(|r| r.get(0))
         .collect();
     println!("audit: {actions:?}");
-    assert_eq!(actions, ["rule.create", "rule.delete"]);
+    assert_eq!(actions, ["rule.create", "rule.disable", "rule.enable", "rule.delete"]);
     let left: i64 = db.query_one("SELECT count(*) FROM forward_rules", &[]).unwrap().get(0);
     assert_eq!(left, 0);
 }

@@ -226,6 +226,9 @@ fn exporter_names_within_scope() {
     assert!(page.body.contains("core-rtr-1") && page.body.contains(a), "{}", page.body);
     let page = web.get(&format!("/exporters/{a}"), Some(&admin));
     assert!(page.body.contains("core-rtr-1") && page.body.contains("rack 4"));
+    // The exporter drop-downs say "name (address)".
+    let page = web.get("/?range=1h", Some(&admin));
+    assert!(page.body.contains(&format!("core-rtr-1 ({a})")), "overview drop-down");
     // Cleared with a blank name and notes.
     assert_eq!(set(&admin, a, " ", "").status, Status::Ok);
     assert!(web.json(&format!("/api/v1/exporters/{a}"), &admin)["display_name"].is_null());

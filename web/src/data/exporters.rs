@@ -75,6 +75,32 @@ pub struct ExporterHealth {
     pub rate_seconds: i64,
 }
 
+/// An exporter in a drop-down: its address (what [`std::fmt::Display`] writes, the
+/// value submitted) and its display name, if one was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExporterChoice {
+    /// Address.
+    pub addr: IpAddr,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+impl ExporterChoice {
+    /// "name (address)", or the address.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} ({})", self.addr),
+            None => self.addr.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ExporterChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
 fn select_sql() -> String {
     format!(
         "
@@ -173,16 +199,20 @@ impl Db {
         rows.first().map(row_to_health).transpose()
     }
 
-    /// Addresses of the exporters in `scope` (for filter drop-downs).
-    pub async fn exporter_addresses(&self, scope: &Scope) -> DataResult<Vec<IpAddr>> {
+    /// The exporters in `scope` with their display names (for filter drop-downs).
+    pub async fn exporter_addresses(&self, scope: &Scope) -> DataResult<Vec<ExporterChoice>> {
         let c = self.conn().await?;
         let rows = c
             .query(
-                &format!("SELECT exporter FROM {EXPORTERS} WHERE exporter <<= ANY($1::text[]::inet[]) ORDER BY exporter"),
+                &format!(
+                    "SELECT e.exporter, n.display_name FROM {EXPORTERS} e
+                     LEFT JOIN {EXPORTER_NAMES} n ON n.exporter = e.exporter
+                     WHERE e.exporter <<= ANY($1::text[]::inet[]) ORDER BY e.exporter"
+                ),
                 &[&scope.sql_param()],
             )
             .await?;
-        rows.iter().map(|r| r.try_get(0).map_err(Into::into)).collect()
+        rows.iter().map(|r| Ok(ExporterChoice { addr: r.try_get(0)?, name: r.try_get(1)? })).collect()
     }
 
     /// Display names of the exporters in `scope` that have one, by address (for

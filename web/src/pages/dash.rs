@@ -72,7 +72,12 @@ fn range_picker(path: &str, q: &DashParams, extra: &[(&str, &str)]) -> Markup {
     }
 }
 
-fn exporter_filter(path: &str, q: &DashParams, exporters: &[IpAddr], extra: &[(&str, &str)]) -> Markup {
+fn exporter_filter(
+    path: &str,
+    q: &DashParams,
+    exporters: &[crate::data::exporters::ExporterChoice],
+    extra: &[(&str, &str)],
+) -> Markup {
     let selected = q.exporter.clone().unwrap_or_default();
     m! {
         form.filter #exporter-filter method="get" action=(path) {
@@ -83,7 +88,7 @@ fn exporter_filter(path: &str, q: &DashParams, exporters: &[IpAddr], extra: &[(&
                 option value="" selected[selected.is_empty()] { "all in my scope" }
                 @for e in exporters {
                     @let s = e.to_string();
-                    option value=(s) selected[selected == s] { (s) }
+                    option value=(s) selected[selected == s] { (e.label()) }
                 }
             }
             noscript { button type="submit" { "Apply" } }

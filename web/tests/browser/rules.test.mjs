@@ -124,6 +124,13 @@ test("add a rule with a typo, fix it, see nfcapd's flows counted, delete it", as
   fs.writeFileSync(path.join(ARTIFACTS, "counters.json"), JSON.stringify(seen));
   await shot(page, "03-counters");
 
+  // Disable, then enable again.
+  await Promise.all([page.waitForNavigation(), row.locator('[data-test="toggle"]').click()]);
+  assert.ok(page.url().includes("done=disabled"), page.url());
+  assert.equal(await page.locator('tr[data-rule="tcp-to-nfcapd"] [data-enabled]').getAttribute("data-enabled"), "false");
+  await Promise.all([page.waitForNavigation(), row.locator('[data-test="toggle"]').click()]);
+  assert.equal(await page.locator('tr[data-rule="tcp-to-nfcapd"] [data-enabled]').getAttribute("data-enabled"), "true");
+
   // Delete (the confirmation is accepted).
   await Promise.all([page.waitForNavigation(), row.locator('[data-test="delete"]').click()]);
   assert.ok(page.url().includes("done=deleted"), page.url());
