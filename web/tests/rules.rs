@@ -184,11 +184,39 @@ fn rules_crud_checks_permissions_and_audit() {
     );
     assert!(web.json("/api/v1/rules", &op)["rules"].as_array().unwrap().is_empty());
 
-    let log = audit_actions(&web, &admin, "rule.");
+    let a = web.json("/api/v1/audit?action=rule.&limit=1000", &admin);
+    let log: Vec<(String, String, bool, String)> = a["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap().to_string(),
+                e["success"].as_bool().unwrap(),
+                e["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
     println!("audit: {log:?}");
-    let actions: Vec<&str> = log.iter().rev().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(actions, ["rule.create", "rule.update", "rule.disable", "rule.delete"]);
-    assert!(log.iter().any(|(a, t)| a == "rule.create" && t == "web"));
+    let done: Vec<&str> = log.iter().filter(|e| e.2).map(|e| e.0.as_str()).collect();
+    assert_eq!(done, ["rule.create", "rule.update", "rule.disable", "rule.delete"]);
+    assert!(log.iter().any(|e| e.0 == "rule.create" && e.3 == "web" && e.2));
+    // The refused attempts too: viewer, analyst and scoped operator creating, the
+    // scoped operator enabling and deleting.
+    let refused: Vec<(&str, &str)> =
+        log.iter().filter(|e| !e.2).map(|e| (e.0.as_str(), e.1.as_str())).collect();
+    assert_eq!(
+        refused,
+        [
+            ("rule.create", "viewer"),
+            ("rule.create", "analyst"),
+            ("rule.create", "op"),
+            ("rule.enable", "op"),
+            ("rule.delete", "op")
+        ]
+    );
 }
 
 #[test]

@@ -192,15 +192,35 @@ pub fn check_filter(filter: &str) -> Result<(), RuleProblem> {
     flowvision_filter::parse(filter).map(|_| ()).map_err(|e| RuleProblem::filter(&e))
 }
 
-fn require_change(auth: &Auth) -> Result<(), AppError> {
-    auth.require(Permission::ManageRules)?;
-    if !auth.scope().is_all() {
-        return Err(AppError::Forbidden(
+/// The caller may change rules; a refusal is audited too (`success` false), since an
+/// attempt to redirect flows is worth knowing about.
+async fn require_change(app: &App, auth: &Auth, action: &str, target: &str) -> Result<(), AppError> {
+    let refusal = match auth.require(Permission::ManageRules) {
+        Err(e) => Some(e),
+        Ok(()) if !auth.scope().is_all() => Some(AppError::Forbidden(
             "changing forwarding rules needs access to all exporters (a rule sees every exporter's flows)"
                 .into(),
-        ));
+        )),
+        Ok(()) => None,
+    };
+    match refusal {
+        None => Ok(()),
+        Some(e) => {
+            let (_, why) = e.status_and_message();
+            app.db
+                .audit(AuditEvent {
+                    actor_id: Some(auth.id),
+                    actor: &auth.username,
+                    action,
+                    target,
+                    success: false,
+                    source_ip: auth.ip(),
+                    details: json!({"refused": why}),
+                })
+                .await;
+            Err(e)
+        }
     }
-    Ok(())
 }
 
 async fn audit(app: &App, auth: &Auth, action: &str, target: &str, details: Value) {
@@ -227,7 +247,7 @@ fn rule_details(r: &StoredRule) -> Value {
 
 /// Adds a rule.
 pub async fn create_rule(app: &App, auth: &Auth, input: RuleInput) -> Result<StoredRule, RuleFailure> {
-    require_change(auth)?;
+    require_change(app, auth, "rule.create", input.name.trim()).await?;
     let rule = check_rule(input).await.map_err(RuleFailure::Invalid)?;
     app.db.insert_rule(&rule).await?;
     audit(app, auth, "rule.create", &rule.name, rule_details(&rule)).await;
@@ -241,7 +261,7 @@ pub async fn replace_rule(
     name: &str,
     input: RuleInput,
 ) -> Result<StoredRule, RuleFailure> {
-    require_change(auth)?;
+    require_change(app, auth, "rule.update", name).await?;
     let before = app.db.rule(name).await?.ok_or(AppError::NotFound)?;
     let rule = check_rule(input).await.map_err(RuleFailure::Invalid)?;
     app.db.update_rule(name, &rule).await?;
@@ -259,7 +279,7 @@ pub async fn replace_rule(
 
 /// Enables or disables the rule `name`.
 pub async fn set_rule_enabled(app: &App, auth: &Auth, name: &str, enabled: bool) -> Result<(), AppError> {
-    require_change(auth)?;
+    require_change(app, auth, if enabled { "rule.enable" } else { "rule.disable" }, name).await?;
     app.db.set_rule_enabled(name, enabled).await?;
     let action = if enabled { "rule.enable" } else { "rule.disable" };
     audit(app, auth, action, name, json!({"enabled": enabled})).await;
@@ -268,7 +288,7 @@ pub async fn set_rule_enabled(app: &App, auth: &Auth, name: &str, enabled: bool)
 
 /// Deletes the rule `name`.
 pub async fn delete_rule(app: &App, auth: &Auth, name: &str) -> Result<(), AppError> {
-    require_change(auth)?;
+    require_change(app, auth, "rule.delete", name).await?;
     let before = app.db.rule(name).await?.ok_or(AppError::NotFound)?;
     app.db.delete_rule(name).await?;
     audit(

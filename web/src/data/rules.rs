@@ -194,3 +194,32 @@ impl Db {
         Ok((rules, dests))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn relay_keys_split_by_rule_and_destination() {
+        let v = serde_json::json!({
+            "records_decoded_total.ipfix": 9,
+            "relay.rule.matched.a.b@c": 5,
+            "relay.rule.dropped_queue_full.a.b@c": 1,
+            "relay.dest.sent.a.b@c@[2001:db8::1]:2055": 4,
+            "relay.dest.state_up.a.b@c@[2001:db8::1]:2055": 1,
+            "relay.dest.sent.plain@host.example:9995": 7,
+            "relay.rule.junk": 3,
+            "relay.dest.sent.no-destination": 3,
+            "relay.rule.matched.text": "x"
+        });
+        let (rules, dests) = split_relay_counters(v.as_object().unwrap());
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        assert_eq!(rules["a.b@c"]["matched"], 5);
+        assert_eq!(rules["a.b@c"]["dropped_queue_full"], 1);
+        assert_eq!(dests["a.b@c"]["[2001:db8::1]:2055"]["sent"], 4);
+        assert_eq!(dests["a.b@c"]["[2001:db8::1]:2055"]["state_up"], 1);
+        assert_eq!(dests["plain"]["host.example:9995"]["sent"], 7);
+        assert_eq!(dests.len(), 2);
+    }
+}
