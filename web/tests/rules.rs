@@ -257,6 +257,8 @@ fn exporter_names_within_scope() {
     // The exporter drop-downs say "name (address)".
     let page = web.get("/?range=1h", Some(&admin));
     assert!(page.body.contains(&format!("core-rtr-1 ({a})")), "overview drop-down");
+    let page = web.get(&format!("/exporters/{a}/interfaces/1?range=1h"), Some(&admin));
+    assert!(page.body.contains(&format!("Interface 1 of core-rtr-1 ({a})")), "interface page");
     // Cleared with a blank name and notes.
     assert_eq!(set(&admin, a, " ", "").status, Status::Ok);
     assert!(web.json(&format!("/api/v1/exporters/{a}"), &admin)["display_name"].is_null());

@@ -392,7 +392,11 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
     auth.require(Permission::ViewDashboards)?;
     let ip = parse_ip(addr)?;
     // Existence within scope first: an exporter outside it is a 404, like a missing one.
-    app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?;
+    let e = app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?;
+    let shown = match &e.display_name {
+        Some(n) => format!("{n} ({ip})"),
+        None => ip.to_string(),
+    };
     let w = q.window()?;
     let series = app.db.interface_traffic(auth.scope(), &w, ip, i64::from(ifindex)).await?;
     let (ib, ob): (f64, f64) =
@@ -402,11 +406,11 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
     let path = format!("/exporters/{ip}/interfaces/{ifindex}");
     let api = format!("/api/v1/exporters/{ip}/interfaces/{ifindex}/traffic?{}", keep(&base, &[]));
     Ok(html(page(
-        &format!("Interface {ifindex} of {ip}"),
+        &format!("Interface {ifindex} of {shown}"),
         &auth,
         "exporters",
         m! {
-            div.toolbar { (range_picker(&path, &base, &[])) a href={ "/exporters/" (ip) } { "← exporter " (ip) } }
+            div.toolbar { (range_picker(&path, &base, &[])) a href={ "/exporters/" (ip) } { "← exporter " (shown) } }
             div.cards {
                 div.card-stat { span.label { "Average in" } span.value #avg-in { (fmt_bps(ib / n)) } }
                 div.card-stat { span.label { "Average out" } span.value #avg-out { (fmt_bps(ob / n)) } }
