@@ -191,7 +191,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
             last_templates = Instant::now();
         }
         if last_stats.elapsed() >= STATS_EVERY {
-            write_stats(&store, &counters, &cache, &ports);
+            write_stats(&store, &counters, &cache, &ports, &relay);
             last_stats = Instant::now();
         }
     }
@@ -209,7 +209,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     }
     save_templates(&store, &cache);
     let dropped_held = cache.flush_pending();
-    write_stats(&store, &counters, &cache, &ports);
+    write_stats(&store, &counters, &cache, &ports, &relay);
     store.shutdown().context("flushing the store")?;
     log(format_args!(
         "stopped: {} datagrams, {} records, {} undecodable, {} rows queued, {} rows dropped (queue full), {dropped_held} held sets never matched a template",
@@ -228,8 +228,16 @@ fn save_templates(store: &Store, cache: &TemplateCache) {
     }
 }
 
-fn write_stats(store: &Store, counters: &Counters, cache: &TemplateCache, ports: &BTreeSet<u16>) {
-    let snapshot = snapshot(counters, cache, telemetry::kernel::udp_drops(ports));
+fn write_stats(
+    store: &Store,
+    counters: &Counters,
+    cache: &TemplateCache,
+    ports: &BTreeSet<u16>,
+    relay: &crate::forward::Relay,
+) {
+    let mut snapshot = snapshot(counters, cache, telemetry::kernel::udp_drops(ports));
+    // The relay's counters, by rule and destination (the console's rules page).
+    snapshot.counters.extend(relay.statistics());
     if let Err(e) = store.write_stats(&snapshot) {
         log(format_args!("writing statistics failed: {e}"));
     }

@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "0005_forward_rules.sql", sql: include_str!("../0005_forward_rules.sql") },
     Migration { version: 6, name: "0006_topn_tiers.sql", sql: include_str!("../0006_topn_tiers.sql") },
     Migration { version: 7, name: "0007_simulations.sql", sql: include_str!("../0007_simulations.sql") },
+    Migration {
+        version: 8,
+        name: "0008_exporter_names.sql",
+        sql: include_str!("../0008_exporter_names.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

@@ -11,12 +11,14 @@ use rocket::{get, routes, Route, State};
 pub const APP_CSS: &str = include_str!("../static/app.css");
 /// The console's script (charts, range picker, confirmations).
 pub const APP_JS: &str = include_str!("../static/app.js");
+/// The forwarding rules page's script (filter check as typed, live counters).
+pub const RULES_JS: &str = include_str!("../static/rules.js");
 /// Path of Chart.js under the assets directory.
 pub const CHART_JS: &str = "chart.js/dist/chart.umd.js";
 
 /// The asset routes.
 pub fn routes() -> Vec<Route> {
-    routes![css, js, chart]
+    routes![css, js, rules_js, chart]
 }
 
 #[get("/static/app.css")]
@@ -27,6 +29,11 @@ fn css() -> (ContentType, &'static str) {
 #[get("/static/app.js")]
 fn js() -> (ContentType, &'static str) {
     (ContentType::JavaScript, APP_JS)
+}
+
+#[get("/static/rules.js")]
+fn rules_js() -> (ContentType, &'static str) {
+    (ContentType::JavaScript, RULES_JS)
 }
 
 #[get("/static/vendor/chart.umd.js")]

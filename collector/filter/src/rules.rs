@@ -10,6 +10,15 @@ use tokio_postgres::Client;
 /// The NOTIFY channel the table's trigger signals on every change.
 pub const CHANNEL: &str = "forward_rules";
 
+/// Prefix of a rule's relay counters in a collector statistics snapshot
+/// (`collector_stats.counters`): `relay.rule.<counter>.<rule name>`. Written by the
+/// collector's relay, read by the console's rules page.
+pub const STATS_RULE_PREFIX: &str = "relay.rule.";
+/// Prefix of a rule's destination counters in a snapshot:
+/// `relay.dest.<counter>.<rule name>@<destination as written>` (counter names hold no
+/// '.', destinations no '@').
+pub const STATS_DEST_PREFIX: &str = "relay.dest.";
+
 /// One stored rule, column for column (the filter as written, not compiled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRule {
@@ -112,4 +121,60 @@ pub async fn save(client: &Client, rule: &StoredRule) -> Result<(), tokio_postgr
 /// Deletes the rule named `name`; false when there was none.
 pub async fn delete(client: &Client, name: &str) -> Result<bool, tokio_postgres::Error> {
     Ok(client.execute("DELETE FROM forward_rules WHERE name = $1", &[&name]).await? > 0)
+}
+
+/// Reads one stored rule by name.
+pub async fn get(client: &Client, name: &str) -> Result<Option<StoredRule>, tokio_postgres::Error> {
+    Ok(list(client).await?.into_iter().find(|r| r.name == name))
+}
+
+/// Adds `rule` only when no rule has its name; false when one does (the console's
+/// "add" must not silently replace an existing rule, unlike [`save`]).
+pub async fn insert(client: &Client, rule: &StoredRule) -> Result<bool, tokio_postgres::Error> {
+    let n = client
+        .execute(
+            "INSERT INTO forward_rules (name, filter, destination, action, protocol, transparent, position, enabled)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
+            &[
+                &rule.name,
+                &rule.filter,
+                &rule.destination,
+                &rule.action,
+                &rule.protocol,
+                &rule.transparent,
+                &rule.position,
+                &rule.enabled,
+            ],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Replaces the rule named `name` by `rule` (which may carry a new name); false when
+/// there was none. A rename onto an existing name is a unique violation.
+pub async fn update(client: &Client, name: &str, rule: &StoredRule) -> Result<bool, tokio_postgres::Error> {
+    let n = client
+        .execute(
+            "UPDATE forward_rules SET name = $2, filter = $3, destination = $4, action = $5, protocol = $6,
+                 transparent = $7, position = $8, enabled = $9
+             WHERE name = $1",
+            &[
+                &name,
+                &rule.name,
+                &rule.filter,
+                &rule.destination,
+                &rule.action,
+                &rule.protocol,
+                &rule.transparent,
+                &rule.position,
+                &rule.enabled,
+            ],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Enables or disables the rule named `name`; false when there was none.
+pub async fn set_enabled(client: &Client, name: &str, enabled: bool) -> Result<bool, tokio_postgres::Error> {
+    Ok(client.execute("UPDATE forward_rules SET enabled = $2 WHERE name = $1", &[&name, &enabled]).await? > 0)
 }

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use flowvision_filter::rules::{STATS_DEST_PREFIX as RELAY_DEST, STATS_RULE_PREFIX as RELAY_RULE};
+
 /// Counters of one rule (its own cache line: workers update it per datagram).
 #[derive(Debug, Default)]
 #[repr(align(128))]
@@ -143,6 +145,50 @@ impl Relay {
         for d in dests {
             d.shutdown(limit);
         }
+    }
+
+    /// The forwarding counters as statistics keys (`collector_stats.counters`, read by
+    /// the console's rules page): per rule `relay.rule.<counter>.<rule>`, and per rule
+    /// and destination `relay.dest.<counter>.<rule>@<destination as written>`.
+    /// Destination counters belong to the destination (shared by the rules that send
+    /// to the same address and mode). Health is `up` (0/1) and `state_<health>` = 1.
+    /// Counter names hold no '.', destinations no '@': the keys split unambiguously.
+    pub fn statistics(&self) -> std::collections::BTreeMap<String, u64> {
+        let set = self.rules();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut out = std::collections::BTreeMap::new();
+        for r in &set.rules {
+            let name = &r.rule.name;
+            let st = &r.stats;
+            for (k, v) in [
+                ("matched", load(&st.matched_records)),
+                ("matched_datagrams", load(&st.matched_datagrams)),
+                ("queued", load(&st.queued)),
+                ("template_datagrams", load(&st.template_datagrams)),
+                ("dropped_queue_full", load(&st.dropped_queue_full)),
+            ] {
+                out.insert(format!("{RELAY_RULE}{k}.{name}"), v);
+            }
+            let Some(d) = &r.destination else { continue };
+            let written = r.rule.destination_text.clone().unwrap_or_else(|| d.addr.to_string());
+            let ds = &d.stats;
+            let health = ds.health();
+            for (k, v) in [
+                ("sent", load(&ds.sent_datagrams)),
+                ("sent_bytes", load(&ds.sent_bytes)),
+                ("sent_records", load(&ds.sent_records)),
+                ("dropped_queue_full", load(&ds.workers.dropped_queue_full)),
+                ("dropped_unreachable", load(&ds.dropped_unreachable)),
+                ("dropped_send_error", load(&ds.dropped_send_error)),
+                ("dropped_address_family", load(&ds.dropped_family)),
+                ("queue", d.queue_len() as u64),
+                ("up", u64::from(health == super::destination::Health::Up)),
+            ] {
+                out.insert(format!("{RELAY_DEST}{k}.{name}@{written}"), v);
+            }
+            out.insert(format!("{RELAY_DEST}state_{}.{name}@{written}", health.as_str()), 1);
+        }
+        out
     }
 
     /// Writes the forwarding metrics.

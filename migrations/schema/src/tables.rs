@@ -19,6 +19,8 @@ pub const TEMPLATE_OPTIONS: &str = "template_options";
 pub const FORWARD_RULES: &str = "forward_rules";
 /// Progress of the top-N compaction and the daily builds, per rollup table (0006).
 pub const ROLLUP_COMPACTION: &str = "rollup_compaction";
+/// Display names and notes of exporters, set in the console (0008).
+pub const EXPORTER_NAMES: &str = "exporter_names";
 /// The migrations the runner has applied (created by `flowvision-migrations`).
 pub const SCHEMA_MIGRATIONS: &str = "schema_migrations";
 
@@ -56,6 +58,7 @@ pub const ALL: &[&str] = &[
     TEMPLATE_OPTIONS,
     FORWARD_RULES,
     ROLLUP_COMPACTION,
+    EXPORTER_NAMES,
     WEB_USERS,
     WEB_DEVICE_GROUPS,
     WEB_DEVICE_GROUP_MEMBERS,

@@ -25,6 +25,14 @@ pub mod stats;
 pub fn routes() -> Vec<Route> {
     let mut r = simulations::routes();
     r.extend(stats::routes());
+pub mod exporter_names;
+pub mod rules;
+pub mod rules_openapi;
+
+/// Every route of the API (mounted at `/api/v1`).
+pub fn routes() -> Vec<Route> {
+    let mut r = rules::routes();
+    r.extend(exporter_names::routes());
     r.extend(routes![
         me,
         me_password,
@@ -82,6 +90,8 @@ async fn me(auth: PendingAuth) -> JsonResult {
         (Permission::ViewAudit, "audit"),
         (Permission::RunSimulations, "simulations"),
         (Permission::ManageSimTargets, "simulation_targets"),
+        (Permission::ManageRules, "rules"),
+        (Permission::NameExporters, "exporter_names"),
     ]
     .into_iter()
     .filter(|(p, _)| a.role.allows(*p))

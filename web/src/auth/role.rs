@@ -33,6 +33,11 @@ pub enum Permission {
     RunSimulations,
     /// Edit the allow-list of simulation targets.
     ManageSimTargets,
+    /// Forwarding rules: read with their counters, add, edit, enable/disable, delete
+    /// (changes also need an all-exporter scope: a rule sees every exporter's flows).
+    ManageRules,
+    /// Display names and notes of the exporters in the caller's scope.
+    NameExporters,
 }
 
 impl Role {
@@ -59,7 +64,10 @@ impl Role {
         match p {
             Permission::ViewDashboards => Role::Viewer,
             Permission::SearchFlows => Role::Analyst,
-            Permission::ViewCollectorStats | Permission::RunSimulations => Role::Operator,
+            Permission::ViewCollectorStats
+            | Permission::RunSimulations
+            | Permission::ManageRules
+            | Permission::NameExporters => Role::Operator,
             Permission::ManageUsers | Permission::ViewAudit | Permission::ManageSimTargets => Role::Admin,
         }
     }
@@ -87,6 +95,10 @@ mod tests {
         assert!(!Role::Analyst.allows(Permission::RunSimulations));
         assert!(Role::Operator.allows(Permission::RunSimulations));
         assert!(!Role::Operator.allows(Permission::ManageSimTargets));
+        assert!(!Role::Analyst.allows(Permission::ManageRules));
+        assert!(Role::Operator.allows(Permission::ManageRules));
+        assert!(!Role::Analyst.allows(Permission::NameExporters));
+        assert!(Role::Operator.allows(Permission::NameExporters));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -2,7 +2,7 @@
 //! `exporter_stats_1m`, `templates` and the exporter rollup.
 
 use super::{sum_i64, ts, ts_opt, DataResult, Db, Scope};
-use flowvision_schema::tables::{EXPORTERS, EXPORTER_STATS_1M, TEMPLATES};
+use flowvision_schema::tables::{EXPORTERS, EXPORTER_NAMES, EXPORTER_STATS_1M, TEMPLATES};
 use flowvision_schema::Rollup;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -39,6 +39,10 @@ pub struct ExporterRates {
 pub struct ExporterHealth {
     /// Its address.
     pub exporter: String,
+    /// The name set in the console (shown with the address beside it), if any.
+    pub display_name: Option<String>,
+    /// Notes set in the console (empty when none).
+    pub notes: String,
     /// `up`, `stale` or `down` (from `last_seen`).
     pub status: &'static str,
     /// First datagram or flow.
@@ -71,6 +75,32 @@ pub struct ExporterHealth {
     pub rate_seconds: i64,
 }
 
+/// An exporter in a drop-down: its address (what [`std::fmt::Display`] writes, the
+/// value submitted) and its display name, if one was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExporterChoice {
+    /// Address.
+    pub addr: IpAddr,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+impl ExporterChoice {
+    /// "name (address)", or the address.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{n} ({})", self.addr),
+            None => self.addr.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ExporterChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
 fn select_sql() -> String {
     format!(
         "
@@ -79,8 +109,9 @@ fn select_sql() -> String {
            (SELECT count(*) FROM {TEMPLATES} t WHERE t.exporter = e.exporter) AS active_templates,
            COALESCE(r.b, 0), COALESCE(r.p, 0), COALESCE(r.f, 0),
            COALESCE(s.d, 0), COALESCE(s.e, 0), COALESCE(s.l, 0), COALESCE(s.t, 0),
-           now()
+           now(), n.display_name, COALESCE(n.notes, '')
     FROM {EXPORTERS} e
+    LEFT JOIN {EXPORTER_NAMES} n ON n.exporter = e.exporter
     LEFT JOIN LATERAL (
         SELECT sum(bytes)::float8 AS b, sum(packets)::float8 AS p, sum(flows)::float8 AS f
         FROM {rollup}
@@ -114,6 +145,8 @@ fn row_to_health(r: &tokio_postgres::Row) -> DataResult<ExporterHealth> {
     let d: f64 = r.try_get(16)?;
     Ok(ExporterHealth {
         exporter: exporter.to_string(),
+        display_name: r.try_get(21)?,
+        notes: r.try_get(22)?,
         status: if age <= UP_SECONDS {
             "up"
         } else if age <= STALE_SECONDS {
@@ -166,15 +199,93 @@ impl Db {
         rows.first().map(row_to_health).transpose()
     }
 
-    /// Addresses of the exporters in `scope` (for filter drop-downs).
-    pub async fn exporter_addresses(&self, scope: &Scope) -> DataResult<Vec<IpAddr>> {
+    /// The exporters in `scope` with their display names (for filter drop-downs).
+    pub async fn exporter_addresses(&self, scope: &Scope) -> DataResult<Vec<ExporterChoice>> {
         let c = self.conn().await?;
         let rows = c
             .query(
-                &format!("SELECT exporter FROM {EXPORTERS} WHERE exporter <<= ANY($1::text[]::inet[]) ORDER BY exporter"),
+                &format!(
+                    "SELECT e.exporter, n.display_name FROM {EXPORTERS} e
+                     LEFT JOIN {EXPORTER_NAMES} n ON n.exporter = e.exporter
+                     WHERE e.exporter <<= ANY($1::text[]::inet[]) ORDER BY e.exporter"
+                ),
                 &[&scope.sql_param()],
             )
             .await?;
-        rows.iter().map(|r| r.try_get(0).map_err(Into::into)).collect()
+        rows.iter().map(|r| Ok(ExporterChoice { addr: r.try_get(0)?, name: r.try_get(1)? })).collect()
+    }
+
+    /// Display names of the exporters in `scope` that have one, by address (for
+    /// showing a name wherever an address is shown).
+    pub async fn exporter_names(
+        &self,
+        scope: &Scope,
+    ) -> DataResult<std::collections::HashMap<IpAddr, String>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT exporter, display_name FROM {EXPORTER_NAMES}
+                     WHERE display_name IS NOT NULL AND exporter <<= ANY($1::text[]::inet[])"
+                ),
+                &[&scope.sql_param()],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    /// Sets (or clears, with `None` and empty notes) the display name and notes of
+    /// `exporter`, which must be a known exporter inside `scope` (else `NotFound`, as
+    /// for reading it). Returns the previous (name, notes).
+    pub async fn set_exporter_name(
+        &self,
+        scope: &Scope,
+        exporter: IpAddr,
+        display_name: Option<&str>,
+        notes: &str,
+        by: &str,
+    ) -> DataResult<(Option<String>, String)> {
+        if !scope.allows(exporter) {
+            return Err(super::DataError::NotFound);
+        }
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await?;
+        let known = tx
+            .query_opt(
+                &format!(
+                    "SELECT 1 FROM {EXPORTERS} WHERE exporter = $1 AND exporter <<= ANY($2::text[]::inet[])"
+                ),
+                &[&exporter, &scope.sql_param()],
+            )
+            .await?;
+        if known.is_none() {
+            return Err(super::DataError::NotFound);
+        }
+        let before = tx
+            .query_opt(
+                &format!("SELECT display_name, notes FROM {EXPORTER_NAMES} WHERE exporter = $1 FOR UPDATE"),
+                &[&exporter],
+            )
+            .await?;
+        let before = match before {
+            Some(r) => (r.try_get(0)?, r.try_get(1)?),
+            None => (None, String::new()),
+        };
+        if display_name.is_none() && notes.is_empty() {
+            tx.execute(&format!("DELETE FROM {EXPORTER_NAMES} WHERE exporter = $1"), &[&exporter]).await?;
+        } else {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {EXPORTER_NAMES} (exporter, display_name, notes, updated_at, updated_by)
+                     VALUES ($1, $2, $3, now(), $4)
+                     ON CONFLICT (exporter) DO UPDATE SET display_name = EXCLUDED.display_name,
+                         notes = EXCLUDED.notes, updated_at = now(), updated_by = EXCLUDED.updated_by"
+                ),
+                &[&exporter, &display_name, &notes, &by],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(before)
     }
 }

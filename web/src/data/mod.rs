@@ -11,6 +11,7 @@ pub mod dash;
 pub mod exporters;
 pub mod flows;
 pub mod simulations;
+pub mod rules;
 pub mod stats;
 pub mod stats_query;
 pub mod window;

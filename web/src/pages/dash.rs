@@ -72,7 +72,12 @@ fn range_picker(path: &str, q: &DashParams, extra: &[(&str, &str)]) -> Markup {
     }
 }
 
-fn exporter_filter(path: &str, q: &DashParams, exporters: &[IpAddr], extra: &[(&str, &str)]) -> Markup {
+fn exporter_filter(
+    path: &str,
+    q: &DashParams,
+    exporters: &[crate::data::exporters::ExporterChoice],
+    extra: &[(&str, &str)],
+) -> Markup {
     let selected = q.exporter.clone().unwrap_or_default();
     m! {
         form.filter #exporter-filter method="get" action=(path) {
@@ -83,7 +88,7 @@ fn exporter_filter(path: &str, q: &DashParams, exporters: &[IpAddr], extra: &[(&
                 option value="" selected[selected.is_empty()] { "all in my scope" }
                 @for e in exporters {
                     @let s = e.to_string();
-                    option value=(s) selected[selected == s] { (s) }
+                    option value=(s) selected[selected == s] { (e.label()) }
                 }
             }
             noscript { button type="submit" { "Apply" } }
@@ -287,7 +292,7 @@ async fn exporters(auth: Auth, app: &State<App>) -> AppResult<Html> {
                     @if list.is_empty() { tr.empty { td colspan="12" { "No exporter in your device scope has sent flows yet." } } }
                     @for e in &list {
                         tr data-test="row" data-exporter=(e.exporter) {
-                            td { a href={ "/exporters/" (e.exporter) } { (e.exporter) } }
+                            td { a href={ "/exporters/" (e.exporter) } { (super::exporter_names::label(&e.exporter, e.display_name.as_deref())) } }
                             td { (status_badge(e.status)) }
                             td { (e.protocol.clone().unwrap_or_default()) }
                             td.num { (e.sampling_rate.map(|r| format!("1:{r}")).unwrap_or_default()) }
@@ -329,13 +334,18 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
     let base = DashParams { exporter: None, ..q.clone() };
     let path = format!("/exporters/{ip}");
     let api = format!("/api/v1/traffic?{}", keep(&base, &[("exporter", &ip.to_string())]));
+    let title = match &e.display_name {
+        Some(n) => format!("Exporter {n} ({ip})"),
+        None => format!("Exporter {ip}"),
+    };
     Ok(html(page(
-        &format!("Exporter {ip}"),
+        &title,
         &auth,
         "exporters",
         m! {
             div.toolbar { (range_picker(&path, &base, &[])) }
             section.card #exporter-health data-exporter=(e.exporter) {
+                @if !e.notes.is_empty() { p #exporter-notes-text { (e.notes) } }
                 dl.inline {
                     dt { "Status" } dd { (status_badge(e.status)) }
                     dt { "Protocol" } dd { (e.protocol.clone().unwrap_or_default()) }
@@ -347,6 +357,9 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
                     dt { "Decode errors" } dd { (e.decode_errors) }
                     dt { "Stored flows" } dd { (fmt_count(e.flows as f64)) }
                 }
+            }
+            @if auth.role.allows(Permission::NameExporters) {
+                (super::exporter_names::form(&auth, &e.exporter, e.display_name.as_deref(), &e.notes))
             }
             (chart("chart-traffic", "traffic", &api, "Traffic of this exporter"))
             div.grid2 {
@@ -379,7 +392,11 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
     auth.require(Permission::ViewDashboards)?;
     let ip = parse_ip(addr)?;
     // Existence within scope first: an exporter outside it is a 404, like a missing one.
-    app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?;
+    let e = app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?;
+    let shown = match &e.display_name {
+        Some(n) => format!("{n} ({ip})"),
+        None => ip.to_string(),
+    };
     let w = q.window()?;
     let series = app.db.interface_traffic(auth.scope(), &w, ip, i64::from(ifindex)).await?;
     let (ib, ob): (f64, f64) =
@@ -389,11 +406,11 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
     let path = format!("/exporters/{ip}/interfaces/{ifindex}");
     let api = format!("/api/v1/exporters/{ip}/interfaces/{ifindex}/traffic?{}", keep(&base, &[]));
     Ok(html(page(
-        &format!("Interface {ifindex} of {ip}"),
+        &format!("Interface {ifindex} of {shown}"),
         &auth,
         "exporters",
         m! {
-            div.toolbar { (range_picker(&path, &base, &[])) a href={ "/exporters/" (ip) } { "← exporter " (ip) } }
+            div.toolbar { (range_picker(&path, &base, &[])) a href={ "/exporters/" (ip) } { "← exporter " (shown) } }
             div.cards {
                 div.card-stat { span.label { "Average in" } span.value #avg-in { (fmt_bps(ib / n)) } }
                 div.card-stat { span.label { "Average out" } span.value #avg-out { (fmt_bps(ob / n)) } }

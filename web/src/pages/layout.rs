@@ -18,6 +18,7 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
     ("stats", "Statistics", "/stats", Permission::SearchFlows),
     ("collector", "Collector", "/collector", Permission::ViewCollectorStats),
     ("simulations", "Simulations", "/simulations", Permission::RunSimulations),
+    ("rules", "Forwarding", "/rules", Permission::ManageRules),
     ("users", "Users", "/admin/users", Permission::ManageUsers),
     ("groups", "Device groups", "/admin/groups", Permission::ManageUsers),
     ("audit", "Audit log", "/admin/audit", Permission::ViewAudit),
@@ -116,7 +117,7 @@ pub fn role_summary(role: Role) -> &'static str {
     match role {
         Role::Viewer => "dashboards, exporters and interfaces within your device scope",
         Role::Analyst => "as viewer, plus raw flow search and CSV export",
-        Role::Operator => "as analyst, plus collector statistics and simulations",
+        Role::Operator => "as analyst, plus collector statistics, simulations, forwarding rules and exporter names",
         Role::Admin => "everything, on every exporter: users, roles, device scopes, audit log",
     }
 }

@@ -6,9 +6,11 @@
 pub mod account;
 pub mod admin;
 pub mod dash;
+pub mod exporter_names;
 pub mod layout;
 pub mod simulations;
 pub mod stats;
+pub mod rules;
 
 use maud::Markup;
 use rocket::response::content::RawHtml;
@@ -22,6 +24,8 @@ pub fn routes() -> Vec<Route> {
     r.extend(admin::routes());
     r.extend(simulations::routes());
     r.extend(stats::routes());
+    r.extend(rules::routes());
+    r.extend(exporter_names::routes());
     r
 }
 

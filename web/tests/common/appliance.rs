@@ -109,6 +109,20 @@ impl Proc {
         std::fs::read_to_string(&self.2).unwrap_or_default()
     }
 
+    /// Its process id (to signal it).
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Waits up to `limit` for it to exit (after a signal); fails the test otherwise.
+    pub fn wait_exit(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.0.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "{} did not exit:\n{}", self.1, self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Fails the test (with the output) when the process has exited.
     pub fn assert_running(&mut self) {
         if let Some(st) = self.0.try_wait().unwrap() {

@@ -431,5 +431,8 @@ pub fn routes(client: &Client) -> Vec<(String, String)> {
 
 /// A concrete URI for a route path: parameters replaced by values that exist.
 pub fn concrete(path: &str, addr: &str, id: i64) -> String {
-    path.replace("<addr>", addr).replace("<ifindex>", "1").replace("<id>", &id.to_string())
+    path.replace("<addr>", addr)
+        .replace("<ifindex>", "1")
+        .replace("<id>", &id.to_string())
+        .replace("<name>", "rule-x")
 }
