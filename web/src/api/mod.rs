@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
+pub mod exporter_names;
+pub mod rules;
+pub mod rules_openapi;
 pub mod simulations;
 pub mod stats;
 
@@ -25,13 +28,7 @@ pub mod stats;
 pub fn routes() -> Vec<Route> {
     let mut r = simulations::routes();
     r.extend(stats::routes());
-pub mod exporter_names;
-pub mod rules;
-pub mod rules_openapi;
-
-/// Every route of the API (mounted at `/api/v1`).
-pub fn routes() -> Vec<Route> {
-    let mut r = rules::routes();
+    r.extend(rules::routes());
     r.extend(exporter_names::routes());
     r.extend(routes![
         me,

@@ -117,7 +117,9 @@ pub fn role_summary(role: Role) -> &'static str {
     match role {
         Role::Viewer => "dashboards, exporters and interfaces within your device scope",
         Role::Analyst => "as viewer, plus raw flow search and CSV export",
-        Role::Operator => "as analyst, plus collector statistics, simulations, forwarding rules and exporter names",
+        Role::Operator => {
+            "as analyst, plus collector statistics, simulations, forwarding rules and exporter names"
+        }
         Role::Admin => "everything, on every exporter: users, roles, device scopes, audit log",
     }
 }

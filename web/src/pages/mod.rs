@@ -8,9 +8,9 @@ pub mod admin;
 pub mod dash;
 pub mod exporter_names;
 pub mod layout;
+pub mod rules;
 pub mod simulations;
 pub mod stats;
-pub mod rules;
 
 use maud::Markup;
 use rocket::response::content::RawHtml;
