@@ -17,7 +17,8 @@ fn matches(template: &str, path: &str) -> bool {
             (Some(ts), _) if ts.starts_with('<') && ts.ends_with("..>") => return true,
             (Some(ts), Some(ps)) => {
                 let dynamic = ts.starts_with('<') && ts.ends_with('>');
-                if !(dynamic && !ps.is_empty()) && ts != ps {
+                let fits = if dynamic { !ps.is_empty() } else { ts == ps };
+                if !fits {
                     return false;
                 }
             }

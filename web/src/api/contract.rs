@@ -94,10 +94,8 @@ fn check_value(name: &str, v: &str, schema: &Value) -> Result<(), String> {
                 v.parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| format!("{name}: a number"))?;
             range(x)?;
         }
-        Some("boolean") => {
-            if v != "true" && v != "false" {
-                return Err(format!("{name}: true or false"));
-            }
+        Some("boolean") if v != "true" && v != "false" => {
+            return Err(format!("{name}: true or false"));
         }
         Some("string") => {
             // PostgreSQL text cannot hold NUL: refused here rather than failing as a 500.
