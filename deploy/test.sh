@@ -18,6 +18,9 @@ export FLOWVISION_FIXTURES="${FLOWVISION_FIXTURES:-$(cd .. && pwd)/shared/fixtur
 if pg=$(fv_pg_bindir); then export FLOWVISION_PG_BINDIR="$pg"; fi
 # The console serves Chart.js from web/node_modules (installed from npm, pinned).
 fv_web_assets || exit 2
+# schemathesis checks the API against its OpenAPI document (web/tests/schemathesis.rs);
+# pinned, with the Hypothesis release it works with.
+fv_python_tools "schemathesis==3.39.16" "hypothesis==6.130.13" || exit 2
 
 fv_log "rustfmt"
 cargo fmt --all --check

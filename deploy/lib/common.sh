@@ -89,3 +89,17 @@ fv_web_assets() {
   fv_log "installing the console's browser assets (npm ci in web/)"
   (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || { fv_log "npm ci failed in $web"; return 1; }
 }
+
+# fv_python_tools REQ... : installs pinned Python packages with pip (python3 -m pip)
+# unless exactly these versions are installed already.
+fv_python_tools() {
+  command -v python3 >/dev/null || fv_need_apt python3 || return 1
+  python3 -m pip --version >/dev/null 2>&1 || fv_need_apt python3-pip || return 1
+  local req missing=()
+  for req in "$@"; do
+    [[ $(python3 -m pip show "${req%%==*}" 2>/dev/null | awk '/^Version:/ {print $2}') == "${req##*==}" ]] || missing+=("$req")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  fv_log "installing ${missing[*]} (pip)"
+  python3 -m pip install --quiet "${missing[@]}" || { fv_log "pip install ${missing[*]} failed"; return 1; }
+}

@@ -192,10 +192,18 @@ pub async fn revoke_sessions(app: &App, auth: &Auth, id: i64) -> AppResult<u64> 
 
 fn check_group_name(name: &str) -> AppResult<String> {
     let n = name.trim();
-    if n.is_empty() || n.chars().count() > 64 {
-        return Err(AppError::BadRequest("a group name has 1-64 characters".into()));
+    if n.is_empty() || n.chars().count() > 64 || n.chars().any(char::is_control) {
+        return Err(AppError::BadRequest("a group name has 1-64 characters, no control characters".into()));
     }
     Ok(n.to_string())
+}
+
+/// Free text stored in PostgreSQL, which cannot hold NUL characters in `text`.
+fn check_text(field: &str, s: &str) -> AppResult<()> {
+    if s.contains('\0') {
+        return Err(AppError::BadRequest(format!("{field}: no NUL characters")));
+    }
+    Ok(())
 }
 
 /// Creates a device group; returns its id.
@@ -208,6 +216,7 @@ pub async fn create_group(
 ) -> AppResult<i64> {
     auth.require(Permission::ManageUsers)?;
     let name = check_group_name(name)?;
+    check_text("description", description)?;
     let id = app.db.create_group(&name, description.trim(), prefixes).await?;
     let p: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
     audit(app, auth, "group.create", &name, true, json!({"id": id, "prefixes": p})).await;
@@ -225,6 +234,7 @@ pub async fn update_group(
 ) -> AppResult<()> {
     auth.require(Permission::ManageUsers)?;
     let name = check_group_name(name)?;
+    check_text("description", description)?;
     if !app.db.update_group(id, &name, description.trim(), prefixes).await? {
         return Err(AppError::NotFound);
     }
@@ -255,8 +265,8 @@ pub async fn create_token(
         return Err(AppError::Forbidden("API tokens are created from a logged-in session".into()));
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(AppError::BadRequest("a token name has 1-64 characters".into()));
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest("a token name has 1-64 characters, no control characters".into()));
     }
     let expires = match expires_days {
         None | Some(0) => None,

@@ -7,6 +7,7 @@
 //! [`openapi`] (the API document). See docs/web.md.
 
 pub mod actions;
+mod allow;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -134,6 +135,8 @@ async fn prepare(app: &App) -> Result<(), String> {
 enum Caught {
     Redirect(String),
     Error(Status, String),
+    /// 405 with the `Allow` header.
+    NotAllowed(String),
 }
 
 impl<'r> Responder<'r, 'static> for Caught {
@@ -143,6 +146,12 @@ impl<'r> Responder<'r, 'static> for Caught {
                 Response::build().status(Status::SeeOther).header(Header::new("Location", to)).ok()
             }
             Caught::Error(status, msg) => error::error_response(req, status, &msg),
+            Caught::NotAllowed(allow) => {
+                let msg = format!("method not allowed: use {allow}");
+                let mut res = error::error_response(req, Status::MethodNotAllowed, &msg)?;
+                res.set_header(Header::new("Allow", allow));
+                Ok(res)
+            }
         }
     }
 }
@@ -180,8 +189,17 @@ fn forbidden(req: &Request<'_>) -> Caught {
 }
 
 #[catch(default)]
-fn default_catcher(status: Status, _req: &Request<'_>) -> Caught {
+fn default_catcher(status: Status, req: &Request<'_>) -> Caught {
+    if status == Status::NotFound && is_api(req) {
+        if let Some(allow) = allow::allowed_methods(req) {
+            return Caught::NotAllowed(allow);
+        }
+    }
     let msg = match status.code {
+        400 => match &req.local_cache(api::contract::QueryRefusal::default).0 {
+            Some(m) => m.clone(),
+            None => "bad request".to_string(),
+        },
         404 => "not found".to_string(),
         422 => "the request's parameters or body are invalid".to_string(),
         _ => status.reason().unwrap_or("error").to_lowercase(),

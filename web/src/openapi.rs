@@ -11,6 +11,9 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Route};
 use serde_json::{json, Map, Value};
 
+/// Where the JSON document is served (bearer tokens are accepted there too).
+pub const DOCUMENT_PATH: &str = "/api_docs/openapi.json";
+
 /// The documentation routes.
 pub fn routes() -> Vec<Route> {
     routes![docs_page, docs_json]
@@ -21,7 +24,12 @@ fn obj(props: &[(&str, Value)], required: &[&str]) -> Value {
     for (k, v) in props {
         p.insert((*k).to_string(), v.clone());
     }
-    json!({ "type": "object", "properties": p, "required": required })
+    // OpenAPI 3.0 requires a non-empty `required` when present.
+    if required.is_empty() {
+        json!({ "type": "object", "properties": p })
+    } else {
+        json!({ "type": "object", "properties": p, "required": required })
+    }
 }
 fn string(desc: &str) -> Value {
     json!({ "type": "string", "description": desc })
@@ -74,7 +82,7 @@ fn error_text(code: u16) -> &'static str {
         403 => "Not allowed (role), or a cookie-authenticated write without X-CSRF-Token",
         404 => "Not found (or outside the caller's device scope)",
         409 => "Conflicts with existing data",
-        422 => "Malformed body",
+        422 => "A body that does not fit its schema, or an integer path parameter out of its type's range",
         503 => "The query hit its time limit, or the database is unavailable",
         _ => "Error",
     }
@@ -93,7 +101,15 @@ fn operation(id: &str, op: Op) -> Value {
         None => json!({ "description": desc }),
     };
     responses.insert(code.to_string(), ok);
-    for e in [401u16].iter().chain(op.errors.iter()) {
+    // Rocket answers 422 when an integer path parameter does not parse (not a number,
+    // beyond i64): listed for every operation that has one, whatever `errors` says.
+    let int_path = op.params.iter().any(|p| {
+        p.get("in").and_then(Value::as_str) == Some("path")
+            && p.pointer("/schema/type").and_then(Value::as_str) == Some("integer")
+            && p.get("name").and_then(Value::as_str) != Some("ifindex")
+    });
+    let implied: &[u16] = if int_path { &[422] } else { &[] };
+    for e in [401u16].iter().chain(op.errors.iter()).chain(implied.iter()) {
         responses.insert(
             e.to_string(),
             json!({ "description": error_text(*e),
@@ -350,8 +366,16 @@ fn schemas() -> Value {
 
 /// The OpenAPI document.
 pub fn document() -> Value {
-    let addr = path_param("addr", string("Exporter address"), "Exporter address (IPv4 or IPv6)");
-    let ifindex = path_param("ifindex", json!({"type": "integer", "minimum": 0}), "Interface ifIndex");
+    let addr = path_param(
+        "addr",
+        json!({"type": "string", "minLength": 1, "description": "Exporter address"}),
+        "Exporter address (IPv4 or IPv6); 404 when not an address",
+    );
+    let ifindex = path_param(
+        "ifindex",
+        json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 4_294_967_295_u32}),
+        "Interface ifIndex; 404 when out of range",
+    );
     let id = path_param("id", json!({"type": "integer", "format": "int64"}), "Id");
     let dash =
         "Within the caller's device scope; reads the 1-minute rollups for windows up to 6 hours and the \
@@ -810,7 +834,7 @@ pub fn document() -> Value {
             ],
             body: None,
             ok: (200, "Entries", Some(r("AuditList"))),
-            errors: &[403],
+            errors: &[400, 403],
         },
     );
     let mut doc = json!({

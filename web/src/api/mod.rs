@@ -4,6 +4,8 @@
 //! `Authorization: Bearer fvt_...`. Every handler takes an [`Auth`] guard; exporter
 //! data is read with its scope.
 
+pub mod contract;
+
 use crate::actions::{self, UserInput};
 use crate::auth::{Auth, PendingAuth, Permission, Role};
 use crate::data::accounts::UserUpdate;
@@ -192,11 +194,13 @@ async fn interface_traffic(
     auth: Auth,
     app: &State<App>,
     addr: &str,
-    ifindex: u32,
+    ifindex: &str,
     q: DashParams,
 ) -> JsonResult {
     auth.require(Permission::ViewDashboards)?;
     let ip = parse_exporter(addr)?;
+    // Parsed here, not by Rocket (whose failed parse answers 422): no such interface.
+    let ifindex: u32 = ifindex.parse().map_err(|_| AppError::NotFound)?;
     if !auth.scope().allows(ip) {
         return Err(AppError::NotFound);
     }

@@ -6,7 +6,9 @@
 //!   at every login (no fixation), deleted at logout, password change and revocation.
 //! - CSRF: a random synchronizer token per session, in every form (checked by
 //!   [`CsrfForm`]) and, for cookie-authenticated API writes, in `X-CSRF-Token`.
-//! - API tokens: `Authorization: Bearer fvt_...`, accepted on `/api/` only.
+//! - API tokens: `Authorization: Bearer fvt_...`, accepted on `/api/` and on the
+//!   machine-readable API document `/api_docs/openapi.json` (clients load it with the
+//!   token they call the API with) only.
 
 pub mod login;
 pub mod password;
@@ -164,11 +166,16 @@ fn is_api(req: &Request<'_>) -> bool {
     req.uri().path().as_str().starts_with("/api/")
 }
 
+/// Where a bearer token is accepted: the API and its machine-readable document.
+fn takes_token(req: &Request<'_>) -> bool {
+    is_api(req) || req.uri().path().as_str() == crate::openapi::DOCUMENT_PATH
+}
+
 async fn resolve<'r>(req: &'r Request<'_>) -> &'r AuthState {
     req.local_cache_async(async {
         let Some(app) = req.rocket().state::<App>() else { return AuthState::Unavailable };
         let ip = req.client_ip();
-        if is_api(req) {
+        if takes_token(req) {
             if let Some(h) = req.headers().get_one("Authorization") {
                 let Some(tok) = h.strip_prefix("Bearer ").map(str::trim) else { return AuthState::Anonymous };
                 if !tok.starts_with(token::API_TOKEN_PREFIX) || tok.len() > 100 {
@@ -227,6 +234,14 @@ impl<'r> FromRequest<'r> for PendingAuth {
                             req.local_cache(|| Refusal::Csrf);
                             return Outcome::Error((Status::Forbidden, "missing or wrong X-CSRF-Token"));
                         }
+                    }
+                }
+                // The query as the API document says it must be (after authentication,
+                // so that anonymous callers learn nothing but 401).
+                if is_api(req) {
+                    if let Err(msg) = crate::api::contract::check_query(req) {
+                        req.local_cache(|| crate::api::contract::QueryRefusal(Some(msg)));
+                        return Outcome::Error((Status::BadRequest, "invalid query parameter"));
                     }
                 }
                 Outcome::Success(PendingAuth(a.clone()))
