@@ -880,7 +880,33 @@ pub fn document() -> Value {
     if let Some(s) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         s.extend(crate::api::rules_openapi::schemas());
     }
+    imply_unparsable_path_422(&mut doc);
     doc
+}
+
+/// Every operation with an integer path parameter also answers 422 (Rocket's answer when
+/// the segment is not a number of that type), wherever the operation was described.
+fn imply_unparsable_path_422(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for op in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
+        let int_path = op.get("parameters").and_then(Value::as_array).is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p.get("in").and_then(Value::as_str) == Some("path")
+                    && p.pointer("/schema/type").and_then(Value::as_str) == Some("integer")
+                    // The interface handler parses its index itself (404, never 422).
+                    && p.get("name").and_then(Value::as_str) != Some("ifindex")
+            })
+        });
+        if !int_path {
+            continue;
+        }
+        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+            responses.entry("422").or_insert_with(|| {
+                json!({ "description": error_text(422),
+                        "content": { "application/json": { "schema": r("Error") } } })
+            });
+        }
+    }
 }
 
 #[get("/api_docs/openapi.json")]

@@ -101,7 +101,7 @@ pub fn paths() -> Map<String, Value> {
                      "tags": ["exporters"],
                      "parameters": [{ "name": "addr", "in": "path", "required": true,
                                       "description": "Exporter address (IPv4 or IPv6)",
-                                      "schema": { "type": "string" } }],
+                                      "schema": { "type": "string", "minLength": 1 } }],
                      "requestBody": body("ExporterNameInput"),
                      "responses": { "200": ok("Set", "ExporterName"), "400": err("Name or notes too long"),
                                     "401": err("Not authenticated"),

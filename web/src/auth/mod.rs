@@ -239,6 +239,11 @@ impl<'r> FromRequest<'r> for PendingAuth {
                 // The query as the API document says it must be (after authentication,
                 // so that anonymous callers learn nothing but 401).
                 if is_api(req) {
+                    // A name or address with a NUL cannot exist (PostgreSQL text cannot
+                    // hold one): not found, rather than a failed query.
+                    if req.uri().path().segments().any(|s| s.contains('\0')) {
+                        return Outcome::Error((Status::NotFound, "no such resource"));
+                    }
                     if let Err(msg) = crate::api::contract::check_query(req) {
                         req.local_cache(|| crate::api::contract::QueryRefusal(Some(msg)));
                         return Outcome::Error((Status::BadRequest, "invalid query parameter"));
