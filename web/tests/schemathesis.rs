@@ -108,12 +108,18 @@ fn the_served_document_holds_for_every_generated_request() {
 
     let port = free_tcp();
     let tmp = tempfile::tempdir().unwrap();
+    // Valid generated POST /api/v1/simulations bodies really start simulations: they go
+    // to a socket of this test, within a small rate budget.
+    let sim_sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sim_target = sim_sink.local_addr().unwrap().to_string();
     let mut bin = Proc::spawn(
         "flowvision-web",
         Command::new(env!("CARGO_BIN_EXE_flowvision-web"))
             .env("DATABASE_URL", web.pg.url())
             .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
             .env("WEB_LOG", "critical")
+            .env("SIM_DEFAULT_TARGET", &sim_target)
+            .env("SIM_RATE_BUDGET", "2000")
             .env("WEB_ARGON2_MEMORY_KIB", "256")
             .env("WEB_ARGON2_ITERATIONS", "1")
             .env("FLOWVISION_ADMIN_USER", ADMIN)
