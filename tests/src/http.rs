@@ -33,7 +33,7 @@ impl Response {
 /// empty for none) and, for POST, `body` as an urlencoded form.
 pub fn request(port: u16, method: &str, path: &str, cookies: &str, body: &str) -> std::io::Result<Response> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     if !cookies.is_empty() {
         req.push_str(&format!("Cookie: {cookies}\r\n"));

@@ -13,7 +13,9 @@ use time::OffsetDateTime;
 /// Lock policy for user listings.
 pub const POLICY: LockPolicy = crate::auth::LOCK_POLICY;
 
-async fn audit(
+/// Writes one audit-log row for an action of the logged-in `auth` (actor, source
+/// address); a failed write is logged, never returned (the action has happened).
+pub async fn audit(
     app: &App,
     auth: &Auth,
     action: &str,

@@ -8,8 +8,8 @@
 //! the history in PostgreSQL (`web_sim_runs`) outlives the handles. Every start,
 //! refusal, stop and allow-list change is audited.
 
+use crate::actions::audit;
 use crate::auth::{Auth, Permission};
-use crate::data::accounts::AuditEvent;
 use crate::data::Db;
 use crate::error::{AppError, AppResult};
 use crate::App;
@@ -268,20 +268,6 @@ pub fn dashboard_link(label: &Value) -> Option<String> {
         end.max(start + 60_000) + 60_000,
         crate::pages::urlencode(exporter)
     ))
-}
-
-async fn audit(app: &App, auth: &Auth, action: &str, target: &str, success: bool, details: Value) {
-    app.db
-        .audit(AuditEvent {
-            actor_id: Some(auth.id),
-            actor: &auth.username,
-            action,
-            target,
-            success,
-            source_ip: auth.ip(),
-            details,
-        })
-        .await;
 }
 
 /// Parses a target as ADDRESS:PORT (names are refused: what a name resolves to can

@@ -20,7 +20,6 @@ use clap::Parser;
 use flowvision_collector::store::partitions::{partition_name, Family, Span, TABLES as PARTITIONED};
 use flowvision_schema::tables;
 use flowvision_tests::pg::PgCluster;
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -75,63 +74,12 @@ impl Drop for Web {
     }
 }
 
-/// One HTTP/1.1 exchange (Connection: close): status, Set-Cookie values, body.
-fn http(port: u16, method: &str, path: &str, cookie: &str, body: &str) -> Result<(u16, Vec<String>, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    if !cookie.is_empty() {
-        req.push_str(&format!("Cookie: {cookie}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let raw = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .context("no HTTP status line")?;
-    let cookies = lines
-        .filter_map(|l| l.split_once(": "))
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, v)| v.split(';').next().map(str::to_string))
-        .collect();
-    Ok((status, cookies, body.to_string()))
-}
-
-fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
-    cookies
-        .iter()
-        .filter_map(|c| c.split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.to_string())
-}
-
 fn login(port: u16) -> Result<String> {
-    let (_, cookies, _) = http(port, "GET", "/login", "", "")?;
-    let csrf = cookie_value(&cookies, "fv_login_csrf").context("login CSRF cookie")?;
-    let (status, cookies, body) = http(
-        port,
-        "POST",
-        "/login",
-        &format!("fv_login_csrf={csrf}"),
-        &format!("username={ADMIN}&password={ADMIN_PW}&csrf={csrf}"),
-    )?;
-    if status != 303 {
-        bail!("login failed ({status}): {body}");
+    let r = flowvision_tests::http::login(port, ADMIN, ADMIN_PW)?;
+    if r.status != 303 {
+        bail!("login failed ({}): {}", r.status, r.body);
     }
-    cookie_value(&cookies, "fv_session").context("session cookie")
+    r.cookie("fv_session").context("session cookie")
 }
 
 /// Raw flows in time order, as dashboards.rs generates them: 20 exporters, 2^20
@@ -260,7 +208,8 @@ fn main() -> Result<()> {
                 now_ms + 60_000,
                 if f.is_empty() { String::new() } else { format!("&filter={}", enc(f)) }
             );
-            let (status, _, body) = http(port, "GET", &path, &cookie, "")?;
+            let flowvision_tests::http::Response { status, body, .. } =
+                flowvision_tests::http::request(port, "GET", &path, &cookie, "")?;
             if status != 200 {
                 println!(
                     "{:<60} HTTP {status}: {}",
@@ -272,7 +221,7 @@ fn main() -> Result<()> {
             let mut times = Vec::with_capacity(s.iterations);
             for _ in 0..s.iterations {
                 let t = Instant::now();
-                let (status, _, _) = http(port, "GET", &path, &cookie, "")?;
+                let status = flowvision_tests::http::request(port, "GET", &path, &cookie, "")?.status;
                 times.push(t.elapsed().as_secs_f64() * 1000.0);
                 if status != 200 {
                     bail!("{path}: HTTP {status}");

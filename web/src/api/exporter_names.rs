@@ -5,7 +5,6 @@
 //! exporter outside it is answered 404, as when reading it.
 
 use crate::auth::{Auth, Permission};
-use crate::data::accounts::AuditEvent;
 use crate::error::{AppError, AppResult};
 use crate::App;
 use rocket::serde::json::Json;
@@ -46,18 +45,9 @@ pub async fn set_name(
     let name = Some(name).filter(|n| !n.is_empty());
     let (old_name, old_notes) =
         app.db.set_exporter_name(auth.scope(), exporter, name, notes, &auth.username).await?;
-    app.db
-        .audit(AuditEvent {
-            actor_id: Some(auth.id),
-            actor: &auth.username,
-            action: "exporter.name",
-            target: &exporter.to_string(),
-            success: true,
-            source_ip: auth.ip(),
-            details: json!({"display_name": name, "notes": notes,
-                            "before": {"display_name": old_name, "notes": old_notes}}),
-        })
-        .await;
+    let details = json!({"display_name": name, "notes": notes,
+                         "before": {"display_name": old_name, "notes": old_notes}});
+    crate::actions::audit(app, auth, "exporter.name", &exporter.to_string(), true, details).await;
     Ok(())
 }
 

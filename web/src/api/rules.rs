@@ -8,7 +8,6 @@
 //! running collectors reload within a second, and is written to the audit log.
 
 use crate::auth::{Auth, Permission};
-use crate::data::accounts::AuditEvent;
 use crate::data::rules::RuleView;
 use crate::error::AppError;
 use crate::App;
@@ -207,34 +206,14 @@ async fn require_change(app: &App, auth: &Auth, action: &str, target: &str) -> R
         None => Ok(()),
         Some(e) => {
             let (_, why) = e.status_and_message();
-            app.db
-                .audit(AuditEvent {
-                    actor_id: Some(auth.id),
-                    actor: &auth.username,
-                    action,
-                    target,
-                    success: false,
-                    source_ip: auth.ip(),
-                    details: json!({"refused": why}),
-                })
-                .await;
+            crate::actions::audit(app, auth, action, target, false, json!({"refused": why})).await;
             Err(e)
         }
     }
 }
 
 async fn audit(app: &App, auth: &Auth, action: &str, target: &str, details: Value) {
-    app.db
-        .audit(AuditEvent {
-            actor_id: Some(auth.id),
-            actor: &auth.username,
-            action,
-            target,
-            success: true,
-            source_ip: auth.ip(),
-            details,
-        })
-        .await;
+    crate::actions::audit(app, auth, action, target, true, details).await;
 }
 
 fn rule_details(r: &StoredRule) -> Value {

@@ -5,7 +5,6 @@ use super::{html, safe_next, Html};
 use crate::actions;
 use crate::auth::login::{login, LoginOutcome};
 use crate::auth::{token, Auth, CsrfForm, PendingAuth, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
-use crate::data::accounts::AuditEvent;
 use crate::error::AppResult;
 use crate::App;
 use maud::html as m;
@@ -173,17 +172,7 @@ async fn logout(
         app.db.delete_session(d).await?;
     }
     cookies.remove(Cookie::build(SESSION_COOKIE).path("/").build());
-    app.db
-        .audit(AuditEvent {
-            actor_id: Some(a.id),
-            actor: &a.username,
-            action: "logout",
-            target: "",
-            success: true,
-            source_ip: a.ip(),
-            details: serde_json::json!({}),
-        })
-        .await;
+    crate::actions::audit(app, &a, "logout", "", true, serde_json::json!({})).await;
     Ok(Redirect::to("/login"))
 }
 
