@@ -24,8 +24,7 @@ use flowvision_schema::rollup::OTHER_ADDR;
 use flowvision_schema::{tables, Rollup};
 use flowvision_tests::pg::PgCluster;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ADMIN: &str = "admin";
@@ -82,40 +81,6 @@ struct Scale {
     /// Flow search only.
     #[arg(long)]
     skip_dashboards: bool,
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
-fn web_bin() -> Result<PathBuf> {
-    if let Ok(p) = std::env::var("FLOWVISION_WEB_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    for profile in ["release", "debug"] {
-        let p = workspace().join("target").join(profile).join("flowvision-web");
-        if p.exists() {
-            return Ok(p);
-        }
-    }
-    bail!("flowvision-web not built: cargo build --release -p flowvision-web")
-}
-
-struct Web(Child);
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn login(port: u16) -> Result<String> {
-    let r = flowvision_tests::http::login(port, ADMIN, ADMIN_PW)?;
-    if r.status != 303 {
-        bail!("login failed ({}): {}", r.status, r.body);
-    }
-    r.cookie("fv_session").context("session cookie")
 }
 
 /// The data set, in SQL. Rollup rows are generated per (bucket, exporter, dimension);
@@ -288,23 +253,25 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 fn main() -> Result<()> {
     let s = Scale::parse();
-    let bin = web_bin()?;
+    let bin = flowvision_bench::console::web_bin()?;
     println!("flowvision-web: {}", bin.display());
     let pg = PgCluster::start().context("starting PostgreSQL")?;
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let log = tempfile::NamedTempFile::new()?;
-    let _web = Web(Command::new(&bin)
-        .env("DATABASE_URL", pg.url())
-        .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
-        .env("WEB_LOG", "critical")
-        .env("WEB_ARGON2_MEMORY_KIB", "256")
-        .env("WEB_ARGON2_ITERATIONS", "1")
-        .env("FLOWVISION_ADMIN_USER", ADMIN)
-        .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
-        .stdout(log.reopen()?)
-        .stderr(log.reopen()?)
-        .stdin(Stdio::null())
-        .spawn()?);
+    let _web = flowvision_bench::console::WebProcess(
+        Command::new(&bin)
+            .env("DATABASE_URL", pg.url())
+            .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WEB_LOG", "critical")
+            .env("WEB_ARGON2_MEMORY_KIB", "256")
+            .env("WEB_ARGON2_ITERATIONS", "1")
+            .env("FLOWVISION_ADMIN_USER", ADMIN)
+            .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
+            .stdout(log.reopen()?)
+            .stderr(log.reopen()?)
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
@@ -330,7 +297,7 @@ fn main() -> Result<()> {
         println!("  {:<18} {}", r.get::<_, String>(0), r.get::<_, String>(1));
     }
 
-    let session = login(port)?;
+    let session = flowvision_bench::console::login(port, ADMIN, ADMIN_PW)?;
     let cookie = format!("fv_session={session}");
     let one = "10.255.0.1";
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;

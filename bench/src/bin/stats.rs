@@ -21,8 +21,7 @@ use flowvision_collector::store::partitions::{partition_name, Family, Span, TABL
 use flowvision_schema::tables;
 use flowvision_tests::pg::PgCluster;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ADMIN: &str = "admin";
@@ -44,42 +43,6 @@ struct Scale {
     /// The console's statistics time limit (WEB_SEARCH_TIMEOUT_MS).
     #[arg(long = "timeout-ms", value_name = "MS", default_value_t = 60_000)]
     timeout_ms: u64,
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
-}
-
-fn web_bin() -> Result<PathBuf> {
-    if let Ok(p) = std::env::var("FLOWVISION_WEB_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
-    for profile in ["release", "debug"] {
-        let p = target.join(profile).join("flowvision-web");
-        if p.exists() {
-            return Ok(p);
-        }
-    }
-    bail!("flowvision-web not built: cargo build -p flowvision-web")
-}
-
-struct Web(Child);
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn login(port: u16) -> Result<String> {
-    let r = flowvision_tests::http::login(port, ADMIN, ADMIN_PW)?;
-    if r.status != 303 {
-        bail!("login failed ({}): {}", r.status, r.body);
-    }
-    r.cookie("fv_session").context("session cookie")
 }
 
 /// Raw flows in time order, as dashboards.rs generates them: 20 exporters, 2^20
@@ -147,24 +110,26 @@ fn enc(s: &str) -> String {
 
 fn main() -> Result<()> {
     let s = Scale::parse();
-    let bin = web_bin()?;
+    let bin = flowvision_bench::console::web_bin()?;
     println!("flowvision-web: {}", bin.display());
     let pg = PgCluster::start().context("starting PostgreSQL")?;
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let log = tempfile::NamedTempFile::new()?;
-    let _web = Web(Command::new(&bin)
-        .env("DATABASE_URL", pg.url())
-        .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
-        .env("WEB_LOG", "critical")
-        .env("WEB_SEARCH_TIMEOUT_MS", s.timeout_ms.to_string())
-        .env("WEB_ARGON2_MEMORY_KIB", "256")
-        .env("WEB_ARGON2_ITERATIONS", "1")
-        .env("FLOWVISION_ADMIN_USER", ADMIN)
-        .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
-        .stdout(log.reopen()?)
-        .stderr(log.reopen()?)
-        .stdin(Stdio::null())
-        .spawn()?);
+    let _web = flowvision_bench::console::WebProcess(
+        Command::new(&bin)
+            .env("DATABASE_URL", pg.url())
+            .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WEB_LOG", "critical")
+            .env("WEB_SEARCH_TIMEOUT_MS", s.timeout_ms.to_string())
+            .env("WEB_ARGON2_MEMORY_KIB", "256")
+            .env("WEB_ARGON2_ITERATIONS", "1")
+            .env("FLOWVISION_ADMIN_USER", ADMIN)
+            .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
+            .stdout(log.reopen()?)
+            .stderr(log.reopen()?)
+            .stdin(Stdio::null())
+            .spawn()?,
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
@@ -180,7 +145,7 @@ fn main() -> Result<()> {
         s.flows as f64 / s.hours as f64
     );
     generate(&mut db, &s)?;
-    let session = login(port)?;
+    let session = flowvision_bench::console::login(port, ADMIN, ADMIN_PW)?;
     let cookie = format!("fv_session={session}");
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let filters = [
