@@ -259,6 +259,9 @@ fn exporter_names_within_scope() {
     assert!(page.body.contains(&format!("core-rtr-1 ({a})")), "overview drop-down");
     let page = web.get(&format!("/exporters/{a}/interfaces/1?range=1h"), Some(&admin));
     assert!(page.body.contains(&format!("Interface 1 of core-rtr-1 ({a})")), "interface page");
+    let from = now_ms() - 3_600_000;
+    let page = web.get(&format!("/flows?from={from}&exporter={a}"), Some(&admin));
+    assert!(page.body.contains("data-test=\"exporter-name\">core-rtr-1"), "flow search rows: {}", page.body);
     // Cleared with a blank name and notes.
     assert_eq!(set(&admin, a, " ", "").status, Status::Ok);
     assert!(web.json(&format!("/api/v1/exporters/{a}"), &admin)["display_name"].is_null());

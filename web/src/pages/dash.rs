@@ -475,6 +475,9 @@ async fn flows(auth: Auth, app: &State<App>, q: FlowParams) -> AppResult<Html> {
         Err(e) => Err(e),
     };
     let qs = q.query_string();
+    // Exporters are shown by their display names where operators gave them one.
+    let names = app.db.exporter_names(auth.scope()).await?;
+    let name_of = |exporter: &str| exporter.parse::<std::net::IpAddr>().ok().and_then(|ip| names.get(&ip));
     let body = match result {
         Err(e) => {
             let (_, msg) = e.status_and_message();
@@ -498,7 +501,7 @@ async fn flows(auth: Auth, app: &State<App>, q: FlowParams) -> AppResult<Html> {
                     @for r in &page_.rows {
                         tr data-test="row" data-exporter=(r.exporter) {
                             td { (r.time_received) }
-                            td { (r.exporter) }
+                            td { (super::exporter_names::label(&r.exporter, name_of(&r.exporter).map(String::as_str))) }
                             td { (endpoint(&r.src_addr, r.src_port)) }
                             td { (endpoint(&r.dst_addr, r.dst_port)) }
                             td { (crate::data::proto_name(r.proto)) }
