@@ -50,7 +50,13 @@ export STATE_DIR=${STATE_DIR:-$home/state}
 # Which process is which, for the one line that says why the appliance stopped.
 declare -A role=()
 pids=()
-stop_all() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; }
+# A signal (Ctrl-C, SIGTERM to the script or to its whole process group) is an ordered
+# stop: whatever exits after it is not a failure.
+stopping=false
+stop_all() {
+  stopping=true
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+}
 trap stop_all TERM INT
 
 "$bin/flowvision-collector" run &
@@ -64,6 +70,8 @@ fv_log "console: $scheme://${listen/0.0.0.0/localhost}/ (the first start prints 
 demo_pid=""
 if $demo; then
   sleep 2
+fi
+if $demo && ! $stopping; then
   fv_log "demo: simulated NetFlow v5/v9, IPFIX and sFlow from 12 exporters (collector/sim/scenarios/demo.toml, labelled anomalies in the first 20 minutes) to port ${NETFLOW_PORT:-2055}; labels in $home/demo-labels.jsonl"
   "$bin/flowvision-sim" --scenario collector/sim/scenarios/demo.toml \
     --rate "${DEMO_RATE:-2000}" --duration "${DEMO_DURATION:-24h}" \
@@ -83,8 +91,9 @@ while true; do
   wait -n -p finished "${live[@]}"
   code=$?
   set -e
-  if [[ -z ${finished:-} ]]; then
-    # A signal (Ctrl-C, SIGTERM) interrupted the wait: stop_all has run.
+  if [[ -z ${finished:-} ]] || $stopping; then
+    # A signal (Ctrl-C, SIGTERM) interrupted the wait, or a process exited because of
+    # it: stop_all has run.
     status=0
     break
   fi
@@ -103,7 +112,7 @@ while true; do
   break
 done
 stop_all
-[[ -n $demo_pid ]] && kill -TERM "$demo_pid" 2>/dev/null
+if [[ -n $demo_pid ]]; then kill -TERM "$demo_pid" 2>/dev/null || true; fi
 for p in "${pids[@]}" $demo_pid; do wait "$p" 2>/dev/null || true; done
 [[ -n $embedded ]] && fv_embedded_pg_stop "$embedded"
 exit "$status"

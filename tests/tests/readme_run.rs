@@ -13,6 +13,7 @@ use flowvision_tests::http;
 use serde_json::Value;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,6 +65,9 @@ impl Appliance {
         let web = free_tcp();
         let mut cmd = Command::new(repo().join("deploy/run.sh"));
         cmd.arg("--demo")
+            // Its own process group, as a service manager starts it (so the whole group
+            // can be signalled, as `systemctl stop` does).
+            .process_group(0)
             .current_dir(repo())
             .env_remove("DATABASE_URL")
             .env_remove("STATE_DIR")
@@ -114,10 +118,15 @@ impl Appliance {
         serde_json::from_str(&r.body).unwrap()
     }
 
-    /// SIGTERM to the script; it must stop everything and exit by itself.
-    fn stop(mut self) -> (Option<i32>, String) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::SIGTERM)
-            .unwrap();
+    /// SIGTERM to the script (`group`: to its whole process group, children included);
+    /// it must stop everything and exit by itself.
+    fn stop(mut self, group: bool) -> (Option<i32>, String) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        if group {
+            nix::sys::signal::killpg(pid, nix::sys::signal::SIGTERM).unwrap();
+        } else {
+            nix::sys::signal::kill(pid, nix::sys::signal::SIGTERM).unwrap();
+        }
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -182,8 +191,10 @@ fn demo_serves_charts_with_data_within_90_s() {
     assert!(protocols.len() >= 4, "all four protocols arrive: {protocols:?}");
     let log = app.log();
     assert!(!log.contains("traffic simulator failed"), "{log}");
-    let (code, log) = app.stop();
-    assert_eq!(code, Some(0), "run.sh exit status after SIGTERM:\n{log}");
+    // SIGTERM to the whole group (the simulator, collector and console get it too):
+    // still an ordered stop, exit 0.
+    let (code, log) = app.stop(true);
+    assert_eq!(code, Some(0), "run.sh exit status after SIGTERM to its process group:\n{log}");
 }
 
 #[test]
@@ -206,7 +217,7 @@ fn a_failing_demo_simulator_is_one_line_and_the_appliance_stays_up() {
     let cookie = app.session();
     let me = app.api(&cookie, "/api/v1/me");
     assert_eq!(me["username"], ADMIN);
-    let (code, log) = app.stop();
+    let (code, log) = app.stop(false);
     assert_eq!(code, Some(0), "{log}");
 }
 

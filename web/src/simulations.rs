@@ -154,14 +154,136 @@ impl StartRequest {
         if let Some(a) = &self.anomalies {
             s.anomalies = a.clone();
         }
-        let n: usize = s.exporters.iter().map(|g| g.count).sum();
+        // Summed without wrapping: a group count near usize::MAX must not pass as small.
+        let n = s.exporters.iter().try_fold(0usize, |acc, g| acc.checked_add(g.count)).unwrap_or(usize::MAX);
         if n == 0 || n > MAX_EXPORTERS {
             return Err(AppError::BadRequest(format!(
                 "exporters: between 1 and {MAX_EXPORTERS} in all (got {n})"
             )));
         }
+        check_limits(&s)?;
         Ok(s)
     }
+}
+
+/// Limits of what one console-started run may ask for. The simulator runs inside the
+/// console's process: a request must not be able to make it allocate without bound
+/// (flood bots, beacon schedules, host tables), run forever, or send far more than the
+/// rate it is charged for.
+pub mod limits {
+    /// Longest run, wall clock.
+    pub const MAX_DURATION_NS: i64 = 7 * 24 * 3_600 * 1_000_000_000;
+    /// Flood intensity: anomalous flows per background flow.
+    pub const MAX_INTENSITY: f64 = 10.0;
+    /// Bots or reflectors of one flood.
+    pub const MAX_SOURCES: usize = 65_536;
+    /// Ports or hosts one scan probes.
+    pub const MAX_TARGETS: u32 = 65_536;
+    /// Anomalies in one run.
+    pub const MAX_ANOMALIES: usize = 32;
+    /// Beats of one beaconing anomaly (duration / period).
+    pub const MAX_BEATS: i64 = 1_000_000;
+    /// Internal or external hosts.
+    pub const MAX_HOSTS: usize = 1_000_000;
+    /// External autonomous systems.
+    pub const MAX_ASES: usize = 100_000;
+    /// Internal IPv4 prefixes, each at most a /8.
+    pub const MAX_PREFIXES: usize = 16;
+    /// Shortest internal IPv4 prefix.
+    pub const MIN_PREFIX_LEN: u8 = 8;
+}
+
+fn too_big(what: &str, limit: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(format!("{what}: at most {limit} in a console-started simulation"))
+}
+
+fn duration_ns(what: &str, d: &str) -> AppResult<i64> {
+    flowvision_sim::clock::parse_duration_ns(d).map_err(|e| AppError::BadRequest(format!("{what}: {e}")))
+}
+
+fn check_limits(s: &Scenario) -> AppResult<()> {
+    use limits::*;
+    if let Some(d) = &s.duration {
+        if duration_ns("duration", d)? > MAX_DURATION_NS {
+            return Err(too_big("duration", "7 days"));
+        }
+    }
+    if s.anomalies.len() > MAX_ANOMALIES {
+        return Err(too_big("anomalies", MAX_ANOMALIES));
+    }
+    for a in &s.anomalies {
+        if a.intensity.is_some_and(|i| !(0.0..=MAX_INTENSITY).contains(&i)) {
+            return Err(too_big("anomaly intensity", MAX_INTENSITY));
+        }
+        if a.sources.is_some_and(|n| n > MAX_SOURCES) {
+            return Err(too_big("anomaly sources", MAX_SOURCES));
+        }
+        if a.targets.is_some_and(|n| n > MAX_TARGETS) {
+            return Err(too_big("anomaly targets", MAX_TARGETS));
+        }
+        if let Some(start) = &a.start {
+            // An offset (RFC 3339 starts are checked by the simulator).
+            if let Ok(ns) = flowvision_sim::clock::parse_duration_ns(start) {
+                if ns > MAX_DURATION_NS {
+                    return Err(too_big("anomaly start", "7 days"));
+                }
+            }
+        }
+        let length = match &a.duration {
+            Some(d) => duration_ns("anomaly duration", d)?,
+            None => 0,
+        };
+        if length > MAX_DURATION_NS {
+            return Err(too_big("anomaly duration", "7 days"));
+        }
+        if let Some(p) = &a.period {
+            let period = duration_ns("anomaly period", p)?.max(1);
+            if length / period > MAX_BEATS {
+                return Err(too_big("beaconing beats (duration / period)", MAX_BEATS));
+            }
+        }
+    }
+    let t = &s.traffic;
+    if t.internal_hosts > MAX_HOSTS || t.external_hosts > MAX_HOSTS {
+        return Err(too_big("hosts", MAX_HOSTS));
+    }
+    if t.external_ases > MAX_ASES {
+        return Err(too_big("external ASes", MAX_ASES));
+    }
+    if t.internal_v4.len() > MAX_PREFIXES {
+        return Err(too_big("internal IPv4 prefixes", MAX_PREFIXES));
+    }
+    for p in &t.internal_v4 {
+        let len = p.split_once('/').and_then(|(_, l)| l.trim().parse::<u8>().ok());
+        if len.is_some_and(|l| l < MIN_PREFIX_LEN) {
+            return Err(AppError::BadRequest(format!(
+                "internal IPv4 prefix {p}: at most a /{MIN_PREFIX_LEN} in a console-started simulation"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The flows per second a run may send at its peak: background plus what its floods add
+/// (intensity flows per background flow, the simulator's defaults when unset) plus
+/// beacons; this is what the rate budget is charged.
+fn charged_rate(s: &Scenario) -> f64 {
+    use flowvision_sim::anomaly::AnomalyKind;
+    let mut factor = 1.0;
+    let mut beacons = 0.0;
+    for a in &s.anomalies {
+        match a.kind {
+            AnomalyKind::SynFlood => factor += a.intensity.unwrap_or(1.0),
+            AnomalyKind::UdpAmplification => factor += a.intensity.unwrap_or(0.5),
+            AnomalyKind::Beaconing => {
+                let period =
+                    a.period.as_deref().and_then(|p| flowvision_sim::clock::parse_duration_ns(p).ok());
+                beacons += period.map_or(1.0, |p| 1e9 / (p.max(1) as f64));
+            }
+            _ => {}
+        }
+    }
+    s.rate * factor + beacons
 }
 
 /// A running simulation.
@@ -276,7 +398,10 @@ pub fn parse_target(s: &str) -> AppResult<SocketAddr> {
     let t: SocketAddr = s.trim().parse().map_err(|_| {
         AppError::BadRequest(format!("target: {s:?} is not ADDRESS:PORT (e.g. 192.0.2.10:2055)"))
     })?;
-    if t.port() == 0 || t.ip().is_unspecified() || t.ip().is_multicast() {
+    // v4-mapped IPv6 is judged as the IPv4 address it is.
+    let ip = t.ip().to_canonical();
+    let broadcast = matches!(ip, std::net::IpAddr::V4(v4) if v4.is_broadcast());
+    if t.port() == 0 || ip.is_unspecified() || ip.is_multicast() || broadcast {
         return Err(AppError::BadRequest(format!("target: {t} is not a unicast address and port")));
     }
     Ok(t)
@@ -333,7 +458,7 @@ impl Simulations {
         let scenario = req.scenario()?;
         let seed = scenario.seed.unwrap_or_else(|| rand_core::RngCore::next_u64(&mut rand_core::OsRng));
         let plan = scenario.resolve(now_ms(), seed).map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let rate = scenario.rate;
+        let rate = charged_rate(&scenario);
         let over = {
             let mut s = lock(&self.state);
             let used = s.live.values().map(|l| l.budget_rate).sum::<f64>() + s.reserved;

@@ -381,3 +381,63 @@ fn at_most_sixteen_runs_at_once() {
     }
     assert_eq!(start().status, Status::Created);
 }
+
+#[test]
+fn requests_beyond_the_limits_are_refused_before_anything_runs() {
+    let (collector, received) = receiver();
+    let web = Web::start_with(|c| {
+        c.sim_default_target = collector;
+        c.sim_rate_budget = 10_000.0;
+    });
+    let admin = web.login(ADMIN, ADMIN_PW);
+    let start = |body: Value| web.api("POST", "/api/v1/simulations", Cred::Session(&admin), Some(body));
+    let flood = |extra: Value| {
+        let mut a = json!({"kind": "syn_flood", "start": "0s", "duration": "1m"});
+        if let (Some(a), Some(e)) = (a.as_object_mut(), extra.as_object()) {
+            a.extend(e.clone());
+        }
+        json!({"rate": 100, "duration": "1m", "exporters": {"ipfix": 1}, "anomalies": [a]})
+    };
+    let cases = [
+        // Group counts whose sum wraps to 1 must not pass as one exporter.
+        (json!({"rate": 100, "exporters": {"netflow_v5": u64::MAX, "netflow_v9": 2}}), "exporters"),
+        (flood(json!({"sources": 4_000_000_000u64})), "sources"),
+        (flood(json!({"intensity": 1e6})), "intensity"),
+        (
+            json!({"rate": 100, "exporters": {"ipfix": 1}, "anomalies": [
+                {"kind": "beaconing", "start": "0s", "duration": "100000d", "period": "10ms"}]}),
+            "duration",
+        ),
+        (json!({"rate": 100, "duration": "30d", "exporters": {"ipfix": 1}}), "duration"),
+        (json!({"toml": "rate = 100\n[traffic]\nexternal_hosts = 10000000000\n"}), "hosts"),
+        (json!({"toml": "rate = 100\n[traffic]\ninternal_v4 = [\"0.0.0.0/0\"]\n"}), "prefix"),
+    ];
+    for (body, word) in &cases {
+        let r = start(body.clone());
+        assert_eq!(r.status, Status::BadRequest, "{body}: {}", r.body);
+        assert!(r.body.contains(word), "{body}: {}", r.body);
+        println!("refused: {}", r.body);
+    }
+    // A flood is charged what it sends: 1,000 background flows/s at intensity 10 is
+    // 11,000 flows/s, over the 10,000 budget, although its background rate fits.
+    let mut heavy = flood(json!({"intensity": 10.0}));
+    heavy["rate"] = json!(1000);
+    let r = start(heavy);
+    assert_eq!(r.status, Status::Conflict, "{}", r.body);
+    assert!(r.body.contains("budget"), "{}", r.body);
+    // Nothing was started by any of them.
+    let list = web.json("/api/v1/simulations", &admin);
+    assert_eq!(list["runs"].as_array().unwrap().len(), 0, "{list}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(received.load(Ordering::Relaxed), 0);
+    // Broadcast and v4-mapped multicast are not targets, even for an admin.
+    for t in ["255.255.255.255:2055", "[::ffff:239.1.1.1]:2055", "[::ffff:0.0.0.0]:9"] {
+        let r = web.api(
+            "POST",
+            "/api/v1/simulation-targets",
+            Cred::Session(&admin),
+            Some(json!({"target": t, "note": "x"})),
+        );
+        assert_eq!(r.status, Status::BadRequest, "{t}: {}", r.body);
+    }
+}

@@ -225,7 +225,12 @@ impl StatsQuery {
     /// The time range: `from`/`to` or the last hour; at most 7 days.
     pub fn range(&self, now: OffsetDateTime) -> DataResult<(OffsetDateTime, OffsetDateTime)> {
         let to = self.to.unwrap_or(now);
-        let from = self.from.unwrap_or(to - time::Duration::hours(1));
+        let from = match self.from {
+            Some(f) => f,
+            None => to
+                .checked_sub(time::Duration::hours(1))
+                .ok_or_else(|| DataError::Invalid("'to' is too far in the past".into()))?,
+        };
         if from >= to {
             return Err(DataError::Invalid("'from' must be before 'to'".into()));
         }
