@@ -164,6 +164,9 @@ impl Maint {
             .and_then(|r| r);
             match attempt {
                 Ok(c) => {
+                    // Before the template copy is read (`load_templates`).
+                    let shared = &self.shared;
+                    shared.state.ensure(&c, &shared.spool, &shared.stats).await?;
                     if !self.shared.schema_ready.load(Ordering::SeqCst) {
                         migrate::apply(&c, migrate::MIGRATIONS).await?;
                         self.shared.schema_ready.store(true, Ordering::SeqCst);

@@ -28,6 +28,7 @@ pub mod partitions;
 mod retry;
 mod rollup;
 mod spool;
+mod state;
 mod stats;
 pub mod templates;
 mod time;
@@ -100,6 +101,8 @@ pub(crate) struct Shared {
     pub stats: Arc<StoreStats>,
     pub spool: spool::Spool,
     pub partitions: partitions::PartitionCache,
+    /// Whether the spool directory was checked against the database (`state.rs`).
+    pub state: state::StateGuard,
     /// Migrations have been applied by this process.
     pub schema_ready: AtomicBool,
     /// Shutdown requested: drain the queue, then exit.
@@ -167,6 +170,7 @@ impl Store {
             stats,
             spool,
             partitions: partitions::PartitionCache::default(),
+            state: state::StateGuard::default(),
             schema_ready: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             flows_span: AtomicU64::new(partitions::span_code(initial_span)),

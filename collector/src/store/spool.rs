@@ -54,6 +54,8 @@ pub(crate) struct Spool {
     dir: PathBuf,
     rejected: PathBuf,
     max_bytes: u64,
+    /// Files with a lower sequence were left by an earlier process (see `state.rs`).
+    first_own_seq: u64,
     state: Mutex<State>,
     stats: Arc<StoreStats>,
 }
@@ -89,7 +91,15 @@ impl Spool {
                 }
             }
         }
-        let spool = Spool { dir: dir.to_path_buf(), rejected, max_bytes, state: Mutex::new(st), stats };
+        let first_own_seq = st.next_seq;
+        let spool = Spool {
+            dir: dir.to_path_buf(),
+            rejected,
+            max_bytes,
+            first_own_seq,
+            state: Mutex::new(st),
+            stats,
+        };
         {
             let st = spool.lock();
             if !st.files.is_empty() {
@@ -116,6 +126,39 @@ impl Spool {
 
     fn path(&self, seq: u64) -> PathBuf {
         self.dir.join(format!("{seq:020}.{EXT}"))
+    }
+
+    /// The spool directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Moves the batches left by earlier processes (not those this process spooled:
+    /// they are for the database it connects to now) into `to`, unreplayed. Returns
+    /// how many batches and bytes moved. Call before any replay: claimed files stay.
+    pub fn orphan_leftovers(&self, to: &Path) -> Result<(u64, u64), StoreError> {
+        let mut st = self.lock();
+        let old: Vec<(u64, u64)> = st
+            .files
+            .range(..self.first_own_seq)
+            .filter(|(s, _)| !st.claimed.contains(s))
+            .map(|(&s, &z)| (s, z))
+            .collect();
+        let (mut batches, mut bytes) = (0, 0);
+        let mut result = Ok(());
+        for (seq, size) in old {
+            let from = self.path(seq);
+            if let Err(e) = fs::rename(&from, to.join(format!("{seq:020}.{EXT}"))) {
+                result = Err(StoreError::io(&from)(e));
+                break;
+            }
+            st.files.remove(&seq);
+            st.bytes = st.bytes.saturating_sub(size);
+            batches += 1;
+            bytes += size;
+        }
+        self.publish(&st);
+        result.map(|()| (batches, bytes))
     }
 
     /// True when no batch waits in the spool (claimed ones included).

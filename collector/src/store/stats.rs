@@ -41,6 +41,9 @@ pub struct StoreStats {
     pub batches_rejected: AtomicU64,
     /// Rows of those batches.
     pub rows_rejected: AtomicU64,
+    /// Spooled batches found at start that were written for another database, moved
+    /// to `spool/orphaned/` and never replayed (see `store::state`).
+    pub spool_orphaned_batches: AtomicU64,
     /// Database errors (any statement, connect attempts included).
     pub db_errors: AtomicU64,
     /// Gauge: writer connections currently open.
@@ -67,7 +70,7 @@ struct Counter<'a> {
 
 impl StoreStats {
     /// Every counter once, in the order `/metrics` shows them.
-    fn counters(&self) -> [Counter<'_>; 20] {
+    fn counters(&self) -> [Counter<'_>; 21] {
         let c = |value, key, metric, gauge, help| Counter { value, key, metric, gauge, help };
         [
             c(
@@ -119,6 +122,13 @@ impl StoreStats {
                 "rows_rejected_total",
                 false,
                 "Rows of rejected batches.",
+            ),
+            c(
+                &self.spool_orphaned_batches,
+                "spool_orphaned_batches",
+                "spool_orphaned_batches_total",
+                false,
+                "Spooled batches written for another database, moved to spool/orphaned and not replayed.",
             ),
             c(
                 &self.batches_dropped_spool_full,

@@ -385,6 +385,9 @@ impl Writer {
         )
         .await
         .map_err(|_| StoreError::Timeout("connecting"))??;
+        // Before anything is replayed on this connection: the spool may be another
+        // database's.
+        self.shared.state.ensure(&client, &self.shared.spool, &self.shared.stats).await?;
         if !self.shared.schema_ready.load(Ordering::SeqCst) {
             migrate::apply(&client, migrate::MIGRATIONS).await?;
             self.shared.schema_ready.store(true, Ordering::SeqCst);
