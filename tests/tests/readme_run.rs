@@ -141,6 +141,24 @@ impl Appliance {
     }
 }
 
+impl Drop for Appliance {
+    /// A test that failed half-way must not leave the appliance running: SIGTERM to the
+    /// script's process group (its trap stops the embedded PostgreSQL), then SIGKILL.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
 /// Sum of every number under a key named `key`, anywhere in `v`.
 fn total(v: &Value, key: &str) -> f64 {
     match v {
