@@ -46,3 +46,56 @@ pub fn login(port: u16, user: &str, password: &str) -> Result<String> {
     }
     r.cookie("fv_session").context("session cookie")
 }
+
+/// The benchmarks' console: started on a free loopback port against `database_url`, with
+/// cheap password hashing and `extra` environment, listening when this returns. The
+/// process stops when the returned value is dropped.
+pub struct Console {
+    /// The process.
+    pub process: WebProcess,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+    /// Its output (kept until the console is dropped).
+    pub log: tempfile::NamedTempFile,
+}
+
+impl Console {
+    /// Starts `web_bin()` with the admin `user`/`password` as its first admin.
+    pub fn start(
+        database_url: &str,
+        user: &str,
+        password: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Console> {
+        use std::net::{TcpListener, TcpStream};
+        use std::process::{Command, Stdio};
+        use std::time::{Duration, Instant};
+        let bin = web_bin()?;
+        println!("flowvision-web: {}", bin.display());
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let log = tempfile::NamedTempFile::new()?;
+        let mut cmd = Command::new(&bin);
+        cmd.env("DATABASE_URL", database_url)
+            .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WEB_LOG", "critical")
+            .env("WEB_ARGON2_MEMORY_KIB", "256")
+            .env("WEB_ARGON2_ITERATIONS", "1")
+            .env("FLOWVISION_ADMIN_USER", user)
+            .env("FLOWVISION_ADMIN_PASSWORD", password)
+            .stdout(log.reopen()?)
+            .stderr(log.reopen()?)
+            .stdin(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let process = WebProcess(cmd.spawn()?);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                bail!("flowvision-web not listening: {}", std::fs::read_to_string(log.path())?);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(Console { process, port, log })
+    }
+}

@@ -23,9 +23,7 @@ use flowvision_collector::store::partitions::{partition_name, Family, Span, TABL
 use flowvision_schema::rollup::OTHER_ADDR;
 use flowvision_schema::{tables, Rollup};
 use flowvision_tests::pg::PgCluster;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const ADMIN: &str = "admin";
 const ADMIN_PW: &str = "dashboards-benchmark-password";
@@ -253,32 +251,9 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 fn main() -> Result<()> {
     let s = Scale::parse();
-    let bin = flowvision_bench::console::web_bin()?;
-    println!("flowvision-web: {}", bin.display());
     let pg = PgCluster::start().context("starting PostgreSQL")?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let log = tempfile::NamedTempFile::new()?;
-    let _web = flowvision_bench::console::WebProcess(
-        Command::new(&bin)
-            .env("DATABASE_URL", pg.url())
-            .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
-            .env("WEB_LOG", "critical")
-            .env("WEB_ARGON2_MEMORY_KIB", "256")
-            .env("WEB_ARGON2_ITERATIONS", "1")
-            .env("FLOWVISION_ADMIN_USER", ADMIN)
-            .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
-            .stdout(log.reopen()?)
-            .stderr(log.reopen()?)
-            .stdin(Stdio::null())
-            .spawn()?,
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("flowvision-web not listening: {}", std::fs::read_to_string(log.path())?);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let console = flowvision_bench::console::Console::start(pg.url(), ADMIN, ADMIN_PW, &[])?;
+    let port = console.port;
     let mut db = pg.connect()?;
     println!(
         "data set: {} exporters; per bucket and exporter: talkers {}/{} per side (1m/1h), services {}/{}, AS pairs {}/{}, \

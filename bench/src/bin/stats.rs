@@ -20,9 +20,7 @@ use clap::Parser;
 use flowvision_collector::store::partitions::{partition_name, Family, Span, TABLES as PARTITIONED};
 use flowvision_schema::tables;
 use flowvision_tests::pg::PgCluster;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const ADMIN: &str = "admin";
 const ADMIN_PW: &str = "stats-benchmark-password";
@@ -110,33 +108,14 @@ fn enc(s: &str) -> String {
 
 fn main() -> Result<()> {
     let s = Scale::parse();
-    let bin = flowvision_bench::console::web_bin()?;
-    println!("flowvision-web: {}", bin.display());
     let pg = PgCluster::start().context("starting PostgreSQL")?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let log = tempfile::NamedTempFile::new()?;
-    let _web = flowvision_bench::console::WebProcess(
-        Command::new(&bin)
-            .env("DATABASE_URL", pg.url())
-            .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
-            .env("WEB_LOG", "critical")
-            .env("WEB_SEARCH_TIMEOUT_MS", s.timeout_ms.to_string())
-            .env("WEB_ARGON2_MEMORY_KIB", "256")
-            .env("WEB_ARGON2_ITERATIONS", "1")
-            .env("FLOWVISION_ADMIN_USER", ADMIN)
-            .env("FLOWVISION_ADMIN_PASSWORD", ADMIN_PW)
-            .stdout(log.reopen()?)
-            .stderr(log.reopen()?)
-            .stdin(Stdio::null())
-            .spawn()?,
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("flowvision-web not listening: {}", std::fs::read_to_string(log.path())?);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let console = flowvision_bench::console::Console::start(
+        pg.url(),
+        ADMIN,
+        ADMIN_PW,
+        &[("WEB_SEARCH_TIMEOUT_MS", s.timeout_ms.to_string())],
+    )?;
+    let port = console.port;
     let mut db = pg.connect()?;
     println!(
         "data set: {} flows over {} h ({:.0} per hour)",
