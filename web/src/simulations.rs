@@ -392,6 +392,11 @@ pub fn dashboard_link(label: &Value) -> Option<String> {
     ))
 }
 
+/// Audits a start refused for `target` (allow-list, run count, budget) with why.
+async fn refused(app: &App, auth: &Auth, target: &SocketAddr, why: Value) {
+    audit(app, auth, "simulation.refused", &target.to_string(), false, why).await;
+}
+
 /// Parses a target as ADDRESS:PORT (names are refused: what a name resolves to can
 /// change after the check).
 pub fn parse_target(s: &str) -> AppResult<SocketAddr> {
@@ -441,12 +446,10 @@ impl Simulations {
             Some(t) => parse_target(t)?,
         };
         if target != self.default_target && !app.db.sim_target_allowed(&target.to_string()).await? {
-            audit(
+            refused(
                 app,
                 auth,
-                "simulation.refused",
-                &target.to_string(),
-                false,
+                &target,
                 json!({"reason": "target not on the allow-list", "scenario": req.scenario}),
             )
             .await;
@@ -473,24 +476,14 @@ impl Simulations {
             }
         };
         if let Some((_, true)) = over {
-            audit(
-                app,
-                auth,
-                "simulation.refused",
-                &target.to_string(),
-                false,
-                json!({"reason": "too many runs", "running": MAX_RUNNING}),
-            )
-            .await;
+            refused(app, auth, &target, json!({"reason": "too many runs", "running": MAX_RUNNING})).await;
             return Err(AppError::Conflict(format!("{MAX_RUNNING} simulations are running: stop one first")));
         }
         if let Some((used, _)) = over {
-            audit(
+            refused(
                 app,
                 auth,
-                "simulation.refused",
-                &target.to_string(),
-                false,
+                &target,
                 json!({"reason": "rate budget", "rate": rate, "in_use": used, "budget": self.budget}),
             )
             .await;

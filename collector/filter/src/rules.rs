@@ -5,6 +5,7 @@
 //! which is how running collectors learn about it within a second.
 
 use crate::rule::Rule;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
 /// The NOTIFY channel the table's trigger signals on every change.
@@ -92,6 +93,23 @@ pub async fn load(client: &Client) -> Result<(Vec<Rule>, Vec<String>), tokio_pos
     Ok((rules, problems))
 }
 
+impl StoredRule {
+    /// The row's values in the table's column order (name, filter, destination, action,
+    /// protocol, transparent, position, enabled), as statements bind them.
+    fn columns(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.name,
+            &self.filter,
+            &self.destination,
+            &self.action,
+            &self.protocol,
+            &self.transparent,
+            &self.position,
+            &self.enabled,
+        ]
+    }
+}
+
 /// Adds `rule`, or replaces the rule of the same name. The caller checks it first
 /// ([`StoredRule::compile`] or its own argument checks): the table takes any text.
 pub async fn save(client: &Client, rule: &StoredRule) -> Result<(), tokio_postgres::Error> {
@@ -103,16 +121,7 @@ pub async fn save(client: &Client, rule: &StoredRule) -> Result<(), tokio_postgr
                  destination = EXCLUDED.destination, action = EXCLUDED.action,
                  protocol = EXCLUDED.protocol, transparent = EXCLUDED.transparent,
                  position = EXCLUDED.position, enabled = EXCLUDED.enabled",
-            &[
-                &rule.name,
-                &rule.filter,
-                &rule.destination,
-                &rule.action,
-                &rule.protocol,
-                &rule.transparent,
-                &rule.position,
-                &rule.enabled,
-            ],
+            &rule.columns(),
         )
         .await?;
     Ok(())
@@ -135,16 +144,7 @@ pub async fn insert(client: &Client, rule: &StoredRule) -> Result<bool, tokio_po
         .execute(
             "INSERT INTO forward_rules (name, filter, destination, action, protocol, transparent, position, enabled)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING",
-            &[
-                &rule.name,
-                &rule.filter,
-                &rule.destination,
-                &rule.action,
-                &rule.protocol,
-                &rule.transparent,
-                &rule.position,
-                &rule.enabled,
-            ],
+            &rule.columns(),
         )
         .await?;
     Ok(n > 0)
@@ -158,17 +158,7 @@ pub async fn update(client: &Client, name: &str, rule: &StoredRule) -> Result<bo
             "UPDATE forward_rules SET name = $2, filter = $3, destination = $4, action = $5, protocol = $6,
                  transparent = $7, position = $8, enabled = $9
              WHERE name = $1",
-            &[
-                &name,
-                &rule.name,
-                &rule.filter,
-                &rule.destination,
-                &rule.action,
-                &rule.protocol,
-                &rule.transparent,
-                &rule.position,
-                &rule.enabled,
-            ],
+            &[&[&name as &(dyn ToSql + Sync)][..], &rule.columns()[..]].concat(),
         )
         .await?;
     Ok(n > 0)
