@@ -103,6 +103,8 @@ pub struct CollectorConfig {
     pub spool_max_bytes: u64,
     /// Per-prefix sampling-rate defaults/overrides (`SAMPLING_RATES`).
     pub sampling: Vec<crate::pipeline::sampling::SamplingRule>,
+    /// The flow archive (`USE_EXTERNAL_STORAGE=true` and `MINIO_*`; docs/archive.md).
+    pub archive: Option<flowvision_archive::ArchiveConfig>,
 }
 
 /// Reads one variable through `get` (the environment in production, a map in tests).
@@ -246,6 +248,11 @@ impl CollectorConfig {
             state_dir,
             spool_max_bytes,
             sampling,
+            archive: flowvision_archive::ArchiveConfig::from_lookup(get).map_err(|e| ConfigError {
+                name: e.name,
+                value: e.value,
+                why: e.why,
+            })?,
         })
     }
 }

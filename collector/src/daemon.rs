@@ -46,6 +46,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     let store_stats = Arc::new(StoreStats::default());
     let mut store_config = StoreConfig::new(config.database_url.clone(), config.state_dir.join("spool"));
     store_config.retention_days = config.retention_days;
+    store_config.archive_gate = config.archive.is_some();
     store_config.spool_max_bytes = config.spool_max_bytes;
     store_config.instance = instance;
     let (store, tx) = Store::start(store_config, Arc::clone(&store_stats)).context("starting the store")?;
@@ -123,6 +124,34 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     };
     let xdp_metrics = xdp.as_ref().map(|x| x.metrics());
 
+    // The archive (docs/archive.md): its own thread and connection; retention waits
+    // for it (archive_gate above).
+    let archive_stats = Arc::new(flowvision_archive::ArchiveStats::default());
+    let archive = match &config.archive {
+        None => None,
+        Some(cfg) => {
+            let archiver = flowvision_archive::Archiver::new(
+                cfg.clone(),
+                config.state_dir.join("archive"),
+                Arc::clone(&archive_stats),
+            )
+            .context("opening the archive bucket")?;
+            log(format_args!(
+                "archive: closed partitions go to bucket {} at {} (every {} s)",
+                cfg.bucket,
+                cfg.endpoint,
+                cfg.interval.as_secs()
+            ));
+            let settings = flowvision_archive::archiver::LoopSettings {
+                database_url: config.database_url.clone(),
+                retention_days: config.retention_days,
+                host: crate::store::host_name(),
+            };
+            Some(archiver.spawn(settings, Arc::clone(&stop)).context("starting the archive thread")?)
+        }
+    };
+    let archive_enabled = archive.is_some();
+
     let render = {
         let counters = Arc::clone(&counters);
         let cache = Arc::clone(&cache);
@@ -149,7 +178,11 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
                     value,
                 );
             });
-            e.finish()
+            let mut text = e.finish();
+            if archive_enabled {
+                archive_stats.render(&mut text);
+            }
+            text
         })
     };
     let metrics_addr = telemetry::metrics::serve(config.metrics_listen, render)
@@ -204,6 +237,9 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     // Workers are done: send what the destinations still hold.
     relay.shutdown(Duration::from_secs(2));
     let _ = reload.join();
+    if let Some(a) = archive {
+        let _ = a.join();
+    }
     if let Some(x) = xdp {
         x.join();
     }

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         None | Some(Command::Run(_)) => run(),
         Some(Command::Decode(args)) => decode::run(&args),
         Some(Command::Rules(args)) => flowvision_collector::cli::rules::run(&args),
+        Some(Command::Archive(args)) => flowvision_collector::cli::archive::run(&args),
     }
 }
 

@@ -86,6 +86,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_exporter_names.sql",
         sql: include_str!("../0008_exporter_names.sql"),
     },
+    Migration { version: 9, name: "0009_archive.sql", sql: include_str!("../0009_archive.sql") },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

@@ -4,6 +4,7 @@ pub mod http;
 pub mod oracle;
 pub mod pg;
 pub mod replay;
+pub mod s3;
 
 /// The synchronous PostgreSQL client the harness returns, re-exported so tests use the same version.
 pub use postgres;

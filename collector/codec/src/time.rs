@@ -67,6 +67,65 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     Rfc3339Ms(ms).to_string()
 }
 
+/// Parses an RFC 3339 time (`2024-02-29T12:00:00Z`, fractional seconds and a
+/// `±HH:MM` offset allowed, `T` or a space between date and time), or a bare date
+/// (`2024-02-29`, midnight UTC), as milliseconds since the epoch. `None` when it is
+/// not one.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let num = |t: &str| -> Option<i64> {
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let date = s.get(..10)?;
+    let (y, m, d) = (num(date.get(..4)?)?, num(date.get(5..7)?)?, num(date.get(8..10)?)?);
+    if date.get(4..5)? != "-" || date.get(7..8)? != "-" || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, m as u32, d as u32);
+    if civil_from_days(days) != (y, m as u32, d as u32) {
+        return None;
+    }
+    let rest = s.get(10..)?;
+    if rest.is_empty() {
+        return Some(days * 86_400_000);
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (hh, mm, ss) = (num(rest.get(..2)?)?, num(rest.get(3..5)?)?, num(rest.get(6..8)?)?);
+    if rest.get(2..3)? != ":" || rest.get(5..6)? != ":" || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut tail = rest.get(8..)?;
+    let mut millis = 0;
+    if let Some(frac) = tail.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let f = frac.get(..digits)?;
+        if f.is_empty() {
+            return None;
+        }
+        millis = num(&format!("{:0<3}", f.get(..digits.min(3))?))?;
+        tail = frac.get(digits..)?;
+    }
+    let offset_min = match tail {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match tail.get(..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let (oh, om) = (num(tail.get(1..3)?)?, num(tail.get(4..6)?)?);
+            if tail.len() != 6 || tail.get(3..4)? != ":" || oh > 23 || om > 59 {
+                return None;
+            }
+            sign * (oh * 60 + om)
+        }
+    };
+    Some(days * 86_400_000 + ((hh * 60 + mm - offset_min) * 60 + ss) * 1000 + millis)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -74,6 +133,28 @@ mod tests {
 
     fn is_leap(y: i64) -> bool {
         (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_common_forms() {
+        for ms in [0, 1_709_208_000_123, -86_400_000, 4_102_444_799_999] {
+            assert_eq!(parse_rfc3339_ms(&format_rfc3339_ms(ms)), Some(ms));
+        }
+        assert_eq!(parse_rfc3339_ms("2024-02-29"), Some(1_709_164_800_000));
+        assert_eq!(parse_rfc3339_ms("2024-02-29 12:00:00+01:00"), Some(1_709_204_400_000));
+        assert_eq!(parse_rfc3339_ms("2024-02-29T12:00:00.5Z"), Some(1_709_208_000_500));
+        for bad in [
+            "",
+            "2024-02-30",
+            "2024-13-01",
+            "2024-02-29T25:00:00Z",
+            "2024-02-29T12:00:00",
+            "x",
+            "2024-02-29T12:00:00.Z",
+            "２０２４",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Command-line interface of the `flowvision-collector` binary.
 
+pub mod archive;
 pub mod decode;
 pub mod rules;
 
@@ -25,6 +26,9 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// Manage the forwarding (relay) rules stored in the database (DATABASE_URL).
     Rules(rules::RulesArgs),
+    /// The flow archive in the S3 bucket (USE_EXTERNAL_STORAGE): archive now, list the
+    /// catalog, restore archived rows.
+    Archive(archive::ArchiveArgs),
 }
 
 /// Options of `run` (configuration comes from the environment).

@@ -38,6 +38,9 @@ pub struct StoreConfig {
     pub database_url: String,
     /// Flow (raw rows) retention, days (`FLOW_RETENTION_DAYS`) [7].
     pub retention_days: u32,
+    /// Retention drops a `flows` partition only once the archive catalog records it
+    /// as archived with the rows it still holds (`USE_EXTERNAL_STORAGE=true`).
+    pub archive_gate: bool,
     /// Retention of the 1-minute rollups and exporter statistics, days [8].
     pub rollup_1m_retention_days: u32,
     /// Retention of the 1-hour rollups, days [90].
@@ -97,6 +100,7 @@ impl StoreConfig {
         StoreConfig {
             database_url: database_url.into(),
             retention_days: 7,
+            archive_gate: false,
             rollup_1m_retention_days: 8,
             rollup_1h_retention_days: 90,
             collector_stats_retention_days: 30,
@@ -164,7 +168,8 @@ impl StoreConfig {
     }
 }
 
-fn host_name() -> String {
+/// This machine's host name (recorded with statistics and the archive's configuration).
+pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())

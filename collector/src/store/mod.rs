@@ -38,7 +38,7 @@ mod writer;
 
 // The collector's one clock (crate::clock), re-exported where the store's users find it.
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use config::{PartitionInterval, StoreConfig};
+pub use config::{host_name, PartitionInterval, StoreConfig};
 pub use error::StoreError;
 pub use flowvision_schema::FlowRow;
 pub use maintenance::MaintenanceReport;

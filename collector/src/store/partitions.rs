@@ -239,6 +239,9 @@ pub async fn drop_expired(
     for &(parent, family) in TABLES {
         let cutoff = now_ms.saturating_sub(retention_ms(cfg, family));
         for p in cache.get(parent).into_values().filter(|p| p.hi_ms <= cutoff) {
+            if family == Family::Flows && cfg.archive_gate && !archived(client, &p.name).await? {
+                continue;
+            }
             let sql = format!(
                 "BEGIN; SET LOCAL lock_timeout = '10s'; SELECT pg_advisory_xact_lock({LOCK_KEY}); \
                  DROP TABLE IF EXISTS {}; COMMIT",
@@ -260,6 +263,28 @@ pub async fn drop_expired(
         refresh(client, cache, &parents).await?;
     }
     Ok(dropped)
+}
+
+/// With the archive on, whether retention may drop `flows` partition `name`: the
+/// catalog records it as archived with exactly the rows it holds (docs/archive.md).
+async fn archived(client: &Client, name: &str) -> Result<bool, tokio_postgres::Error> {
+    use flowvision_archive::catalog::{may_drop, DropDecision};
+    match may_drop(client, name).await {
+        Ok(DropDecision::Drop) => Ok(true),
+        Ok(DropDecision::Keep) => {
+            log::debug!("retention: {name} is kept until it is archived");
+            Ok(false)
+        }
+        Ok(DropDecision::KeepStale) => {
+            log::warn!("retention: {name} holds rows that are not archived yet; kept until archived again");
+            Ok(false)
+        }
+        Err(e) if client.is_closed() => Err(e),
+        Err(e) => {
+            log::warn!("retention: could not check the archive of {name}: {}", super::error::describe(&e));
+            Ok(false)
+        }
+    }
 }
 
 /// The `(table, family, time)` list a batch with rows at `times` needs: every hour

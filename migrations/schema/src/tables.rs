@@ -21,6 +21,19 @@ pub const FORWARD_RULES: &str = "forward_rules";
 pub const ROLLUP_COMPACTION: &str = "rollup_compaction";
 /// Display names and notes of exporters, set in the console (0008).
 pub const EXPORTER_NAMES: &str = "exporter_names";
+/// Archive state of each `flows` partition (0009).
+pub const ARCHIVE_PARTITIONS: &str = "archive_partitions";
+/// Verified Parquet objects of the archive, one per hour of a partition (0009).
+pub const ARCHIVE_OBJECTS: &str = "archive_objects";
+/// The archive store's configuration as the collector read it, no secret (0009).
+pub const ARCHIVE_STORE: &str = "archive_store";
+/// Restores of archived rows (0009).
+pub const ARCHIVE_RESTORES: &str = "archive_restores";
+/// Rows restored from the archive, beside `flows` (0009).
+pub const FLOWS_RESTORED: &str = "flows_restored";
+/// View: `flows` plus `flows_restored` with a `restored` column; what flow search and
+/// statistics read (0009).
+pub const FLOWS_SEARCHABLE: &str = "flows_searchable";
 /// The migrations the runner has applied (created by `flowvision-migrations`).
 pub const SCHEMA_MIGRATIONS: &str = "schema_migrations";
 
@@ -58,6 +71,11 @@ pub const ALL: &[&str] = &[
     TEMPLATE_OPTIONS,
     FORWARD_RULES,
     ROLLUP_COMPACTION,
+    ARCHIVE_PARTITIONS,
+    ARCHIVE_OBJECTS,
+    ARCHIVE_STORE,
+    ARCHIVE_RESTORES,
+    FLOWS_RESTORED,
     EXPORTER_NAMES,
     WEB_USERS,
     WEB_DEVICE_GROUPS,
