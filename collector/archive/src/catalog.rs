@@ -214,7 +214,9 @@ pub async fn partition_state(
     Ok(row.as_ref().map(partition_entry))
 }
 
-/// Records that `p` is being archived (a new row, or one more attempt).
+/// Records that `p` is being archived (a new row, or one more attempt). A failed or
+/// stale partition keeps its status (and reason) until it is archived, so the
+/// console never shows a failing partition as merely pending between retries.
 pub async fn begin_attempt(
     client: &impl GenericClient,
     p: &FlowsPartition,
@@ -224,8 +226,7 @@ pub async fn begin_attempt(
             &format!(
                 "INSERT INTO {ARCHIVE_PARTITIONS} (partition, range_start, range_end, status, attempts, last_attempt) \
                  VALUES ($1, $2, $3, 'pending', 1, now()) \
-                 ON CONFLICT (partition) DO UPDATE SET attempts = {ARCHIVE_PARTITIONS}.attempts + 1, last_attempt = now(), \
-                 status = CASE WHEN {ARCHIVE_PARTITIONS}.status = 'stale' THEN 'stale' ELSE 'pending' END"
+                 ON CONFLICT (partition) DO UPDATE SET attempts = {ARCHIVE_PARTITIONS}.attempts + 1, last_attempt = now()"
             ),
             &[&p.name, &system_time(p.lo_ms), &system_time(p.hi_ms)],
         )

@@ -40,6 +40,7 @@ def main(root):
             print(json.dumps({
                 "object": os.path.relpath(path, root),
                 "rows": meta.num_rows,
+                "bytes": os.path.getsize(path),
                 "row_groups": meta.num_row_groups,
                 "codecs": codecs,
                 "metadata": kv,
