@@ -20,7 +20,6 @@ use flowvision_codec::{DecodeOutput, TemplateCacheConfig};
 use flowvision_collector::store::{Batch, BatchId, FlowRow, ManualClock, Store, StoreStats};
 use flowvision_schema::tables::{FLOWS, FLOWS_RESTORED};
 use flowvision_tests::pg::PgCluster;
-use flowvision_tests::postgres;
 use flowvision_tests::s3::S3Server;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
