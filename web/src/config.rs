@@ -85,6 +85,12 @@ pub struct WebConfig {
     /// Where simulations send by default: this appliance's collector
     /// (`SIM_DEFAULT_TARGET` [127.0.0.1:2055]); always allowed.
     pub sim_default_target: SocketAddr,
+    /// The flow archive's bucket (`USE_EXTERNAL_STORAGE=true` and `MINIO_*`, as for the
+    /// collector): the console restores from it. `None`: archive off here.
+    pub archive: Option<flowvision_archive::ArchiveConfig>,
+    /// `FLOW_RETENTION_DAYS` [7], as the collector reads it: which partitions the
+    /// archive page shows as blocking retention.
+    pub retention_days: u32,
 }
 
 impl WebConfig {
@@ -109,6 +115,8 @@ impl WebConfig {
             workers: None,
             sim_rate_budget: 50_000.0,
             sim_default_target: SocketAddr::from(([127, 0, 0, 1], 2055)),
+            archive: None,
+            retention_days: 7,
         }
     }
 
@@ -216,6 +224,11 @@ impl WebConfig {
             cfg.sim_default_target =
                 v.parse().map_err(|_| bad("SIM_DEFAULT_TARGET", &format!("{v:?} is not ADDRESS:PORT")))?;
         }
+        if let Some(n) = num("FLOW_RETENTION_DAYS", 1, 36_500)? {
+            cfg.retention_days = n as u32;
+        }
+        cfg.archive = flowvision_archive::ArchiveConfig::from_lookup(&|k| get(k))
+            .map_err(|e| ConfigError(format!("{}: {}", e.name, e.why)))?;
         if let Some(v) = var("WEB_LOG") {
             if !["off", "critical", "normal"].contains(&v.as_str()) {
                 return Err(bad("WEB_LOG", "must be off, critical or normal"));

@@ -260,6 +260,7 @@ fn schemas() -> Value {
             ("vlan", int("")),
             ("flow_start", nullable(string("RFC 3339"))),
             ("flow_end", nullable(string("RFC 3339"))),
+            ("restored", boolean("Restored from the archive, not a live row")),
         ],
         &["time_received", "exporter", "protocol", "bytes", "packets", "sampling_rate"],
     );
@@ -876,9 +877,11 @@ pub fn document() -> Value {
     // This endpoints are described beside their handlers.
     if let Some(p) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         p.extend(crate::api::rules_openapi::paths());
+        p.extend(crate::api::archive_openapi::paths());
     }
     if let Some(s) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         s.extend(crate::api::rules_openapi::schemas());
+        s.extend(crate::api::archive_openapi::schemas());
     }
     imply_unparsable_path_422(&mut doc);
     doc

@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
+pub mod archive;
+pub mod archive_openapi;
 pub mod exporter_names;
 pub mod rules;
 pub mod rules_openapi;
@@ -32,6 +34,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(stats::routes());
     r.extend(rules::routes());
     r.extend(exporter_names::routes());
+    r.extend(archive::routes());
     r.extend(routes![
         me,
         me_password,

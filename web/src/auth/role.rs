@@ -38,6 +38,8 @@ pub enum Permission {
     ManageRules,
     /// Display names and notes of the exporters in the caller's scope.
     NameExporters,
+    /// The flow archive: its status and configuration, restores (docs/archive.md).
+    ManageArchive,
 }
 
 impl Role {
@@ -68,7 +70,10 @@ impl Role {
             | Permission::RunSimulations
             | Permission::ManageRules
             | Permission::NameExporters => Role::Operator,
-            Permission::ManageUsers | Permission::ViewAudit | Permission::ManageSimTargets => Role::Admin,
+            Permission::ManageUsers
+            | Permission::ViewAudit
+            | Permission::ManageSimTargets
+            | Permission::ManageArchive => Role::Admin,
         }
     }
 
@@ -99,6 +104,8 @@ mod tests {
         assert!(Role::Operator.allows(Permission::ManageRules));
         assert!(!Role::Analyst.allows(Permission::NameExporters));
         assert!(Role::Operator.allows(Permission::NameExporters));
+        assert!(!Role::Operator.allows(Permission::ManageArchive));
+        assert!(Role::Admin.allows(Permission::ManageArchive));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -4,7 +4,7 @@
 
 use super::{ts, ts_opt, DataError, DataResult, Db, Scope};
 use flowvision_filter::{to_sql, Expr, SqlParam};
-use flowvision_schema::tables::FLOWS;
+use flowvision_schema::tables::FLOWS_SEARCHABLE;
 use serde::Serialize;
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -81,6 +81,8 @@ pub struct FlowRow {
     pub flow_start: Option<String>,
     /// Flow end.
     pub flow_end: Option<String>,
+    /// Restored from the archive (docs/archive.md), not a live row.
+    pub restored: bool,
 }
 
 /// A page of results.
@@ -127,6 +129,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "vlan",
     "flow_start",
     "flow_end",
+    "restored",
 ];
 
 impl FlowRow {
@@ -157,6 +160,7 @@ impl FlowRow {
             self.vlan.to_string(),
             o(&self.flow_start),
             o(&self.flow_end),
+            self.restored.to_string(),
         ]
     }
 }
@@ -200,7 +204,8 @@ pub(crate) fn build(
 }
 
 const COLUMNS: &str = "time_received, exporter, protocol::text, src_addr, dst_addr, src_port, dst_port, proto, \
-    tcp_flags, tos, bytes, packets, sampling_rate, in_if, out_if, src_as, dst_as, next_hop, vlan, flow_start, flow_end";
+    tcp_flags, tos, bytes, packets, sampling_rate, in_if, out_if, src_as, dst_as, next_hop, vlan, flow_start, flow_end, \
+    restored";
 
 fn row(r: &tokio_postgres::Row) -> DataResult<FlowRow> {
     let addr = |i: usize| -> DataResult<Option<String>> {
@@ -234,6 +239,7 @@ fn row(r: &tokio_postgres::Row) -> DataResult<FlowRow> {
         vlan: r.try_get(18)?,
         flow_start: ts_opt(r.try_get(19)?),
         flow_end: ts_opt(r.try_get(20)?),
+        restored: r.try_get(21)?,
     })
 }
 
@@ -272,7 +278,7 @@ impl Db {
         params.push(Box::new(offset));
         let no = params.len();
         let sql = format!(
-            "SELECT {COLUMNS} FROM {FLOWS} WHERE {cond} ORDER BY time_received DESC LIMIT ${nl} OFFSET ${no}"
+            "SELECT {COLUMNS} FROM {FLOWS_SEARCHABLE} WHERE {cond} ORDER BY time_received DESC LIMIT ${nl} OFFSET ${no}"
         );
         let mut c = self.conn().await?;
         let tx = c.build_transaction().read_only(true).start().await?;

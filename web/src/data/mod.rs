@@ -7,6 +7,7 @@
 //! are table-name suffixes from a closed set (`1m`, `1h`); every value is a parameter.
 
 pub mod accounts;
+pub mod archive;
 pub mod dash;
 pub mod exporters;
 pub mod flows;

@@ -11,7 +11,7 @@
 use super::flows::{build, MAX_SPAN_DAYS};
 use super::{ts, DataError, DataResult, Db, Scope};
 use flowvision_filter::Expr;
-use flowvision_schema::tables::FLOWS;
+use flowvision_schema::tables::FLOWS_SEARCHABLE;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
@@ -260,7 +260,7 @@ impl StatsQuery {
             "WITH g AS (SELECT {group} AS k, count(*) AS flows, sum(bytes) AS bytes, sum(packets) AS packets, \
              sum(bytes * greatest(sampling_rate, 1)) AS bytes_scaled, \
              sum(packets * greatest(sampling_rate, 1)) AS packets_scaled \
-             FROM {FLOWS} WHERE {cond} AND {has_key} GROUP BY 1) \
+             FROM {FLOWS_SEARCHABLE} WHERE {cond} AND {has_key} GROUP BY 1) \
              SELECT {text} AS key, flows, bytes::bigint, packets::bigint, bytes_scaled::bigint, packets_scaled::bigint, \
              count(*) OVER ()::bigint, (sum(flows) OVER ())::bigint, (sum(bytes) OVER ())::bigint, \
              (sum(packets) OVER ())::bigint, (sum(bytes_scaled) OVER ())::bigint, \

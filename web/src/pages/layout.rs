@@ -22,6 +22,7 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
     ("users", "Users", "/admin/users", Permission::ManageUsers),
     ("groups", "Device groups", "/admin/groups", Permission::ManageUsers),
     ("audit", "Audit log", "/admin/audit", Permission::ViewAudit),
+    ("archive", "Archive", "/archive", Permission::ManageArchive),
 ];
 
 fn head(title: &str) -> Markup {

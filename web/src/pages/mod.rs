@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod archive;
 pub mod dash;
 pub mod exporter_names;
 pub mod layout;
@@ -26,6 +27,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(stats::routes());
     r.extend(rules::routes());
     r.extend(exporter_names::routes());
+    r.extend(archive::routes());
     r
 }
 
