@@ -72,6 +72,9 @@ pub struct ArchiveConfig {
     pub retry_min: Duration,
     /// Longest wait between attempts.
     pub retry_max: Duration,
+    /// Nice value of the archive's thread and database session (`ARCHIVE_NICE`
+    /// [10]; 0 keeps normal priority).
+    pub nice: i32,
 }
 
 const MIB: usize = 1 << 20;
@@ -138,6 +141,7 @@ impl ArchiveConfig {
             request_timeout: Duration::from_secs(number("ARCHIVE_REQUEST_TIMEOUT_SECONDS", 60, 1, 3600)?),
             retry_min: Duration::from_secs(number("ARCHIVE_RETRY_MIN_SECONDS", 30, 1, 86_400)?),
             retry_max: Duration::from_secs(number("ARCHIVE_RETRY_MAX_SECONDS", 3600, 1, 86_400)?),
+            nice: number("ARCHIVE_NICE", 10, 0, 19)? as i32,
         }))
     }
 

@@ -16,6 +16,7 @@
 //! - [`catalog`]: the catalog tables (partitions, objects, store, restores).
 //! - [`export`]: one hour of a partition to a Parquet file.
 //! - [`archiver`]: which partitions to archive, when, and retries with backoff.
+//! - [`priority`]: the archive yields the CPU to ingest.
 //! - [`restore`]: archived rows back into the database, and removed again.
 //! - [`stats`]: counters for `/metrics`.
 //!
@@ -28,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod key;
+pub mod priority;
 pub mod restore;
 pub mod stats;
 pub mod store;
