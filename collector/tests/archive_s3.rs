@@ -80,9 +80,16 @@ fn archive_verify_retention_and_restore() {
     assert_eq!(before.len() as i64, n);
     println!("{n} records from {files} fixture captures stored in {:?}", partitions_of(&mut c));
 
-    // `archive run` archives every closed partition (all of 2024 is closed).
+    // `archive run` archives every closed partition (all of 2024 is closed). Two at
+    // once, as two collectors sharing a database would: each partition is archived by
+    // one of them (advisory lock), both succeed, nothing is written twice.
     let env = archive_env(pg.url(), &s3, state.path());
+    let other_state = tempfile::tempdir().unwrap();
+    let other_env = archive_env(pg.url(), &s3, other_state.path());
+    let other = std::thread::spawn(move || cli(&["run"], &other_env));
     let out = cli(&["run"], &env);
+    let other = other.join().unwrap();
+    assert!(other.status.success(), "second archive run: {}", String::from_utf8_lossy(&other.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "archive run: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -94,6 +101,10 @@ fn archive_verify_retention_and_restore() {
     // Independent reader: the same rows, column for column; zstd; metadata.
     let (headers, archived) = pyarrow_read(&s3.bucket_dir());
     assert_eq!(headers.len(), 3, "one object per hour with rows: {headers:#?}");
+    let uploads: i64 = c.query_one("SELECT count(*) FROM archive_objects", &[]).unwrap().get(0);
+    assert_eq!(uploads, 3);
+    let most: i32 = c.query_one("SELECT max(attempts) FROM archive_partitions", &[]).unwrap().get(0);
+    assert_eq!(most, 1, "each partition archived once, by one of the two");
     for h in &headers {
         assert_eq!(h["codecs"], serde_json::json!(["ZSTD"]), "{h}");
         assert_eq!(h["metadata"]["flowvision.schema_version"], "1");

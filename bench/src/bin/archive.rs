@@ -40,6 +40,9 @@ struct Args {
     /// Ingest measurements of each kind (alone / while archiving).
     #[arg(long, default_value_t = 3)]
     ingest_repeats: usize,
+    /// ARCHIVE_MAX_ROWS_PER_SECOND of the archive that runs beside ingest (0: none).
+    #[arg(long, default_value_t = 0)]
+    paced: u64,
 }
 
 /// 2024-02-29T10:00:00Z: the archived hour.
@@ -99,17 +102,28 @@ fn reset_catalog(db: &mut postgres::Client) -> Result<()> {
     Ok(())
 }
 
-fn archive_once(
-    rt: &tokio::runtime::Runtime,
-    archiver: &Archiver,
-    url: &str,
-) -> Result<flowvision_archive::RunReport> {
-    rt.block_on(async {
-        let mut c = flowvision_archive::archiver::connect(url, "archive-bench").await?;
-        let now = flowvision_archive::restore::millis(std::time::SystemTime::now());
-        archiver.run_once(&mut c, now, 0, true).await
+/// Archives on a thread of its own, as the collector does: the archive lowers its
+/// thread's priority (ARCHIVE_NICE), and threads inherit it from their creator, so
+/// the thread that later starts ingest must not be the one that archived. A client of
+/// its own too: pooled connections belong to the runtime that made them.
+fn archive_in_thread(cfg: ArchiveConfig, dir: std::path::PathBuf, url: String) -> std::thread::JoinHandle<Result<flowvision_archive::RunReport>> {
+    std::thread::spawn(move || {
+        let archiver = Archiver::new(cfg, dir, Arc::new(ArchiveStats::default()))?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let r = rt
+            .block_on(async {
+                let mut c = flowvision_archive::archiver::connect(&url, "archive-bench").await?;
+                let now = flowvision_archive::restore::millis(std::time::SystemTime::now());
+                archiver.run_once(&mut c, now, 0, true).await
+            })
+            .context("archiving")?;
+        anyhow::ensure!(r.failed.is_empty(), "archive failed: {:?}", r.failed);
+        Ok(r)
     })
-    .context("archiving")
+}
+
+fn join(h: std::thread::JoinHandle<Result<flowvision_archive::RunReport>>) -> Result<flowvision_archive::RunReport> {
+    h.join().map_err(|_| anyhow::anyhow!("archive thread panicked"))?
 }
 
 fn ingest(url: &str, records: &[flowvision_codec::FlowRecord], seq0: u64) -> Result<f64> {
@@ -159,8 +173,6 @@ fn main() -> Result<()> {
     let cfg = ArchiveConfig::from_lookup(&|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?
         .context("archive configuration")?;
     let work = tempfile::tempdir()?;
-    let archiver = Archiver::new(cfg.clone(), work.path().to_path_buf(), Arc::new(ArchiveStats::default()))?;
-
     println!("\narchive of one partition ({} rows), PostgreSQL: test harness settings; store: rclone serve s3 on loopback", a.rows);
     println!(
         "{:>3} {:>8} {:>12} {:>12} {:>12} {:>10} {:>9}",
@@ -170,7 +182,7 @@ fn main() -> Result<()> {
     for run in 1..=a.repeats {
         reset_catalog(&mut db)?;
         let (t, cpu) = (Instant::now(), cpu_seconds());
-        let r = archive_once(&rt, &archiver, pg.url())?;
+        let r = join(archive_in_thread(cfg.clone(), work.path().to_path_buf(), pg.url().to_string()))?;
         let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         anyhow::ensure!(r.rows == a.rows, "archived {} rows of {}", r.rows, a.rows);
         rates.push(r.rows as f64 / wall);
@@ -185,8 +197,10 @@ fn main() -> Result<()> {
     println!("median: {:.0} rows/s", median(&mut rates));
 
     println!(
-        "\ningest through the store ({} rows per run), alone vs while the partition is archived:",
-        a.ingest_rows
+        "\ningest through the store ({} rows per run), alone vs while the partition is archived (ARCHIVE_NICE {}, pace {}):",
+        a.ingest_rows,
+        cfg.nice,
+        if a.paced == 0 { "none".to_string() } else { format!("{} rows/s", a.paced) }
     );
     let records = flowvision_bench::workload::records(a.ingest_rows, 10, 7);
     let (mut alone, mut during) = (Vec::new(), Vec::new());
@@ -197,20 +211,14 @@ fn main() -> Result<()> {
         println!("  run {run}: alone {r:.0} rows/s");
         alone.push(r);
         reset_catalog(&mut db)?;
-        let (url, cfg2, dir) = (pg.url().to_string(), cfg.clone(), work.path().to_path_buf());
-        let bg = std::thread::spawn(move || -> Result<u64> {
-            // A client of its own: pooled connections belong to the runtime that made them.
-            let archiver2 = Archiver::new(cfg2, dir, Arc::new(ArchiveStats::default()))?;
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let r = archive_once(&rt, &archiver2, &url)?;
-            anyhow::ensure!(r.failed.is_empty(), "archive failed: {:?}", r.failed);
-            Ok(r.rows)
-        });
+        let mut paced = cfg.clone();
+        paced.max_rows_per_second = a.paced;
+        let bg = archive_in_thread(paced, work.path().to_path_buf(), pg.url().to_string());
         // Let the export start before ingest does.
         std::thread::sleep(Duration::from_millis(500));
         let r = ingest(pg.url(), &records, seq)?;
         seq += 1000;
-        let archived = bg.join().map_err(|_| anyhow::anyhow!("archive thread panicked"))??;
+        let archived = join(bg)?.rows;
         println!("  run {run}: while archiving {r:.0} rows/s (archive of {archived} rows finished after)");
         during.push(r);
     }

@@ -105,7 +105,15 @@ impl Archiver {
                 blocked += u64::from(p.hi_ms <= retention_cutoff_ms);
                 continue;
             }
-            match self.archive_partition(client, p, state.as_ref().map(|s| s.status)).await {
+            // Several collectors may share the database (and `archive run` may run beside
+            // the daemon): one of them archives a partition at a time, the others skip it.
+            if !lock(client, &p.name, true).await? {
+                log::debug!("archive: {} is being archived by another process", p.name);
+                continue;
+            }
+            let result = self.archive_partition(client, p, state.as_ref().map(|s| s.status)).await;
+            let _ = lock(client, &p.name, false).await;
+            match result {
                 Ok((rows, bytes, objects)) => {
                     report.archived.push(p.name.clone());
                     report.rows += rows;
@@ -173,7 +181,15 @@ impl Archiver {
             if done.iter().any(|(h, _, _)| *h == hour) {
                 continue;
             }
-            let file = write_hour(client, &p.name, hour, &self.work_dir, self.cfg.row_group_rows).await?;
+            let file = write_hour(
+                client,
+                &p.name,
+                hour,
+                &self.work_dir,
+                self.cfg.row_group_rows,
+                self.cfg.max_rows_per_second,
+            )
+            .await?;
             let result = async {
                 if file.rows == 0 {
                     return Ok(());
@@ -226,6 +242,20 @@ impl Archiver {
         catalog::mark_archived(&*client, &p.name, archived_rows, archived_bytes).await?;
         Ok((rows, bytes, objects))
     }
+}
+
+/// Advisory lock key space of the archive ("fv-arch"), with the partition's hash.
+const LOCK_SPACE: i32 = 0x6676_6172;
+
+/// Takes (`true`) or releases (`false`) the session-level advisory lock of a
+/// partition; taking answers whether it was free.
+async fn lock(client: &Client, partition: &str, take: bool) -> Result<bool, ArchiveError> {
+    let sql = if take {
+        "SELECT pg_try_advisory_lock($1, hashtext($2))"
+    } else {
+        "SELECT pg_advisory_unlock($1, hashtext($2))"
+    };
+    Ok(client.query_one(sql, &[&LOCK_SPACE, &partition]).await?.get(0))
 }
 
 /// Connects to the database for the archive's own work (a connection of its own:

@@ -75,6 +75,9 @@ pub struct ArchiveConfig {
     /// Nice value of the archive's thread and database session (`ARCHIVE_NICE`
     /// [10]; 0 keeps normal priority).
     pub nice: i32,
+    /// Rows per second the export reads at most (`ARCHIVE_MAX_ROWS_PER_SECOND`
+    /// [0: no limit]), for appliances whose ingest must keep every core.
+    pub max_rows_per_second: u64,
 }
 
 const MIB: usize = 1 << 20;
@@ -142,6 +145,7 @@ impl ArchiveConfig {
             retry_min: Duration::from_secs(number("ARCHIVE_RETRY_MIN_SECONDS", 30, 1, 86_400)?),
             retry_max: Duration::from_secs(number("ARCHIVE_RETRY_MAX_SECONDS", 3600, 1, 86_400)?),
             nice: number("ARCHIVE_NICE", 10, 0, 19)? as i32,
+            max_rows_per_second: number("ARCHIVE_MAX_ROWS_PER_SECOND", 0, 0, 100_000_000)?,
         }))
     }
 
