@@ -35,6 +35,6 @@ pub mod tree;
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::{Access, MibNode, ModuleInfo, NodeKind, Status, Syntax};
 pub use oid::Oid;
-pub use resolve::{resolve, ResolveOptions};
+pub use resolve::{resolve, resolve_incremental, ResolveOptions};
 pub use source::SourceText;
 pub use tree::{FileReport, Mib};

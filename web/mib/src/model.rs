@@ -129,8 +129,11 @@ pub struct Syntax {
     pub type_name: String,
     /// The nearest TEXTUAL-CONVENTION in the type's chain, if any.
     pub textual_convention: Option<String>,
-    /// The SMI base type the chain ends in (`Integer32`, `OCTET STRING`…, as the
-    /// resolver names them: `Integer32`, `OctetString`, `ObjectIdentifier`…).
+    /// The SMI base type the chain ends in, as RFC 2578 writes it: `Integer32`,
+    /// `Unsigned32`, `Counter32`, `Counter64`, `Gauge32`, `TimeTicks`, `IpAddress`,
+    /// `OCTET STRING`, `OBJECT IDENTIFIER`, `BITS`, `Opaque`, `SEQUENCE` (and SPPI's
+    /// `Integer64`, `Unsigned64`); empty when the
+    /// type could not be resolved.
     pub base: String,
     /// DISPLAY-HINT in effect, empty when none.
     pub display_hint: String,
@@ -201,4 +204,10 @@ pub struct ModuleInfo {
     pub organization: String,
     /// The module's DESCRIPTION (of its MODULE-IDENTITY), empty when none.
     pub description: String,
+    /// The modules named in its IMPORTS, in order.
+    pub imports: Vec<String>,
+    /// Every other module it names: IMPORTS, the MODULE clauses of its
+    /// MODULE-COMPLIANCEs and the SUPPORTS clauses of its AGENT-CAPABILITIES; what its
+    /// resolution (and its diagnostics) depends on. Sorted, without duplicates.
+    pub references: Vec<String>,
 }

@@ -86,8 +86,9 @@ impl Mib {
     }
 
     /// The named children and further descendants of `oid`, in OID order.
-    pub fn subtree<'a>(&'a self, oid: &'a Oid) -> impl Iterator<Item = &'a MibNode> + 'a {
+    pub fn subtree(&self, oid: &Oid) -> impl Iterator<Item = &MibNode> + '_ {
         let start = self.nodes.partition_point(|n| n.oid <= *oid);
+        let oid = oid.clone();
         self.nodes.get(start..).unwrap_or_default().iter().take_while(move |n| oid.is_prefix_of(&n.oid))
     }
 
