@@ -12,7 +12,7 @@ use crate::source::SourceText;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The path does not exist (or cannot be examined).
-    #[error("{path}: {source}")]
+    #[error("cannot use {}", path.display())]
     Missing {
         /// The path as given.
         path: PathBuf,
@@ -20,7 +20,7 @@ pub enum LoadError {
         source: io::Error,
     },
     /// Reading a file or a folder failed.
-    #[error("{path}: {source}")]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The file or folder.
         path: PathBuf,

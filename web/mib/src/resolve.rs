@@ -340,12 +340,13 @@ impl Source for ModuleIndex {
     }
 }
 
-/// The names modules give to OIDs that another module named first.
+/// The names modules give to OIDs that already have another name.
 ///
-/// The resolver's tree has one name per OID, that of the module that registered it
-/// first; a later module naming the same OID differently (a vendor's corrections file,
-/// `iso-identified-organization(3)` written inside an OID value where SNMPv2-SMI says
-/// `org`) keeps its name only in its own name table. net-snmp lists every such name,
+/// The resolver's tree has one name per OID, that of the definition that registered it
+/// first; a later module naming the same OID differently (a vendor's corrections file
+/// renaming a product), or a module naming one OID twice (ISDN-MIB's
+/// isdnMibTrapPrefix and isdnMibConformance), keeps the other name only in the
+/// module's own name table. net-snmp lists every such name,
 /// and sysObjectID lookups need the product names of every module, so each becomes a
 /// node of its own here: same OID, that module's name, the definition details of the
 /// node the tree has.
@@ -360,15 +361,20 @@ fn other_names(resolved: &Resolved, only: Option<&HashSet<String>>) -> Vec<MibNo
             continue;
         }
         let data = resolved.raw().module(m.id());
-        let foreign: HashSet<mib_rs::raw::NodeId> = data
+        // Nodes another module owns, and nodes this module names more than once (the
+        // table lists a node once per name).
+        let mut seen = HashSet::new();
+        let candidates: HashSet<mib_rs::raw::NodeId> = data
             .nodes()
             .iter()
             .copied()
-            .filter(|&id| resolved.node_by_id(id).module().is_none_or(|owner| owner.id() != m.id()))
+            .filter(|&id| {
+                !seen.insert(id) || resolved.node_by_id(id).module().is_none_or(|owner| owner.id() != m.id())
+            })
             .collect();
-        let Some(doc) = m.source().filter(|_| !foreign.is_empty()) else { continue };
+        let Some(doc) = m.source().filter(|_| !candidates.is_empty()) else { continue };
         for word in scan::identifiers(doc.bytes()) {
-            let Some(id) = data.node_by_name(&word).filter(|id| foreign.contains(id)) else { continue };
+            let Some(id) = data.node_by_name(&word).filter(|id| candidates.contains(id)) else { continue };
             let tree_node = resolved.node_by_id(id);
             if tree_node.name() != word {
                 let mut alias = node(tree_node);
