@@ -2,6 +2,7 @@
 //!
 //! Everything else in the crate works on bytes in memory.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -38,11 +39,12 @@ pub enum LoadError {
 /// the resolver, not skipped here.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     for path in paths {
         let meta =
             std::fs::metadata(path).map_err(|source| LoadError::Missing { path: path.clone(), source })?;
         if meta.is_dir() {
-            walk(path, &mut out)?;
+            walk(path, &mut out, &mut seen)?;
         } else {
             out.push(path.clone());
         }
@@ -50,8 +52,11 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<(), LoadError> {
     let read_err = |source| LoadError::Read { path: dir.to_path_buf(), source };
+    if !seen.insert(std::fs::canonicalize(dir).map_err(read_err)?) {
+        return Ok(());
+    }
     let mut entries = std::fs::read_dir(dir)
         .map_err(read_err)?
         .map(|e| e.map(|e| e.path()))
@@ -62,7 +67,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         // A dangling link or a file that vanished is not worth stopping for.
         let Ok(meta) = std::fs::metadata(&p) else { continue };
         if meta.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, seen)?;
         } else if meta.is_file() {
             out.push(p);
         }

@@ -163,6 +163,9 @@ pub struct MibNode {
     pub status: Option<Status>,
     /// UNITS, empty when none.
     pub units: String,
+    /// DEFVAL as the resolver renders it (`auto`, `42`, `"text"`, `0x0A0B`,
+    /// `{ bit1, bit2 }`, an OID name), for OBJECT-TYPEs that have one.
+    pub defval: Option<String>,
     /// INDEX objects of a row (empty for other nodes and for rows using AUGMENTS).
     pub index: Vec<String>,
     /// Whether the last INDEX object is IMPLIED.

@@ -13,7 +13,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::{Access, MibNode, ModuleInfo, NodeKind, Status, Syntax};
 use crate::oid::Oid;
 use crate::revision;
-use crate::scan;
+use crate::scan::{self, ModuleHeader};
 use crate::source::SourceText;
 use crate::tree::{FileReport, Mib};
 
@@ -35,21 +35,22 @@ pub struct ResolveOptions {
 /// Never fails and never panics on bad input: what cannot be used is reported in
 /// [`Mib::diagnostics`].
 pub fn resolve(sources: &[SourceText], options: &ResolveOptions) -> Mib {
-    let index = ModuleIndex::new(sources);
+    let headers = headers(sources, None);
+    let index = ModuleIndex::new(sources, &headers);
     let mut diagnostics = index.header_diagnostics(sources, None);
     let resolved = match load(&index, None, options) {
         Ok(mib) => mib,
         Err(d) => {
             diagnostics.push(d);
-            return finish(Vec::new(), Vec::new(), diagnostics, sources);
+            return finish(Nodes::All(Vec::new()), Vec::new(), diagnostics, sources, &headers);
         }
     };
     diagnostics.extend(resolved.diagnostics().iter().map(|d| convert_diagnostic(&resolved, d)));
     diagnostics.extend(index.duplicate_diagnostics(&resolved, None));
     let modules = resolved.modules().map(|m| module_info(&resolved, m)).collect();
-    let mut nodes: Vec<MibNode> = resolved.nodes().filter(|n| !n.name().is_empty()).map(node).collect();
+    let mut nodes: Vec<Arc<MibNode>> = resolved.nodes().filter(|n| !n.name().is_empty()).map(node).collect();
     nodes.extend(other_names(&resolved, None));
-    finish(nodes, modules, diagnostics, sources)
+    finish(Nodes::All(nodes), modules, diagnostics, sources, &headers)
 }
 
 /// Re-resolves after files were added or replaced, reusing `previous` for every module
@@ -71,11 +72,13 @@ pub fn resolve_incremental(
     changed: &[&str],
     options: &ResolveOptions,
 ) -> Mib {
-    let index = ModuleIndex::new(sources);
+    let headers = headers(sources, Some((previous, changed)));
+    let index = ModuleIndex::new(sources, &headers);
     let changed_modules: HashSet<String> = sources
         .iter()
-        .filter(|s| changed.contains(&s.label()))
-        .flat_map(|s| scan::module_headers(s.bytes()).into_iter().map(|h| h.name))
+        .zip(&headers)
+        .filter(|(s, _)| changed.contains(&s.label()))
+        .flat_map(|(_, h)| h.iter().map(|h| h.name.clone()))
         .collect();
     // Everything that names a changed module, transitively.
     let mut affected = changed_modules.clone();
@@ -101,8 +104,8 @@ pub fn resolve_incremental(
         .collect();
     let mut modules: Vec<ModuleInfo> =
         previous.modules().iter().filter(|m| !affected.contains(&m.name)).cloned().collect();
-    let mut nodes: Vec<MibNode> =
-        previous.nodes().iter().filter(|n| !affected.contains(&n.module)).cloned().collect();
+    // The affected modules' new nodes; the others are kept from `previous` by `finish`.
+    let mut nodes: Vec<Arc<MibNode>> = Vec::new();
     diagnostics.extend(index.header_diagnostics(sources, Some(changed)));
 
     // The affected modules, and every module they name, loaded together as a full
@@ -120,10 +123,17 @@ pub fn resolve_incremental(
         }
         match load(&index, Some(wanted.iter().cloned().collect()), options) {
             Ok(resolved) => {
+                // Imports came along with the modules; only what they name without
+                // importing it (SUPPORTS, compliance MODULEs) can be missing.
+                let missing: Vec<String> = resolved
+                    .modules()
+                    .filter(|m| affected.contains(m.name()))
+                    .flat_map(|m| references(&resolved, m))
+                    .filter(|r| index.declares(r) && resolved.module(r).is_none())
+                    .collect();
+                // A named module that does not load stays missing: no new round for it.
                 let before = wanted.len();
-                for m in resolved.modules().filter(|m| affected.contains(m.name())) {
-                    wanted.extend(references(&resolved, m).into_iter().filter(|r| index.declares(r)));
-                }
+                wanted.extend(missing);
                 let done = wanted.len() == before;
                 loaded = Some(resolved);
                 if done {
@@ -158,7 +168,29 @@ pub fn resolve_incremental(
         );
         nodes.extend(other_names(&resolved, Some(&affected)));
     }
-    finish(nodes, modules, diagnostics, sources)
+    finish(
+        Nodes::Changed { previous, affected: &affected, added: nodes },
+        modules,
+        diagnostics,
+        sources,
+        &headers,
+    )
+}
+
+/// The module headers of every source: scanned, or for files that did not change,
+/// taken from the previous model (scanning 38 MB costs more than resolving one module).
+fn headers(sources: &[SourceText], reuse: Option<(&Mib, &[&str])>) -> Vec<Vec<ModuleHeader>> {
+    let known: HashMap<&str, &FileReport> = reuse
+        .map(|(previous, _)| previous.files().iter().map(|f| (f.file.as_str(), f)).collect())
+        .unwrap_or_default();
+    let changed = reuse.map(|(_, changed)| changed).unwrap_or_default();
+    sources
+        .iter()
+        .map(|s| match known.get(s.label()) {
+            Some(report) if !changed.contains(&s.label()) => report.declared.clone(),
+            _ => scan::module_headers(s.bytes()),
+        })
+        .collect()
 }
 
 /// Runs `mib-rs` over the index: every module, or `only` these and what they import.
@@ -187,11 +219,19 @@ fn load(
     })
 }
 
+/// The nodes of the result: all of them, or a previous model's minus the affected
+/// modules' plus their new ones.
+enum Nodes<'a> {
+    All(Vec<Arc<MibNode>>),
+    Changed { previous: &'a Mib, affected: &'a HashSet<String>, added: Vec<Arc<MibNode>> },
+}
+
 fn finish(
-    nodes: Vec<MibNode>,
+    nodes: Nodes<'_>,
     modules: Vec<ModuleInfo>,
     mut diagnostics: Vec<Diagnostic>,
     sources: &[SourceText],
+    headers: &[Vec<ModuleHeader>],
 ) -> Mib {
     let mut loaded: HashMap<&str, Vec<String>> = HashMap::new();
     for m in &modules {
@@ -200,8 +240,7 @@ fn finish(
     let loaded_anywhere: HashSet<&str> = modules.iter().map(|m| m.name.as_str()).collect();
     let mut files = Vec::with_capacity(sources.len());
     let mut lost = Vec::new();
-    for s in sources {
-        let headers = scan::module_headers(s.bytes());
+    for (s, headers) in sources.iter().zip(headers) {
         let here = loaded.get(s.label()).cloned().unwrap_or_default();
         // A header the parser made nothing of, with no other file's copy loaded in its
         // place (that case has its own warning): say so, or the file would vanish
@@ -219,7 +258,7 @@ fn finish(
         }
         files.push(FileReport {
             file: s.label().to_owned(),
-            declared: headers.into_iter().map(|h| h.name).collect(),
+            declared: headers.clone(),
             loaded: here,
             diagnostics: 0,
         });
@@ -235,7 +274,12 @@ fn finish(
     for f in &mut files {
         f.diagnostics = per_file.get(f.file.as_str()).copied().unwrap_or_default();
     }
-    Mib::new(nodes, modules, diagnostics, files)
+    match nodes {
+        Nodes::All(nodes) => Mib::new(nodes, modules, diagnostics, files),
+        Nodes::Changed { previous, affected, added } => {
+            Mib::with_changes(previous, |n| !affected.contains(&n.module), added, modules, diagnostics, files)
+        }
+    }
 }
 
 /// The `mib-rs` source over our inputs: module name → the files declaring it.
@@ -248,11 +292,11 @@ struct ModuleIndex {
 }
 
 impl ModuleIndex {
-    fn new(sources: &[SourceText]) -> Self {
+    fn new(sources: &[SourceText], headers: &[Vec<ModuleHeader>]) -> Self {
         let mut modules: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
-        for (i, s) in sources.iter().enumerate() {
-            for h in scan::module_headers(s.bytes()) {
-                let entry = modules.entry(h.name).or_default();
+        for (i, file) in headers.iter().enumerate() {
+            for h in file {
+                let entry = modules.entry(h.name.clone()).or_default();
                 // One file declaring a module twice is one candidate.
                 if !entry.iter().any(|&(doc, _)| doc == i) {
                     entry.push((i, h.line));
@@ -354,7 +398,7 @@ impl Source for ModuleIndex {
 /// The tables can be asked by name but not listed, so the candidate names are the
 /// identifiers of the module's text; only modules holding such OIDs are scanned.
 /// `only`: restrict to these modules (incremental resolve).
-fn other_names(resolved: &Resolved, only: Option<&HashSet<String>>) -> Vec<MibNode> {
+fn other_names(resolved: &Resolved, only: Option<&HashSet<String>>) -> Vec<Arc<MibNode>> {
     let mut out = Vec::new();
     for m in resolved.modules() {
         if only.is_some_and(|o| !o.contains(m.name())) {
@@ -377,10 +421,10 @@ fn other_names(resolved: &Resolved, only: Option<&HashSet<String>>) -> Vec<MibNo
             let Some(id) = data.node_by_name(&word).filter(|id| candidates.contains(id)) else { continue };
             let tree_node = resolved.node_by_id(id);
             if tree_node.name() != word {
-                let mut alias = node(tree_node);
+                let mut alias = node_data(tree_node);
                 alias.module = m.name().to_owned();
                 alias.name = word;
-                out.push(alias);
+                out.push(Arc::new(alias));
             }
         }
     }
@@ -439,7 +483,11 @@ fn references(mib_ref: &Resolved, m: mib_rs::Module<'_>) -> Vec<String> {
     out.into_iter().collect()
 }
 
-fn node(n: mib_rs::Node<'_>) -> MibNode {
+fn node(n: mib_rs::Node<'_>) -> Arc<MibNode> {
+    Arc::new(node_data(n))
+}
+
+fn node_data(n: mib_rs::Node<'_>) -> MibNode {
     let kind = match n.kind() {
         Kind::Node | Kind::Internal | Kind::Unknown => NodeKind::ValueAssignment,
         Kind::Scalar => NodeKind::Scalar,
@@ -462,6 +510,7 @@ fn node(n: mib_rs::Node<'_>) -> MibNode {
         access: None,
         status: n.status().map(status),
         units: String::new(),
+        defval: None,
         index: Vec::new(),
         index_implied_last: false,
         augments: None,
@@ -488,6 +537,7 @@ fn node(n: mib_rs::Node<'_>) -> MibNode {
         out.access = Some(access(o.access()));
         out.status = Some(status(o.status()));
         out.units = o.units().to_owned();
+        out.defval = o.default_value().map(ToString::to_string).filter(|d| !d.is_empty());
         out.index = o.index().map(|i| i.name().to_owned()).collect();
         out.index_implied_last = o.index().last().is_some_and(|i| i.implied());
         out.augments = o.augments().map(|a| a.name().to_owned());

@@ -8,7 +8,7 @@
 //! never fail whatever the bytes.
 
 /// A module header found in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ModuleHeader {
     /// The module name as written.
     pub name: String,

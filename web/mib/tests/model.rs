@@ -218,6 +218,7 @@ fn smiv1_and_smiv2_constructs() {
     assert_eq!(mode.kind, NodeKind::Scalar);
     assert_eq!(mode.access, Some(Access::ReadWrite));
     assert_eq!(mode.units, "mode");
+    assert_eq!(mode.defval.as_deref(), Some("auto"));
     let syn = mode.syntax.as_ref().unwrap();
     assert_eq!(syn.base, "Integer32");
     assert_eq!(syn.named_values, [("off".to_owned(), 0), ("on".to_owned(), 1), ("auto".to_owned(), 2)]);
@@ -236,6 +237,7 @@ fn smiv1_and_smiv2_constructs() {
     assert_eq!(temp.oid, oid("1.3.6.1.4.1.99998.1.1.2.1.3"));
     assert_eq!(temp.status, Some(Status::Deprecated));
     assert_eq!(temp.units, "0.1 degrees C");
+    assert_eq!(temp.defval, None);
     let syn = temp.syntax.as_ref().unwrap();
     assert_eq!(syn.type_name, "ExTemperature");
     assert_eq!(syn.textual_convention.as_deref(), Some("ExTemperature"));
@@ -276,7 +278,8 @@ fn smiv1_and_smiv2_constructs() {
     assert_eq!(mib.module("EXAMPLE-V1-MIB").unwrap().last_revision, None);
     assert_eq!(mib.module("EXAMPLE-ROOT-MIB").unwrap().file, "x/y/zz");
     let report = &mib.files()[0];
-    assert_eq!(report.declared, ["EXAMPLE-MIB", "EXAMPLE-V1-MIB"]);
+    let declared: Vec<(&str, usize)> = report.declared.iter().map(|h| (h.name.as_str(), h.line)).collect();
+    assert_eq!(declared, [("EXAMPLE-MIB", 2), ("EXAMPLE-V1-MIB", 143)]);
     assert_eq!(report.loaded.len(), 2);
 
     // Tree order and lookups.
