@@ -46,7 +46,6 @@ pub fn resolve(sources: &[SourceText], options: &ResolveOptions) -> Mib {
         }
     };
     diagnostics.extend(resolved.diagnostics().iter().map(|d| convert_diagnostic(&resolved, d)));
-    diagnostics.extend(index.duplicate_diagnostics(&resolved, None));
     let modules = resolved.modules().map(|m| module_info(&resolved, m)).collect();
     let mut nodes: Vec<Arc<MibNode>> = resolved.nodes().filter(|n| !n.name().is_empty()).map(node).collect();
     nodes.extend(other_names(&resolved, None));
@@ -57,9 +56,11 @@ pub fn resolve(sources: &[SourceText], options: &ResolveOptions) -> Mib {
 /// the change cannot affect.
 ///
 /// `sources` are all the files, the new ones included, as [`resolve`] would take them;
-/// `changed` are the labels of the added or replaced files. The modules those files
-/// declare are resolved again, with every loaded module that imports them, directly or
-/// through others, and the rest of `previous` is kept as it was. The result equals a
+/// `changed` are the labels of the added or replaced files (removing files needs a full
+/// resolve). The modules those files declare, or provided before, are resolved again
+/// with every loaded module that names them (imports them, or lists them in a
+/// MODULE-COMPLIANCE or AGENT-CAPABILITIES), directly or through others; the rest of
+/// `previous` is kept as it was. The result equals a
 /// full [`resolve`] of `sources` as long as modules use what they import (the corpus
 /// test checks this); a module that leans on the parser's fallback of finding an
 /// unimported descriptor anywhere is only updated by the next full resolve.
@@ -74,12 +75,21 @@ pub fn resolve_incremental(
 ) -> Mib {
     let headers = headers(sources, Some((previous, changed)));
     let index = ModuleIndex::new(sources, &headers);
-    let changed_modules: HashSet<String> = sources
+    // What the changed files declare now, and what they provided before (a replaced
+    // file may no longer define a module it used to).
+    let mut changed_modules: HashSet<String> = sources
         .iter()
         .zip(&headers)
         .filter(|(s, _)| changed.contains(&s.label()))
         .flat_map(|(_, h)| h.iter().map(|h| h.name.clone()))
         .collect();
+    changed_modules.extend(
+        previous
+            .files()
+            .iter()
+            .filter(|f| changed.contains(&f.file.as_str()))
+            .flat_map(|f| f.loaded.iter().cloned()),
+    );
     // Everything that names a changed module, transitively.
     let mut affected = changed_modules.clone();
     loop {
@@ -155,7 +165,6 @@ pub fn resolve_incremental(
                 .map(|d| convert_diagnostic(&resolved, d))
                 .filter(|d| is_affected(&d.module) || is_changed_file(&d.file)),
         );
-        diagnostics.extend(index.duplicate_diagnostics(&resolved, Some(&affected)));
         modules.extend(
             resolved.modules().filter(|m| affected.contains(m.name())).map(|m| module_info(&resolved, m)),
         );
@@ -237,23 +246,33 @@ fn finish(
     for m in &modules {
         loaded.entry(m.file.as_str()).or_default().push(m.name.clone());
     }
-    let loaded_anywhere: HashSet<&str> = modules.iter().map(|m| m.name.as_str()).collect();
+    let loaded_from: HashMap<&str, &str> =
+        modules.iter().map(|m| (m.name.as_str(), m.file.as_str())).collect();
     let mut files = Vec::with_capacity(sources.len());
     let mut lost = Vec::new();
     for (s, headers) in sources.iter().zip(headers) {
         let here = loaded.get(s.label()).cloned().unwrap_or_default();
-        // A header the parser made nothing of, with no other file's copy loaded in its
-        // place (that case has its own warning): say so, or the file would vanish
-        // silently (a MIB quoted in a diff, a README showing a header).
-        for h in
-            headers.iter().filter(|h| !here.contains(&h.name) && !loaded_anywhere.contains(h.name.as_str()))
-        {
+        // Every header that did not become a module from this file is reported, or the
+        // file would vanish silently: another copy was used (an earlier file's, or the
+        // parser's own copy of an SMI base module when this one is broken), or the
+        // parser made nothing of it (a MIB quoted in a diff, a README showing a header).
+        for h in headers.iter().filter(|h| !here.contains(&h.name)) {
+            let (severity, message) = match loaded_from.get(h.name.as_str()) {
+                Some(winner) => (
+                    Severity::Warning,
+                    format!("module {} is also defined in {winner}, which is used", h.name),
+                ),
+                None => (
+                    Severity::Error,
+                    format!("module {} declared here could not be parsed into a module", h.name),
+                ),
+            };
             lost.push(Diagnostic {
                 file: s.label().to_owned(),
                 line: Some(h.line),
-                severity: Severity::Error,
+                severity,
                 module: Some(h.name.clone()),
-                message: format!("module {} declared here could not be parsed into a module", h.name),
+                message,
             });
         }
         files.push(FileReport {
@@ -287,19 +306,19 @@ fn finish(
 struct ModuleIndex {
     /// The inputs, in input order (cloning a [`SourceText`] shares its bytes).
     documents: Arc<[SourceText]>,
-    /// Module name → (document index, line of its header), in input order.
-    modules: Arc<BTreeMap<String, Vec<(usize, usize)>>>,
+    /// Module name → the documents declaring it, in input order.
+    modules: Arc<BTreeMap<String, Vec<usize>>>,
 }
 
 impl ModuleIndex {
     fn new(sources: &[SourceText], headers: &[Vec<ModuleHeader>]) -> Self {
-        let mut modules: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut modules: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, file) in headers.iter().enumerate() {
             for h in file {
                 let entry = modules.entry(h.name.clone()).or_default();
                 // One file declaring a module twice is one candidate.
-                if !entry.iter().any(|&(doc, _)| doc == i) {
-                    entry.push((i, h.line));
+                if !entry.contains(&i) {
+                    entry.push(i);
                 }
             }
         }
@@ -314,7 +333,7 @@ impl ModuleIndex {
     /// A warning for every input (of `only` these labels) without any module header:
     /// it contributes nothing.
     fn header_diagnostics(&self, sources: &[SourceText], only: Option<&[&str]>) -> Vec<Diagnostic> {
-        let declaring: HashSet<usize> = self.modules.values().flatten().map(|&(doc, _)| doc).collect();
+        let declaring: HashSet<usize> = self.modules.values().flatten().copied().collect();
         sources
             .iter()
             .enumerate()
@@ -329,34 +348,6 @@ impl ModuleIndex {
             })
             .collect()
     }
-
-    /// A warning at every module definition (of `only` these modules) that lost to
-    /// another file's.
-    fn duplicate_diagnostics(&self, resolved: &Resolved, only: Option<&HashSet<String>>) -> Vec<Diagnostic> {
-        let mut out = Vec::new();
-        let wanted = |name: &String| only.is_none_or(|o| o.contains(name));
-        for (name, candidates) in self.modules.iter().filter(|(n, c)| c.len() > 1 && wanted(n)) {
-            let used = resolved.module(name).and_then(|m| m.source_label()).map(str::to_owned);
-            for &(doc, line) in candidates {
-                let Some(label) = self.documents.get(doc).map(SourceText::label) else { continue };
-                if used.as_deref() == Some(label) {
-                    continue;
-                }
-                let message = match &used {
-                    Some(winner) => format!("module {name} is also defined in {winner}, which is used"),
-                    None => format!("module {name} is defined by several files and none could be loaded"),
-                };
-                out.push(Diagnostic {
-                    file: label.to_string(),
-                    line: Some(line),
-                    severity: Severity::Warning,
-                    module: Some(name.clone()),
-                    message,
-                });
-            }
-        }
-        out
-    }
 }
 
 impl Source for ModuleIndex {
@@ -368,7 +359,7 @@ impl Source for ModuleIndex {
         &'a self,
         name: &'a str,
     ) -> Box<dyn Iterator<Item = io::Result<SourceCandidate>> + 'a> {
-        Box::new(self.modules.get(name).into_iter().flatten().filter_map(move |&(doc, _)| {
+        Box::new(self.modules.get(name).into_iter().flatten().filter_map(move |&doc| {
             let source = self.documents.get(doc)?;
             Some(Ok(SourceCandidate::new(
                 doc.to_string(),

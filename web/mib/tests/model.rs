@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use flowvision_mib::{resolve, Access, Mib, NodeKind, Oid, ResolveOptions, Severity, SourceText, Status};
+use flowvision_mib::{
+    resolve, resolve_incremental, Access, Mib, NodeKind, Oid, ResolveOptions, Severity, SourceText, Status,
+};
 
 /// An SMIv2 module with a TC, a table (INDEX, IMPLIED, AUGMENTS), a scalar with
 /// UNITS/DEFVAL/enumeration, a notification and conformance, then an SMIv1 module in
@@ -344,4 +346,36 @@ fn bad_input_is_diagnosed_never_fatal() {
     assert_eq!(mib.module("EXAMPLE-ROOT-MIB").unwrap().file, "dup-a.txt");
     // Every file is accounted for.
     assert!(mib.files().iter().all(|f| !f.loaded.is_empty() || f.diagnostics > 0), "{:?}", mib.files());
+}
+
+/// Everything a resolve produced, comparable between an incremental and a full one.
+fn content(mib: &Mib) -> (Vec<String>, Vec<String>, Vec<String>) {
+    (
+        mib.nodes().iter().map(|n| format!("{} {} {:?}", n.qualified_name(), n.oid, n.kind)).collect(),
+        mib.modules().iter().map(|m| format!("{} {}", m.name, m.file)).collect(),
+        mib.diagnostics().iter().map(ToString::to_string).collect(),
+    )
+}
+
+#[test]
+fn incremental_add_replace_and_empty_equal_full() {
+    let options = ResolveOptions { threads: Some(1) };
+    let two = SourceText::new("two.txt", TWO_MODULES.as_bytes().to_vec());
+    // Without the root module the example modules cannot place their nodes.
+    let before = resolve(std::slice::from_ref(&two), &options);
+    assert!(before.lookup("exTemp").is_none());
+
+    let versions = [ROOT.to_owned(), ROOT.replace("99998", "99997"), "no module here".to_owned()];
+    let mut previous = before;
+    for (step, root) in versions.iter().enumerate() {
+        let all = vec![two.clone(), SourceText::new("root.txt", root.as_bytes().to_vec())];
+        let incremental = resolve_incremental(&previous, &all, &["root.txt"], &options);
+        let full = resolve(&all, &options);
+        assert_eq!(content(&incremental), content(&full), "step {step}");
+        assert_eq!(incremental.files(), full.files(), "step {step}");
+        previous = incremental;
+    }
+    // The last version took the root module away again.
+    assert!(previous.lookup("exTemp").is_none());
+    assert!(previous.module("EXAMPLE-ROOT-MIB").is_none());
 }
