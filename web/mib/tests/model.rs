@@ -325,6 +325,7 @@ fn bad_input_is_diagnosed_never_fatal() {
         ("truncated.my", "TRUNC-MIB DEFINITIONS ::= BEGIN\nIMPORTS foo FROM"),
         ("dup-a.txt", ROOT),
         ("dup-b.txt", ROOT),
+        ("rfc1215.txt", include_str!("fuzz_regressions/resolve/broken-base-module.mib")),
     ]);
     for d in mib.diagnostics() {
         println!("{d}");
@@ -344,6 +345,9 @@ fn bad_input_is_diagnosed_never_fatal() {
         "{dup:?}"
     );
     assert_eq!(mib.module("EXAMPLE-ROOT-MIB").unwrap().file, "dup-a.txt");
+    // A broken copy of a base module loses to the parser's own, and says so.
+    let base = at("rfc1215.txt");
+    assert!(base.iter().any(|d| d.line == Some(1) && d.module.as_deref() == Some("RFC-1215")), "{base:?}");
     // Every file is accounted for.
     assert!(mib.files().iter().all(|f| !f.loaded.is_empty() || f.diagnostics > 0), "{:?}", mib.files());
 }
