@@ -37,6 +37,8 @@ struct Args {
 /// The leaf added in the "add one module" case: nothing imports it, as with a
 /// vendor's product MIB uploaded to the console.
 const LEAF: &str = "cisco/CISCO-PRODUCTS-MIB.my";
+/// A small leaf of the same kind (Palo Alto's product OIDs).
+const SMALL_LEAF: &str = "paloalto/PAN-PRODUCT-MIB.my";
 /// The other case: a vendor SMI that 99 Juniper modules import, all re-resolved.
 const ROOT: &str = "juniper/mib-jnx-smi.txt";
 
@@ -123,7 +125,7 @@ fn main() -> anyhow::Result<()> {
     println!("read + resolve        {:>9.1} ms", (read + ours).as_secs_f64() * 1e3);
     println!("snmptranslate -Tz     {:>9.1} ms   ({pairs} lines)", theirs.as_secs_f64() * 1e3);
 
-    for added in [LEAF, ROOT] {
+    for added in [LEAF, SMALL_LEAF, ROOT] {
         let label = sources
             .iter()
             .map(SourceText::label)
