@@ -296,7 +296,11 @@ fn finish(
     match nodes {
         Nodes::All(nodes) => Mib::new(nodes, modules, diagnostics, files),
         Nodes::Changed { previous, affected, added } => {
-            Mib::with_changes(previous, |n| !affected.contains(&n.module), added, modules, diagnostics, files)
+            // Usually one or two modules: comparing with each (lengths first) touches
+            // less memory per node than hashing its module name.
+            let affected: Vec<&str> = affected.iter().map(String::as_str).collect();
+            let keep = |n: &MibNode| !affected.contains(&n.module.as_str());
+            Mib::with_changes(previous, keep, added, modules, diagnostics, files)
         }
     }
 }

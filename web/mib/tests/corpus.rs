@@ -186,6 +186,13 @@ fn incremental_equals_full(all: &[SourceText], full: &Mib) {
         "incremental differs: missing {missing:?}, extra {extra:?}"
     );
     assert_eq!(nodes.len(), full_nodes.len());
+    assert!(nodes == full_nodes, "same nodes, different order");
+    // Lookups by name, served from the merged name index.
+    for n in full.nodes().iter().map(|n| &**n).step_by(97).chain(full.by_name("juniperMIB")) {
+        let a: Vec<String> = after.by_name(&n.name).map(|x| format!("{x:?}")).collect();
+        let f: Vec<String> = full.by_name(&n.name).map(|x| format!("{x:?}")).collect();
+        assert_eq!(a, f, "by_name({})", n.name);
+    }
     assert_eq!(modules, full_modules);
     assert!(after.lookup("JUNIPER-SMI::juniperMIB").is_some());
     let differing: Vec<_> = after.files().iter().zip(full.files()).filter(|(a, b)| a != b).take(10).collect();
