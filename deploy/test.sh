@@ -9,12 +9,15 @@ cd "$(fv_root)"
 # export, nfdump collects; PostgreSQL for the storage tests; python3 for the oracle
 # scripts; clang/llvm/libbpf-dev/linux-libc-dev build the XDP program, ethtool and
 # iproute2 set up the veth test network; chromium runs the console's browser tests
-# (driven by playwright-core from web/node_modules, installed by fv_web_assets).
+# (driven by playwright-core from web/node_modules, installed by fv_web_assets); snmp's
+# snmptranslate is the MIB tests' oracle, libsnmp-base the base modules they load.
 fv_need_apt tshark softflowd pmacct nfdump tcpreplay postgresql python3 libpcap0.8 \
-  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 chromium || exit 2
+  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 chromium snmp libsnmp-base || exit 2
 
 export FLOWVISION_FIXTURES="${FLOWVISION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
 [[ -d $FLOWVISION_FIXTURES ]] || { fv_log "fixtures not found at $FLOWVISION_FIXTURES (expected ../shared/fixtures)"; exit 2; }
+export FLOWVISION_MIBS="${FLOWVISION_MIBS:-$(cd .. && pwd)/shared/mibs}"
+[[ -d $FLOWVISION_MIBS ]] || { fv_log "MIB corpus not found at $FLOWVISION_MIBS (expected ../shared/mibs)"; exit 2; }
 if pg=$(fv_pg_bindir); then export FLOWVISION_PG_BINDIR="$pg"; fi
 # The console serves Chart.js from web/node_modules (installed from npm, pinned).
 fv_web_assets || exit 2

@@ -5,6 +5,8 @@
 //! and refuses what it does not know (usage on stderr, exit status 2) rather than
 //! starting the console with arguments ignored.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
@@ -16,7 +18,12 @@ WEB_DB_POOL, WEB_ARGON2_MEMORY_KIB, WEB_ARGON2_ITERATIONS, WEB_ARGON2_PARALLELIS
 WEB_WORKERS.
 
 Exit status: 0 after a clean shutdown, 1 when the console cannot start (database,
-migrations) or stops on an error, 2 on bad usage or bad configuration.";
+migrations) or stops on an error, 2 on bad usage or bad configuration.
+
+`flowvision-web mib dump PATH...` needs none of that configuration: it prints the OID tree of
+the MIB files under PATH (files and folders, recursively) with the base modules from
+/usr/share/snmp/mibs or FLOWVISION_BASE_MIBS, one `MODULE::name<TAB>oid` line per node in OID
+order, problems on stderr (docs/mib.md).";
 
 /// FlowVision web console: dashboards, flow search and the JSON API over the
 /// collector's database.
@@ -33,6 +40,27 @@ pub struct Cli {
 pub enum Command {
     /// Serve the console and the JSON API (the default).
     Serve(ServeArgs),
+    /// SNMP MIB modules (no database or console configuration needed).
+    #[command(subcommand)]
+    Mib(MibCommand),
+}
+
+/// `mib` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MibCommand {
+    /// Load MIB files and folders (recursively) with the base modules, resolve them and
+    /// print every named OID node as `MODULE::name<TAB>oid`, in OID order; problems go to
+    /// stderr as `file:line: severity: message`. Exit status 0 even when modules have
+    /// problems, 1 when a file cannot be read, 2 when a PATH does not exist.
+    Dump(MibDumpArgs),
+}
+
+/// Arguments of `mib dump`.
+#[derive(Debug, Args)]
+pub struct MibDumpArgs {
+    /// MIB files or folders; every file under a folder is tried, whatever its name.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 /// Options of `serve` (configuration comes from the environment).
@@ -54,6 +82,22 @@ mod tests {
             Some(Command::Serve(_))
         ));
         for args in [&["insights", "foo"][..], &["--bogus"], &["serve", "--bogus"], &["serve", "extra"]] {
+            let err = Cli::try_parse_from(std::iter::once("flowvision-web").chain(args.iter().copied()))
+                .unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn mib_dump_takes_one_or_more_paths() {
+        match Cli::try_parse_from(["flowvision-web", "mib", "dump", "a", "b/c"]).unwrap().command {
+            Some(Command::Mib(MibCommand::Dump(args))) => {
+                assert_eq!(args.paths, [PathBuf::from("a"), PathBuf::from("b/c")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        for args in [&["mib"][..], &["mib", "dump"], &["mib", "load", "x"], &["mib", "dump", "--bogus", "x"]]
+        {
             let err = Cli::try_parse_from(std::iter::once("flowvision-web").chain(args.iter().copied()))
                 .unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

@@ -2,16 +2,19 @@
 //! the environment (see docs/web.md), applies the schema migrations, creates the first
 //! admin if there is none, and serves the console. Bad usage (unknown subcommand or
 //! argument) prints the usage on stderr, and a configuration error one line; both
-//! exit with status 2.
+//! exit with status 2. `mib dump` (src/mib_dump.rs) reads no configuration at all.
+
+mod mib_dump;
 
 use clap::Parser;
-use flowvision_web::cli::{Cli, Command};
+use flowvision_web::cli::{Cli, Command, MibCommand};
 use flowvision_web::config::WebConfig;
 
 fn main() {
     let cli = Cli::parse();
     match cli.command {
         None | Some(Command::Serve(_)) => serve(),
+        Some(Command::Mib(MibCommand::Dump(args))) => std::process::exit(mib_dump::run(&args.paths)),
     }
 }
 

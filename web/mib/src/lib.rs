@@ -1,0 +1,40 @@
+//! SNMP MIB modules for FlowVision: load them, resolve their imports and OIDs, and
+//! browse the resulting OID tree.
+//!
+//! The console will show the tree and object pages from this model, and sysObjectID →
+//! product lookup uses the node names of vendors' product MIBs
+//! ([`Mib::longest_prefix`]).
+//!
+//! Parsing and resolution are done by the `mib-rs` crate (SMIv1 and SMIv2, lenient,
+//! every problem collected as a diagnostic); docs/mib.md records the evaluation against
+//! net-snmp that chose it. What this crate adds:
+//!
+//! - [`scan`]: finds the modules a file holds by the `NAME DEFINITIONS ::= BEGIN` lines
+//!   in its text, so imports resolve by module name and never by file name;
+//! - [`resolve()`]: the core entry point, over in-memory [`SourceText`]s (no I/O);
+//! - [`Mib`], [`MibNode`], [`ModuleInfo`]: an owned model that does not expose
+//!   `mib-rs` types, sorted in OID order;
+//! - [`Diagnostic`]s with file, line and severity, including the ones `mib-rs` has no
+//!   reason to give (files holding no module, a module defined by several files);
+//! - [`base`]: where the base modules are looked for at run time;
+//! - [`fs`]: the I/O edge, which walks folders and reads files into [`SourceText`]s.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
+
+pub mod base;
+pub mod diagnostic;
+pub mod fs;
+pub mod model;
+pub mod oid;
+mod resolve;
+pub mod revision;
+pub mod scan;
+pub mod source;
+pub mod tree;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use model::{Access, MibNode, ModuleInfo, NodeKind, Status, Syntax};
+pub use oid::Oid;
+pub use resolve::{resolve, resolve_incremental, ResolveOptions};
+pub use source::SourceText;
+pub use tree::{FileReport, Mib};
