@@ -106,7 +106,11 @@ fn reset_catalog(db: &mut postgres::Client) -> Result<()> {
 /// thread's priority (ARCHIVE_NICE), and threads inherit it from their creator, so
 /// the thread that later starts ingest must not be the one that archived. A client of
 /// its own too: pooled connections belong to the runtime that made them.
-fn archive_in_thread(cfg: ArchiveConfig, dir: std::path::PathBuf, url: String) -> std::thread::JoinHandle<Result<flowvision_archive::RunReport>> {
+fn archive_in_thread(
+    cfg: ArchiveConfig,
+    dir: std::path::PathBuf,
+    url: String,
+) -> std::thread::JoinHandle<Result<flowvision_archive::RunReport>> {
     std::thread::spawn(move || {
         let archiver = Archiver::new(cfg, dir, Arc::new(ArchiveStats::default()))?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -122,7 +126,9 @@ fn archive_in_thread(cfg: ArchiveConfig, dir: std::path::PathBuf, url: String) -
     })
 }
 
-fn join(h: std::thread::JoinHandle<Result<flowvision_archive::RunReport>>) -> Result<flowvision_archive::RunReport> {
+fn join(
+    h: std::thread::JoinHandle<Result<flowvision_archive::RunReport>>,
+) -> Result<flowvision_archive::RunReport> {
     h.join().map_err(|_| anyhow::anyhow!("archive thread panicked"))?
 }
 
