@@ -43,6 +43,9 @@ struct Args {
     /// ARCHIVE_MAX_ROWS_PER_SECOND of the archive that runs beside ingest (0: none).
     #[arg(long, default_value_t = 0)]
     paced: u64,
+    /// ARCHIVE_IDLE=false: the archive at a lower nice value only, not SCHED_IDLE.
+    #[arg(long)]
+    nice_only: bool,
 }
 
 /// 2024-02-29T10:00:00Z: the archived hour.
@@ -176,8 +179,9 @@ fn main() -> Result<()> {
     let mut db = pg.connect()?;
     let table_bytes = generate(&mut db, a.rows)?;
     let env = s3.env();
-    let cfg = ArchiveConfig::from_lookup(&|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?
+    let mut cfg = ArchiveConfig::from_lookup(&|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?
         .context("archive configuration")?;
+    cfg.idle = !a.nice_only;
     let work = tempfile::tempdir()?;
     println!("\narchive of one partition ({} rows), PostgreSQL: test harness settings; store: rclone serve s3 on loopback", a.rows);
     println!(
@@ -203,8 +207,9 @@ fn main() -> Result<()> {
     println!("median: {:.0} rows/s", median(&mut rates));
 
     println!(
-        "\ningest through the store ({} rows per run), alone vs while the partition is archived (ARCHIVE_NICE {}, pace {}):",
+        "\ningest through the store ({} rows per run), alone vs while the partition is archived (ARCHIVE_IDLE {}, ARCHIVE_NICE {}, pace {}):",
         a.ingest_rows,
+        cfg.idle,
         cfg.nice,
         if a.paced == 0 { "none".to_string() } else { format!("{} rows/s", a.paced) }
     );

@@ -86,8 +86,8 @@ impl Archiver {
         retention_cutoff_ms: i64,
         force: bool,
     ) -> Result<RunReport, ArchiveError> {
-        crate::priority::lower_thread(self.cfg.nice);
-        crate::priority::lower_backend(client, self.cfg.nice).await;
+        crate::priority::lower_thread(self.cfg.nice, self.cfg.idle);
+        crate::priority::lower_backend(client, self.cfg.nice, self.cfg.idle).await;
         let grace = self.cfg.grace.as_millis() as i64;
         let partitions = catalog::flows_partitions(&*client).await?;
         let mut report = RunReport::default();

@@ -75,6 +75,9 @@ pub struct ArchiveConfig {
     /// Nice value of the archive's thread and database session (`ARCHIVE_NICE`
     /// [10]; 0 keeps normal priority).
     pub nice: i32,
+    /// The archive's thread and database session run only on idle CPU time
+    /// (`ARCHIVE_IDLE` [true]: Linux `SCHED_IDLE`).
+    pub idle: bool,
     /// Rows per second the export reads at most (`ARCHIVE_MAX_ROWS_PER_SECOND`
     /// [0: no limit]), for appliances whose ingest must keep every core.
     pub max_rows_per_second: u64,
@@ -145,6 +148,7 @@ impl ArchiveConfig {
             retry_min: Duration::from_secs(number("ARCHIVE_RETRY_MIN_SECONDS", 30, 1, 86_400)?),
             retry_max: Duration::from_secs(number("ARCHIVE_RETRY_MAX_SECONDS", 3600, 1, 86_400)?),
             nice: number("ARCHIVE_NICE", 10, 0, 19)? as i32,
+            idle: boolean(raw("ARCHIVE_IDLE"), "ARCHIVE_IDLE", true)?,
             max_rows_per_second: number("ARCHIVE_MAX_ROWS_PER_SECOND", 0, 0, 100_000_000)?,
         }))
     }
