@@ -75,35 +75,11 @@ CREATE TABLE archive_restores (
 );
 COMMENT ON TABLE archive_restores IS 'Restores of archived rows into flows_restored (who, which range, how many rows).';
 
--- Restored rows: the columns of `flows` plus the restore they came from. Not
--- partitioned: restores are small next to `flows`, and dropping one is a DELETE by id.
+-- Restored rows: the columns of `flows` (copied by LIKE; a migration that adds a column
+-- to `flows` adds it here too) plus the restore they came from. Not partitioned: restores are small next to `flows`, and dropping one is a DELETE by id.
 CREATE TABLE flows_restored (
-    time_received      timestamptz   NOT NULL,
-    bytes              bigint        NOT NULL,
-    packets            bigint        NOT NULL,
-    flow_start         timestamptz,
-    flow_end           timestamptz,
-    observation_domain bigint        NOT NULL,
-    sequence           bigint        NOT NULL,
-    sampling_rate      bigint        NOT NULL,
-    in_if              bigint        NOT NULL,
-    out_if             bigint        NOT NULL,
-    src_as             bigint        NOT NULL,
-    dst_as             bigint        NOT NULL,
-    src_port           integer       NOT NULL,
-    dst_port           integer       NOT NULL,
-    tcp_flags          integer       NOT NULL,
-    vlan               integer       NOT NULL,
-    protocol           flow_protocol NOT NULL,
-    proto              smallint      NOT NULL,
-    tos                smallint      NOT NULL,
-    src_mask           smallint      NOT NULL,
-    dst_mask           smallint      NOT NULL,
-    exporter           inet          NOT NULL,
-    src_addr           inet,
-    dst_addr           inet,
-    next_hop           inet,
-    restore_id         bigint        NOT NULL REFERENCES archive_restores (id) ON DELETE CASCADE
+    LIKE flows INCLUDING DEFAULTS,
+    restore_id bigint NOT NULL REFERENCES archive_restores (id) ON DELETE CASCADE
 );
 CREATE INDEX flows_restored_time ON flows_restored (time_received);
 CREATE INDEX flows_restored_restore ON flows_restored (restore_id);

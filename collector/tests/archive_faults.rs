@@ -94,8 +94,7 @@ struct Relay {
 
 impl Relay {
     fn start(upstream: u16, rate: u64) -> Relay {
-        use std::io::{Read, Write};
-        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::net::{TcpListener, TcpStream};
         use std::sync::atomic::{AtomicBool, AtomicU64};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -108,51 +107,11 @@ impl Relay {
                     continue; // dropped: connection closed at once
                 }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
-                let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (cut_a, put_a) = (Arc::clone(&cut2), Arc::clone(&put2));
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 8192];
-                    let mut in_put = false;
-                    loop {
-                        let n = match c_in.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if buf[..n].starts_with(b"PUT ") {
-                            in_put = true;
-                        } else if buf[..n].starts_with(b"GET ")
-                            || buf[..n].starts_with(b"POST ")
-                            || buf[..n].starts_with(b"HEAD ")
-                        {
-                            in_put = false;
-                        }
-                        if in_put {
-                            put_a.fetch_add(n as u64, Ordering::SeqCst);
-                        }
-                        std::thread::sleep(Duration::from_micros(n as u64 * 1_000_000 / rate));
-                        if cut_a.load(Ordering::SeqCst) || s_out.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = c_in.shutdown(Shutdown::Both);
-                    let _ = s_out.shutdown(Shutdown::Both);
-                });
-                let (mut s_in, mut c_out) = (server, client);
-                let cut_b = Arc::clone(&cut2);
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 8192];
-                    loop {
-                        let n = match s_in.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if cut_b.load(Ordering::SeqCst) || c_out.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = s_in.shutdown(Shutdown::Both);
-                    let _ = c_out.shutdown(Shutdown::Both);
-                });
+                let (c_in, s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (cut_a, put_a, cut_b) = (Arc::clone(&cut2), Arc::clone(&put2), Arc::clone(&cut2));
+                // Requests throttled and counted; answers as they come.
+                std::thread::spawn(move || pump(c_in, s_out, &cut_a, Some((&put_a, rate))));
+                std::thread::spawn(move || pump(server, client, &cut_b, None));
             }
         });
         Relay { port, cut, put_bytes }
@@ -165,6 +124,42 @@ impl Relay {
     fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+}
+
+/// Copies `from` to `to` until either closes or the relay is cut; with `throttle`,
+/// at most `rate` bytes/s, counting the bytes of `PUT` requests.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    cut: &std::sync::atomic::AtomicBool,
+    throttle: Option<(&std::sync::atomic::AtomicU64, u64)>,
+) {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 8192];
+    let mut in_put = false;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some((put_bytes, rate)) = throttle {
+            let head = &buf[..n];
+            if head.starts_with(b"PUT ") {
+                in_put = true;
+            } else if [&b"GET "[..], b"POST ", b"HEAD ", b"DELETE "].iter().any(|m| head.starts_with(m)) {
+                in_put = false;
+            }
+            if in_put {
+                put_bytes.fetch_add(n as u64, Ordering::SeqCst);
+            }
+            std::thread::sleep(Duration::from_micros(n as u64 * 1_000_000 / rate));
+        }
+        if cut.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
 fn wait_for(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {

@@ -75,21 +75,10 @@ fn generate(db: &mut postgres::Client, rows: u64) -> Result<i64> {
          CREATE TABLE {PARTITION} PARTITION OF flows FOR VALUES FROM (to_timestamp({HOUR_START_MS} / 1000.0)) \
          TO (to_timestamp({hi} / 1000.0))"
     ))?;
-    db.execute(
-        &format!(
-            "INSERT INTO {PARTITION} (time_received, bytes, packets, flow_start, flow_end, observation_domain, sequence, \
-             sampling_rate, in_if, out_if, src_as, dst_as, src_port, dst_port, tcp_flags, vlan, protocol, proto, tos, \
-             src_mask, dst_mask, exporter, src_addr, dst_addr, next_hop) \
-             SELECT ts, 40 + (i * 7919) % 1500 * 20, 1 + i % 20, ts - interval '10 s', ts, 0, i, 1, 1 + i % 48, \
-             1 + (i / 7) % 48, 64512 + i % 977, 64512 + i % 331, 1024 + (i * 40503) % 64000, \
-             (ARRAY[443, 80, 53, 22, 8443, 3389, 123, 5432])[1 + i % 8], 24, 0, 'ipfix', \
-             (ARRAY[6, 6, 17, 6, 6, 6, 17, 6])[1 + i % 8], 0, 24, 24, '10.255.0.0'::inet + (1 + i % 20), \
-             '100.64.0.0'::inet + ((i * 2654435761) % 1048576), '198.18.0.0'::inet + ((i * 40503) % 65536), '10.0.0.1' \
-             FROM generate_series(1::bigint, {rows}) i, \
-             LATERAL (SELECT to_timestamp({HOUR_START_MS} / 1000.0) + (i::double precision / {rows}) * interval '59 minutes' AS ts) t"
-        ),
-        &[],
-    )?;
+    let ts = format!(
+        "to_timestamp({HOUR_START_MS} / 1000.0) + (i::double precision / {rows}) * interval '59 minutes'"
+    );
+    db.execute(&flowvision_bench::workload::generated_flows_sql(PARTITION, rows, &ts), &[])?;
     db.batch_execute(&format!("VACUUM ANALYZE {PARTITION}"))?;
     let size: i64 = db.query_one("SELECT pg_total_relation_size($1::text::regclass)", &[&PARTITION])?.get(0);
     println!(
@@ -120,7 +109,7 @@ fn archive_in_thread(
         let r = rt
             .block_on(async {
                 let mut c = flowvision_archive::archiver::connect(&url, "archive-bench").await?;
-                let now = flowvision_archive::restore::millis(std::time::SystemTime::now());
+                let now = flowvision_codec::time::unix_ms(std::time::SystemTime::now());
                 archiver.run_once(&mut c, now, 0, true).await
             })
             .context("archiving")?;
@@ -142,7 +131,7 @@ fn ingest(url: &str, records: &[flowvision_codec::FlowRecord], seq0: u64) -> Res
     cfg.retention_days = 10_000;
     let stats = Arc::new(StoreStats::default());
     let (store, tx) = Store::start(cfg, Arc::clone(&stats)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = flowvision_archive::restore::millis(std::time::SystemTime::now());
+    let now = flowvision_codec::time::unix_ms(std::time::SystemTime::now());
     let t = Instant::now();
     for (i, chunk) in records.chunks(65_536).enumerate() {
         let rows: Vec<FlowRow> =

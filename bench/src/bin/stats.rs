@@ -65,21 +65,12 @@ fn generate(db: &mut postgres::Client, s: &Scale) -> Result<()> {
         }
     }
     db.batch_execute(&ddl)?;
-    let sql = format!(
-        "INSERT INTO {flows} (time_received, bytes, packets, flow_start, flow_end, observation_domain, sequence, \
-         sampling_rate, in_if, out_if, src_as, dst_as, src_port, dst_port, tcp_flags, vlan, protocol, proto, tos, \
-         src_mask, dst_mask, exporter, src_addr, dst_addr, next_hop) \
-         SELECT ts, 40 + (i * 7919) % 1500 * 20, 1 + i % 20, ts - interval '10 s', ts, 0, i, 1, 1 + i % 48, \
-         1 + (i / 7) % 48, 64512 + i % 977, 64512 + i % 331, 1024 + (i * 40503) % 64000, \
-         (ARRAY[443, 80, 53, 22, 8443, 3389, 123, 5432])[1 + i % 8], 24, 0, 'ipfix', \
-         (ARRAY[6, 6, 17, 6, 6, 6, 17, 6])[1 + i % 8], 0, 24, 24, '10.255.0.0'::inet + (1 + i % 20), \
-         '100.64.0.0'::inet + ((i * 2654435761) % 1048576), '198.18.0.0'::inet + ((i * 40503) % 65536), '10.0.0.1' \
-         FROM generate_series(1::bigint, {n}) i, \
-         LATERAL (SELECT now() - interval '{h} hours' + (i::double precision / {n}) * interval '{h} hours' AS ts) t",
-        flows = tables::FLOWS,
+    let ts = format!(
+        "now() - interval '{h} hours' + (i::double precision / {n}) * interval '{h} hours'",
         n = s.flows,
         h = s.hours
     );
+    let sql = flowvision_bench::workload::generated_flows_sql(tables::FLOWS, u64::try_from(s.flows)?, &ts);
     let n = db.execute(&sql, &[])?;
     db.batch_execute("VACUUM ANALYZE")?;
     println!("  {n} flows over {} h generated and analyzed in {:.0} s", s.hours, t.elapsed().as_secs_f64());

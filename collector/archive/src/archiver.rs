@@ -357,5 +357,5 @@ async fn wait_for(stop: &std::sync::atomic::AtomicBool) {
 }
 
 fn now_ms() -> i64 {
-    crate::restore::millis(std::time::SystemTime::now())
+    flowvision_codec::time::unix_ms(std::time::SystemTime::now())
 }

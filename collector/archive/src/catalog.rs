@@ -4,7 +4,7 @@
 //! about the archive is read from here, so they always agree.
 
 use crate::config::ArchiveConfig;
-use crate::restore::{millis, system_time};
+use flowvision_codec::time::{system_time, unix_ms as millis};
 use flowvision_schema::partition::{parse_partition_name, Span};
 use flowvision_schema::tables::{
     ARCHIVE_OBJECTS, ARCHIVE_PARTITIONS, ARCHIVE_RESTORES, ARCHIVE_STORE, FLOWS,

@@ -12,10 +12,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int16Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use flowvision_codec::time::unix_micros;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 use tokio_postgres::Row;
 
 /// The PostgreSQL type family of a column, which fixes its Parquet type.
@@ -110,14 +111,6 @@ pub fn schema() -> SchemaRef {
     ))
 }
 
-/// Microseconds since the Unix epoch (negative before it).
-pub fn micros(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_micros().min(i64::MAX as u128) as i64,
-        Err(e) => -(e.duration().as_micros().min(i64::MAX as u128) as i64),
-    }
-}
-
 enum Builder {
     Time(TimestampMicrosecondBuilder),
     Int64(Int64Builder),
@@ -171,7 +164,7 @@ impl RowBuilder {
         for (i, (c, b)) in COLUMNS.iter().zip(self.builders.iter_mut()).enumerate() {
             match b {
                 Builder::Time(b) => {
-                    let v = row.try_get::<_, Option<SystemTime>>(i)?.map(micros);
+                    let v = row.try_get::<_, Option<SystemTime>>(i)?.map(unix_micros);
                     if i == 0 {
                         time = v.unwrap_or(0);
                     }

@@ -75,8 +75,8 @@ pub async fn write_hour(
         .build();
     let mut writer = ArrowWriter::try_new(file, crate::columns::schema(), Some(props))?;
 
-    let from = crate::restore::system_time(hour_start_ms);
-    let to = crate::restore::system_time(hour_start_ms + HOUR_MS);
+    let from = flowvision_codec::time::system_time(hour_start_ms);
+    let to = flowvision_codec::time::system_time(hour_start_ms + HOUR_MS);
     let sql = format!(
         "SELECT {} FROM \"{}\" WHERE time_received >= $1 AND time_received < $2 ORDER BY exporter, time_received",
         select_list(),

@@ -7,26 +7,12 @@ use crate::catalog;
 use crate::columns::{check_layout, copy_text, names};
 use crate::error::ArchiveError;
 use crate::store::Bucket;
+use flowvision_codec::time::system_time;
 use flowvision_schema::tables::{ARCHIVE_RESTORES, FLOWS_RESTORED};
 use futures_util::SinkExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres::Client;
-
-/// Unix ms as a `SystemTime` (for `timestamptz` parameters).
-pub fn system_time(ms: i64) -> SystemTime {
-    if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
-    }
-}
-
-/// A `SystemTime` as Unix ms.
-pub fn millis(t: SystemTime) -> i64 {
-    crate::columns::micros(t).div_euclid(1000)
-}
 
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -67,6 +67,32 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     Rfc3339Ms(ms).to_string()
 }
 
+/// Unix ms as a `SystemTime` (for binding `timestamptz` parameters).
+pub fn system_time(unix_ms: i64) -> std::time::SystemTime {
+    use std::time::{Duration, UNIX_EPOCH};
+    if unix_ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(unix_ms.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_millis(unix_ms.unsigned_abs())
+    }
+}
+
+/// A `SystemTime` as Unix microseconds (negative before 1970, saturating).
+pub fn unix_micros(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A `SystemTime` as Unix ms (negative before 1970, saturating).
+pub fn unix_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
 /// Parses an RFC 3339 time (`2024-02-29T12:00:00Z`, fractional seconds and a
 /// `±HH:MM` offset allowed, `T` or a space between date and time), or a bare date
 /// (`2024-02-29`, midnight UTC), as milliseconds since the epoch. `None` when it is

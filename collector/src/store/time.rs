@@ -2,8 +2,7 @@
 //! PostgreSQL's binary timestamp encoding. The civil-date arithmetic itself is the
 //! codec's ([`flowvision_codec::time`]).
 
-pub(crate) use flowvision_codec::time::{civil_from_days, days_from_civil};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub(crate) use flowvision_codec::time::{civil_from_days, days_from_civil, system_time, unix_ms};
 
 /// Milliseconds per minute, hour, day.
 pub(crate) const MINUTE_MS: i64 = 60_000;
@@ -16,23 +15,6 @@ const PG_EPOCH_MS: i64 = 946_684_800_000;
 /// Microseconds since 2000-01-01, PostgreSQL's binary `timestamptz`.
 pub(crate) fn pg_micros(unix_ms: i64) -> i64 {
     unix_ms.saturating_sub(PG_EPOCH_MS).saturating_mul(1000)
-}
-
-/// Unix ms as a `SystemTime` (for binding `timestamptz` parameters).
-pub(crate) fn system_time(unix_ms: i64) -> SystemTime {
-    if unix_ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(unix_ms.unsigned_abs())
-    } else {
-        UNIX_EPOCH - Duration::from_millis(unix_ms.unsigned_abs())
-    }
-}
-
-/// `SystemTime` back to Unix ms.
-pub(crate) fn unix_ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS+00`, a `timestamptz` literal.

@@ -92,7 +92,12 @@ impl Db {
             }
         }
         let retention = if store.is_some() {
-            self.retention_state(&c, retention_days).await?
+            let archived = partitions
+                .iter()
+                .filter(|p| p.status == Status::Archived)
+                .map(|p| p.partition.as_str())
+                .collect();
+            self.retention_state(&c, retention_days, &archived).await?
         } else {
             RetentionState { retention_days, ..RetentionState::default() }
         };
@@ -103,20 +108,15 @@ impl Db {
         &self,
         c: &tokio_postgres::Client,
         retention_days: u32,
+        archived: &std::collections::HashSet<&str>,
     ) -> DataResult<RetentionState> {
-        let now = flowvision_archive::restore::millis(std::time::SystemTime::now());
+        let now = flowvision_codec::time::unix_ms(std::time::SystemTime::now());
         let cutoff = now - i64::from(retention_days) * flowvision_schema::DAY_MS;
         let mut st = RetentionState { retention_days, ..RetentionState::default() };
-        let archived: std::collections::HashSet<String> = catalog::list(c, false)
-            .await?
-            .into_iter()
-            .filter(|p| p.status == Status::Archived)
-            .map(|p| p.partition)
-            .collect();
         let day_ago = now - flowvision_schema::DAY_MS;
         for p in catalog::flows_partitions(c).await? {
             let recent = p.hi_ms > day_ago && p.lo_ms <= now;
-            let blocked = p.hi_ms <= cutoff && !archived.contains(&p.name);
+            let blocked = p.hi_ms <= cutoff && !archived.contains(p.name.as_str());
             if !recent && !blocked {
                 continue;
             }
