@@ -112,6 +112,12 @@ fn archive_verify_retention_and_restore() {
         let key = h["object"].as_str().unwrap();
         assert!(key.starts_with("flows/date=2024-02-29/hour="), "{key}");
         assert_eq!(h["columns"].as_array().unwrap().len(), 25);
+        // Row groups of ARCHIVE_ROW_GROUP_ROWS, each in (exporter, time) order and
+        // declaring it.
+        let groups = h["row_groups"].as_i64().unwrap();
+        assert_eq!(groups, (h["rows"].as_i64().unwrap() + 9_999) / 10_000, "{h}");
+        assert_eq!(h["sorted_row_groups"], groups, "{h}");
+        assert_eq!(h["sorting_columns"], serde_json::json!(["exporter", "time_received"]), "{h}");
     }
     assert_eq!(archived.len(), before.len());
     assert!(archived == before, "archived rows differ from the partitions' rows");

@@ -1,7 +1,7 @@
-//! One hour of a `flows` partition as a Parquet file on local disk: rows read in pages
-//! through a portal (memory bounded by the page and one row group, whatever the hour
-//! holds), ordered by exporter and time so that a reader scanning for one device reads
-//! few row groups, zstd-compressed, with the schema version and row count in the
+//! One hour of a `flows` partition as a Parquet file on local disk: rows read in their
+//! stored order in pages through a portal (memory bounded by one row group, whatever
+//! the hour holds), each row group sorted by exporter and time in memory
+//! ([`crate::order`]), zstd-compressed, with the schema version and row count in the
 //! file's metadata.
 
 use crate::columns::{select_list, RowBuilder};
@@ -16,8 +16,6 @@ use tokio_postgres::Client;
 
 /// Rows fetched from the database per round trip.
 const PAGE_ROWS: i32 = 50_000;
-/// Rows per Arrow record batch handed to the writer.
-const BATCH_ROWS: usize = 65_536;
 
 /// A Parquet file holding one hour of a partition, ready to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,22 +68,20 @@ pub async fn write_hour(
             KeyValue::new(meta::SCHEMA_VERSION.into(), crate::SCHEMA_VERSION.to_string()),
             KeyValue::new(meta::PARTITION.into(), partition.to_string()),
             KeyValue::new(meta::HOUR_START.into(), flowvision_codec::time::format_rfc3339_ms(hour_start_ms)),
-            KeyValue::new(meta::ORDER.into(), "exporter, time_received".to_string()),
+            KeyValue::new(meta::ORDER.into(), "exporter, time_received within each row group".to_string()),
         ]))
+        .set_sorting_columns(Some(crate::order::sorting_columns()))
         .build();
     let mut writer = ArrowWriter::try_new(file, crate::columns::schema(), Some(props))?;
 
     let from = flowvision_codec::time::system_time(hour_start_ms);
     let to = flowvision_codec::time::system_time(hour_start_ms + HOUR_MS);
     let sql = format!(
-        "SELECT {} FROM \"{}\" WHERE time_received >= $1 AND time_received < $2 ORDER BY exporter, time_received",
+        "SELECT {} FROM \"{}\" WHERE time_received >= $1 AND time_received < $2",
         select_list(),
         partition.replace('"', "")
     );
     let tx = client.build_transaction().read_only(true).start().await?;
-    // The sort by exporter spills to disk at the default 4 MB; a larger sort memory for
-    // this one session keeps an hour of a busy appliance to few merge passes.
-    tx.batch_execute("SET LOCAL work_mem = '64MB'").await?;
     let stmt = tx.prepare(&sql).await?;
     let portal = tx.bind(&stmt, &[&from, &to]).await?;
     let mut builder = RowBuilder::new();
@@ -98,8 +94,8 @@ pub async fn write_hour(
             min_us = Some(min_us.map_or(t, |m| m.min(t)));
             max_us = Some(max_us.map_or(t, |m| m.max(t)));
             rows += 1;
-            if builder.len() >= BATCH_ROWS {
-                writer.write(&builder.finish()?)?;
+            if builder.len() >= row_group_rows {
+                write_row_group(&mut writer, &mut builder)?;
             }
         }
         if last {
@@ -116,10 +112,21 @@ pub async fn write_hour(
     }
     tx.commit().await?;
     if !builder.is_empty() {
-        writer.write(&builder.finish()?)?;
+        write_row_group(&mut writer, &mut builder)?;
     }
     writer.append_key_value_metadata(KeyValue::new(meta::ROWS.into(), rows.to_string()));
     writer.close()?;
     let bytes = std::fs::metadata(&path)?.len();
     Ok(HourFile { path, rows, bytes, min_us, max_us })
+}
+
+/// Sorts the rows gathered so far and writes them as one row group (the flush keeps row
+/// groups and sorted runs the same, which the declared `sorting_columns` promise).
+fn write_row_group(
+    writer: &mut ArrowWriter<std::fs::File>,
+    builder: &mut RowBuilder,
+) -> Result<(), ArchiveError> {
+    writer.write(&crate::order::by_exporter_and_time(builder.finish()?)?)?;
+    writer.flush()?;
+    Ok(())
 }

@@ -15,6 +15,7 @@
 //! - [`store`]: the bucket client: upload in parts, verify, fetch.
 //! - [`catalog`]: the catalog tables (partitions, objects, store, restores).
 //! - [`export`]: one hour of a partition to a Parquet file.
+//! - [`order`]: the order of rows in a row group (exporter, time), sorted in memory.
 //! - [`archiver`]: which partitions to archive, when, and retries with backoff.
 //! - [`priority`]: the archive yields the CPU to ingest.
 //! - [`restore`]: archived rows back into the database, and removed again.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod key;
+pub mod order;
 pub mod priority;
 pub mod restore;
 pub mod stats;

@@ -5,8 +5,10 @@ Usage: read_parquet.py BUCKET_DIR
 
 Reads every *.parquet file under BUCKET_DIR (the S3 server's backing directory, so
 not even the S3 client is shared with the collector) and prints JSON Lines:
-one {"object": KEY, "rows": N, "row_groups": N, "codecs": [...], "metadata": {...},
-"columns": [...]} line per object, then one JSON array per row with timestamps as
+one {"object": KEY, "rows": N, "row_groups": N, "sorted_row_groups": N,
+"sorting_columns": [...], "codecs": [...], "metadata": {...}, "columns": [...]} line per
+object (a row group counts as sorted when its rows are in (exporter, time_received)
+order as read here), then one JSON array per row with timestamps as
 integer microseconds since the epoch, NULL as null, everything else as read.
 """
 import json
@@ -30,6 +32,17 @@ def main(root):
                              for c in range(meta.num_columns)})
             kv = {k.decode(): v.decode() for k, v in (meta.metadata or {}).items()
                   if k.decode().startswith("flowvision.")}
+            sorted_groups = 0
+            for g in range(meta.num_row_groups):
+                part = pf.read_row_group(g, columns=["exporter", "time_received"])
+                keys = list(zip(part.column("exporter").to_pylist(),
+                                part.column("time_received").to_pylist()))
+                if all(a <= b for a, b in zip(keys, keys[1:])):
+                    sorted_groups += 1
+            declared = []
+            if meta.num_row_groups > 0:
+                names = [f.name for f in pf.schema_arrow]
+                declared = [names[s.column_index] for s in (meta.row_group(0).sorting_columns or ())]
             table = pf.read()
             columns = []
             for field in table.schema:
@@ -42,6 +55,8 @@ def main(root):
                 "rows": meta.num_rows,
                 "bytes": os.path.getsize(path),
                 "row_groups": meta.num_row_groups,
+                "sorted_row_groups": sorted_groups,
+                "sorting_columns": declared,
                 "codecs": codecs,
                 "metadata": kv,
                 "columns": [f"{f.name}:{f.type}" for f in table.schema],

@@ -113,6 +113,8 @@ pub fn archive_env(
         vec![("DATABASE_URL".to_string(), database_url.to_string())],
         s3.env(),
         vec![("STATE_DIR".into(), state_dir.to_string_lossy().into_owned())],
+        // Several row groups per object, so that each one's order is checked.
+        vec![("ARCHIVE_ROW_GROUP_ROWS".into(), "10000".into())],
     ]
     .concat()
 }
