@@ -9,8 +9,9 @@
 //!    seconds of the archiving process.
 //! 2. Ingest through the collector's store (COPY + rollups, in this process) of
 //!    `--ingest-rows` rows, alternately alone and while the same partition is being
-//!    archived (a second archiver on its own thread): rows/s of each, medians, and the
-//!    ratio.
+//!    archived (a second archiver on its own thread, at the daemon's pace unless
+//!    `--paced` says otherwise): rows/s of each, medians, and the ratio. A run in which
+//!    the archive ended before ingest did is reported and left out.
 //!
 //! `cargo run --release -p flowvision-bench --bin archive -- --rows 10000000`
 
@@ -40,9 +41,10 @@ struct Args {
     /// Ingest measurements of each kind (alone / while archiving).
     #[arg(long, default_value_t = 3)]
     ingest_repeats: usize,
-    /// ARCHIVE_MAX_ROWS_PER_SECOND of the archive that runs beside ingest (0: none).
-    #[arg(long, default_value_t = 0)]
-    paced: u64,
+    /// ARCHIVE_MAX_ROWS_PER_SECOND of the archive that runs beside ingest (0: none);
+    /// without it, the configuration's default. The throughput runs are never paced.
+    #[arg(long)]
+    paced: Option<u64>,
     /// ARCHIVE_IDLE=false: the archive at a lower nice value only, not SCHED_IDLE.
     #[arg(long)]
     nice_only: bool,
@@ -171,6 +173,9 @@ fn main() -> Result<()> {
     let mut cfg = ArchiveConfig::from_lookup(&|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?
         .context("archive configuration")?;
     cfg.idle = !a.nice_only;
+    // The daemon's pace while caught up (one partition waiting, as beside ingest here).
+    let beside_pace = a.paced.unwrap_or(cfg.max_rows_per_second);
+    cfg.max_rows_per_second = 0;
     let work = tempfile::tempdir()?;
     println!("\narchive of one partition ({} rows), PostgreSQL: test harness settings; store: rclone serve s3 on loopback", a.rows);
     println!(
@@ -194,13 +199,16 @@ fn main() -> Result<()> {
         );
     }
     println!("median: {:.0} rows/s", median(&mut rates));
+    if a.ingest_repeats == 0 {
+        return Ok(());
+    }
 
     println!(
         "\ningest through the store ({} rows per run), alone vs while the partition is archived (ARCHIVE_IDLE {}, ARCHIVE_NICE {}, pace {}):",
         a.ingest_rows,
         cfg.idle,
         cfg.nice,
-        if a.paced == 0 { "none".to_string() } else { format!("{} rows/s", a.paced) }
+        if beside_pace == 0 { "none".to_string() } else { format!("{beside_pace} rows/s") }
     );
     let records = flowvision_bench::workload::records(a.ingest_rows, 10, 7);
     let (mut alone, mut during) = (Vec::new(), Vec::new());
@@ -212,16 +220,25 @@ fn main() -> Result<()> {
         alone.push(r);
         reset_catalog(&mut db)?;
         let mut paced = cfg.clone();
-        paced.max_rows_per_second = a.paced;
+        paced.max_rows_per_second = beside_pace;
         let bg = archive_in_thread(paced, work.path().to_path_buf(), pg.url().to_string());
         // Let the export start before ingest does.
         std::thread::sleep(Duration::from_millis(500));
         let r = ingest(pg.url(), &records, seq)?;
         seq += 1000;
+        // A measurement counts only if the archive ran for all of it.
+        let overlapped = !bg.is_finished();
         let archived = join(bg)?.rows;
-        println!("  run {run}: while archiving {r:.0} rows/s (archive of {archived} rows finished after)");
+        println!(
+            "  run {run}: while archiving {r:.0} rows/s (archive of {archived} rows {})",
+            if overlapped { "still running when ingest ended" } else { "ENDED BEFORE INGEST: not counted" }
+        );
+        if !overlapped {
+            continue;
+        }
         during.push(r);
     }
+    anyhow::ensure!(!during.is_empty(), "the archive never outlasted an ingest run: use a larger --rows");
     let (m_alone, m_during) = (median(&mut alone), median(&mut during));
     println!(
         "median ingest: alone {m_alone:.0} rows/s, while archiving {m_during:.0} rows/s: {:.1}% of alone",

@@ -93,6 +93,7 @@ impl Archiver {
         let mut report = RunReport::default();
         let mut pending = 0u64;
         let mut blocked = 0u64;
+        let mut due = Vec::new();
         for p in partitions.iter().filter(|p| p.hi_ms.saturating_add(grace) <= now_ms) {
             let state = catalog::partition_state(&*client, &p.name).await?;
             if state.as_ref().is_some_and(|s| s.status == Status::Archived) {
@@ -105,13 +106,37 @@ impl Archiver {
                 blocked += u64::from(p.hi_ms <= retention_cutoff_ms);
                 continue;
             }
+            due.push(p);
+        }
+        // Caught up (one closed partition at a time): the export is paced so that its
+        // cost to ingest is spread over the hour. Behind (a backlog after an outage, a
+        // first start on old data, or ingest faster than the pace): full speed until
+        // caught up, so the archive never falls further behind than one partition.
+        let pace = if due.len() > 1 { 0 } else { self.cfg.max_rows_per_second };
+        if due.len() > 1 && self.cfg.max_rows_per_second > 0 {
+            log::info!("archive: {} partitions waiting, exporting without pacing until caught up", due.len());
+        }
+        for p in due {
             // Several collectors may share the database (and `archive run` may run beside
             // the daemon): one of them archives a partition at a time, the others skip it.
             if !lock(client, &p.name, true).await? {
                 log::debug!("archive: {} is being archived by another process", p.name);
                 continue;
             }
-            let result = self.archive_partition(client, p, state.as_ref().map(|s| s.status)).await;
+            // Read again under the lock: another process may have archived it since the
+            // list was made.
+            let state = match catalog::partition_state(&*client, &p.name).await {
+                Ok(s) if s.as_ref().is_some_and(|s| s.status == Status::Archived) => {
+                    let _ = lock(client, &p.name, false).await;
+                    continue;
+                }
+                Ok(fresh) => fresh,
+                Err(e) => {
+                    let _ = lock(client, &p.name, false).await;
+                    return Err(e.into());
+                }
+            };
+            let result = self.archive_partition(client, p, state.as_ref().map(|s| s.status), pace).await;
             let _ = lock(client, &p.name, false).await;
             match result {
                 Ok((rows, bytes, objects)) => {
@@ -170,6 +195,7 @@ impl Archiver {
         client: &mut Client,
         p: &FlowsPartition,
         previous: Option<Status>,
+        max_rows_per_second: u64,
     ) -> Result<(u64, u64, u64), ArchiveError> {
         if previous == Some(Status::Stale) {
             catalog::forget_objects(&*client, &p.name).await?;
@@ -187,7 +213,7 @@ impl Archiver {
                 hour,
                 &self.work_dir,
                 self.cfg.row_group_rows,
-                self.cfg.max_rows_per_second,
+                max_rows_per_second,
             )
             .await?;
             let result = async {

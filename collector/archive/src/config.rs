@@ -78,8 +78,10 @@ pub struct ArchiveConfig {
     /// The archive's thread and database session run only on idle CPU time
     /// (`ARCHIVE_IDLE` [true]: Linux `SCHED_IDLE`).
     pub idle: bool,
-    /// Rows per second the export reads at most (`ARCHIVE_MAX_ROWS_PER_SECOND`
-    /// [0: no limit]), for appliances whose ingest must keep every core.
+    /// Rows per second the export reads at most while the archive is caught up
+    /// (`ARCHIVE_MAX_ROWS_PER_SECOND` [50000]; 0: no limit). Spreading an hour's export
+    /// keeps its cost to ingest small; when more than one closed partition waits, the
+    /// archive is behind and runs unpaced (see [`crate::archiver`]).
     pub max_rows_per_second: u64,
 }
 
@@ -149,7 +151,7 @@ impl ArchiveConfig {
             retry_max: Duration::from_secs(number("ARCHIVE_RETRY_MAX_SECONDS", 3600, 1, 86_400)?),
             nice: number("ARCHIVE_NICE", 10, 0, 19)? as i32,
             idle: boolean(raw("ARCHIVE_IDLE"), "ARCHIVE_IDLE", true)?,
-            max_rows_per_second: number("ARCHIVE_MAX_ROWS_PER_SECOND", 0, 0, 100_000_000)?,
+            max_rows_per_second: number("ARCHIVE_MAX_ROWS_PER_SECOND", 50_000, 0, 100_000_000)?,
         }))
     }
 

@@ -102,7 +102,9 @@ fn execute(args: &ArchiveArgs) -> Result<bool, Failure> {
         crate::store::migrate::apply(&client, crate::store::migrate::MIGRATIONS).await.map_err(other)?;
         match &args.command {
             ArchiveCommand::Run => {
-                let cfg = archive_config()?;
+                // Asked for now: full speed, whatever pace the daemon keeps.
+                let mut cfg = archive_config()?;
+                cfg.max_rows_per_second = 0;
                 catalog::record_store(&client, &cfg, &crate::store::host_name()).await.map_err(other)?;
                 let archiver =
                     Archiver::new(cfg, config.state_dir.join("archive"), Arc::new(ArchiveStats::default()))
