@@ -10,9 +10,12 @@ cd "$(fv_root)"
 # scripts; clang/llvm/libbpf-dev/linux-libc-dev build the XDP program, ethtool and
 # iproute2 set up the veth test network; chromium runs the console's browser tests
 # (driven by playwright-core from web/node_modules, installed by fv_web_assets); snmp's
-# snmptranslate is the MIB tests' oracle, libsnmp-base the base modules they load.
+# snmptranslate is the MIB tests' oracle, libsnmp-base the base modules they load;
+# docker.io, docker-compose and debootstrap run the container install's test
+# (tests/tests/docker.rs: a private engine, images on a debootstrap base).
 fv_need_apt tshark softflowd pmacct nfdump tcpreplay postgresql python3 libpcap0.8 \
-  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 chromium snmp libsnmp-base || exit 2
+  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 chromium snmp libsnmp-base \
+  docker.io docker-compose debootstrap || exit 2
 
 export FLOWVISION_FIXTURES="${FLOWVISION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"
 [[ -d $FLOWVISION_FIXTURES ]] || { fv_log "fixtures not found at $FLOWVISION_FIXTURES (expected ../shared/fixtures)"; exit 2; }
