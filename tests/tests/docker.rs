@@ -10,6 +10,13 @@
 //! `INGEST_MODE=xdp` on a veth pair: flows sent from a network namespace arrive through
 //! AF_XDP, as its counters show.
 //!
+//! Then the bare-metal install: the Debian package (deploy/debian/build-deb.sh) installed
+//! by deploy/debian/install.sh into a fresh container of the same base (its own network
+//! namespace, PostgreSQL and systemd from apt in the image); the units pass
+//! `systemd-analyze verify`; the services are started as their unit files say (user,
+//! environment file, ExecStart) and take flows; an upgrade to a rebuilt package keeps
+//! them; `dpkg -r` keeps the database, `dpkg -P` drops it.
+//!
 //! `privileged: true` itself cannot start in this sandbox (it withholds
 //! CAP_SYS_RESOURCE, which privileged adds), so the override is what is proven; the
 //! privileged default differs only by its capability list.
@@ -295,7 +302,7 @@ fn add(a: &BTreeMap<String, i64>, b: &BTreeMap<String, i64>) -> BTreeMap<String,
 }
 
 #[test]
-fn compose_stack_takes_flows_of_every_protocol_and_survives_a_restart() {
+fn compose_stack_and_debian_package_install_and_take_flows() {
     if !nix::unistd::Uid::effective().is_root() {
         println!("skipped: a private Docker engine and debootstrap need root (the README's test command runs as root in CI)");
         return;
@@ -374,6 +381,9 @@ fn compose_stack_takes_flows_of_every_protocol_and_survives_a_restart() {
     stack.wait_stored(&cookie, &add(&total, &after), Duration::from_secs(90));
 
     xdp_in_the_engine(&stack, &cookie);
+    drop(stack);
+
+    debian_package_in_a_fresh_container(&engine);
     println!("compose test done in {:.0} s", started.elapsed().as_secs_f64());
 }
 
@@ -448,4 +458,215 @@ fn xdp_in_the_engine(stack: &Stack<'_>, cookie: &str) {
     let xdp = m.get("flowvision_xdp_datagrams_total").copied().unwrap_or(0.0);
     assert_eq!(xdp, datagrams, "AF_XDP carried every datagram: {m:?}\n{}", container_log());
     println!("XDP collector in the engine: {flows} flows in {datagrams} datagrams, all through AF_XDP");
+}
+
+/// A container of the engine standing for a plain Debian machine; commands run in it
+/// by `docker exec`.
+struct Machine<'a> {
+    engine: &'a Engine,
+    name: String,
+}
+
+impl Machine<'_> {
+    fn exec(&self, args: &[&str]) -> Output {
+        let mut all = vec!["exec", self.name.as_str()];
+        all.extend(args);
+        self.engine.docker(&all)
+    }
+
+    fn sh(&self, script: &str) -> String {
+        let o = self.exec(&["sh", "-c", script]);
+        assert!(o.status.success(), "in {}: {script}: {}", self.name, text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    fn flows(&self) -> i64 {
+        self.sh("runuser -u postgres -- psql -d flowvision -qAtc 'SELECT count(*) FROM flows'")
+            .parse()
+            .unwrap()
+    }
+
+    /// Starts a service as its unit file says: `User=`, `EnvironmentFile=`, `ExecStart=`.
+    /// (Its capabilities are not given: the engine's default set has no CAP_BPF, and UDP
+    /// ingest needs none; the compose test covers XDP with them.)
+    fn start_unit(&self, unit: &str) {
+        let unit_file = self.sh(&format!("cat /lib/systemd/system/{unit}"));
+        let key = |k: &str| {
+            unit_file
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("{unit} has no {k}="))
+                .to_string()
+        };
+        let (user, env, exec) = (key("User"), key("EnvironmentFile"), key("ExecStart"));
+        let log = format!("/tmp/{unit}.log");
+        let o = self.exec(&[
+            "sh",
+            "-c",
+            &format!(
+                "set -a; . {env}; set +a; \
+                 exec setpriv --reuid={user} --regid={user} --init-groups -- {exec} >>{log} 2>&1 &"
+            ),
+        ]);
+        assert!(o.status.success(), "{unit}: {}", text(&o));
+    }
+
+    fn stop_services(&self) {
+        let o = self.exec(&[
+            "sh",
+            "-c",
+            "pkill -TERM -f '^/usr/bin/flowvision-'; \
+             for i in $(seq 240); do pgrep -f '^/usr/bin/flowvision-' >/dev/null || exit 0; sleep 0.5; done; exit 1",
+        ]);
+        assert!(o.status.success(), "services did not stop within 120 s:\n{}", self.logs());
+    }
+
+    fn logs(&self) -> String {
+        text(&self.exec(&["sh", "-c", "tail -n 30 /tmp/*.log"]))
+    }
+
+    fn wait_flows(&self, n: i64, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.sh("runuser -u postgres -- psql -d flowvision -qAtc 'SELECT count(*) FROM flows' 2>/dev/null || echo -1");
+            if got == n.to_string() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{got} flows stored, expected {n}:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn send(&self, count: u64, seed: u64) -> i64 {
+        let out = self.sh(&format!(
+            "flowvision-sim --scenario /usr/share/flowvision/scenarios/demo.toml --count {count} --no-pacing -q \
+             --seed {seed} --duration 60s --target 127.0.0.1:2055 --summary-json /tmp/sim.json && cat /tmp/sim.json"
+        ));
+        let s: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(s["udp"]["targets"][0]["failed_datagrams"].as_u64(), Some(0), "{s}");
+        s["udp"]["targets"][0]["flows"].as_i64().unwrap()
+    }
+}
+
+impl Drop for Machine<'_> {
+    fn drop(&mut self) {
+        let _ = self.engine.docker(&["rm", "-f", &self.name]);
+    }
+}
+
+fn debian_package_in_a_fresh_container(engine: &Engine) {
+    let t = Instant::now();
+    let dir = engine.dir.path().join("pkg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let build = |version: &str| {
+        let o = Command::new(repo().join("deploy/debian/build-deb.sh"))
+            .args(["--out", dir.to_str().unwrap(), "--version", version])
+            .env("FLOWVISION_BIN_DIR", bin_dir())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "build-deb.sh: {}", text(&o));
+        let deb = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        Path::new(&deb).file_name().unwrap().to_string_lossy().to_string()
+    };
+    let first = build("0.1.0");
+    std::fs::copy(repo().join("deploy/debian/install.sh"), dir.join("install.sh")).unwrap();
+
+    // A plain Debian machine: the base the images use, with PostgreSQL and systemd from
+    // apt (built with the network; run without: its own namespace, nothing shared).
+    let base = if engine.docker(&["image", "inspect", "flowvision/base:bookworm"]).status.success() {
+        "flowvision/base:bookworm"
+    } else {
+        "debian:bookworm-slim"
+    };
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM {base}\nRUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+             --no-install-recommends postgresql systemd adduser ca-certificates procps && rm -rf /var/lib/apt/lists/*\n"
+        ),
+    )
+    .unwrap();
+    let o = engine.docker(&[
+        "build",
+        "-q",
+        "--network",
+        "host",
+        "-t",
+        "flowvision/debian-test",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "test image: {}", text(&o));
+    let name = format!("fvdeb{}", std::process::id());
+    let volume = format!("{}:/pkg:ro", dir.display());
+    let o = engine.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        &name,
+        "-v",
+        &volume,
+        "flowvision/debian-test",
+        "sleep",
+        "infinity",
+    ]);
+    assert!(o.status.success(), "container: {}", text(&o));
+    let deb = Machine { engine, name };
+
+    deb.sh(&format!("/pkg/install.sh /pkg/{first} 2>&1"));
+    assert_eq!(deb.sh("stat -c '%U:%G %a' /etc/flowvision/flowvision.env"), "root:flowvision 640");
+    assert!(deb.sh("id flowvision").contains("flowvision"));
+    for unit in ["flowvision-collector.service", "flowvision-web.service"] {
+        let o = deb.exec(&["systemd-analyze", "verify", &format!("/lib/systemd/system/{unit}")]);
+        let out = text(&o);
+        assert!(o.status.success() && !out.contains(unit), "systemd-analyze verify {unit}: {out}");
+    }
+
+    deb.start_unit("flowvision-collector.service");
+    deb.start_unit("flowvision-web.service");
+    // The services run as the system user, nothing of theirs as root.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while deb.sh("ps -o comm= -u flowvision | sort | tr '\\n' ' '") != "flowvision-coll flowvision-web" {
+        assert!(Instant::now() < deadline, "services not running as flowvision:\n{}", deb.logs());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(deb.sh("pgrep -u 0 -f '^/usr/bin/flowvision-' || true"), "", "a service runs as root");
+    let web_up = || deb.exec(&["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8000"]).status.success();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !web_up() {
+        assert!(Instant::now() < deadline, "console not listening:\n{}", deb.logs());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mut expected = 0;
+    // The collector may still be applying migrations: wait for its socket.
+    std::thread::sleep(Duration::from_secs(2));
+    expected += deb.send(3000, 5);
+    deb.wait_flows(expected, Duration::from_secs(90));
+    println!("package: installed, units verified, services as the user flowvision, {expected} flows stored");
+
+    // Upgrade to a rebuilt package: the data stays, the services take flows again.
+    let second = build("0.1.0+rebuilt1");
+    deb.stop_services();
+    deb.sh(&format!("/pkg/install.sh /pkg/{second} 2>&1"));
+    assert_eq!(deb.sh("dpkg-query -W -f='${Version}' flowvision"), "0.1.0+rebuilt1");
+    assert_eq!(deb.flows(), expected, "flows lost in the upgrade");
+    deb.start_unit("flowvision-collector.service");
+    std::thread::sleep(Duration::from_secs(3));
+    expected += deb.send(1000, 6);
+    deb.wait_flows(expected, Duration::from_secs(90));
+
+    // Remove keeps the database; purge drops it.
+    deb.stop_services();
+    deb.sh("dpkg -r flowvision >/dev/null");
+    assert_eq!(deb.flows(), expected, "dpkg -r dropped data");
+    deb.sh("dpkg -P flowvision >/dev/null");
+    let left = deb.sh(
+        "runuser -u postgres -- psql -qAtc \"SELECT count(*) FROM pg_database WHERE datname = 'flowvision'\"",
+    );
+    assert_eq!(left, "0", "dpkg -P kept the database");
+    println!(
+        "package: upgrade kept {expected} flows; remove kept the database, purge dropped it ({:.0} s)",
+        t.elapsed().as_secs_f64()
+    );
 }
