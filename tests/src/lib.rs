@@ -1,6 +1,7 @@
 //! Shared helpers of the end-to-end tests.
 pub mod fixtures;
 pub mod http;
+pub mod local;
 pub mod oracle;
 pub mod pg;
 pub mod replay;

@@ -29,36 +29,25 @@
 mod xdp_common;
 
 use flowvision_tests::http;
+use flowvision_tests::local::{free_tcp, free_udp};
+
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// target/<profile>/, where `cargo test` put the workspace's binaries.
+fn bin_dir() -> PathBuf {
+    flowvision_tests::local::bin_dir().unwrap()
+}
 
 const ADMIN: &str = "admin";
 const PASSWORD: &str = "Docker-Admin-Passphrase-2026";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// target/<profile>/, where `cargo test` put the workspace's binaries.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    for b in ["flowvision-collector", "flowvision-web", "flowvision-sim"] {
-        assert!(dir.join(b).exists(), "{} missing: run the whole suite", dir.join(b).display());
-    }
-    dir
-}
-
-fn free_tcp() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn free_udp() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn text(o: &Output) -> String {
