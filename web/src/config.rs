@@ -123,7 +123,10 @@ impl WebConfig {
             admin_user: "admin".into(),
             admin_password: None,
             assets_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules")),
-            mib_base_dirs: default_mib_base_dirs(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules"))),
+            mib_base_dirs: default_mib_base_dirs(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/node_modules"
+            ))),
             ip_header: None,
             search_timeout: Duration::from_secs(10),
             query_timeout: Duration::from_secs(30),

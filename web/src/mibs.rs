@@ -357,7 +357,12 @@ fn diagnostics_of(mib: &Mib, label: &str, module: &str, file_shown: &str) -> Vec
 }
 
 fn view_diag(d: &Diagnostic, file_shown: &str) -> DiagView {
-    DiagView { file: file_shown.to_owned(), line: d.line, severity: severity_word(d.severity), message: d.message.clone() }
+    DiagView {
+        file: file_shown.to_owned(),
+        line: d.line,
+        severity: severity_word(d.severity),
+        message: d.message.clone(),
+    }
 }
 
 fn stored_diags(m: &StoredModule) -> Vec<DiagView> {
@@ -403,7 +408,9 @@ impl MibService {
         let stored = db.mib_modules().await?;
         let dirs = self.base_dirs.clone();
         let state = blocking(move || {
-            let base = match flowvision_mib::fs::base_files(&dirs).and_then(|f| flowvision_mib::fs::read_files(&f)) {
+            let base = match flowvision_mib::fs::base_files(&dirs)
+                .and_then(|f| flowvision_mib::fs::read_files(&f))
+            {
                 Ok(b) => b,
                 Err(e) => {
                     log::warn!("MIB base modules: {e}");
@@ -440,7 +447,8 @@ impl MibService {
         let _w = self.writer.lock().await;
         let previous = self.snapshot();
         let user = user.to_owned();
-        let (report, upserts, next) = blocking(move || plan_upload(&previous, bundle, &user, force)).await??;
+        let (report, upserts, next) =
+            blocking(move || plan_upload(&previous, bundle, &user, force)).await??;
         if !upserts.is_empty() {
             db.mib_apply(&upserts, &[]).await?;
         }
@@ -464,7 +472,8 @@ impl MibService {
         let dependents = dependents(&previous.mib, module);
         let was_loaded = row.is_ok();
         db.mib_apply(&[], &[module.to_owned()]).await?;
-        let stored: Vec<StoredModule> = previous.stored.iter().filter(|m| m.module != module).cloned().collect();
+        let stored: Vec<StoredModule> =
+            previous.stored.iter().filter(|m| m.module != module).cloned().collect();
         let next = if was_loaded {
             let base = previous.base.clone();
             blocking(move || {
@@ -491,7 +500,11 @@ impl MibService {
 
 /// Loaded modules naming `module`, by name.
 fn dependents(mib: &Mib, module: &str) -> Vec<String> {
-    mib.modules().iter().filter(|m| m.references.iter().any(|r| r == module)).map(|m| m.name.clone()).collect()
+    mib.modules()
+        .iter()
+        .filter(|m| m.references.iter().any(|r| r == module))
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 /// One module of the trial: where it was declared and what the resolver made of it.
@@ -525,7 +538,10 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
     for (i, f) in files.into_iter().enumerate() {
         let headers = scan::module_headers(&f.bytes);
         if headers.is_empty() {
-            notes.push(FileNote { file: f.name, reason: "no MIB module in this file (no `NAME DEFINITIONS ::= BEGIN` line)".into() });
+            notes.push(FileNote {
+                file: f.name,
+                reason: "no MIB module in this file (no `NAME DEFINITIONS ::= BEGIN` line)".into(),
+            });
             continue;
         }
         let label = format!("new:{i}:{}", f.name);
@@ -589,7 +605,12 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
     let changed: Vec<String> = trial_sources.iter().map(|s| s.label().to_owned()).collect();
     trial_sources.extend(previous.sources.iter().cloned());
     let changed_refs: Vec<&str> = changed.iter().map(String::as_str).collect();
-    let trial = flowvision_mib::resolve_incremental(&previous.mib, &trial_sources, &changed_refs, &ResolveOptions::default());
+    let trial = flowvision_mib::resolve_incremental(
+        &previous.mib,
+        &trial_sources,
+        &changed_refs,
+        &ResolveOptions::default(),
+    );
 
     let now = OffsetDateTime::now_utc();
     let stored_by_name: BTreeMap<&str, &StoredModule> =
@@ -604,7 +625,11 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
             None => "added",
             Some(b) if b.sha256 == c.sha => "unchanged",
             Some(b) if b.is_ok() && !ok => "kept_previous",
-            Some(b) if b.is_ok() && !force && matches!((&revision, &b.revision), (Some(new), Some(old)) if new < old) => {
+            Some(b)
+                if b.is_ok()
+                    && !force
+                    && matches!((&revision, &b.revision), (Some(new), Some(old)) if new < old) =>
+            {
                 "older_revision"
             }
             Some(_) => "replaced",
@@ -662,7 +687,14 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
         });
     }
 
-    let report = UploadReport { kind: kind.as_str(), files: file_count, modules: outcomes, notes, loaded_modules: 0, nodes: 0 };
+    let report = UploadReport {
+        kind: kind.as_str(),
+        files: file_count,
+        modules: outcomes,
+        notes,
+        loaded_modules: 0,
+        nodes: 0,
+    };
     if upserts.is_empty() {
         return Ok((report, upserts, None));
     }
@@ -736,7 +768,9 @@ impl MibState {
                 (None, Some(s)) => s.file_name.clone(),
                 (None, None) => String::new(),
             },
-            revision: info.and_then(|i| i.last_revision.clone()).or_else(|| stored.and_then(|s| s.revision.clone())),
+            revision: info
+                .and_then(|i| i.last_revision.clone())
+                .or_else(|| stored.and_then(|s| s.revision.clone())),
             language: info.map(|i| i.language.clone()),
             diagnostics: n,
             errors,
@@ -789,7 +823,13 @@ impl MibState {
 
     fn node_ref(&self, n: &MibNode) -> NodeRef {
         let has_children = self.mib.subtree(&n.oid).next().is_some();
-        NodeRef { name: n.name.clone(), module: n.module.clone(), oid: n.oid.to_string(), kind: n.kind.as_str(), has_children }
+        NodeRef {
+            name: n.name.clone(),
+            module: n.module.clone(),
+            oid: n.oid.to_string(),
+            kind: n.kind.as_str(),
+            has_children,
+        }
     }
 
     /// The nearest named descendants of `oid` (one per OID: the first name), in OID
@@ -810,12 +850,10 @@ impl MibState {
     /// The object page of a node.
     pub fn node_view(&self, n: &MibNode, instance: Option<String>) -> NodeView {
         let module = self.mib.module(&n.module);
-        let parent = (1..n.oid.len())
-            .rev()
-            .find_map(|len| {
-                let prefix = Oid::new(n.oid.arcs().get(..len)?.to_vec());
-                self.mib.at(&prefix).first().map(|p| self.node_ref(p))
-            });
+        let parent = (1..n.oid.len()).rev().find_map(|len| {
+            let prefix = Oid::new(n.oid.arcs().get(..len)?.to_vec());
+            self.mib.at(&prefix).first().map(|p| self.node_ref(p))
+        });
         NodeView {
             name: n.name.clone(),
             module: n.module.clone(),
@@ -827,7 +865,11 @@ impl MibState {
                 textual_convention: s.textual_convention.clone(),
                 base: s.base.clone(),
                 display_hint: Some(s.display_hint.clone()).filter(|h| !h.is_empty()),
-                named_values: s.named_values.iter().map(|(name, value)| NamedValue { name: name.clone(), value: *value }).collect(),
+                named_values: s
+                    .named_values
+                    .iter()
+                    .map(|(name, value)| NamedValue { name: name.clone(), value: *value })
+                    .collect(),
                 ranges: s.ranges.clone(),
             }),
             access: n.access.map(|a| a.as_str()),
@@ -882,7 +924,9 @@ impl MibState {
                     Some((3, "name-prefix"))
                 } else if contains_ci(name, &lower) {
                     Some((4, "name-part"))
-                } else if !words.is_empty() && words.iter().all(|w| contains_ci(&n.description, w) || contains_ci(name, w)) {
+                } else if !words.is_empty()
+                    && words.iter().all(|w| contains_ci(&n.description, w) || contains_ci(name, w))
+                {
                     Some((5, "description"))
                 } else {
                     None
@@ -892,7 +936,9 @@ impl MibState {
                 }
             }
         }
-        hits.sort_by(|a, b| (a.0, a.1.name.len(), &a.1.name, &a.1.oid).cmp(&(b.0, b.1.name.len(), &b.1.name, &b.1.oid)));
+        hits.sort_by(|a, b| {
+            (a.0, a.1.name.len(), &a.1.name, &a.1.oid).cmp(&(b.0, b.1.name.len(), &b.1.name, &b.1.oid))
+        });
         let total = hits.len();
         let hits = hits
             .into_iter()

@@ -157,7 +157,10 @@ fn upload_browse_replace_delete_and_roles() {
     assert_eq!(outcome(&r, "PAN-PRODUCTS-MIB")["status"], "ok");
     assert_eq!(outcome(&r, "CISCO-PRODUCTS-MIB-CORRECTIONS")["status"], "ok");
     let retried = outcome(&r, "PAN-COMMON-MIB");
-    assert_eq!((retried["action"].as_str(), retried["status"].as_str()), (Some("retried"), Some("quarantined")));
+    assert_eq!(
+        (retried["action"].as_str(), retried["status"].as_str()),
+        (Some("retried"), Some("quarantined"))
+    );
 
     // The list: uploads with their status, base modules without any upload.
     let (st, list) = get_json(c, &viewer, "/api/v1/mibs");
@@ -168,7 +171,9 @@ fn upload_browse_replace_delete_and_roles() {
     let q = listed(&list, "PAN-COMMON-MIB").unwrap();
     assert_eq!(q["status"], "quarantined");
     assert!(q["errors"].as_u64().unwrap() > 0);
-    for base in ["SNMPv2-SMI", "SNMPv2-TC", "SNMPv2-CONF", "SNMPv2-MIB", "IF-MIB", "IANAifType-MIB", "RFC1213-MIB"] {
+    for base in
+        ["SNMPv2-SMI", "SNMPv2-TC", "SNMPv2-CONF", "SNMPv2-MIB", "IF-MIB", "IANAifType-MIB", "RFC1213-MIB"]
+    {
         let b = listed(&list, base).unwrap_or_else(|| panic!("base module {base} missing"));
         assert_eq!((b["source"].as_str(), b["status"].as_str()), (Some("base"), Some("ok")), "{b}");
     }
@@ -193,7 +198,11 @@ fn upload_browse_replace_delete_and_roles() {
     let (_, hs) = get_json(c, &viewer, "/api/v1/mibs/oid/IF-MIB::ifHighSpeed");
     assert_eq!((hs["syntax"]["base"].as_str(), hs["units"].is_null()), (Some("Gauge32"), true), "{hs}");
     let (_, status) = get_json(c, &viewer, "/api/v1/mibs/oid/IF-MIB::ifOperStatus");
-    assert!(status["syntax"]["named_values"].as_array().unwrap().iter().any(|v| v["name"] == "up" && v["value"] == 1));
+    assert!(status["syntax"]["named_values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"] == "up" && v["value"] == 1));
     // An uploaded product: the sysObjectID of a Cisco device, and the corrections
     // module's second name for one OID.
     let (st, products) = get_json(c, &viewer, "/api/v1/mibs/oid/CISCO-SMI::ciscoProducts");
@@ -214,9 +223,13 @@ fn upload_browse_replace_delete_and_roles() {
     assert_eq!(s["hits"][0]["qualified_name"], "IF-MIB::ifHCInOctets");
     assert_eq!(s["hits"][0]["matched"], "name");
     let (_, s) = get_json(c, &viewer, "/api/v1/mibs/search?q=1.3.6.1.2.1.1.5");
-    assert_eq!((s["hits"][0]["name"].as_str(), s["hits"][0]["matched"].as_str()), (Some("sysName"), Some("oid")));
+    assert_eq!(
+        (s["hits"][0]["name"].as_str(), s["hits"][0]["matched"].as_str()),
+        (Some("sysName"), Some("oid"))
+    );
     let (_, s) = get_json(c, &viewer, "/api/v1/mibs/search?q=administratively%20assigned%20name&limit=5");
-    let names: Vec<&str> = s["hits"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        s["hits"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"sysName"), "{s:#}");
     assert!(s["hits"].as_array().unwrap().len() <= 5);
     let (_, s) = get_json(c, &viewer, "/api/v1/mibs/search?q=ciscoProd");
@@ -257,17 +270,27 @@ fn upload_browse_replace_delete_and_roles() {
             1,
         );
     let end = newer.rfind("END").unwrap();
-    let newer = format!("{}ciscoTestArc OBJECT IDENTIFIER ::= {{ ciscoMgmt 99999 }}\n\n{}", &newer[..end], &newer[end..]);
+    let newer = format!(
+        "{}ciscoTestArc OBJECT IDENTIFIER ::= {{ ciscoMgmt 99999 }}\n\n{}",
+        &newer[..end],
+        &newer[end..]
+    );
     let (st, r) = upload(c, &operator, "CISCO-SMI-2030.my", newer.as_bytes(), false);
     assert_eq!(st, Status::Ok, "{r:#}");
     let o = outcome(&r, "CISCO-SMI");
     assert_eq!((o["action"].as_str(), o["status"].as_str()), (Some("replaced"), Some("ok")), "{o:#}");
-    assert_eq!((o["revision"].as_str(), o["previous_revision"].as_str()), (Some("2030-01-01 00:00"), Some("2016-01-15 00:00")));
+    assert_eq!(
+        (o["revision"].as_str(), o["previous_revision"].as_str()),
+        (Some("2030-01-01 00:00"), Some("2016-01-15 00:00"))
+    );
     let (st, arc) = get_json(c, &viewer, "/api/v1/mibs/oid/CISCO-SMI::ciscoTestArc");
     assert_eq!(st, Status::Ok, "{arc}");
     assert_eq!(arc["oid"], "1.3.6.1.4.1.9.9.99999");
     // The dependents were re-resolved against it: products still hang below ciscoProducts.
-    assert_eq!(get_json(c, &viewer, "/api/v1/mibs/oid/CISCO-PRODUCTS-MIB::cat6509").1["oid"], "1.3.6.1.4.1.9.1.283");
+    assert_eq!(
+        get_json(c, &viewer, "/api/v1/mibs/oid/CISCO-PRODUCTS-MIB::cat6509").1["oid"],
+        "1.3.6.1.4.1.9.1.283"
+    );
     // The original again is older: refused, unless forced.
     let (_, r) = upload(c, &operator, "CISCO-SMI.my", &smi, false);
     assert_eq!(outcome(&r, "CISCO-SMI")["action"], "older_revision");
@@ -291,7 +314,8 @@ fn upload_browse_replace_delete_and_roles() {
 
     // Deleting CISCO-SMI names what imports it; its nodes are gone, base modules stay.
     let (_, detail) = get_json(c, &viewer, "/api/v1/mibs/CISCO-SMI");
-    let deps: Vec<&str> = detail["dependents"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    let deps: Vec<&str> =
+        detail["dependents"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
     assert!(deps.contains(&"CISCO-TC") && deps.contains(&"CISCO-PRODUCTS-MIB"), "{detail:#}");
     let (st, r) = delete(c, &operator, "CISCO-SMI");
     assert_eq!(st, Status::Ok, "{r}");
@@ -322,8 +346,14 @@ fn malformed_uploads_get_typed_errors() {
     let code = |(st, v): (Status, Value)| (st.code, v["code"].as_str().unwrap_or("").to_string());
 
     assert_eq!(code(upload(c, &admin, "x.mib", b"", false)), (400, "empty_upload".into()));
-    assert_eq!(code(upload(c, &admin, "x.zip", b"PK\x03\x04 this is not a zip archive", false)), (400, "corrupt_archive".into()));
-    assert_eq!(code(upload(c, &admin, "x.tgz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3], false)), (400, "corrupt_archive".into()));
+    assert_eq!(
+        code(upload(c, &admin, "x.zip", b"PK\x03\x04 this is not a zip archive", false)),
+        (400, "corrupt_archive".into())
+    );
+    assert_eq!(
+        code(upload(c, &admin, "x.tgz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3], false)),
+        (400, "corrupt_archive".into())
+    );
     // A truncated .tar.gz of a real MIB.
     let good = tar_gz(&[("IF-MIB.txt", read("rfc/IF-MIB.txt"))]);
     let truncated = &good[..good.len() / 2];
@@ -338,7 +368,10 @@ fn malformed_uploads_get_typed_errors() {
     h.set_cksum();
     let mut b = tar::Builder::new(Vec::new());
     b.append(&h, body.as_slice()).unwrap();
-    assert_eq!(code(upload(c, &admin, "evil.tar", &b.into_inner().unwrap(), false)), (400, "unsafe_path".into()));
+    assert_eq!(
+        code(upload(c, &admin, "evil.tar", &b.into_inner().unwrap(), false)),
+        (400, "unsafe_path".into())
+    );
     // Too many entries.
     let many: Vec<(String, Vec<u8>)> = (0..5001).map(|i| (format!("f{i}.txt"), b"x".to_vec())).collect();
     let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();

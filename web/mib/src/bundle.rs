@@ -35,7 +35,12 @@ impl Default for Limits {
     /// whole 1,000-file corpus of docs/mib.md (38 MB) fits; the largest real MIB
     /// module seen there is under 2 MB.
     fn default() -> Self {
-        Self { max_entries: 5_000, max_file_bytes: 16 << 20, max_total_bytes: 256 << 20, max_name_bytes: 1_024 }
+        Self {
+            max_entries: 5_000,
+            max_file_bytes: 16 << 20,
+            max_total_bytes: 256 << 20,
+            max_name_bytes: 1_024,
+        }
     }
 }
 
@@ -174,7 +179,10 @@ fn is_tar(bytes: &[u8]) -> bool {
 }
 
 fn is_archive(bytes: &[u8]) -> bool {
-    bytes.starts_with(GZIP_MAGIC) || bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(ZIP_EMPTY_MAGIC) || is_tar(bytes)
+    bytes.starts_with(GZIP_MAGIC)
+        || bytes.starts_with(ZIP_MAGIC)
+        || bytes.starts_with(ZIP_EMPTY_MAGIC)
+        || is_tar(bytes)
 }
 
 /// Unpacks an upload named `name` (the client's file name, used only as the name of a
@@ -250,7 +258,8 @@ fn safe_name(raw: &[u8], limits: &Limits) -> Result<Option<String>, BundleError>
         return Err(unsafe_path());
     }
     let text = shown.replace('\\', "/");
-    let drive = text.as_bytes().get(1) == Some(&b':') && text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic);
+    let drive =
+        text.as_bytes().get(1) == Some(&b':') && text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic);
     if text.starts_with('/') || drive {
         return Err(unsafe_path());
     }
@@ -369,7 +378,9 @@ fn unzip(bytes: &[u8], limits: &Limits) -> Result<Bundle, BundleError> {
 
 fn zip_error(e: zip::result::ZipError) -> BundleError {
     match e {
-        zip::result::ZipError::UnsupportedArchive(what) => BundleError::Unsupported { message: what.to_owned() },
+        zip::result::ZipError::UnsupportedArchive(what) => {
+            BundleError::Unsupported { message: what.to_owned() }
+        }
         other => corrupt("zip", other),
     }
 }
@@ -401,7 +412,8 @@ mod tests {
 
     fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let opts =
+            zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
         for (name, data) in entries {
             w.start_file(*name, opts).unwrap();
             w.write_all(data).unwrap();
@@ -415,7 +427,10 @@ mod tests {
         let f = unpack("dir/A-MIB.txt", MIB, &l).unwrap();
         assert_eq!((f.kind, f.files[0].name.as_str()), (BundleKind::File, "A-MIB.txt"));
         let g = unpack("A-MIB.txt.gz", &gz(MIB), &l).unwrap();
-        assert_eq!((g.kind, g.files[0].name.as_str(), g.files[0].bytes.as_slice()), (BundleKind::GzipFile, "A-MIB.txt", MIB));
+        assert_eq!(
+            (g.kind, g.files[0].name.as_str(), g.files[0].bytes.as_slice()),
+            (BundleKind::GzipFile, "A-MIB.txt", MIB)
+        );
         let t = tar_of(&[("x/A-MIB.my", MIB), ("x/B.my", MIB)]);
         let u = unpack("whatever.bin", &t, &l).unwrap();
         assert_eq!((u.kind, u.files.len()), (BundleKind::Tar, 2));

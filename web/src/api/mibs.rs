@@ -5,7 +5,8 @@
 use crate::auth::{Auth, Permission};
 use crate::error::{AppError, AppResult};
 use crate::mibs::{
-    DeleteReport, MibError, ModuleDetail, ModuleSummary, NodeView, SearchResult, UploadReport, MAX_UPLOAD_BYTES,
+    DeleteReport, MibError, ModuleDetail, ModuleSummary, NodeView, SearchResult, UploadReport,
+    MAX_UPLOAD_BYTES,
 };
 use crate::App;
 use flowvision_mib::bundle::BundleError;
@@ -26,7 +27,8 @@ pub const SEARCH_LIMIT: (usize, usize) = (50, 500);
 
 impl From<MibError> for AppError {
     fn from(e: MibError) -> AppError {
-        let coded = |status: Status, code: &'static str, message: String| AppError::Coded { status, code, message };
+        let coded =
+            |status: Status, code: &'static str, message: String| AppError::Coded { status, code, message };
         match e {
             MibError::Bundle(b) => {
                 let status = match &b {
@@ -76,7 +78,9 @@ pub async fn upload_bytes(
     auth.require(Permission::ManageMibs)?;
     let result = app.mibs.upload(&app.db, &auth.username, name, bytes, force).await;
     let details = match &result {
-        Ok(r) => json!({"file": name, "modules": r.modules.iter().map(|m| json!({"module": m.module, "action": m.action, "status": m.status})).collect::<Vec<_>>()}),
+        Ok(r) => {
+            json!({"file": name, "modules": r.modules.iter().map(|m| json!({"module": m.module, "action": m.action, "status": m.status})).collect::<Vec<_>>()})
+        }
         Err(e) => json!({"file": name, "error": e.to_string()}),
     };
     crate::actions::audit(app, auth, "mib.upload", name, result.is_ok(), details).await;
@@ -137,7 +141,11 @@ async fn upload(
 ) -> AppResult<Json<UploadReport>> {
     // Before the body is read: a viewer's upload is refused without taking it in.
     auth.require(Permission::ManageMibs)?;
-    let bytes = body.open(MAX_UPLOAD_BYTES.bytes()).into_bytes().await.map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let bytes = body
+        .open(MAX_UPLOAD_BYTES.bytes())
+        .into_bytes()
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     if !bytes.is_complete() {
         return Err(AppError::Coded {
             status: Status::PayloadTooLarge,
@@ -165,7 +173,12 @@ async fn object(auth: Auth, app: &State<App>, oid: &str) -> AppResult<Json<NodeV
 }
 
 #[get("/mibs/search?<q>&<limit>")]
-async fn search(auth: Auth, app: &State<App>, q: Option<&str>, limit: Option<usize>) -> AppResult<Json<SearchResult>> {
+async fn search(
+    auth: Auth,
+    app: &State<App>,
+    q: Option<&str>,
+    limit: Option<usize>,
+) -> AppResult<Json<SearchResult>> {
     // `q` is required by the document (checked with the query, 400 when missing).
     Ok(Json(search_tree(app, &auth, q.unwrap_or(""), limit).await?))
 }
