@@ -61,8 +61,9 @@ pub fn paths() -> Map<String, Value> {
         json!({
             "get": { "operationId": "getMib", "summary": "One module: revision, imports, dependents, diagnostics",
                      "description": BROWSE, "tags": ["mibs"], "parameters": [name_param()],
-                     "responses": { "200": ok("The module", "MibModuleDetail"), "401": err("Not authenticated"),
-                                    "404": err("No such module") } },
+                     "responses": { "200": ok("The module", "MibModuleDetail"),
+                                    "400": err("`search` is the search operation's path, which needs q"),
+                                    "401": err("Not authenticated"), "404": err("No such module") } },
             "delete": { "operationId": "deleteMib", "summary": "Delete an uploaded module",
                         "description": format!("{MANAGE} Answers with the loaded modules that named it (now without \
                             it, unless a base module of the same name takes its place). Base modules cannot be \
