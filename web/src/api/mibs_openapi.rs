@@ -16,7 +16,7 @@ const MANAGE: &str = "Operator role or higher.";
 
 fn name_param() -> Value {
     json!({ "name": "name", "in": "path", "required": true, "description": "Module name (as in its DEFINITIONS line)",
-            "schema": { "type": "string", "minLength": 1 } })
+            "schema": { "type": "string", "minLength": 1 }, "example": "IF-MIB" })
 }
 
 /// The paths (`/api/v1/mibs...`).
@@ -84,7 +84,7 @@ pub fn paths() -> Map<String, Value> {
                      "tags": ["mibs"],
                      "parameters": [{ "name": "oid", "in": "path", "required": true,
                                       "description": "Dotted OID, MODULE::name or name",
-                                      "schema": { "type": "string", "minLength": 1 } }],
+                                      "schema": { "type": "string", "minLength": 1 }, "example": "1.3.6.1.2.1.2.2.1.2" }],
                      "responses": { "200": ok("The object", "MibObject"), "401": err("Not authenticated"),
                                     "404": err("Nothing of that name or OID") } }
         }),
