@@ -579,6 +579,8 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
     let loaded_shas: HashSet<&[u8]> =
         previous.stored.iter().filter(|m| m.is_ok()).map(|m| m.sha256.as_slice()).collect();
     let new_shas: HashSet<&[u8]> = candidates.iter().map(|c| c.sha.as_slice()).collect();
+    // Modules of one file share its source (and label), as in `sources_for`.
+    let mut retry_labels: HashMap<&[u8], String> = HashMap::new();
     let retries: Vec<Candidate> = previous
         .stored
         .iter()
@@ -587,7 +589,7 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
         .map(|m| Candidate {
             module: m.module.clone(),
             file: m.file_name.clone(),
-            label: label_of(&m.module),
+            label: retry_labels.entry(m.sha256.as_slice()).or_insert_with(|| label_of(&m.module)).clone(),
             content: Arc::clone(&m.content),
             sha: m.sha256.clone(),
         })
@@ -741,15 +743,20 @@ impl MibState {
         self.stored.iter().find(|m| m.module == module)
     }
 
-    /// Diagnostics of a module: live from the tree when loaded, else as stored.
+    /// Diagnostics of a module: as stored for a quarantined upload, else live from the
+    /// tree.
     pub fn module_diagnostics(&self, module: &str) -> Vec<DiagView> {
-        match (self.mib.module(module), self.stored(module)) {
-            (Some(info), _) => diagnostics_of(&self.mib, &info.file, module, &self.shown_file(&info.file)),
-            (None, Some(s)) => stored_diags(s),
+        match (self.stored(module), self.mib.module(module)) {
+            (Some(s), _) if !s.is_ok() => stored_diags(s),
+            (_, Some(info)) => diagnostics_of(&self.mib, &info.file, module, &self.shown_file(&info.file)),
+            (Some(s), None) => stored_diags(s),
             (None, None) => Vec::new(),
         }
     }
 
+    /// A module's list entry. An upload is listed as such even when it is quarantined
+    /// and a base module of the same name is the one loaded (deleting the upload then
+    /// changes nothing in the tree).
     fn summary(&self, name: &str) -> Option<ModuleSummary> {
         let info = self.mib.module(name);
         let stored = self.stored(name);
@@ -758,25 +765,31 @@ impl MibState {
         }
         let diags = self.module_diagnostics(name);
         let (n, errors, warnings) = counts(&diags);
-        let uploaded = stored.is_some() && info.map_or(true, |i| i.file.starts_with(UPLOAD));
+        let from_upload = info.is_some_and(|i| i.file.starts_with(UPLOAD));
         Some(ModuleSummary {
             name: name.to_owned(),
-            source: if uploaded { "uploaded" } else { "base" },
-            status: if info.is_some() { "ok" } else { "quarantined" },
-            file: match (info, stored) {
-                (Some(i), _) => self.shown_file(&i.file),
-                (None, Some(s)) => s.file_name.clone(),
+            source: if stored.is_some() { "uploaded" } else { "base" },
+            status: match stored {
+                Some(s) if !s.is_ok() => "quarantined",
+                Some(_) | None => "ok",
+            },
+            file: match (stored, info) {
+                (Some(s), _) => s.file_name.clone(),
+                (None, Some(i)) => self.shown_file(&i.file),
                 (None, None) => String::new(),
             },
-            revision: info
-                .and_then(|i| i.last_revision.clone())
-                .or_else(|| stored.and_then(|s| s.revision.clone())),
-            language: info.map(|i| i.language.clone()),
+            revision: match (stored, info) {
+                (Some(s), _) if !from_upload => s.revision.clone(),
+                (_, Some(i)) => i.last_revision.clone(),
+                (Some(s), None) => s.revision.clone(),
+                (None, None) => None,
+            },
+            language: info.filter(|_| from_upload || stored.is_none()).map(|i| i.language.clone()),
             diagnostics: n,
             errors,
             warnings,
-            uploaded_by: stored.filter(|_| uploaded).map(|s| s.uploaded_by.clone()),
-            uploaded_at: stored.filter(|_| uploaded).map(|s| crate::data::ts(s.uploaded_at)),
+            uploaded_by: stored.map(|s| s.uploaded_by.clone()),
+            uploaded_at: stored.map(|s| crate::data::ts(s.uploaded_at)),
         })
     }
 

@@ -312,6 +312,35 @@ fn upload_browse_replace_delete_and_roles() {
         assert_eq!(st, Status::Ok);
     }
 
+    // A broken copy of a base module (the corpus's IF-MIB with an undefined parent) is
+    // quarantined as an upload; the shipped IF-MIB stays in use until it is deleted.
+    let broken_if = String::from_utf8(read("rfc/IF-MIB.txt")).unwrap().replacen(
+        "::= { ifEntry 2 }",
+        "::= { noSuchParent 2 }",
+        1,
+    );
+    let (st, r) = upload(c, &operator, "IF-MIB-broken.txt", broken_if.as_bytes(), false);
+    assert_eq!(st, Status::Ok, "{r}");
+    let o = outcome(&r, "IF-MIB");
+    assert_eq!((o["action"].as_str(), o["status"].as_str()), (Some("added"), Some("quarantined")), "{o:#}");
+    assert!(o["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["message"].as_str().unwrap().contains("noSuchParent")));
+    let (_, still) = get_json(c, &viewer, "/api/v1/mibs/oid/IF-MIB::ifDescr");
+    assert!(still["module_file"].as_str().unwrap().ends_with("net-snmp/lib/mibs/IF-MIB.mib"), "{still}");
+    let row = listed(&get_json(c, &viewer, "/api/v1/mibs").1, "IF-MIB").unwrap();
+    assert_eq!(
+        (row["source"].as_str(), row["status"].as_str()),
+        (Some("uploaded"), Some("quarantined")),
+        "{row}"
+    );
+    let (st, r) = delete(c, &operator, "IF-MIB");
+    assert_eq!((st, r["base_restored"].as_bool()), (Status::Ok, Some(true)), "{r}");
+    let row = listed(&get_json(c, &viewer, "/api/v1/mibs").1, "IF-MIB").unwrap();
+    assert_eq!((row["source"].as_str(), row["status"].as_str()), (Some("base"), Some("ok")), "{row}");
+
     // Deleting CISCO-SMI names what imports it; its nodes are gone, base modules stay.
     let (_, detail) = get_json(c, &viewer, "/api/v1/mibs/CISCO-SMI");
     let deps: Vec<&str> =
