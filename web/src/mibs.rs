@@ -343,6 +343,18 @@ fn sources_for(stored: &[StoredModule], base: &[SourceText]) -> (Vec<SourceText>
     (sources, labels)
 }
 
+/// `sources` resolved again after the `changed` labels were added or changed (none went
+/// away): incrementally from `previous` when the change is small. A bulk upload (a
+/// quarter of the files or more) re-resolves most modules anyway, so a full resolve is
+/// as fast and exact.
+fn resolve_changes(previous: &Mib, sources: &[SourceText], changed: &[&str]) -> Mib {
+    let options = ResolveOptions::default();
+    if changed.len().saturating_mul(4) >= sources.len() {
+        return flowvision_mib::resolve(sources, &options);
+    }
+    flowvision_mib::resolve_incremental(previous, sources, changed, &options)
+}
+
 fn severity_word(s: Severity) -> String {
     s.as_str().to_owned()
 }
@@ -607,12 +619,7 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
     let changed: Vec<String> = trial_sources.iter().map(|s| s.label().to_owned()).collect();
     trial_sources.extend(previous.sources.iter().cloned());
     let changed_refs: Vec<&str> = changed.iter().map(String::as_str).collect();
-    let trial = flowvision_mib::resolve_incremental(
-        &previous.mib,
-        &trial_sources,
-        &changed_refs,
-        &ResolveOptions::default(),
-    );
+    let trial = resolve_changes(&previous.mib, &trial_sources, &changed_refs);
 
     let now = OffsetDateTime::now_utc();
     let stored_by_name: BTreeMap<&str, &StoredModule> =
@@ -716,7 +723,7 @@ fn plan_upload(previous: &MibState, bundle: Bundle, user: &str, force: bool) -> 
             .filter(|s| before.get(s.label()).map_or(true, |b| *b != s.bytes()))
             .map(SourceText::label)
             .collect();
-        flowvision_mib::resolve_incremental(&previous.mib, &sources, &changed, &ResolveOptions::default())
+        resolve_changes(&previous.mib, &sources, &changed)
     } else {
         flowvision_mib::resolve(&sources, &ResolveOptions::default())
     };

@@ -421,3 +421,68 @@ fn malformed_uploads_get_typed_errors() {
         .dispatch();
     assert_eq!(res.status(), Status::Forbidden);
 }
+
+/// Every file of the corpus below `dir`, relative names, in name order.
+fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<(String, Vec<u8>)>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, root, out);
+        } else {
+            let name = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            out.push((name, std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+/// The whole corpus (1,006 files, ~38 MB, the EXTRAS folder of non-MIB files included)
+/// as one uploaded .tar: every module is loaded or quarantined with diagnostics, the
+/// files without a module are noted, and the tree answers afterwards.
+#[test]
+fn the_whole_corpus_as_one_archive() {
+    let web = Web::start();
+    let admin = web.login(ADMIN, ADMIN_PW);
+    let root = corpus();
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in &files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, format!("netdisco-mibs/{name}"), data.as_slice()).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    let started = std::time::Instant::now();
+    let (st, r) = upload(&web.client, &admin, "netdisco-mibs.tar", &tar, false);
+    let took = started.elapsed();
+    assert_eq!(st, Status::Ok, "{r}");
+    let modules = r["modules"].as_array().unwrap();
+    let ok = modules.iter().filter(|m| m["status"] == "ok").count();
+    let quarantined: Vec<&Value> = modules.iter().filter(|m| m["status"] == "quarantined").collect();
+    assert_eq!(ok + quarantined.len(), modules.len());
+    assert!(quarantined.iter().all(|m| !m["diagnostics"].as_array().unwrap().is_empty()));
+    println!(
+        "{} files ({} MB) in {took:.1?}: {} modules, {ok} ok, {} quarantined, {} notes; tree {} modules, {} nodes",
+        files.len(),
+        tar.len() >> 20,
+        modules.len(),
+        quarantined.len(),
+        r["notes"].as_array().unwrap().len(),
+        r["loaded_modules"],
+        r["nodes"]
+    );
+    assert!(
+        ok > 600,
+        "{ok} modules loaded; e.g. {:#}",
+        quarantined.iter().find(|m| m["module"] == "CISCO-SMI").unwrap()
+    );
+    let (st, v) = get_json(&web.client, &admin, "/api/v1/mibs/oid/1.3.6.1.4.1.9.1.2170");
+    assert_eq!(st, Status::Ok);
+    assert!(v["name"] == "cisco5520WLC" || v["name"] == "cisco5520Wlc", "{v}");
+    let started = std::time::Instant::now();
+    let (_, s) = get_json(&web.client, &admin, "/api/v1/mibs/search?q=interface%20utilization");
+    println!("search over the corpus: {} hits in {:.1?}", s["total"], started.elapsed());
+}
