@@ -75,13 +75,16 @@ fv_embedded_pg_stop() {
   fv_as_db_user "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# fv_web_assets : installs the console's browser assets (Chart.js) from the npm
-# registry into web/node_modules, exactly as pinned by web/package-lock.json (never
+# fv_web_assets : installs the console's browser assets (Chart.js) and the base MIB
+# modules (the `net-snmp` package's lib/mibs: SNMPv2-SMI/TC/CONF/MIB, IF-MIB,
+# IANAifType-MIB, RFC1155-SMI, RFC-1212, RFC-1215, RFC1213-MIB; docs/mib.md) from the
+# npm registry into web/node_modules, exactly as pinned by web/package-lock.json (never
 # copied into the repository). Skipped when the installed tree matches the lock file.
 fv_web_assets() {
   local web
   web="$(fv_root)/web"
-  if [[ -f $web/node_modules/chart.js/dist/chart.umd.js && -f $web/node_modules/.package-lock.json \
+  if [[ -f $web/node_modules/chart.js/dist/chart.umd.js && -f $web/node_modules/net-snmp/lib/mibs/IF-MIB.mib \
+        && -f $web/node_modules/.package-lock.json \
         && ! $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
     return 0
   fi

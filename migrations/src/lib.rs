@@ -87,6 +87,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../0008_exporter_names.sql"),
     },
     Migration { version: 9, name: "0009_archive.sql", sql: include_str!("../0009_archive.sql") },
+    Migration { version: 10, name: "0010_mibs.sql", sql: include_str!("../0010_mibs.sql") },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

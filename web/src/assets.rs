@@ -13,12 +13,14 @@ pub const APP_CSS: &str = include_str!("../static/app.css");
 pub const APP_JS: &str = include_str!("../static/app.js");
 /// The forwarding rules page's script (filter check as typed, live counters).
 pub const RULES_JS: &str = include_str!("../static/rules.js");
+/// The MIB pages' script (uploads, lazy OID tree).
+pub const MIBS_JS: &str = include_str!("../static/mibs.js");
 /// Path of Chart.js under the assets directory.
 pub const CHART_JS: &str = "chart.js/dist/chart.umd.js";
 
 /// The asset routes.
 pub fn routes() -> Vec<Route> {
-    routes![css, js, rules_js, chart]
+    routes![css, js, rules_js, mibs_js, chart]
 }
 
 #[get("/static/app.css")]
@@ -34,6 +36,11 @@ fn js() -> (ContentType, &'static str) {
 #[get("/static/rules.js")]
 fn rules_js() -> (ContentType, &'static str) {
     (ContentType::JavaScript, RULES_JS)
+}
+
+#[get("/static/mibs.js")]
+fn mibs_js() -> (ContentType, &'static str) {
+    (ContentType::JavaScript, MIBS_JS)
 }
 
 #[get("/static/vendor/chart.umd.js")]

@@ -2,7 +2,7 @@
 //! the variable, and the binary exits with status 2 (see `main.rs`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A configuration problem: one line, naming the variable.
@@ -57,6 +57,11 @@ pub struct WebConfig {
     /// Where `chart.js/dist/chart.umd.js` is found (`WEB_ASSETS_DIR` [web/node_modules
     /// of the build checkout]).
     pub assets_dir: PathBuf,
+    /// Folders of the base MIB modules, searched after the uploaded ones
+    /// (`FLOWVISION_BASE_MIBS`, colon-separated) [Debian's net-snmp folders, then the
+    /// IETF/IANA modules of the `net-snmp` npm package under the assets folder; see
+    /// docs/mib.md]. Missing folders are skipped.
+    pub mib_base_dirs: Vec<PathBuf>,
     /// Header holding the client address set by a trusted reverse proxy
     /// (`WEB_IP_HEADER`, e.g. X-Real-IP) [none: the peer address is used].
     pub ip_header: Option<String>,
@@ -93,6 +98,20 @@ pub struct WebConfig {
     pub retention_days: u32,
 }
 
+/// Where the `net-snmp` npm package (installed with the console's assets, pinned in
+/// web/package.json) keeps its MIB modules: IETF and IANA base modules (SNMPv2-SMI,
+/// -TC, -CONF, -MIB, RFC1155-SMI, RFC-1212, RFC-1215, RFC1213-MIB, IF-MIB,
+/// IANAifType-MIB...) that Debian ships only in non-free.
+pub const NPM_MIB_DIR: &str = "net-snmp/lib/mibs";
+
+/// The default base MIB folders: Debian's ([`flowvision_mib::base::DEFAULT_DIRS`]),
+/// then the npm package's under `assets_dir`.
+pub fn default_mib_base_dirs(assets_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = flowvision_mib::base::DEFAULT_DIRS.iter().map(PathBuf::from).collect();
+    dirs.push(assets_dir.join(NPM_MIB_DIR));
+    dirs
+}
+
 impl WebConfig {
     /// A configuration with defaults for `database_url` (for tests and embedding).
     pub fn new(database_url: impl Into<String>) -> WebConfig {
@@ -104,6 +123,10 @@ impl WebConfig {
             admin_user: "admin".into(),
             admin_password: None,
             assets_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules")),
+            mib_base_dirs: default_mib_base_dirs(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/node_modules"
+            ))),
             ip_header: None,
             search_timeout: Duration::from_secs(10),
             query_timeout: Duration::from_secs(30),
@@ -171,6 +194,10 @@ impl WebConfig {
         if let Some(v) = var("WEB_ASSETS_DIR") {
             cfg.assets_dir = v.into();
         }
+        cfg.mib_base_dirs = match var(flowvision_mib::base::ENV) {
+            Some(v) => flowvision_mib::base::dirs(Some(std::ffi::OsStr::new(&v))),
+            None => default_mib_base_dirs(&cfg.assets_dir),
+        };
         if let Some(v) = var("WEB_IP_HEADER") {
             let ok = v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !ok {

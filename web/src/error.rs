@@ -25,6 +25,16 @@ pub enum AppError {
     Unavailable(String),
     /// 500: logged with its cause; the caller gets no details.
     Internal(String),
+    /// A refusal with a stable machine-readable `code` beside the message (MIB
+    /// uploads: `corrupt_archive`, `unsafe_path`...), so clients can tell causes apart.
+    Coded {
+        /// HTTP status.
+        status: Status,
+        /// The code.
+        code: &'static str,
+        /// For the caller.
+        message: String,
+    },
 }
 
 impl AppError {
@@ -41,6 +51,7 @@ impl AppError {
             AppError::Internal(_) => {
                 (Status::InternalServerError, "internal error (see the server log)".into())
             }
+            AppError::Coded { status, message, .. } => (*status, message.clone()),
         }
     }
 }
@@ -67,14 +78,32 @@ impl<'r> Responder<'r, 'static> for AppError {
             log::error!("{} {}: {cause}", req.method(), req.uri().path());
         }
         let (status, message) = self.status_and_message();
-        error_response(req, status, &message)
+        let code = match &self {
+            AppError::Coded { code, .. } => Some(*code),
+            _ => None,
+        };
+        error_response_coded(req, status, &message, code)
     }
 }
 
 /// The error response for `req`: JSON `{"error": ...}` under `/api/`, else a page.
 pub fn error_response(req: &Request<'_>, status: Status, message: &str) -> response::Result<'static> {
+    error_response_coded(req, status, message, None)
+}
+
+/// [`error_response`] with an optional machine-readable `code` in the JSON.
+pub fn error_response_coded(
+    req: &Request<'_>,
+    status: Status,
+    message: &str,
+    code: Option<&str>,
+) -> response::Result<'static> {
     if req.uri().path().as_str().starts_with("/api/") {
-        let body = serde_json::json!({ "error": message, "status": status.code }).to_string();
+        let mut body = serde_json::json!({ "error": message, "status": status.code });
+        if let (Some(code), Some(o)) = (code, body.as_object_mut()) {
+            o.insert("code".into(), code.into());
+        }
+        let body = body.to_string();
         Response::build()
             .status(status)
             .header(ContentType::JSON)

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod mibs;
 pub mod net;
 pub mod openapi;
 pub mod pages;
@@ -42,6 +43,8 @@ pub struct App {
     pub cfg: Arc<WebConfig>,
     /// A hash verified when a login names an unknown user (equal timing).
     pub dummy_hash: String,
+    /// The MIB modules and their OID tree (loaded at ignition).
+    pub mibs: mibs::MibService,
 }
 
 /// Builds the Rocket application: configuration, state, fairings (migrations and the
@@ -69,7 +72,8 @@ pub fn build(cfg: WebConfig) -> Result<Rocket<Build>, String> {
         figment = figment.merge(("tls.certs", tls.cert.clone())).merge(("tls.key", tls.key.clone()));
     }
     let hsts = cfg.tls.is_some();
-    let app = App { db, cfg: Arc::new(cfg), dummy_hash };
+    let mibs = mibs::MibService::new(cfg.mib_base_dirs.clone());
+    let app = App { db, cfg: Arc::new(cfg), dummy_hash, mibs };
     Ok(rocket::custom(figment)
         .manage(app)
         .attach(AdHoc::try_on_ignite("schema migrations and first admin", |rocket| async move {
@@ -114,6 +118,8 @@ async fn prepare(app: &App) -> Result<(), String> {
     if n > 0 {
         log::info!("applied {n} schema migrations");
     }
+    // Base modules and uploads, resolved once; later changes resolve incrementally.
+    app.mibs.load(&app.db).await.map_err(|e| format!("MIB modules: {e}"))?;
     match bootstrap::first_admin(&app.db, &app.cfg).await? {
         bootstrap::FirstAdmin::Existing => {}
         bootstrap::FirstAdmin::FromEnvironment(u) => {

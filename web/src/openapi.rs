@@ -282,7 +282,8 @@ fn schemas() -> Value {
         &["id", "username", "role", "all_exporters", "disabled", "prefixes", "groups"],
     );
     json!({
-        "Error": obj(&[("error", string("What went wrong")), ("status", int("HTTP status"))], &["error"]),
+        "Error": obj(&[("error", string("What went wrong")), ("status", int("HTTP status")),
+                        ("code", string("Machine-readable cause, where the operation documents codes"))], &["error"]),
         "Role": { "type": "string", "enum": ["viewer", "analyst", "operator", "admin"] },
         "SeriesPoint": obj(&[("t", int("Bucket start, Unix ms")), ("bps", num("Bits/s")), ("pps", num("Packets/s")),
                               ("fps", num("Flows/s"))], &["t", "bps", "pps", "fps"]),
@@ -316,7 +317,7 @@ fn schemas() -> Value {
         "Me": obj(&[("id", int("")), ("username", string("")), ("role", r("Role")),
                     ("must_change_password", boolean("")),
                     ("scope", obj(&[("all", boolean("")), ("prefixes", array(string("")))], &["all", "prefixes"])),
-                    ("permissions", array(string("dashboards, flows, collector_stats, users, audit"))),
+                    ("permissions", array(string("dashboards, flows, collector_stats, users, audit, mibs, mib_uploads..."))),
                     ("auth", json!({"type": "string", "enum": ["session", "token"]}))],
                   &["id", "username", "role", "scope", "permissions"]),
         "PasswordChange": obj(&[("current_password", string("")), ("new_password", string("At least 12 characters"))],
@@ -878,10 +879,12 @@ pub fn document() -> Value {
     if let Some(p) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         p.extend(crate::api::rules_openapi::paths());
         p.extend(crate::api::archive_openapi::paths());
+        p.extend(crate::api::mibs_openapi::paths());
     }
     if let Some(s) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         s.extend(crate::api::rules_openapi::schemas());
         s.extend(crate::api::archive_openapi::schemas());
+        s.extend(crate::api::mibs_openapi::schemas());
     }
     imply_unparsable_path_422(&mut doc);
     doc

@@ -17,11 +17,13 @@
 //! - [`Diagnostic`]s with file, line and severity, including the ones `mib-rs` has no
 //!   reason to give (files holding no module, a module defined by several files);
 //! - [`base`]: where the base modules are looked for at run time;
-//! - [`fs`]: the I/O edge, which walks folders and reads files into [`SourceText`]s.
+//! - [`fs`]: the I/O edge, which walks folders and reads files into [`SourceText`]s;
+//! - [`bundle`]: uploaded files and archives (.zip, .tar.gz) unpacked in memory, bounded.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 pub mod base;
+pub mod bundle;
 pub mod diagnostic;
 pub mod fs;
 pub mod model;

@@ -208,18 +208,37 @@ fn load(
     only: Option<Vec<String>>,
     options: &ResolveOptions,
 ) -> Result<Resolved, Diagnostic> {
-    // Nothing may abort the load: the caller wants everything usable, with a report.
-    let config = mib_rs::DiagnosticConfig { fail_at: mib_rs::Severity::Fatal, ..Default::default() };
-    let mut loader = mib_rs::Loader::new().source(Box::new(index.clone())).diagnostic_config(config);
-    if let Some(threads) = options.threads {
-        loader = loader.parallelism(threads);
-    }
-    if let Some(names) = only {
-        loader = loader.modules(names);
-    }
-    // Only "no sources" or a fatal threshold end up as an error; neither leaves a
-    // model, so it becomes one diagnostic.
-    loader.load().map_err(|err| Diagnostic {
+    let run = |names: Option<Vec<String>>| {
+        // Nothing may abort the load: the caller wants everything usable, with a report.
+        let config = mib_rs::DiagnosticConfig { fail_at: mib_rs::Severity::Fatal, ..Default::default() };
+        let mut loader = mib_rs::Loader::new().source(Box::new(index.clone())).diagnostic_config(config);
+        if let Some(threads) = options.threads {
+            loader = loader.parallelism(threads);
+        }
+        if let Some(names) = names {
+            loader = loader.modules(names);
+        }
+        loader.load()
+    };
+    let result = match run(only.clone()) {
+        // A module that a header declares but that does not parse (a MIB quoted in a
+        // diff, a README's example header) is "not found" when asked for by name, and
+        // mib-rs then drops the whole load. A full resolve simply lacks it (and
+        // `finish` reports its header), so ask again without it. Found when a whole
+        // corpus was uploaded to the console at once.
+        Err(mib_rs::LoadError::MissingModules(missing)) if only.is_some() => {
+            let rest: Vec<String> = only.into_iter().flatten().filter(|m| !missing.contains(m)).collect();
+            if rest.is_empty() {
+                Err(mib_rs::LoadError::MissingModules(missing))
+            } else {
+                run(Some(rest))
+            }
+        }
+        other => other,
+    };
+    // Only "no sources", a fatal threshold or (for requested modules) nothing found end
+    // up as an error; none leaves a model, so it becomes one diagnostic.
+    result.map_err(|err| Diagnostic {
         file: "<mib>".into(),
         line: None,
         severity: Severity::Error,

@@ -23,6 +23,8 @@ use std::net::IpAddr;
 pub mod archive;
 pub mod archive_openapi;
 pub mod exporter_names;
+pub mod mibs;
+pub mod mibs_openapi;
 pub mod rules;
 pub mod rules_openapi;
 pub mod simulations;
@@ -35,6 +37,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(rules::routes());
     r.extend(exporter_names::routes());
     r.extend(archive::routes());
+    r.extend(mibs::routes());
     r.extend(routes![
         me,
         me_password,
@@ -94,6 +97,8 @@ async fn me(auth: PendingAuth) -> JsonResult {
         (Permission::ManageSimTargets, "simulation_targets"),
         (Permission::ManageRules, "rules"),
         (Permission::NameExporters, "exporter_names"),
+        (Permission::BrowseMibs, "mibs"),
+        (Permission::ManageMibs, "mib_uploads"),
     ]
     .into_iter()
     .filter(|(p, _)| a.role.allows(*p))

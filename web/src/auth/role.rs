@@ -40,6 +40,10 @@ pub enum Permission {
     NameExporters,
     /// The flow archive: its status and configuration, restores (docs/archive.md).
     ManageArchive,
+    /// Browse MIB modules, the OID tree, objects and search (docs/mib.md).
+    BrowseMibs,
+    /// Upload and delete MIB modules.
+    ManageMibs,
 }
 
 impl Role {
@@ -64,12 +68,13 @@ impl Role {
     /// The lowest role holding `p`.
     pub fn minimum_for(p: Permission) -> Role {
         match p {
-            Permission::ViewDashboards => Role::Viewer,
+            Permission::ViewDashboards | Permission::BrowseMibs => Role::Viewer,
             Permission::SearchFlows => Role::Analyst,
             Permission::ViewCollectorStats
             | Permission::RunSimulations
             | Permission::ManageRules
-            | Permission::NameExporters => Role::Operator,
+            | Permission::NameExporters
+            | Permission::ManageMibs => Role::Operator,
             Permission::ManageUsers
             | Permission::ViewAudit
             | Permission::ManageSimTargets
@@ -106,6 +111,9 @@ mod tests {
         assert!(Role::Operator.allows(Permission::NameExporters));
         assert!(!Role::Operator.allows(Permission::ManageArchive));
         assert!(Role::Admin.allows(Permission::ManageArchive));
+        assert!(Role::Viewer.allows(Permission::BrowseMibs));
+        assert!(!Role::Analyst.allows(Permission::ManageMibs));
+        assert!(Role::Operator.allows(Permission::ManageMibs));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

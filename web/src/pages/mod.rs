@@ -9,6 +9,7 @@ pub mod archive;
 pub mod dash;
 pub mod exporter_names;
 pub mod layout;
+pub mod mibs;
 pub mod rules;
 pub mod simulations;
 pub mod stats;
@@ -28,6 +29,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(rules::routes());
     r.extend(exporter_names::routes());
     r.extend(archive::routes());
+    r.extend(mibs::routes());
     r
 }
 

@@ -435,4 +435,5 @@ pub fn concrete(path: &str, addr: &str, id: i64) -> String {
         .replace("<ifindex>", "1")
         .replace("<id>", &id.to_string())
         .replace("<name>", "rule-x")
+        .replace("<oid>", "1.3.6.1")
 }

@@ -42,5 +42,56 @@ fn main() -> std::io::Result<()> {
         }
     }
     println!("{n} seeds in {}", out.display());
+    bundle_seeds(&here.join("corpus/bundle"))
+}
+
+/// Seeds of the `bundle` target: small archives of every kind it reads, built here (a
+/// tar with a folder, a link and a `..` name, a .tar.gz, a zip with a folder and a
+/// nested archive, a gzipped file, a plain file).
+fn bundle_seeds(out: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(out)?;
+    let mib: &[u8] = b"A-MIB DEFINITIONS ::= BEGIN\nIMPORTS enterprises FROM SNMPv2-SMI;\na OBJECT IDENTIFIER ::= { enterprises 1 }\nEND\n";
+    let gz = |data: &[u8]| -> std::io::Result<Vec<u8>> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data)?;
+        e.finish()
+    };
+    let mut t = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_size(0);
+    h.set_cksum();
+    t.append_data(&mut h, "mibs/", std::io::empty())?;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(mib.len() as u64);
+    h.set_cksum();
+    t.append_data(&mut h, "mibs/A-MIB.txt", mib)?;
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    t.append_link(&mut h, "mibs/link", "A-MIB.txt")?;
+    let mut h = tar::Header::new_gnu();
+    if let Some(name) = h.as_gnu_mut().and_then(|g| g.name.get_mut(..9)) {
+        name.copy_from_slice(b"../x.mib\0");
+    }
+    h.set_size(mib.len() as u64);
+    h.set_cksum();
+    t.append(&h, mib)?;
+    let tar = t.into_inner()?;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    z.add_directory("d/", opts).map_err(std::io::Error::other)?;
+    z.start_file("d/A-MIB.my", opts).map_err(std::io::Error::other)?;
+    z.write_all(mib)?;
+    z.start_file("d/inner.tgz", opts.compression_method(zip::CompressionMethod::Stored)).map_err(std::io::Error::other)?;
+    z.write_all(&gz(&tar)?)?;
+    let zip = z.finish().map_err(std::io::Error::other)?.into_inner();
+    let seeds: [(&str, Vec<u8>); 5] =
+        [("tar", tar.clone()), ("tgz", gz(&tar)?), ("zip", zip), ("gz", gz(mib)?), ("mib", mib.to_vec())];
+    for (name, bytes) in &seeds {
+        std::fs::write(out.join(format!("seed-{name}")), bytes)?;
+    }
+    println!("{} seeds in {}", seeds.len(), out.display());
     Ok(())
 }

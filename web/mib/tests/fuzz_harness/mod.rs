@@ -33,3 +33,23 @@ pub fn resolve_bytes(data: &[u8]) {
         assert!(d.line.is_none_or(|l| l >= 1), "{d}");
     }
 }
+
+/// The cargo-fuzz target `bundle`: any bytes as an uploaded file or archive, under the
+/// default bounds and under small ones (so that every bound is reachable by small
+/// inputs). The promise: an error or a bundle within the bounds, whose names are
+/// relative paths without `..` or NUL; never a panic or an allocation past the bounds.
+pub fn bundle_bytes(data: &[u8]) {
+    use flowvision_mib::bundle::{unpack, Limits};
+    let small = Limits { max_entries: 16, max_file_bytes: 4096, max_total_bytes: 16_384, max_name_bytes: 64 };
+    for limits in [Limits::default(), small] {
+        let Ok(b) = unpack("fuzz.bin", data, &limits) else { continue };
+        assert!(b.files.len() + b.skipped.len() <= limits.max_entries.max(1));
+        let total: u64 = b.files.iter().map(|f| f.bytes.len() as u64).sum();
+        assert!(total <= limits.max_total_bytes, "{total} bytes expanded");
+        for f in &b.files {
+            assert!(!f.bytes.is_empty() && f.bytes.len() as u64 <= limits.max_file_bytes);
+            assert!(!f.name.is_empty() && !f.name.starts_with('/') && !f.name.contains('\0'), "{:?}", f.name);
+            assert!(f.name.split('/').all(|p| p != ".." && p != "." && !p.is_empty()), "{:?}", f.name);
+        }
+    }
+}
