@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package flowvision_<version>_amd64.deb: the collector, the console
 # and the simulator, the systemd units, /etc/flowvision/flowvision.env (a conffile),
-# Chart.js, the scenarios and the docs.
+# Chart.js, the base MIB modules, the scenarios and the docs.
 #
 #   deploy/debian/build-deb.sh [--out DIR] [--version VERSION]
 #
@@ -44,6 +44,9 @@ done
 install -m 0644 deploy/debian/flowvision-collector.service deploy/debian/flowvision-web.service "$root/lib/systemd/system/"
 install -m 0640 deploy/debian/flowvision.env "$root/etc/flowvision/"
 install -m 0644 web/node_modules/chart.js/dist/chart.umd.js "$root/usr/share/flowvision/assets/chart.js/dist/"
+# The IETF/IANA base MIB modules the console loads (docs/mib.md), from the net-snmp package.
+install -d "$root/usr/share/flowvision/assets/net-snmp/lib/mibs"
+install -m 0644 web/node_modules/net-snmp/lib/mibs/* "$root/usr/share/flowvision/assets/net-snmp/lib/mibs/"
 install -m 0644 collector/sim/scenarios/*.toml "$root/usr/share/flowvision/scenarios/"
 install -m 0644 README.md docs/deploy.md "$root/usr/share/doc/flowvision/"
 install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm "$root/DEBIAN/"

@@ -61,7 +61,8 @@ if ! docker image inspect "$base" >/dev/null 2>&1 && ! docker pull -q "$base" >/
   base=$fallback
 fi
 
-# The build context: the binaries, Chart.js and the images' scripts, nothing else.
+# The build context: the binaries, Chart.js, the base MIB modules and the images'
+# scripts, nothing else.
 if [[ -n ${FLOWVISION_BIN_DIR:-} ]]; then
   bin=$FLOWVISION_BIN_DIR
 else
@@ -80,6 +81,10 @@ for b in flowvision-collector flowvision-web flowvision-sim; do
 done
 cp web/node_modules/chart.js/dist/chart.umd.js "$ctx/assets/chart.js/dist/"
 cp web/node_modules/chart.js/LICENSE.md "$ctx/assets/chart.js/" 2>/dev/null || true
+# The IETF/IANA base MIB modules the console loads (docs/mib.md), from the net-snmp package.
+mkdir -p "$ctx/assets/net-snmp/lib"
+cp -r web/node_modules/net-snmp/lib/mibs "$ctx/assets/net-snmp/lib/"
+cp web/node_modules/net-snmp/LICENSE* "$ctx/assets/net-snmp/" 2>/dev/null || true
 cp deploy/docker/healthcheck deploy/docker/postgres-entrypoint "$ctx/docker/"
 
 for image in postgres collector web; do

@@ -332,6 +332,9 @@ fn compose_stack_and_debian_package_install_and_take_flows() {
     assert_eq!(r.status, 303, "admin login: {}\n{}", r.body, stack.logs());
     let cookie = format!("fv_session={}", r.cookie("fv_session").unwrap());
     let users = stack.api(&cookie, "/api/v1/users");
+    // The console image carries the base MIB modules.
+    let if_name = stack.api(&cookie, "/api/v1/mibs/oid/IF-MIB::ifName");
+    assert!(if_name.to_string().contains("1.3.6.1.2.1.31.1.1.1.1"), "{if_name}");
 
     // Every protocol to its port on the host.
     let first = send(&stack, 3000, 1);
@@ -606,6 +609,7 @@ fn debian_package_in_a_fresh_container(engine: &Engine) {
     deb.sh(&format!("/pkg/install.sh /pkg/{first} 2>&1"));
     assert_eq!(deb.sh("stat -c '%U:%G %a' /etc/flowvision/flowvision.env"), "root:flowvision 640");
     assert!(deb.sh("id flowvision").contains("flowvision"));
+    deb.sh("test -f /usr/share/flowvision/assets/net-snmp/lib/mibs/IF-MIB.mib");
     for unit in ["flowvision-collector.service", "flowvision-web.service"] {
         let o = deb.exec(&["systemd-analyze", "verify", &format!("/lib/systemd/system/{unit}")]);
         let out = text(&o);
