@@ -57,13 +57,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Resu
     if !seen.insert(std::fs::canonicalize(dir).map_err(read_err)?) {
         return Ok(());
     }
-    let mut entries = std::fs::read_dir(dir)
-        .map_err(read_err)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_err)?;
-    entries.sort();
-    for p in entries {
+    for p in sorted_entries(dir)? {
         // A dangling link or a file that vanished is not worth stopping for.
         let Ok(meta) = std::fs::metadata(&p) else { continue };
         if meta.is_dir() {
@@ -93,14 +87,7 @@ pub fn read_files(files: &[PathBuf]) -> Result<Vec<SourceText>, LoadError> {
 pub fn base_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     for dir in dirs.iter().filter(|d| d.is_dir()) {
-        let read_err = |source| LoadError::Read { path: dir.clone(), source };
-        let mut entries = std::fs::read_dir(dir)
-            .map_err(read_err)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(read_err)?;
-        entries.sort();
-        out.extend(entries.into_iter().filter(|p| p.is_file()));
+        out.extend(sorted_entries(dir)?.into_iter().filter(|p| p.is_file()));
     }
     Ok(out)
 }
@@ -110,4 +97,16 @@ pub fn base_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 pub fn load_base() -> Result<Vec<SourceText>, LoadError> {
     let dirs = base::dirs(std::env::var_os(base::ENV).as_deref());
     read_files(&base_files(&dirs)?)
+}
+
+/// The paths in `dir`, sorted (so loads do not depend on the file system's order).
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let read_err = |source| LoadError::Read { path: dir.to_path_buf(), source };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_err)?;
+    entries.sort();
+    Ok(entries)
 }

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium, loggedIn as login } from "./session.mjs";
 
 const URL = process.env.FV_URL;
 const ARTIFACTS = process.env.FV_ARTIFACTS;
@@ -13,29 +13,15 @@ let browser;
 
 before(async () => {
   assert.ok(URL && ARTIFACTS && FILE, "environment from web/tests/browser_mibs.rs");
-  browser = await chromium.launch({
-    executablePath: process.env.FV_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   if (browser) await browser.close();
 });
 
-async function loggedIn() {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.jsErrors = errors;
-  await page.goto(`${URL}/login`);
-  await page.fill("#username", process.env.FV_ADMIN_USER);
-  await page.fill("#password", process.env.FV_ADMIN_PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.click("#login-submit")]);
-  assert.ok(!page.url().includes("/login"), `login failed: ${page.url()}`);
-  return page;
+function loggedIn() {
+  return login(browser, URL);
 }
 
 test("upload a MIB, expand the tree, search an OID, open the object", async () => {

@@ -1,0 +1,29 @@
+// Shared by the browser tests (not a test itself: each test file is run by name):
+// Chromium started as these machines allow, and a page logged in as the admin whose
+// credentials the Rust side passes (FV_ADMIN_USER, FV_ADMIN_PASSWORD).
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+/** Headless Chromium from FV_CHROMIUM (Debian's /usr/bin/chromium by default). */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.FV_CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+}
+
+/** A new page of `browser`, logged in at `url`; `page.jsErrors` collects page errors. */
+export async function loggedIn(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.jsErrors = errors;
+  await page.goto(`${url}/login`);
+  await page.fill("#username", process.env.FV_ADMIN_USER);
+  await page.fill("#password", process.env.FV_ADMIN_PASSWORD);
+  await Promise.all([page.waitForNavigation(), page.click("#login-submit")]);
+  assert.ok(!page.url().includes("/login"), `login failed: ${page.url()}`);
+  return page;
+}
