@@ -6,6 +6,7 @@ pub mod oracle;
 pub mod pg;
 pub mod replay;
 pub mod s3;
+pub mod snmpd;
 
 /// The synchronous PostgreSQL client the harness returns, re-exported so tests use the same version.
 pub use postgres;

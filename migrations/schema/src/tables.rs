@@ -60,6 +60,13 @@ pub const WEB_SIM_RUNS: &str = "web_sim_runs";
 /// Allowed simulation targets besides the appliance's collector (0007).
 pub const WEB_SIM_TARGETS: &str = "web_sim_targets";
 
+/// SNMP credentials per exporter or device group, secrets sealed (0011).
+pub const SNMP_CREDENTIALS: &str = "snmp_credentials";
+/// Last SNMP poll of each exporter and its system group (0011).
+pub const EXPORTER_SNMP: &str = "exporter_snmp";
+/// Interface names, aliases and speeds learned over SNMP (0011).
+pub const EXPORTER_INTERFACES: &str = "exporter_interfaces";
+
 /// Every table above (the rollups are in [`crate::rollup::TABLES`]).
 pub const ALL: &[&str] = &[
     FLOWS,
@@ -77,6 +84,9 @@ pub const ALL: &[&str] = &[
     ARCHIVE_RESTORES,
     FLOWS_RESTORED,
     EXPORTER_NAMES,
+    SNMP_CREDENTIALS,
+    EXPORTER_SNMP,
+    EXPORTER_INTERFACES,
     WEB_USERS,
     WEB_DEVICE_GROUPS,
     WEB_DEVICE_GROUP_MEMBERS,
