@@ -96,6 +96,61 @@ pub struct WebConfig {
     /// `FLOW_RETENTION_DAYS` [7], as the collector reads it: which partitions the
     /// archive page shows as blocking retention.
     pub retention_days: u32,
+    /// SNMP polling of exporters (docs/snmp.md).
+    pub snmp: SnmpSettings,
+}
+
+/// Where the key sealing SNMP secrets comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SnmpKeySource {
+    /// `SNMP_SECRET_KEY`: 32 bytes in base64 (kept out of `Debug`).
+    Env(String),
+    /// `SNMP_KEY_FILE` [`$STATE_DIR/snmp-secret.key`, STATE_DIR as the collector reads
+    /// it]: created with mode 0600 on first start.
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for SnmpKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnmpKeySource::Env(_) => f.write_str("Env(<SNMP_SECRET_KEY>)"),
+            SnmpKeySource::File(p) => write!(f, "File({})", p.display()),
+        }
+    }
+}
+
+/// SNMP polling settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnmpSettings {
+    /// The sealing key's source.
+    pub key: SnmpKeySource,
+    /// Re-poll every exporter this often (`SNMP_POLL_INTERVAL_S` [3600]).
+    pub interval: Duration,
+    /// After a failed poll, try again this soon (`SNMP_RETRY_INTERVAL_S` [300]).
+    pub retry_interval: Duration,
+    /// Agents polled at once (`SNMP_POLL_CONCURRENCY` [32]).
+    pub concurrency: usize,
+    /// Timeout of one request (`SNMP_TIMEOUT_MS` [2000]).
+    pub timeout: Duration,
+    /// Retries after a timeout (`SNMP_RETRIES` [2]).
+    pub retries: u32,
+    /// The IANA enterprise-number registry (`SNMP_ENTERPRISES_FILE`
+    /// [/usr/share/wireshark/enterprises.tsv]); missing: vendors from MIBs only.
+    pub enterprises_file: PathBuf,
+}
+
+impl Default for SnmpSettings {
+    fn default() -> Self {
+        SnmpSettings {
+            key: SnmpKeySource::File(PathBuf::from(".flowvision/state/snmp-secret.key")),
+            interval: Duration::from_secs(3600),
+            retry_interval: Duration::from_secs(300),
+            concurrency: 32,
+            timeout: Duration::from_secs(2),
+            retries: 2,
+            enterprises_file: PathBuf::from(flowvision_snmp::enterprises::DEFAULT_PATH),
+        }
+    }
 }
 
 /// Where the `net-snmp` npm package (installed with the console's assets, pinned in
@@ -140,6 +195,7 @@ impl WebConfig {
             sim_default_target: SocketAddr::from(([127, 0, 0, 1], 2055)),
             archive: None,
             retention_days: 7,
+            snmp: SnmpSettings::default(),
         }
     }
 
@@ -253,6 +309,36 @@ impl WebConfig {
         }
         if let Some(n) = num("FLOW_RETENTION_DAYS", 1, 36_500)? {
             cfg.retention_days = n as u32;
+        }
+        cfg.snmp.key = match (get("SNMP_SECRET_KEY").filter(|v| !v.trim().is_empty()), var("SNMP_KEY_FILE")) {
+            (Some(k), _) => {
+                flowvision_snmp::SealKey::from_base64(&k)
+                    .map_err(|e| bad("SNMP_SECRET_KEY", &e.to_string()))?;
+                SnmpKeySource::Env(k)
+            }
+            (None, Some(f)) => SnmpKeySource::File(f.into()),
+            (None, None) => SnmpKeySource::File(
+                PathBuf::from(var("STATE_DIR").unwrap_or_else(|| ".flowvision/state".into()))
+                    .join("snmp-secret.key"),
+            ),
+        };
+        if let Some(n) = num("SNMP_POLL_INTERVAL_S", 10, 7 * 86_400)? {
+            cfg.snmp.interval = Duration::from_secs(n);
+        }
+        if let Some(n) = num("SNMP_RETRY_INTERVAL_S", 5, 86_400)? {
+            cfg.snmp.retry_interval = Duration::from_secs(n);
+        }
+        if let Some(n) = num("SNMP_POLL_CONCURRENCY", 1, 1024)? {
+            cfg.snmp.concurrency = n as usize;
+        }
+        if let Some(n) = num("SNMP_TIMEOUT_MS", 50, 60_000)? {
+            cfg.snmp.timeout = Duration::from_millis(n);
+        }
+        if let Some(n) = num("SNMP_RETRIES", 0, 10)? {
+            cfg.snmp.retries = n as u32;
+        }
+        if let Some(v) = var("SNMP_ENTERPRISES_FILE") {
+            cfg.snmp.enterprises_file = v.into();
         }
         cfg.archive = flowvision_archive::ArchiveConfig::from_lookup(&|k| get(k))
             .map_err(|e| ConfigError(format!("{}: {}", e.name, e.why)))?;

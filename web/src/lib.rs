@@ -23,6 +23,7 @@ pub mod pages;
 pub mod params;
 mod security;
 pub mod simulations;
+pub mod snmp;
 
 use crate::config::WebConfig;
 use crate::data::Db;
@@ -45,6 +46,8 @@ pub struct App {
     pub dummy_hash: String,
     /// The MIB modules and their OID tree (loaded at ignition).
     pub mibs: mibs::MibService,
+    /// SNMP polling, sealed credentials, vendor identification.
+    pub snmp: Arc<snmp::SnmpService>,
 }
 
 /// Builds the Rocket application: configuration, state, fairings (migrations and the
@@ -73,7 +76,8 @@ pub fn build(cfg: WebConfig) -> Result<Rocket<Build>, String> {
     }
     let hsts = cfg.tls.is_some();
     let mibs = mibs::MibService::new(cfg.mib_base_dirs.clone());
-    let app = App { db, cfg: Arc::new(cfg), dummy_hash, mibs };
+    let snmp = Arc::new(snmp::SnmpService::new(&cfg.snmp));
+    let app = App { db, cfg: Arc::new(cfg), dummy_hash, mibs, snmp };
     Ok(rocket::custom(figment)
         .manage(app)
         .attach(AdHoc::try_on_ignite("schema migrations and first admin", |rocket| async move {
@@ -100,6 +104,8 @@ pub fn build(cfg: WebConfig) -> Result<Rocket<Build>, String> {
                             rocket::tokio::time::sleep(std::time::Duration::from_secs(600)).await;
                         }
                     });
+                    // SNMP polls: an exporter's first flows, then every interval.
+                    rocket::tokio::spawn(Arc::clone(&app.snmp).run(app.db.clone()));
                     println!("FlowVision console: {}", app.cfg.url());
                 }
             })
@@ -162,8 +168,10 @@ impl<'r> Responder<'r, 'static> for Caught {
     }
 }
 
+/// API paths, and /metrics (scrapers want a 401, not a login page).
 fn is_api(req: &Request<'_>) -> bool {
-    req.uri().path().as_str().starts_with("/api/")
+    let path = req.uri().path();
+    path.as_str().starts_with("/api/") || path == "/metrics"
 }
 
 #[catch(401)]

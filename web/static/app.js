@@ -31,11 +31,42 @@
     ];
   }
 
+  // Top interfaces: horizontal bars, in and out, labelled "ifName (ifAlias)".
+  function drawInterfaces(canvas, data) {
+    var rows = data.interfaces || [];
+    var labels = rows.map(function (i) { return i.label; });
+    var cfg = {
+      type: "bar",
+      data: {
+        labels: labels,
+        datasets: [
+          { label: "in (bits/s)", data: rows.map(function (i) { return i.in_bps; }), backgroundColor: "rgba(37,99,235,0.7)" },
+          { label: "out (bits/s)", data: rows.map(function (i) { return i.out_bps; }), backgroundColor: "rgba(22,163,74,0.7)" }
+        ]
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false, indexAxis: "y",
+        scales: { x: { beginAtZero: true, ticks: { callback: function (v) { return fmt(v, BPS); } } } },
+        plugins: { tooltip: { callbacks: { label: function (c) {
+          var i = rows[c.dataIndex] || {};
+          var u = c.datasetIndex === 0 ? i.in_util_pct : i.out_util_pct;
+          return c.dataset.label + ": " + fmt(c.parsed.x, BPS) + (u == null ? "" : " (" + u.toFixed(1) + " %)");
+        } } } }
+      }
+    };
+    if (canvas._chart) { canvas._chart.destroy(); }
+    canvas._chart = new window.Chart(canvas, cfg);
+    canvas.setAttribute("data-labels", JSON.stringify(labels));
+    canvas.setAttribute("data-points", String(rows.length));
+    canvas.setAttribute("data-state", "ready");
+  }
+
   function draw(canvas) {
     var kind = canvas.getAttribute("data-chart");
     fetch(canvas.getAttribute("data-api"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
       .then(function (data) {
+        if (kind === "top-interfaces") { drawInterfaces(canvas, data); return; }
         var points = data.points || [];
         var step = data.step_seconds || 60;
         var cfg = {

@@ -164,7 +164,8 @@ pub async fn poll(
 /// unauthenticated request for the same user tells the cases apart without trusting
 /// anything: a report that the user is unknown, or any answer at all (the agent is
 /// there and knows the user, so the keys are wrong); silence again means unreachable
-/// (`None`: keep the timeout).
+/// (`None`: keep the timeout). Messages do not name the user: viewers read them,
+/// and the user is part of the credentials only admins see.
 async fn v3_silence(agent: SocketAddr, user: &str, opts: &PollOptions) -> Option<PollError> {
     let who = agent.to_string();
     let client = Client::builder(agent, async_snmp::Auth::usm(user.as_bytes()))
@@ -181,11 +182,9 @@ async fn v3_silence(agent: SocketAddr, user: &str, opts: &PollOptions) -> Option
         Ok(_) => false,
     };
     let message = if unknown_user {
-        format!("{who}: the agent does not know the SNMPv3 user {user:?}")
+        format!("{who}: the agent does not know this SNMPv3 user")
     } else {
-        format!(
-            "{who}: the agent answers but not to these keys: wrong authentication or privacy password or protocol for user {user:?}"
-        )
+        format!("{who}: the agent answers but not to these keys: wrong authentication or privacy password or protocol")
     };
     Some(PollError::new(PollErrorKind::Authentication, message))
 }

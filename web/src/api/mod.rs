@@ -28,6 +28,7 @@ pub mod mibs_openapi;
 pub mod rules;
 pub mod rules_openapi;
 pub mod simulations;
+pub mod snmp;
 pub mod stats;
 
 /// Every route of the API (mounted at `/api/v1`).
@@ -38,6 +39,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(exporter_names::routes());
     r.extend(archive::routes());
     r.extend(mibs::routes());
+    r.extend(snmp::routes());
     r.extend(routes![
         me,
         me_password,
@@ -99,6 +101,8 @@ async fn me(auth: PendingAuth) -> JsonResult {
         (Permission::NameExporters, "exporter_names"),
         (Permission::BrowseMibs, "mibs"),
         (Permission::ManageMibs, "mib_uploads"),
+        (Permission::PollSnmp, "snmp_poll"),
+        (Permission::ManageSnmp, "snmp_credentials"),
     ]
     .into_iter()
     .filter(|(p, _)| a.role.allows(*p))
@@ -169,14 +173,18 @@ async fn top_as(auth: Auth, app: &State<App>, q: DashParams) -> JsonResult {
 #[get("/exporters")]
 async fn exporters(auth: Auth, app: &State<App>) -> JsonResult {
     auth.require(Permission::ViewDashboards)?;
-    to_json(&json!({ "exporters": app.db.exporters(auth.scope()).await? }))
+    let mut list = app.db.exporters(auth.scope()).await?;
+    app.snmp.fill_identity(&app.mibs, &mut list);
+    to_json(&json!({ "exporters": list }))
 }
 
 #[get("/exporters/<addr>")]
 async fn exporter(auth: Auth, app: &State<App>, addr: &str) -> JsonResult {
     auth.require(Permission::ViewDashboards)?;
     let ip = parse_exporter(addr)?;
-    to_json(&app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?)
+    let mut e = app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?;
+    app.snmp.fill_identity(&app.mibs, std::slice::from_mut(&mut e));
+    to_json(&e)
 }
 
 #[get("/exporters/<addr>/interfaces?<q..>")]

@@ -44,6 +44,10 @@ pub enum Permission {
     BrowseMibs,
     /// Upload and delete MIB modules.
     ManageMibs,
+    /// Poll an exporter's SNMP agent now ("refresh"); see docs/snmp.md.
+    PollSnmp,
+    /// Set and remove SNMP credentials (communities, v3 users): secrets, so admins only.
+    ManageSnmp,
 }
 
 impl Role {
@@ -74,11 +78,13 @@ impl Role {
             | Permission::RunSimulations
             | Permission::ManageRules
             | Permission::NameExporters
-            | Permission::ManageMibs => Role::Operator,
+            | Permission::ManageMibs
+            | Permission::PollSnmp => Role::Operator,
             Permission::ManageUsers
             | Permission::ViewAudit
             | Permission::ManageSimTargets
-            | Permission::ManageArchive => Role::Admin,
+            | Permission::ManageArchive
+            | Permission::ManageSnmp => Role::Admin,
         }
     }
 
@@ -114,6 +120,10 @@ mod tests {
         assert!(Role::Viewer.allows(Permission::BrowseMibs));
         assert!(!Role::Analyst.allows(Permission::ManageMibs));
         assert!(Role::Operator.allows(Permission::ManageMibs));
+        assert!(!Role::Analyst.allows(Permission::PollSnmp));
+        assert!(Role::Operator.allows(Permission::PollSnmp));
+        assert!(!Role::Operator.allows(Permission::ManageSnmp));
+        assert!(Role::Admin.allows(Permission::ManageSnmp));
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }

@@ -81,6 +81,11 @@ pub struct IfSeries {
     pub exporter: String,
     /// The interface's ifIndex.
     pub ifindex: i64,
+    /// `ifName (ifAlias)`, else ifDescr, else the index.
+    pub label: String,
+    /// Names and speed from SNMP.
+    #[serde(flatten)]
+    pub names: super::snmp::InterfaceNames,
     /// Window start.
     pub from: String,
     /// Window end.
@@ -175,6 +180,19 @@ pub struct InterfaceRow {
     pub in_packets: i64,
     /// Packets out.
     pub out_packets: i64,
+    /// ifName, ifAlias, ifDescr, speed and state from SNMP (all `null` without).
+    #[serde(flatten)]
+    pub names: super::snmp::InterfaceNames,
+    /// How the console shows it: `ifName (ifAlias)`, else ifDescr, else the index.
+    pub label: String,
+    /// Average utilisation in, % of speed (needs the speed from SNMP).
+    pub in_util_pct: Option<f64>,
+    /// Average utilisation out, % of speed.
+    pub out_util_pct: Option<f64>,
+}
+
+fn util(bps: f64, speed: Option<i64>) -> Option<f64> {
+    speed.filter(|s| *s > 0).map(|s| bps * 100.0 / s as f64)
 }
 
 fn ms(t: OffsetDateTime) -> i64 {
@@ -414,19 +432,33 @@ impl Db {
         let limit = limit.clamp(1, 10_000);
         let c = self.conn().await?;
         let rows = c.query(&sql, &[&w.from, &w.to, &scope.sql_param(), &exporter, &limit]).await?;
+        drop(c);
         let secs = w.seconds();
+        let indexes = rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<i64>, _>>()?;
+        let mut names = if indexes.is_empty() {
+            HashMap::new()
+        } else {
+            self.interface_names(scope, exporter, &indexes).await?
+        };
         rows.iter()
             .map(|r| {
+                let ifindex: i64 = r.try_get(0)?;
                 let in_bytes: i64 = r.try_get(1)?;
                 let out_bytes: i64 = r.try_get(2)?;
+                let names = names.remove(&ifindex).unwrap_or_default();
+                let (in_bps, out_bps) = (in_bytes as f64 * 8.0 / secs, out_bytes as f64 * 8.0 / secs);
                 Ok(InterfaceRow {
-                    ifindex: r.try_get(0)?,
-                    in_bps: in_bytes as f64 * 8.0 / secs,
-                    out_bps: out_bytes as f64 * 8.0 / secs,
+                    ifindex,
+                    in_bps,
+                    out_bps,
                     in_bytes,
                     out_bytes,
                     in_packets: r.try_get(3)?,
                     out_packets: r.try_get(4)?,
+                    label: names.label(ifindex),
+                    in_util_pct: util(in_bps, names.speed_bps),
+                    out_util_pct: util(out_bps, names.speed_bps),
+                    names,
                 })
             })
             .collect()
@@ -474,9 +506,14 @@ impl Db {
                 }
             })
             .collect();
+        drop(c);
+        let names =
+            self.interface_names(scope, exporter, &[ifindex]).await?.remove(&ifindex).unwrap_or_default();
         Ok(IfSeries {
             exporter: exporter.to_string(),
             ifindex,
+            label: names.label(ifindex),
+            names,
             from: ts(w.from),
             to: ts(w.to),
             resolution: w.resolution.suffix(),

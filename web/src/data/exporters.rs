@@ -2,9 +2,10 @@
 //! `exporter_stats_1m`, `templates` and the exporter rollup.
 
 use super::{sum_i64, ts, ts_opt, DataResult, Db, Scope};
-use flowvision_schema::tables::{EXPORTERS, EXPORTER_NAMES, EXPORTER_STATS_1M, TEMPLATES};
+use flowvision_schema::tables::{EXPORTERS, EXPORTER_NAMES, EXPORTER_SNMP, EXPORTER_STATS_1M, TEMPLATES};
 use flowvision_schema::Rollup;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use time::OffsetDateTime;
 
@@ -73,6 +74,25 @@ pub struct ExporterHealth {
     pub rates: ExporterRates,
     /// Seconds the rates are averaged over.
     pub rate_seconds: i64,
+    /// sysName from the last successful SNMP poll.
+    pub sys_name: Option<String>,
+    /// sysDescr.
+    pub sys_descr: Option<String>,
+    /// sysObjectID (dotted).
+    pub sys_object_id: Option<String>,
+    /// Vendor from the sysObjectID (filled in by the console: [`crate::snmp`]).
+    pub vendor: Option<String>,
+    /// Product: the MIB name of the sysObjectID (filled in by the console).
+    pub product: Option<String>,
+    /// SNMP poll status, last poll and error.
+    pub snmp: super::snmp::SnmpState,
+}
+
+impl ExporterHealth {
+    /// The name shown for it: the console's display name, else sysName.
+    pub fn shown_name(&self) -> Option<&str> {
+        self.display_name.as_deref().or(self.sys_name.as_deref())
+    }
 }
 
 /// An exporter in a drop-down: its address (what [`std::fmt::Display`] writes, the
@@ -176,7 +196,26 @@ fn row_to_health(r: &tokio_postgres::Row) -> DataResult<ExporterHealth> {
             templates: r.try_get(19)?,
         },
         rate_seconds: RATE_MINUTES * 60,
+        sys_name: None,
+        sys_descr: None,
+        sys_object_id: None,
+        vendor: None,
+        product: None,
+        snmp: super::snmp::SnmpState::default(),
     })
+}
+
+/// Merges what SNMP polls learned into `rows`.
+fn merge_snmp(rows: &mut [ExporterHealth], mut systems: HashMap<IpAddr, super::snmp::SnmpSystem>) {
+    for r in rows {
+        let Ok(ip) = r.exporter.parse::<IpAddr>() else { continue };
+        if let Some(s) = systems.remove(&ip) {
+            r.sys_name = s.sys_name;
+            r.sys_descr = s.sys_descr;
+            r.sys_object_id = s.sys_object_id;
+            r.snmp = s.state;
+        }
+    }
 }
 
 impl Db {
@@ -186,7 +225,10 @@ impl Db {
         let sql = format!("{} ORDER BY e.exporter", select_sql());
         let c = self.conn().await?;
         let rows = c.query(&sql, &[&scope.sql_param(), &from, &to]).await?;
-        rows.iter().map(row_to_health).collect()
+        drop(c);
+        let mut out = rows.iter().map(row_to_health).collect::<DataResult<Vec<_>>>()?;
+        merge_snmp(&mut out, self.snmp_systems(scope, None).await?);
+        Ok(out)
     }
 
     /// One exporter, or `None` when it does not exist or is outside `scope` (the two
@@ -196,7 +238,10 @@ impl Db {
         let sql = format!("{} AND e.exporter = $4", select_sql());
         let c = self.conn().await?;
         let rows = c.query(&sql, &[&scope.sql_param(), &from, &to, &exporter]).await?;
-        rows.first().map(row_to_health).transpose()
+        drop(c);
+        let Some(mut one) = rows.first().map(row_to_health).transpose()? else { return Ok(None) };
+        merge_snmp(std::slice::from_mut(&mut one), self.snmp_systems(scope, Some(exporter)).await?);
+        Ok(Some(one))
     }
 
     /// The exporters in `scope` with their display names (for filter drop-downs).
@@ -205,33 +250,15 @@ impl Db {
         let rows = c
             .query(
                 &format!(
-                    "SELECT e.exporter, n.display_name FROM {EXPORTERS} e
+                    "SELECT e.exporter, COALESCE(n.display_name, s.sys_name) FROM {EXPORTERS} e
                      LEFT JOIN {EXPORTER_NAMES} n ON n.exporter = e.exporter
+                     LEFT JOIN {EXPORTER_SNMP} s ON s.exporter = e.exporter
                      WHERE e.exporter <<= ANY($1::text[]::inet[]) ORDER BY e.exporter"
                 ),
                 &[&scope.sql_param()],
             )
             .await?;
         rows.iter().map(|r| Ok(ExporterChoice { addr: r.try_get(0)?, name: r.try_get(1)? })).collect()
-    }
-
-    /// Display names of the exporters in `scope` that have one, by address (for
-    /// showing a name wherever an address is shown).
-    pub async fn exporter_names(
-        &self,
-        scope: &Scope,
-    ) -> DataResult<std::collections::HashMap<IpAddr, String>> {
-        let c = self.conn().await?;
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT exporter, display_name FROM {EXPORTER_NAMES}
-                     WHERE display_name IS NOT NULL AND exporter <<= ANY($1::text[]::inet[])"
-                ),
-                &[&scope.sql_param()],
-            )
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     /// Sets (or clears, with `None` and empty notes) the display name and notes of

@@ -83,6 +83,12 @@ pub struct FlowRow {
     pub flow_end: Option<String>,
     /// Restored from the archive (docs/archive.md), not a live row.
     pub restored: bool,
+    /// The exporter's name (display name, else sysName), if it has one.
+    pub exporter_name: Option<String>,
+    /// The input interface as `ifName (ifAlias)` (else ifDescr), when SNMP named it.
+    pub in_if_name: Option<String>,
+    /// The output interface, likewise.
+    pub out_if_name: Option<String>,
 }
 
 /// A page of results.
@@ -130,6 +136,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "flow_start",
     "flow_end",
     "restored",
+    "exporter_name",
+    "in_if_name",
+    "out_if_name",
 ];
 
 impl FlowRow {
@@ -161,6 +170,9 @@ impl FlowRow {
             o(&self.flow_start),
             o(&self.flow_end),
             self.restored.to_string(),
+            o(&self.exporter_name),
+            o(&self.in_if_name),
+            o(&self.out_if_name),
         ]
     }
 }
@@ -240,6 +252,9 @@ fn row(r: &tokio_postgres::Row) -> DataResult<FlowRow> {
         flow_start: ts_opt(r.try_get(19)?),
         flow_end: ts_opt(r.try_get(20)?),
         restored: r.try_get(21)?,
+        exporter_name: None,
+        in_if_name: None,
+        out_if_name: None,
     })
 }
 
@@ -289,7 +304,9 @@ impl Db {
             params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let rows = tx.query(&sql, &refs).await?;
         tx.commit().await?;
-        let rows = rows.iter().map(row).collect::<DataResult<Vec<_>>>()?;
+        drop(c);
+        let mut rows = rows.iter().map(row).collect::<DataResult<Vec<_>>>()?;
+        self.name_flows(scope, &mut rows).await?;
         Ok((from, to, rows))
     }
 

@@ -14,6 +14,7 @@ pub mod flows;
 pub mod mibs;
 pub mod rules;
 pub mod simulations;
+pub mod snmp;
 pub mod stats;
 pub mod stats_query;
 pub mod window;

@@ -275,7 +275,8 @@ fn status_badge(s: &str) -> Markup {
 #[get("/exporters")]
 async fn exporters(auth: Auth, app: &State<App>) -> AppResult<Html> {
     auth.require(Permission::ViewDashboards)?;
-    let list = app.db.exporters(auth.scope()).await?;
+    let mut list = app.db.exporters(auth.scope()).await?;
+    app.snmp.fill_identity(&app.mibs, &mut list);
     Ok(html(page(
         "Exporters",
         &auth,
@@ -284,15 +285,18 @@ async fn exporters(auth: Auth, app: &State<App>) -> AppResult<Html> {
             p.muted { "Rates over the last 5 complete minutes; counters since first seen. Up: heard from in the last 2 minutes; stale: 15 minutes." }
             table.data #exporters-table {
                 thead { tr {
-                    th { "Exporter" } th { "Status" } th { "Protocol" } th.num { "Sampling" } th { "Last seen" }
+                    th { "Exporter" } th { "Vendor / product" } th { "SNMP" } th { "Status" } th { "Protocol" } th.num { "Sampling" } th { "Last seen" }
                     th.num { "Traffic" } th.num { "Flows/s" } th.num { "Datagrams/s" } th.num { "Templates" }
                     th.num { "Seq. lost (5 min)" } th.num { "Seq. lost (total)" } th.num { "Decode errors (total)" }
                 } }
                 tbody {
-                    @if list.is_empty() { tr.empty { td colspan="12" { "No exporter in your device scope has sent flows yet." } } }
+                    @if list.is_empty() { tr.empty { td colspan="14" { "No exporter in your device scope has sent flows yet." } } }
                     @for e in &list {
                         tr data-test="row" data-exporter=(e.exporter) {
-                            td { a href={ "/exporters/" (e.exporter) } { (super::exporter_names::label(&e.exporter, e.display_name.as_deref())) } }
+                            td { a href={ "/exporters/" (e.exporter) } { (super::exporter_names::label(&e.exporter, e.shown_name())) } }
+                            td data-test="vendor" { (e.vendor.clone().unwrap_or_default())
+                                @if let Some(p) = &e.product { br; span.muted { (p) } } }
+                            td data-test="snmp" title=(e.snmp.last_error.clone().unwrap_or_default()) { span class={ "badge " (e.snmp.status) } { (e.snmp.status) } }
                             td { (status_badge(e.status)) }
                             td { (e.protocol.clone().unwrap_or_default()) }
                             td.num { (e.sampling_rate.map(|r| format!("1:{r}")).unwrap_or_default()) }
@@ -321,7 +325,13 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
     auth.require(Permission::ViewDashboards)?;
     let ip = parse_ip(addr)?;
     let scope = auth.scope();
-    let e = app.db.exporter(scope, ip).await?.ok_or(AppError::NotFound)?;
+    let mut e = app.db.exporter(scope, ip).await?.ok_or(AppError::NotFound)?;
+    app.snmp.fill_identity(&app.mibs, std::slice::from_mut(&mut e));
+    let creds = if auth.role.allows(Permission::ManageSnmp) {
+        app.db.snmp_credentials_for(ip).await?.map(|c| c.view())
+    } else {
+        None
+    };
     let w = q.window()?;
     let f = crate::data::dash::DashFilter { exporter: Some(crate::net::Prefix::host(ip)) };
     let (ifs, protocols, services, talkers) = futures_util::future::try_join4(
@@ -334,10 +344,11 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
     let base = DashParams { exporter: None, ..q.clone() };
     let path = format!("/exporters/{ip}");
     let api = format!("/api/v1/traffic?{}", keep(&base, &[("exporter", &ip.to_string())]));
-    let title = match &e.display_name {
+    let title = match e.shown_name() {
         Some(n) => format!("Exporter {n} ({ip})"),
         None => format!("Exporter {ip}"),
     };
+    let top_ifs = format!("/api/v1/exporters/{ip}/interfaces?{}", keep(&base, &[("limit", "10")]));
     Ok(html(page(
         &title,
         &auth,
@@ -358,21 +369,26 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
                     dt { "Stored flows" } dd { (fmt_count(e.flows as f64)) }
                 }
             }
+            (super::snmp::card(&auth, &e, creds.as_ref(), app.snmp.unavailable()))
             @if auth.role.allows(Permission::NameExporters) {
                 (super::exporter_names::form(&auth, &e.exporter, e.display_name.as_deref(), &e.notes))
             }
             (chart("chart-traffic", "traffic", &api, "Traffic of this exporter"))
+            (chart("chart-top-interfaces", "top-interfaces", &top_ifs, "Top interfaces (average bits/s in and out)"))
             div.grid2 {
                 section {
                     h2 { "Interfaces" }
                     table.data #interfaces-table {
-                        thead { tr { th { "ifIndex" } th.num { "In" } th.num { "Out" } th.num { "Bytes in" } th.num { "Bytes out" } } }
+                        thead { tr { th { "Interface" } th.num { "ifIndex" } th.num { "Speed" } th.num { "In" } th.num { "Out" } th.num { "Util. in/out" } th.num { "Bytes in" } th.num { "Bytes out" } } }
                         tbody {
-                            @if ifs.is_empty() { tr.empty { td colspan="5" { "No traffic in this time range." } } }
+                            @if ifs.is_empty() { tr.empty { td colspan="8" { "No traffic in this time range." } } }
                             @for i in &ifs {
                                 tr data-test="row" data-ifindex=(i.ifindex) {
-                                    td { a href={ (path) "/interfaces/" (i.ifindex) "?" (keep(&base, &[])) } { (i.ifindex) } }
+                                    td data-test="if-label" { a href={ (path) "/interfaces/" (i.ifindex) "?" (keep(&base, &[])) } { (i.label) } }
+                                    td.num { (i.ifindex) }
+                                    td.num { (i.names.speed_bps.map(|s| fmt_bps(s as f64)).unwrap_or_default()) }
                                     td.num { (fmt_bps(i.in_bps)) } td.num { (fmt_bps(i.out_bps)) }
+                                    td.num { (pct(i.in_util_pct)) " / " (pct(i.out_util_pct)) }
                                     td.num { (fmt_bytes(i.in_bytes as f64)) } td.num { (fmt_bytes(i.out_bytes as f64)) }
                                 }
                             }
@@ -393,7 +409,7 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
     let ip = parse_ip(addr)?;
     // Existence within scope first: an exporter outside it is a 404, like a missing one.
     let e = app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?;
-    let shown = match &e.display_name {
+    let shown = match e.shown_name() {
         Some(n) => format!("{n} ({ip})"),
         None => ip.to_string(),
     };
@@ -402,11 +418,18 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
     let (ib, ob): (f64, f64) =
         series.points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.in_bps, b + p.out_bps));
     let n = series.points.len().max(1) as f64;
+    let speed = series.names.speed_bps.filter(|s| *s > 0).map(|s| s as f64);
+    let util = |bps: f64| pct(speed.map(|s| bps * 100.0 / s));
+    let if_title = if series.label == ifindex.to_string() {
+        format!("Interface {ifindex} of {shown}")
+    } else {
+        format!("Interface {} (ifIndex {ifindex}) of {shown}", series.label)
+    };
     let base = DashParams { exporter: None, ..q.clone() };
     let path = format!("/exporters/{ip}/interfaces/{ifindex}");
     let api = format!("/api/v1/exporters/{ip}/interfaces/{ifindex}/traffic?{}", keep(&base, &[]));
     Ok(html(page(
-        &format!("Interface {ifindex} of {shown}"),
+        &if_title,
         &auth,
         "exporters",
         m! {
@@ -414,6 +437,10 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
             div.cards {
                 div.card-stat { span.label { "Average in" } span.value #avg-in { (fmt_bps(ib / n)) } }
                 div.card-stat { span.label { "Average out" } span.value #avg-out { (fmt_bps(ob / n)) } }
+                @if let Some(sp) = speed {
+                    div.card-stat { span.label { "Speed" } span.value #if-speed { (fmt_bps(sp)) } }
+                    div.card-stat { span.label { "Utilisation in / out" } span.value #if-util { (util(ib / n)) " / " (util(ob / n)) } }
+                }
             }
             (chart("chart-interface", "interface", &api, "Traffic in and out (bits/s)"))
             @if auth.role.allows(Permission::SearchFlows) {
@@ -421,6 +448,11 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
             }
         },
     )))
+}
+
+/// A percentage with one decimal, or a dash when unknown (no speed from SNMP).
+fn pct(v: Option<f64>) -> String {
+    v.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "–".into())
 }
 
 /// `addr:port`, with IPv6 addresses in brackets.
@@ -475,9 +507,6 @@ async fn flows(auth: Auth, app: &State<App>, q: FlowParams) -> AppResult<Html> {
         Err(e) => Err(e),
     };
     let qs = q.query_string();
-    // Exporters are shown by their display names where operators gave them one.
-    let names = app.db.exporter_names(auth.scope()).await?;
-    let name_of = |exporter: &str| exporter.parse::<std::net::IpAddr>().ok().and_then(|ip| names.get(&ip));
     let body = match result {
         Err(e) => {
             let (_, msg) = e.status_and_message();
@@ -501,12 +530,14 @@ async fn flows(auth: Auth, app: &State<App>, q: FlowParams) -> AppResult<Html> {
                     @for r in &page_.rows {
                         tr data-test="row" data-exporter=(r.exporter) {
                             td { (r.time_received) }
-                            td { (super::exporter_names::label(&r.exporter, name_of(&r.exporter).map(String::as_str))) }
+                            td { (super::exporter_names::label(&r.exporter, r.exporter_name.as_deref())) }
                             td { (endpoint(&r.src_addr, r.src_port)) }
                             td { (endpoint(&r.dst_addr, r.dst_port)) }
                             td { (crate::data::proto_name(r.proto)) }
                             td.num { (r.bytes_scaled) } td.num { (r.packets_scaled) } td.num { (r.sampling_rate) }
-                            td.num { (r.in_if) } td.num { (r.out_if) } td.num { (r.src_as) } td.num { (r.dst_as) }
+                            td.num title=(r.in_if) data-test="in-if" { (r.in_if_name.clone().unwrap_or_else(|| r.in_if.to_string())) }
+                            td.num title=(r.out_if) data-test="out-if" { (r.out_if_name.clone().unwrap_or_else(|| r.out_if.to_string())) }
+                            td.num { (r.src_as) } td.num { (r.dst_as) }
                         }
                     }
                 }

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod mibs;
 pub mod rules;
 pub mod simulations;
+pub mod snmp;
 pub mod stats;
 
 use maud::Markup;
@@ -30,6 +31,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(exporter_names::routes());
     r.extend(archive::routes());
     r.extend(mibs::routes());
+    r.extend(snmp::routes());
     r
 }
 

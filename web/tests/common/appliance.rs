@@ -197,7 +197,8 @@ impl Appliance {
             .env("WEB_ARGON2_MEMORY_KIB", "256")
             .env("WEB_ARGON2_ITERATIONS", "1")
             .env("FLOWVISION_ADMIN_USER", BROWSER_ADMIN)
-            .env("FLOWVISION_ADMIN_PASSWORD", BROWSER_ADMIN_PW);
+            .env("FLOWVISION_ADMIN_PASSWORD", BROWSER_ADMIN_PW)
+            .env("STATE_DIR", self.tmp.path().join("state"));
         for (k, v) in extra {
             cmd.env(k, v);
         }

@@ -172,8 +172,13 @@ pub fn config(url: &str) -> WebConfig {
     cfg.argon2 = Argon2Cost { memory_kib: 256, iterations: 1, parallelism: 1 };
     cfg.log_level = "critical".into();
     cfg.pool_size = 4;
+    // A fixed sealing key: nothing written into the working directory.
+    cfg.snmp.key = flowvision_web::config::SnmpKeySource::Env(TEST_SNMP_KEY.into());
     cfg
 }
+
+/// The SNMP sealing key of the in-process tests (32 bytes of 0x2a, base64).
+pub const TEST_SNMP_KEY: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
 
 impl Web {
     /// A fresh database and application (migrations and first admin applied).
@@ -193,7 +198,12 @@ impl Web {
 
     /// A fresh environment with the data set stored; returns the rows too.
     pub fn with_data() -> (Web, Vec<FlowRow>) {
-        let web = Web::start();
+        Web::with_data_and(|_| {})
+    }
+
+    /// Same, with a configuration tweak.
+    pub fn with_data_and(tweak: impl FnOnce(&mut WebConfig)) -> (Web, Vec<FlowRow>) {
+        let web = Web::start_with(tweak);
         let rows = dataset(now_ms());
         store(web.pg.url(), &rows);
         // Exporter 3 has one template persisted (for active_templates).
