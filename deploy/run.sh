@@ -23,7 +23,7 @@ home=${FLOWVISION_HOME:-$PWD/.flowvision}
 mkdir -p "$home"
 fv_web_assets || exit 2
 # clang & co. compile the XDP program (xdp/flowvision.bpf.c) during the build.
-fv_need_apt clang llvm libbpf-dev linux-libc-dev || exit 2
+fv_need_apt clang llvm libbpf-dev linux-libc-dev libwireshark-data || exit 2
 # FLOWVISION_BIN_DIR: binaries built beforehand (the test suite runs this script with
 # the binaries it has just built); otherwise a release build of the three binaries.
 if [[ -n ${FLOWVISION_BIN_DIR:-} ]]; then

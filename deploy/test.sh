@@ -11,10 +11,11 @@ cd "$(fv_root)"
 # iproute2 set up the veth test network; chromium runs the console's browser tests
 # (driven by playwright-core from web/node_modules, installed by fv_web_assets); snmp's
 # snmptranslate is the MIB tests' oracle, libsnmp-base the base modules they load;
-# docker.io, docker-compose and debootstrap run the container install's test
+# snmpd is the SNMP tests' agent and libwireshark-data the IANA enterprise registry
+# (vendor names); docker.io, docker-compose and debootstrap run the container install's test
 # (tests/tests/docker.rs: a private engine, images on a debootstrap base).
 fv_need_apt tshark softflowd pmacct nfdump tcpreplay postgresql python3 libpcap0.8 \
-  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 chromium snmp libsnmp-base \
+  clang llvm libbpf-dev linux-libc-dev ethtool iproute2 chromium snmp libsnmp-base snmpd libwireshark-data \
   docker.io docker-compose debootstrap || exit 2
 
 export FLOWVISION_FIXTURES="${FLOWVISION_FIXTURES:-$(cd .. && pwd)/shared/fixtures}"

@@ -59,7 +59,7 @@ Architecture: amd64
 Maintainer: FlowVision <flowvision@localhost>
 Installed-Size: $size
 Depends: libc6 (>= 2.36), libgcc-s1, adduser, ca-certificates
-Recommends: postgresql (>= 15)
+Recommends: postgresql (>= 15), libwireshark-data
 Section: net
 Priority: optional
 Description: NetFlow/IPFIX/sFlow collector with a web console

@@ -2,9 +2,10 @@
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl libwireshark-data \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin flowvision
+ && useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin flowvision \
+ && install -d -o flowvision -g flowvision -m 0700 /var/lib/flowvision/web
 COPY bin/flowvision-web /usr/bin/
 COPY assets /usr/share/flowvision/assets
 COPY docker/healthcheck /usr/lib/flowvision/healthcheck
