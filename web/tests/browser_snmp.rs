@@ -46,5 +46,11 @@ fn snmp_names_in_chromium() {
             ("FV_SNMP", facts.to_string()),
         ],
     );
-    assert!(out.status.success(), "browser tests failed ({}); web log:\n{}\nsnmpd:\n{}", out.status, app.web_log(), agent.log());
+    assert!(
+        out.status.success(),
+        "browser tests failed ({}); web log:\n{}\nsnmpd:\n{}",
+        out.status,
+        app.web_log(),
+        agent.log()
+    );
 }

@@ -76,7 +76,11 @@ fn recording(name: &str, ifs: u32, if_x_table: bool) -> String {
         if if_x_table {
             rows.push((vec![1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1, i], "4", format!("Te0/0/{i}")));
             rows.push((vec![1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15, i], "66", "10000".into()));
-            rows.push((vec![1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18, i], "4", format!("customer {i} - AS{}", 64_500 + i)));
+            rows.push((
+                vec![1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18, i],
+                "4",
+                format!("customer {i} - AS{}", 64_500 + i),
+            ));
         }
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0));
@@ -217,20 +221,42 @@ fn run_netsnmp(agents: &[Agent], concurrency: usize) -> Result<(f64, usize, usiz
                 let Some(a) = agents.get(i) else { break };
                 let base = |cmd: &str| {
                     let mut c = Command::new(cmd);
-                    c.args(["-m", "", "-M", "/nonexistent", "-v2c", "-c", &a.community, "-t", "5", "-r", "1", "-On", "-Oq"])
-                        .env("MIBS", "");
+                    c.args([
+                        "-m",
+                        "",
+                        "-M",
+                        "/nonexistent",
+                        "-v2c",
+                        "-c",
+                        &a.community,
+                        "-t",
+                        "5",
+                        "-r",
+                        "1",
+                        "-On",
+                        "-Oq",
+                    ])
+                    .env("MIBS", "");
                     c
                 };
                 let mut good = base("snmpget")
                     .arg(a.addr.to_string())
-                    .args([".1.3.6.1.2.1.1.1.0", ".1.3.6.1.2.1.1.2.0", ".1.3.6.1.2.1.1.3.0", ".1.3.6.1.2.1.1.5.0"])
+                    .args([
+                        ".1.3.6.1.2.1.1.1.0",
+                        ".1.3.6.1.2.1.1.2.0",
+                        ".1.3.6.1.2.1.1.3.0",
+                        ".1.3.6.1.2.1.1.5.0",
+                    ])
                     .output()
                     .is_ok_and(|o| o.status.success());
                 for (k, col) in columns.iter().enumerate() {
                     match base("snmpbulkwalk").arg("-Cr40").arg(a.addr.to_string()).arg(col).output() {
                         Ok(o) if o.status.success() => {
                             if k == 0 {
-                                rows.fetch_add(o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), std::sync::atomic::Ordering::Relaxed);
+                                rows.fetch_add(
+                                    o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(),
+                                    std::sync::atomic::Ordering::Relaxed,
+                                );
                             }
                         }
                         _ => good = false,
@@ -279,7 +305,12 @@ fn main() -> Result<()> {
     // Warm-up: every responder indexes every recording on first use; not measured.
     let t = Instant::now();
     let warm = run_flowvision(&agents, args.concurrency)?;
-    println!("warm-up (snmpsim indexing {} recordings): {:.1} s, {} agents ok", agents.len(), t.elapsed().as_secs_f64(), warm.2);
+    println!(
+        "warm-up (snmpsim indexing {} recordings): {:.1} s, {} agents ok",
+        agents.len(),
+        t.elapsed().as_secs_f64(),
+        warm.2
+    );
     let total_ifs: usize = agents.iter().map(|a| a.interfaces).sum();
     println!(
         "agents: {} ({} routers x {} interfaces, {} switches x 48 without ifXTable), {} interfaces, {} snmpsim processes, concurrency {}",
@@ -288,11 +319,17 @@ fn main() -> Result<()> {
     let (mut fv_wall, mut fv_cpu, mut ns_wall) = (Vec::new(), Vec::new(), Vec::new());
     for r in 0..args.repeats.max(1) {
         let (wall, cpu, ok, ifs) = run_flowvision(&agents, args.concurrency)?;
-        println!("repeat {r}: FlowVision {wall:.2} s wall, {cpu:.2} s CPU, {ok}/{} agents, {ifs} interfaces", agents.len());
+        println!(
+            "repeat {r}: FlowVision {wall:.2} s wall, {cpu:.2} s CPU, {ok}/{} agents, {ifs} interfaces",
+            agents.len()
+        );
         fv_wall.push(wall);
         fv_cpu.push(cpu);
         let (wall, ok, rows) = run_netsnmp(&agents, args.concurrency)?;
-        println!("repeat {r}: net-snmp   {wall:.2} s wall, {ok}/{} agents, {rows} ifDescr rows", agents.len());
+        println!(
+            "repeat {r}: net-snmp   {wall:.2} s wall, {ok}/{} agents, {rows} ifDescr rows",
+            agents.len()
+        );
         ns_wall.push(wall);
     }
     let (fw, fc, nw) = (median(fv_wall), median(fv_cpu), median(ns_wall));
