@@ -26,7 +26,7 @@ impl Enterprises {
             .lines()
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
-                let (n, name) = l.trim().split_once(|c: char| c == ' ' || c == '\t')?;
+                let (n, name) = l.trim().split_once([' ', '\t'])?;
                 let name = name.trim();
                 Some((n.parse().ok()?, name.to_string())).filter(|_| !name.is_empty())
             })
