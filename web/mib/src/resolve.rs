@@ -431,13 +431,20 @@ fn other_names(resolved: &Resolved, only: Option<&HashSet<String>>) -> Vec<Arc<M
             })
             .collect();
         let Some(doc) = m.source().filter(|_| !candidates.is_empty()) else { continue };
-        for word in scan::identifiers(doc.bytes()) {
-            let Some(id) = data.node_by_name(&word).filter(|id| candidates.contains(id)) else { continue };
+        // Borrowed and deduplicated before any lookup: most words are keywords and
+        // descriptors that are no alias, and a String for each cost more than the rest.
+        let mut words: Vec<&[u8]> = scan::words(doc.bytes()).collect();
+        words.sort_unstable();
+        words.dedup();
+        for word in words {
+            // Always ASCII: the scan's words are letters, digits, `-` and `_`.
+            let Ok(word) = std::str::from_utf8(word) else { continue };
+            let Some(id) = data.node_by_name(word).filter(|id| candidates.contains(id)) else { continue };
             let tree_node = resolved.node_by_id(id);
             if tree_node.name() != word {
                 let mut alias = node_data(tree_node);
                 alias.module = m.name().to_owned();
-                alias.name = word;
+                alias.name = word.to_owned();
                 out.push(Arc::new(alias));
             }
         }
