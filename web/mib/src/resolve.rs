@@ -20,7 +20,8 @@ use crate::tree::{FileReport, Mib};
 /// How to resolve.
 #[derive(Debug, Clone, Default)]
 pub struct ResolveOptions {
-    /// Threads for parsing (resolution itself is sequential); `None`: one per CPU.
+    /// Threads for parsing and for copying the result into the model (resolution
+    /// itself is sequential); `None`: one per CPU.
     pub threads: Option<usize>,
 }
 
@@ -47,7 +48,7 @@ pub fn resolve(sources: &[SourceText], options: &ResolveOptions) -> Mib {
     };
     diagnostics.extend(resolved.diagnostics().iter().map(|d| convert_diagnostic(&resolved, d)));
     let modules = resolved.modules().map(|m| module_info(&resolved, m)).collect();
-    let mut nodes: Vec<Arc<MibNode>> = resolved.nodes().filter(|n| !n.name().is_empty()).map(node).collect();
+    let mut nodes = tree_nodes(&resolved, |_| true, options);
     nodes.extend(other_names(&resolved, None));
     finish(Nodes::All(nodes), modules, diagnostics, sources, &headers)
 }
@@ -168,13 +169,11 @@ pub fn resolve_incremental(
         modules.extend(
             resolved.modules().filter(|m| affected.contains(m.name())).map(|m| module_info(&resolved, m)),
         );
-        nodes.extend(
-            resolved
-                .nodes()
-                .filter(|n| !n.name().is_empty())
-                .filter(|n| n.module().is_some_and(|m| affected.contains(m.name())))
-                .map(node),
-        );
+        nodes.extend(tree_nodes(
+            &resolved,
+            |n| n.module().is_some_and(|m| affected.contains(m.name())),
+            options,
+        ));
         nodes.extend(other_names(&resolved, Some(&affected)));
     }
     finish(
@@ -431,13 +430,20 @@ fn other_names(resolved: &Resolved, only: Option<&HashSet<String>>) -> Vec<Arc<M
             })
             .collect();
         let Some(doc) = m.source().filter(|_| !candidates.is_empty()) else { continue };
-        for word in scan::identifiers(doc.bytes()) {
-            let Some(id) = data.node_by_name(&word).filter(|id| candidates.contains(id)) else { continue };
+        // Borrowed and deduplicated before any lookup: most words are keywords and
+        // descriptors that are no alias, and a String for each cost more than the rest.
+        let mut words: Vec<&[u8]> = scan::words(doc.bytes()).collect();
+        words.sort_unstable();
+        words.dedup();
+        for word in words {
+            // Always ASCII: the scan's words are letters, digits, `-` and `_`.
+            let Ok(word) = std::str::from_utf8(word) else { continue };
+            let Some(id) = data.node_by_name(word).filter(|id| candidates.contains(id)) else { continue };
             let tree_node = resolved.node_by_id(id);
             if tree_node.name() != word {
                 let mut alias = node_data(tree_node);
                 alias.module = m.name().to_owned();
-                alias.name = word;
+                alias.name = word.to_owned();
                 out.push(Arc::new(alias));
             }
         }
@@ -497,8 +503,44 @@ fn references(mib_ref: &Resolved, m: mib_rs::Module<'_>) -> Vec<String> {
     out.into_iter().collect()
 }
 
-fn node(n: mib_rs::Node<'_>) -> Arc<MibNode> {
-    Arc::new(node_data(n))
+/// The named nodes of the resolver's tree that `wanted` accepts, in the tree's order.
+///
+/// A whole corpus has 85,000 of them, each copied field by field into several
+/// allocations: that is split over the threads the options allow, while the
+/// resolution before it is single-threaded anyway.
+fn tree_nodes(
+    resolved: &Resolved,
+    wanted: impl Fn(mib_rs::Node<'_>) -> bool,
+    options: &ResolveOptions,
+) -> Vec<Arc<MibNode>> {
+    let picked: Vec<mib_rs::Node<'_>> =
+        resolved.nodes().filter(|n| !n.name().is_empty() && wanted(*n)).collect();
+    let threads =
+        options.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    // Below this, starting a thread costs more than it saves (incremental resolves).
+    const PER_THREAD: usize = 4096;
+    let threads = threads.min(picked.len() / PER_THREAD).max(1);
+    let convert =
+        |part: &[mib_rs::Node<'_>]| part.iter().map(|&n| Arc::new(node_data(n))).collect::<Vec<_>>();
+    let mut parts = picked.chunks(picked.len().div_ceil(threads).max(1));
+    let Some(first) = parts.next() else { return Vec::new() };
+    std::thread::scope(|scope| {
+        // A part whose thread cannot be started is converted here instead.
+        let others: Vec<_> = parts
+            .map(|part| {
+                std::thread::Builder::new().spawn_scoped(scope, move || convert(part)).map_err(|_| part)
+            })
+            .collect();
+        let mut out = convert(first);
+        for other in others {
+            match other {
+                // node_data does not panic; if it ever did, the caller sees that panic.
+                Ok(thread) => out.extend(thread.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+                Err(part) => out.extend(convert(part)),
+            }
+        }
+        out
+    })
 }
 
 fn node_data(n: mib_rs::Node<'_>) -> MibNode {
