@@ -58,6 +58,7 @@
     canvas._chart = new window.Chart(canvas, cfg);
     canvas.setAttribute("data-labels", JSON.stringify(labels));
     canvas.setAttribute("data-points", String(rows.length));
+    canvas.setAttribute("data-nonzero-points", String(rows.filter(function (i) { return (i.in_bps + i.out_bps) > 0; }).length));
     canvas.setAttribute("data-state", "ready");
   }
 
