@@ -300,6 +300,10 @@ fn schemas() -> Value {
         "IfPoint": obj(&[("t", int("Bucket start, Unix ms")), ("in_bps", num("")), ("out_bps", num("")),
                           ("in_pps", num("")), ("out_pps", num(""))], &["t", "in_bps", "out_bps", "in_pps", "out_pps"]),
         "IfSeries": obj(&window_props(vec![("exporter", string("")), ("ifindex", int("")),
+                         ("label", string("ifName (ifAlias), else ifDescr, else the index")),
+                         ("name", nullable(string("ifName (SNMP)"))), ("alias", nullable(string("ifAlias"))),
+                         ("descr", nullable(string("ifDescr"))), ("speed_bps", nullable(int("Speed, bit/s"))),
+                         ("oper_status", nullable(string("ifOperStatus"))),
                          ("step_seconds", int("")), ("points", array(r("IfPoint")))]),
                         &["exporter", "ifindex", "points"]),
         "TopItem": top_item,
@@ -900,11 +904,13 @@ pub fn document() -> Value {
         p.extend(crate::api::rules_openapi::paths());
         p.extend(crate::api::archive_openapi::paths());
         p.extend(crate::api::mibs_openapi::paths());
+        p.extend(crate::api::snmp_openapi::paths());
     }
     if let Some(s) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         s.extend(crate::api::rules_openapi::schemas());
         s.extend(crate::api::archive_openapi::schemas());
         s.extend(crate::api::mibs_openapi::schemas());
+        s.extend(crate::api::snmp_openapi::schemas());
     }
     imply_unparsable_path_422(&mut doc);
     doc

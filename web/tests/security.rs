@@ -44,7 +44,8 @@ fn logged_out_requests_are_refused_on_every_route() {
             let status = res.status();
             let location = res.headers().get_one("Location").map(str::to_string);
             let body = res.into_string().unwrap_or_default();
-            let ok = if path.starts_with("/api/") {
+            // /metrics answers scrapers like the API: 401, not a login page.
+            let ok = if path.starts_with("/api/") || path == "/metrics" {
                 status == Status::Unauthorized
             } else if method == "GET" {
                 status == Status::SeeOther && location.as_deref().unwrap_or("").starts_with("/login")

@@ -29,6 +29,7 @@ pub mod rules;
 pub mod rules_openapi;
 pub mod simulations;
 pub mod snmp;
+pub mod snmp_openapi;
 pub mod stats;
 
 /// Every route of the API (mounted at `/api/v1`).
