@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { api } from "./session.mjs";
 
 const URL = process.env.FV_URL;
 const ADMIN = process.env.FV_ADMIN_USER;
@@ -92,16 +93,6 @@ async function chartsReady(page) {
   return n;
 }
 
-// JSON of an API path with the page's session (cookies), as the page's own fetch does.
-async function api(page, p, init = {}) {
-  return page.evaluate(async ([p, init]) => {
-    const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
-    const headers = { Accept: "application/json", ...(init.body ? { "Content-Type": "application/json" } : {}) };
-    if (csrf && init.method && init.method !== "GET") headers["X-CSRF-Token"] = csrf;
-    const r = await fetch(p, { credentials: "same-origin", ...init, headers });
-    return { status: r.status, text: await r.text() };
-  }, [p, init]);
-}
 
 const totalBytes = EXPORTERS.reduce((s, e) => s + e.bytes, 0);
 let viewerPw, analystPw;

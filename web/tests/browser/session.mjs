@@ -27,3 +27,15 @@ export async function loggedIn(browser, url) {
   assert.ok(!page.url().includes("/login"), `login failed: ${page.url()}`);
   return page;
 }
+
+/** An API call with `page`'s session (cookies, and its CSRF token on writes), as the
+ * page's own fetch does: `{status, text}`. */
+export async function api(page, p, init = {}) {
+  return page.evaluate(async ([p, init]) => {
+    const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
+    const headers = { Accept: "application/json", ...(init.body ? { "Content-Type": "application/json" } : {}) };
+    if (csrf && init.method && init.method !== "GET") headers["X-CSRF-Token"] = csrf;
+    const r = await fetch(p, { credentials: "same-origin", ...init, headers });
+    return { status: r.status, text: await r.text() };
+  }, [p, init]);
+}

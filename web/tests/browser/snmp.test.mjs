@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import path from "node:path";
-import { launchChromium, loggedIn } from "./session.mjs";
+import { api, launchChromium, loggedIn } from "./session.mjs";
 
 const URL = process.env.FV_URL;
 const ARTIFACTS = process.env.FV_ARTIFACTS;
@@ -53,16 +53,6 @@ function sendV5(source, n, seq) {
     const s = dgram.createSocket("udp4");
     s.bind(0, source, () => s.send(buf, NF_PORT, "127.0.0.1", (e) => { s.close(); if (e) reject(e); else resolve(); }));
   });
-}
-
-async function api(page, p, init = {}) {
-  return page.evaluate(async ([p, init]) => {
-    const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
-    const headers = { Accept: "application/json", ...(init.body ? { "Content-Type": "application/json" } : {}) };
-    if (csrf && init.method && init.method !== "GET") headers["X-CSRF-Token"] = csrf;
-    const r = await fetch(p, { credentials: "same-origin", ...init, headers });
-    return { status: r.status, text: await r.text() };
-  }, [p, init]);
 }
 
 async function waitFor(what, fn, ms = 60000) {
