@@ -171,6 +171,44 @@ fn names_errors_secrets_and_scopes() {
         Some(json!({"version": "2c", "community": snmpd::COMMUNITY_NO_IFX, "port": agent.port()})),
     );
     assert_eq!(r.status, Status::Ok, "{}", r.body);
+    // The group's page sets the same through its form (v3 here, then back to v2c).
+    let page = web.get(&format!("/admin/groups/{gid}/snmp"), Some(&admin));
+    assert_eq!(page.status, Status::Ok);
+    assert!(
+        page.body.contains("snmp-credentials-form") && !page.body.contains("snmp-agent"),
+        "no agent field for groups"
+    );
+    let (u, a, p) = snmpd::USER_SHA256_AES128;
+    let port = agent.port().to_string();
+    let r = web.post_csrf(
+        &format!("/admin/groups/{gid}/snmp"),
+        &admin,
+        &[
+            ("version", "3"),
+            ("community", ""),
+            ("user", u),
+            ("auth_protocol", "SHA-256"),
+            ("auth_password", a),
+            ("priv_protocol", "AES-128"),
+            ("priv_password", p),
+            ("port", &port),
+        ],
+    );
+    assert_eq!(r.status, Status::SeeOther, "{}", r.body);
+    let g = web.json(&format!("/api/v1/groups/{gid}/snmp"), &admin);
+    assert_eq!(g["user"], u, "{g}");
+    assert_eq!(g["priv_protocol"], "AES-128");
+    assert!(
+        !g.to_string().contains(a)
+            && !web.get(&format!("/admin/groups/{gid}/snmp"), Some(&admin)).body.contains(a)
+    );
+    let r = web.post_csrf(
+        &format!("/admin/groups/{gid}/snmp"),
+        &admin,
+        &[("version", "2c"), ("community", snmpd::COMMUNITY_NO_IFX), ("port", &port)],
+    );
+    assert_eq!(r.status, Status::SeeOther, "{}", r.body);
+    assert_eq!(web.json(&format!("/api/v1/groups/{gid}/snmp"), &admin)["version"], "2c");
     // ... but a group default polls each exporter's own address: point exporter 3's own
     // credentials at the agent to use the group's community there.
     let r = web.api("PUT", "/api/v1/exporters/2001:db8::1/snmp", Cred::Session(&admin),
@@ -250,6 +288,7 @@ fn names_errors_secrets_and_scopes() {
         web.api("POST", "/api/v1/exporters/192.0.2.2/snmp/poll", Cred::Session(&viewer), None).status,
         Status::Forbidden
     );
+    assert_eq!(web.get(&format!("/admin/groups/{gid}/snmp"), Some(&viewer)).status, Status::Forbidden);
     let page = web.get("/exporters/192.0.2.2", Some(&viewer)).body;
     assert!(
         page.contains(snmpd::SYS_NAME)

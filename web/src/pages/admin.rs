@@ -285,7 +285,7 @@ async fn groups(auth: Auth, app: &State<App>, done: Option<&str>) -> AppResult<H
             (done_notice(done))
             p.muted { "A device group is a named set of exporter prefixes; granting it to a user lets them see those exporters." }
             table.data #groups-table {
-                thead { tr { th { "Name" } th { "Description and prefixes" } th.num { "Users" } th {} } }
+                thead { tr { th { "Name" } th { "Description and prefixes" } th.num { "Users" } th { "SNMP default" } th {} } }
                 tbody {
                     @for g in &list {
                         tr data-test="row" data-group=(g.name) {
@@ -300,6 +300,7 @@ async fn groups(auth: Auth, app: &State<App>, done: Option<&str>) -> AppResult<H
                                 }
                             }
                             td.num { (g.users) }
+                            td { a data-test="group-snmp" href={ "/admin/groups/" (g.id) "/snmp" } { "credentials" } }
                             td {
                                 form.inline method="post" action={ "/admin/groups/" (g.id) "/delete" } data-confirm="Delete this group?" {
                                     (csrf_field(&auth)) button.danger type="submit" { "Delete" } }

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 /// The routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![credentials_form, poll_form, metrics]
+    routes![credentials_form, poll_form, group_page, group_form, group_delete, metrics]
 }
 
 /// The card on the exporter page.
@@ -58,15 +58,18 @@ pub fn card(
                 }
             }
             @if auth.role.allows(Permission::ManageSnmp) {
-                (credentials_card(auth, &e.exporter, creds, unavailable))
+                (credentials_card(auth, &format!("/exporters/{}/snmp", e.exporter), true, creds, unavailable))
             }
         }
     }
 }
 
-fn credentials_card(
+/// The credentials form posting to `action`; `agent`: whether an agent address may be
+/// given (exporters; a device group's default polls each exporter's own address).
+pub fn credentials_card(
     auth: &Auth,
-    exporter: &str,
+    action: &str,
+    agent: bool,
     creds: Option<&CredentialsView>,
     unavailable: Option<&str>,
 ) -> Markup {
@@ -91,7 +94,7 @@ fn credentials_card(
                 },
                 None => p.muted { "None set." },
             }
-            form #snmp-credentials-form method="post" action={ "/exporters/" (exporter) "/snmp" } {
+            form #snmp-credentials-form method="post" action=(action) {
                 (super::layout::csrf_field(auth))
                 label for="snmp-version" { "Version" }
                 select #snmp-version name="version" {
@@ -116,7 +119,9 @@ fn credentials_card(
                     }
                 }
                 (field("priv_password", "Privacy password", "password", ""))
-                (field("agent", "Agent address (default: the exporter's)", "text", &creds.map(|c| opt(&c.agent)).unwrap_or_default()))
+                @if agent {
+                    (field("agent", "Agent address (default: the exporter's)", "text", &creds.map(|c| opt(&c.agent)).unwrap_or_default()))
+                }
                 (field("port", "Port", "number", &creds.map_or(161, |c| c.port).to_string()))
                 button #snmp-credentials-submit type="submit" { "Save and poll" }
             }
@@ -142,6 +147,31 @@ fn nonblank(o: Option<String>) -> Option<String> {
     o.filter(|s| !s.trim().is_empty())
 }
 
+impl CredentialsFields {
+    /// The API's input: fields of the other version dropped, blanks absent.
+    fn into_input(self) -> AppResult<CredentialsInput> {
+        let v3 = self.version.trim() == "3";
+        let port = match nonblank(self.port) {
+            None => None,
+            Some(p) => Some(
+                p.trim().parse::<u16>().map_err(|_| AppError::BadRequest("port must be 1-65535".into()))?,
+            ),
+        };
+        let only_v3 = |o: Option<String>| if v3 { nonblank(o) } else { None };
+        Ok(CredentialsInput {
+            community: if v3 { None } else { nonblank(self.community) },
+            user: only_v3(self.user),
+            auth_protocol: only_v3(self.auth_protocol),
+            auth_password: only_v3(self.auth_password),
+            priv_protocol: only_v3(self.priv_protocol),
+            priv_password: only_v3(self.priv_password),
+            agent: nonblank(self.agent),
+            port,
+            version: self.version,
+        })
+    }
+}
+
 #[post("/exporters/<addr>/snmp", data = "<form>")]
 async fn credentials_form(
     auth: Auth,
@@ -150,31 +180,70 @@ async fn credentials_form(
     form: CsrfForm<CredentialsFields>,
 ) -> AppResult<Redirect> {
     let ip: IpAddr = addr.parse().map_err(|_| AppError::NotFound)?;
-    let f = form.0;
-    let v3 = f.version.trim() == "3";
-    let port = match nonblank(f.port) {
-        None => None,
-        Some(p) => {
-            Some(p.trim().parse::<u16>().map_err(|_| AppError::BadRequest("port must be 1-65535".into()))?)
-        }
-    };
-    let input = CredentialsInput {
-        version: f.version,
-        community: if v3 { None } else { nonblank(f.community) },
-        user: if v3 { nonblank(f.user) } else { None },
-        auth_protocol: if v3 { nonblank(f.auth_protocol) } else { None },
-        auth_password: if v3 { nonblank(f.auth_password) } else { None },
-        priv_protocol: if v3 { nonblank(f.priv_protocol) } else { None },
-        priv_password: if v3 { nonblank(f.priv_password) } else { None },
-        agent: nonblank(f.agent),
-        port,
-    };
+    let input = form.0.into_input()?;
     crate::api::snmp::set_credentials(app, &auth, CredentialsOwner::Exporter(ip), input).await?;
     // New credentials are tried at once: the card then shows their outcome.
     if auth.role.allows(Permission::PollSnmp) {
         crate::api::snmp::poll_now(app, &auth, ip).await?;
     }
     Ok(Redirect::to(format!("/exporters/{ip}")))
+}
+
+/// A device group's default credentials (admins).
+#[get("/admin/groups/<id>/snmp")]
+async fn group_page(auth: Auth, app: &State<App>, id: i64) -> AppResult<super::Html> {
+    auth.require(Permission::ManageSnmp)?;
+    let group = app.db.groups().await?.into_iter().find(|g| g.id == id).ok_or(AppError::NotFound)?;
+    let creds = app.db.group_snmp_credentials(id).await?.map(|c| c.view());
+    Ok(super::html(super::layout::page(
+        &format!("SNMP default of device group {}", group.name),
+        &auth,
+        "groups",
+        m! {
+            p.muted { "Exporters in this group's prefixes (" (group.prefixes.join(", ")) ") without credentials of their own are polled with these, at their own addresses." }
+            (credentials_card(&auth, &format!("/admin/groups/{id}/snmp"), false, creds.as_ref(), app.snmp.unavailable()))
+            @if creds.is_some() {
+                form #snmp-group-delete method="post" action={ "/admin/groups/" (id) "/snmp/delete" } data-confirm="Remove this group's SNMP default?" {
+                    (super::layout::csrf_field(&auth))
+                    button.danger type="submit" { "Remove the default" }
+                }
+            }
+            p { a href="/admin/groups" { "← device groups" } }
+        },
+    )))
+}
+
+#[post("/admin/groups/<id>/snmp", data = "<form>")]
+async fn group_form(
+    auth: Auth,
+    app: &State<App>,
+    id: i64,
+    form: CsrfForm<CredentialsFields>,
+) -> AppResult<Redirect> {
+    let input = form.0.into_input()?;
+    crate::api::snmp::set_credentials(app, &auth, CredentialsOwner::Group(id), input).await?;
+    Ok(Redirect::to(format!("/admin/groups/{id}/snmp")))
+}
+
+#[post("/admin/groups/<id>/snmp/delete", data = "<_form>")]
+async fn group_delete(
+    auth: Auth,
+    app: &State<App>,
+    id: i64,
+    _form: CsrfForm<super::account::Confirm>,
+) -> AppResult<Redirect> {
+    auth.require(Permission::ManageSnmp)?;
+    app.db.delete_snmp_credentials(auth.scope(), CredentialsOwner::Group(id)).await?;
+    crate::actions::audit(
+        app,
+        &auth,
+        "snmp.credentials.delete",
+        &format!("group {id}"),
+        true,
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(Redirect::to(format!("/admin/groups/{id}/snmp")))
 }
 
 #[post("/exporters/<addr>/snmp/poll", data = "<_form>")]
