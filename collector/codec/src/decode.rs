@@ -8,7 +8,9 @@ use crate::hash::FxHashMap;
 use crate::ie::{FieldSpec, Target, VARIABLE_LENGTH};
 use crate::output::DecodeOutput;
 use crate::record::{DatagramInfo, EnterpriseField, FlowRecord, OptionsInfo, Protocol, SamplingOrigin};
-use crate::template::{PendingSet, ScopeKey, ScopeOptions, Template, TemplateCache, TemplateCacheConfig};
+use crate::template::{
+    Layout, PendingSet, ScopeKey, ScopeOptions, Template, TemplateCache, TemplateCacheConfig,
+};
 use crate::{ipfix, netflow_v5, netflow_v9, sflow};
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -314,15 +316,21 @@ pub(crate) fn decode_records(
         }
         let ent_start = out.enterprise_fields.len();
         let mut failed = None;
-        for (spec, target) in template.fields.iter().zip(template.targets()) {
-            let bytes = match field_bytes(&mut cur, spec.length, template.id) {
-                Ok(b) => b,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            };
-            apply(*target, spec, bytes, &env, &mut rec, &mut p, out, record_start);
+        if let (Some(layout), Some(fixed)) = (template.layout(), template.fixed_length) {
+            // The loop condition guarantees a whole record (min_length is the length).
+            let record = cur.take(fixed)?;
+            apply_layout(layout, record, &env, &mut rec, &mut p, out, record_start);
+        } else {
+            for (spec, target) in template.fields.iter().zip(template.targets()) {
+                let bytes = match field_bytes(&mut cur, spec.length, template.id) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                };
+                apply(*target, spec, bytes, &env, &mut rec, &mut p, out, record_start);
+            }
         }
         if let Some(e) = failed {
             out.enterprise_fields.truncate(ent_start);
@@ -353,6 +361,59 @@ pub(crate) fn decode_records(
         }
     }
     Ok((produced, options_read))
+}
+
+/// Decodes a record of a template with a [`Layout`]: each target's `apply` arm,
+/// unrolled with the target known, so no field is dispatched at run time.
+#[inline(always)]
+fn apply_layout(
+    layout: &Layout,
+    record: &[u8],
+    env: &Env,
+    rec: &mut FlowRecord,
+    p: &mut Pending,
+    out: &mut DecodeOutput,
+    record_start: &[u8],
+) {
+    // Neither pen nor id is read for these targets (only `Target::Keep` reads them).
+    let spec = FieldSpec { id: 0, pen: 0, length: 0 };
+    let mut spans = layout.spans.iter().copied();
+    macro_rules! field {
+        ($($target:ident),* $(,)?) => {$(
+            if let Some(Some((start, end))) = spans.next() {
+                if let Some(bytes) = record.get(start..end) {
+                    apply(Target::$target, &spec, bytes, env, rec, p, out, record_start);
+                }
+            }
+        )*};
+    }
+    // The order of LAYOUT_TARGETS.
+    field!(
+        SrcAddr,
+        DstAddr,
+        SrcPort,
+        DstPort,
+        Proto,
+        TcpFlags,
+        Tos,
+        Bytes,
+        PacketCount,
+        InIf,
+        OutIf,
+        SrcAs,
+        DstAs,
+        NextHop,
+        SrcMask,
+        DstMask,
+        Vlan,
+        StartUptime,
+        EndUptime,
+        StartSeconds,
+        EndSeconds,
+        StartMillis,
+        EndMillis,
+        SamplingInterval,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
