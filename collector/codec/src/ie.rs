@@ -142,6 +142,26 @@ pub enum Target {
 }
 
 impl Target {
+    /// Targets that set nothing when a record is decoded: skipped fields, and counters
+    /// and addresses that lost to a higher-priority duplicate (`resolve_priorities`) or
+    /// only stand in for one. The straight-line layout ignores them; `apply` does too.
+    pub fn is_inert(self) -> bool {
+        matches!(
+            self,
+            Target::Skip
+                | Target::Octets
+                | Target::Packets
+                | Target::PostOctets
+                | Target::PostPackets
+                | Target::TotalOctets
+                | Target::TotalPackets
+                | Target::InitiatorOctets
+                | Target::InitiatorPackets
+                | Target::BgpNextHop
+                | Target::Dot1qVlan
+        )
+    }
+
     /// The target of IANA element `ie` (enterprise number 0).
     pub fn of(ie: u16) -> Target {
         use id::*;

@@ -169,20 +169,7 @@ impl Layout {
         for (f, t) in fields.iter().zip(targets) {
             let len = usize::from(f.length);
             let end = start + len;
-            let inert = matches!(
-                t,
-                Target::Skip
-                    | Target::Octets
-                    | Target::Packets
-                    | Target::PostOctets
-                    | Target::PostPackets
-                    | Target::TotalOctets
-                    | Target::TotalPackets
-                    | Target::InitiatorOctets
-                    | Target::InitiatorPackets
-                    | Target::BgpNextHop
-                    | Target::Dot1qVlan
-            );
+            let inert = t.is_inert();
             // Zero-length fields say nothing; the general decoder ignores them too.
             if len != 0 && !inert {
                 let i = LAYOUT_TARGETS.iter().position(|l| l == t)?;
