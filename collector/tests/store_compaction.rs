@@ -154,6 +154,7 @@ fn compaction_keeps_totals_and_the_top_keys() {
                                                           // Exact rollups at ingest, so what compaction folds is all there is to check.
     cfg.talkers_per_batch = 1_000_000;
     cfg.services_per_batch = 1_000_000;
+    cfg.as_pairs_per_batch = 1_000_000;
     cfg.topn_keep = KEEP;
     let stats = Arc::new(StoreStats::default());
     let (store, tx) = Store::start(cfg, Arc::clone(&stats)).unwrap();

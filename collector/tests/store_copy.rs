@@ -21,6 +21,7 @@ const TALKER_1M: &str = Rollup::Talker.minute();
 const EXPORTER_1M: &str = Rollup::Exporter.minute();
 const SERVICE_1M: &str = Rollup::Service.minute();
 const PROTOCOL_1M: &str = Rollup::Protocol.minute();
+const AS_1M: &str = Rollup::As.minute();
 
 /// 2024-02-29T11:30:00Z.
 const T0: i64 = 1_709_206_200_000;
@@ -95,6 +96,7 @@ fn copy_round_trip_and_exact_rollups() {
     // Large top-N: every talker and service is kept, so the rollups are exact.
     cfg.talkers_per_batch = 1_000_000;
     cfg.services_per_batch = 1_000_000;
+    cfg.as_pairs_per_batch = 1_000_000;
     cfg.writers = 2;
     let stats = Arc::new(StoreStats::default());
     let (store, tx) = Store::start(cfg, Arc::clone(&stats)).unwrap();
@@ -164,6 +166,7 @@ fn top_talkers_and_services_keep_totals() {
     cfg.clock = Arc::new(ManualClock::new(T0 + 600_000));
     cfg.talkers_per_batch = 3;
     cfg.services_per_batch = 2;
+    cfg.as_pairs_per_batch = 4;
     let stats = Arc::new(StoreStats::default());
     let (store, tx) = Store::start(cfg, Arc::clone(&stats)).unwrap();
     let mut rng = Rng::new(7);
@@ -221,7 +224,29 @@ fn top_talkers_and_services_keep_totals() {
         .unwrap()
         .get(0);
     assert_eq!(svc_bad, 0, "service totals differ from protocol totals");
-    println!("top-N rollups: {kept} talker rows kept, {others} 'other' rows; totals equal exporter/protocol rollups");
+    // AS pairs: at most 4 kept per batch and (minute, exporter), the rest in "other",
+    // and the totals are the exporter's.
+    let as_other = Rollup::As.is_other();
+    let (as_bad, as_others): (i64, i64) = {
+        let r = c
+            .query_one(
+                &format!(
+                    "SELECT (SELECT count(*) FROM (SELECT bucket, exporter, sum(flows) f, \
+                       LEAST(sum(bytes), 9223372036854775807) b FROM {AS_1M} \
+                       GROUP BY 1, 2) a JOIN {EXPORTER_1M} e USING (bucket, exporter) WHERE a.f <> e.flows OR a.b <> e.bytes), \
+                     (SELECT count(*) FROM {AS_1M} WHERE {as_other})"
+                ),
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(as_bad, 0, "AS pair totals differ from exporter totals");
+    assert!(as_others > 0, "no AS pair was folded into 'other'");
+    println!(
+        "top-N rollups: {kept} talker rows kept, {others} 'other' rows, {as_others} AS 'other' rows; \
+         totals equal exporter/protocol rollups"
+    );
 }
 
 /// Where we stand: rows/s of COPY alone (hand-written encoder vs tokio-postgres's

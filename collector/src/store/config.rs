@@ -63,6 +63,9 @@ pub struct StoreConfig {
     pub talkers_per_batch: usize,
     /// Top-N (protocol, port) services per (minute, exporter) kept per batch [50].
     pub services_per_batch: usize,
+    /// Top-N (source AS, destination AS) pairs per (minute, exporter) kept per batch
+    /// [100, what the minute compaction keeps].
+    pub as_pairs_per_batch: usize,
     /// Rows kept per closed minute, hour and day by the top-N compaction of the
     /// talker, service and AS rollups [100 / 100 / 200].
     pub topn_keep: super::compaction::TopNKeep,
@@ -114,6 +117,7 @@ impl StoreConfig {
             topn_keep: super::compaction::TopNKeep::default(),
             rollup_1d_retention_days: 400,
             services_per_batch: 50,
+            as_pairs_per_batch: 100,
             connect_timeout: Duration::from_secs(5),
             batch_timeout: Duration::from_secs(30),
             spool_after_queue_full: Duration::from_millis(250),
@@ -151,8 +155,8 @@ impl StoreConfig {
         if k.minute < 1 || k.hour < 1 || k.day < 1 {
             return bad("top-N compaction must keep at least 1 row per period");
         }
-        if self.talkers_per_batch == 0 || self.services_per_batch == 0 {
-            return bad("talkers_per_batch and services_per_batch must be at least 1");
+        if self.talkers_per_batch == 0 || self.services_per_batch == 0 || self.as_pairs_per_batch == 0 {
+            return bad("talkers_per_batch, services_per_batch and as_pairs_per_batch must be at least 1");
         }
         Ok(())
     }

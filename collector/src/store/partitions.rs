@@ -206,9 +206,10 @@ pub async fn create_missing(
             let name = partition_name(parent, span, lo);
             client
                 .batch_execute(&format!(
-                    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {parent} FOR VALUES FROM ('{}') TO ('{}')",
+                    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF {parent} FOR VALUES FROM ('{}') TO ('{}'){}",
                     sql_timestamp(lo),
-                    sql_timestamp(hi)
+                    sql_timestamp(hi),
+                    storage_parameters(family),
                 ))
                 .await?;
             parts.insert(lo, Partition { name: name.clone(), lo_ms: lo, hi_ms: hi });
@@ -222,6 +223,17 @@ pub async fn create_missing(
         cache.invalidate();
     }
     result
+}
+
+/// Storage parameters of a new partition. Rollup rows are updated in place by the
+/// upserts of every batch of their minute (and hour): free space on each page lets
+/// PostgreSQL update them as heap-only tuples, without a new index entry (less WAL and
+/// CPU per batch). `flows` is append-only and packed full.
+fn storage_parameters(family: Family) -> &'static str {
+    match family {
+        Family::Flows => "",
+        Family::Minute | Family::Hour => " WITH (fillfactor = 70)",
+    }
 }
 
 /// Drops partitions of every managed table whose upper bound is at or before

@@ -18,7 +18,7 @@
 use super::time::{system_time, HOUR_MS, MINUTE_MS};
 use super::FlowRow;
 use flowvision_codec::FlowRecord;
-use flowvision_schema::rollup::OTHER_PORT;
+use flowvision_schema::rollup::{OTHER_AS, OTHER_PORT};
 use flowvision_schema::tables::EXPORTERS;
 use flowvision_schema::{Rollup, Tier};
 use std::hash::Hash;
@@ -66,7 +66,7 @@ int_key!(ExporterKey,);
 int_key!(InterfaceKey, in_if: u32, out_if: u32);
 int_key!(ProtocolKey, proto: u8);
 int_key!(ServiceKey, proto: u8, port: i32);
-int_key!(AsKey, src_as: u32, dst_as: u32);
+int_key!(AsKey, src_as: i64, dst_as: i64);
 
 /// Talker key: side 0 = source, 1 = destination; `None` is "other".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,7 +157,11 @@ impl Aggregates {
         bump(&mut self.interface, InterfaceKey { bucket, exporter, in_if: r.in_if, out_if: r.out_if }, &m);
         bump(&mut self.protocol, ProtocolKey { bucket, exporter, proto: r.proto }, &m);
         bump(&mut self.service, ServiceKey { bucket, exporter, proto: r.proto, port: service_port(r) }, &m);
-        bump(&mut self.asn, AsKey { bucket, exporter, src_as: r.src_as, dst_as: r.dst_as }, &m);
+        bump(
+            &mut self.asn,
+            AsKey { bucket, exporter, src_as: i64::from(r.src_as), dst_as: i64::from(r.dst_as) },
+            &m,
+        );
         bump(&mut self.talker, TalkerKey { bucket, exporter, side: 0, addr: r.src_addr }, &m);
         bump(&mut self.talker, TalkerKey { bucket, exporter, side: 1, addr: r.dst_addr }, &m);
         let t = row.time_received_ms;
@@ -181,8 +185,9 @@ impl Aggregates {
             });
     }
 
-    /// Folds all but the top keys of talkers and services into their "other" rows.
-    pub fn prune(&mut self, talkers: usize, services: usize) {
+    /// Folds all but the top keys of talkers, services and AS pairs into their "other"
+    /// rows.
+    pub fn prune(&mut self, talkers: usize, services: usize, as_pairs: usize) {
         top_k(
             &mut self.talker,
             talkers,
@@ -194,6 +199,12 @@ impl Aggregates {
             services,
             |k| (k.bucket, k.exporter),
             |k| ServiceKey { port: OTHER_PORT, ..*k },
+        );
+        top_k(
+            &mut self.asn,
+            as_pairs,
+            |k| (k.bucket, k.exporter),
+            |k| AsKey { src_as: OTHER_AS, dst_as: OTHER_AS, ..*k },
         );
     }
 }
@@ -533,7 +544,7 @@ mod tests {
         }
         let total: i64 = (1..=100).sum::<i64>() * 10;
         assert_eq!(a.exporter.values().map(|m| m.bytes).sum::<i64>(), total);
-        a.prune(5, 5);
+        a.prune(5, 5, 5);
         let src: Vec<_> = a.talker.iter().filter(|(k, _)| k.side == 0).collect();
         // Two minutes (t..t+99 s), top 5 + other per minute.
         assert_eq!(src.len(), 12);

@@ -487,7 +487,7 @@ impl Writer {
             for r in batch.rows.iter().filter(keep) {
                 agg.add(r);
             }
-            agg.prune(cfg.talkers_per_batch, cfg.services_per_batch);
+            agg.prune(cfg.talkers_per_batch, cfg.services_per_batch, cfg.as_pairs_per_batch);
         })
         .await
         .map_err(classify)?;
