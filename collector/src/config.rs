@@ -97,6 +97,9 @@ pub struct CollectorConfig {
     /// Longest a partly filled batch waits before it is sent, ms: the floor of the
     /// receive-to-commit latency at low rates.
     pub batch_max_age_ms: u64,
+    /// Database writer connections (threads), each storing whole batches in its own
+    /// transactions; rollup upserts are ordered by key, so writers cannot deadlock.
+    pub db_writers: usize,
     /// Directory for the on-disk spool and the template snapshot.
     pub state_dir: PathBuf,
     /// Spool bound, bytes.
@@ -223,6 +226,13 @@ impl CollectorConfig {
                 Err("must be 1 to 60000 ms".into())
             }
         })?;
+        let db_writers = env.parse("DB_WRITERS", 1usize, |w| {
+            if (1..=16).contains(w) {
+                Ok(())
+            } else {
+                Err("must be 1 to 16".into())
+            }
+        })?;
         let state_dir = PathBuf::from(env.raw("STATE_DIR").unwrap_or_else(|| ".flowvision/state".into()));
         let spool_max_bytes = env.parse("SPOOL_MAX_BYTES", 4u64 << 30, |_| Ok(()))?;
         let sampling = match env.raw("SAMPLING_RATES") {
@@ -245,6 +255,7 @@ impl CollectorConfig {
             socket_rcvbuf,
             batch_rows,
             batch_max_age_ms,
+            db_writers,
             state_dir,
             spool_max_bytes,
             sampling,
@@ -339,6 +350,15 @@ mod tests {
         assert_eq!(c.retention_days, 7);
         assert_eq!(c.metrics_listen.to_string(), "127.0.0.1:9105");
         assert_eq!(c.ingest_mode, IngestMode::Auto);
+        assert_eq!(c.db_writers, 1);
+    }
+
+    #[test]
+    fn database_writers() {
+        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("DB_WRITERS", "2")]).unwrap().db_writers, 2);
+        for bad in ["0", "17", "two"] {
+            assert_eq!(cfg(&[("DATABASE_URL", "x"), ("DB_WRITERS", bad)]).unwrap_err().name, "DB_WRITERS");
+        }
     }
 
     #[test]

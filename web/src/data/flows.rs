@@ -278,7 +278,34 @@ impl FlowQuery {
     }
 }
 
+/// The newest slice of the range a search reads first; each further slice is
+/// [`SLICE_GROWTH`] times longer. Why: the raw table is indexed by time only (BRIN),
+/// so one query over the whole range reads and sorts every row of the range before
+/// the first page can be returned; most searches fill their page from the newest
+/// minutes. A rare match still costs a read of the whole range, in a few queries.
+const FIRST_SLICE: time::Duration = time::Duration::minutes(5);
+/// How much longer each following slice is than the one before.
+const SLICE_GROWTH: i32 = 4;
+
+/// The time slices a search reads, newest first: they tile `[from, to)` without
+/// gaps or overlap.
+fn slices(from: OffsetDateTime, to: OffsetDateTime) -> Vec<(OffsetDateTime, OffsetDateTime)> {
+    let mut out = Vec::new();
+    let mut end = to;
+    let mut span = FIRST_SLICE;
+    while end > from {
+        let start = end.checked_sub(span).map_or(from, |s| s.max(from));
+        out.push((start, end));
+        end = start;
+        span = span.saturating_mul(SLICE_GROWTH);
+    }
+    out
+}
+
 impl Db {
+    /// The newest `offset + limit` rows of the search, read slice by slice (see
+    /// [`FIRST_SLICE`]) in one read-only repeatable-read transaction, so every slice
+    /// sees the same snapshot; then the first `offset` are skipped.
     async fn run_search(
         &self,
         scope: &Scope,
@@ -287,25 +314,37 @@ impl Db {
         offset: i64,
     ) -> DataResult<(OffsetDateTime, OffsetDateTime, Vec<FlowRow>)> {
         let (from, to) = q.range(OffsetDateTime::now_utc())?;
-        let (cond, mut params) = build(scope, q.filter.as_ref(), from, to);
-        params.push(Box::new(limit));
-        let nl = params.len();
-        params.push(Box::new(offset));
-        let no = params.len();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {FLOWS_SEARCHABLE} WHERE {cond} ORDER BY time_received DESC LIMIT ${nl} OFFSET ${no}"
-        );
+        let wanted = usize::try_from(limit.saturating_add(offset)).unwrap_or(usize::MAX);
         let mut c = self.conn().await?;
-        let tx = c.build_transaction().read_only(true).start().await?;
+        let tx = c
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .start()
+            .await?;
         // SET LOCAL through set_config: the limit is a parameter and ends with the transaction.
         let timeout = self.limits.timeout.as_millis().to_string();
         tx.query_one("SELECT set_config('statement_timeout', $1, true)", &[&timeout]).await?;
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let rows = tx.query(&sql, &refs).await?;
+        let mut found = Vec::new();
+        for (start, end) in slices(from, to) {
+            let (cond, mut params) = build(scope, q.filter.as_ref(), start, end);
+            let rest = i64::try_from(wanted.saturating_sub(found.len())).unwrap_or(i64::MAX);
+            params.push(Box::new(rest));
+            let nl = params.len();
+            let sql = format!(
+                "SELECT {COLUMNS} FROM {FLOWS_SEARCHABLE} WHERE {cond} ORDER BY time_received DESC LIMIT ${nl}"
+            );
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+            found.extend(tx.query(&sql, &refs).await?);
+            if found.len() >= wanted {
+                break;
+            }
+        }
         tx.commit().await?;
         drop(c);
-        let mut rows = rows.iter().map(row).collect::<DataResult<Vec<_>>>()?;
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut rows = found.iter().skip(skip).map(row).collect::<DataResult<Vec<_>>>()?;
         self.name_flows(scope, &mut rows).await?;
         Ok((from, to, rows))
     }
@@ -361,5 +400,22 @@ mod tests {
         assert!(sql.contains("(src_port = $5::bigint OR dst_port = $5::bigint)"), "{sql}");
         assert!(sql.contains("(in_if = $6::bigint OR out_if = $6::bigint)"), "{sql}");
         assert!(!sql.contains("10.0.0.0"), "values must be parameters: {sql}");
+    }
+
+    #[test]
+    fn slices_tile_the_range_newest_first() {
+        let to = OffsetDateTime::now_utc();
+        for span in [time::Duration::seconds(1), time::Duration::hours(1), time::Duration::days(7)] {
+            let from = to - span;
+            let s = slices(from, to);
+            assert_eq!(s.first().unwrap().1, to);
+            assert_eq!(s.last().unwrap().0, from);
+            for w in s.windows(2) {
+                assert_eq!(w[0].0, w[1].1, "no gap, no overlap");
+                assert!(w[0].0 < w[0].1, "no empty slice");
+            }
+            assert!(s.len() <= 8, "{} slices for {span}", s.len());
+        }
+        assert_eq!(slices(to - time::Duration::hours(1), to).len(), 3);
     }
 }

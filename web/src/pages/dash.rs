@@ -140,14 +140,14 @@ async fn overview(auth: Auth, app: &State<App>, q: DashParams) -> AppResult<Html
     let scope = auth.scope();
     // Independent queries on their own pooled connections: the page waits for the
     // slowest, not for the sum.
-    let (series, talkers, services, protocols) = futures_util::future::try_join4(
+    let (series, talkers, services, protocols, exporters) = futures_util::future::try_join5(
         app.db.traffic(scope, &w, &f),
         app.db.top(scope, &w, &f, TopKind::Talkers { dst: false }, 10),
         app.db.top(scope, &w, &f, TopKind::Services, 10),
         app.db.top(scope, &w, &f, TopKind::Protocols, 10),
+        app.db.exporter_addresses(scope),
     )
     .await?;
-    let exporters = app.db.exporter_addresses(scope).await?;
     let secs = w.seconds();
     let can_search = auth.role.allows(Permission::SearchFlows);
     Ok(html(page(
