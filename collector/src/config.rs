@@ -99,6 +99,8 @@ pub struct CollectorConfig {
     pub batch_max_age_ms: u64,
     /// Database writer connections (threads), each storing whole batches in its own
     /// transactions; rollup upserts are ordered by key, so writers cannot deadlock.
+    /// Two by default: one backend alone waits on every commit's WAL flush while the
+    /// database's other core idles (docs/benchmarks.md, "Ingest").
     pub db_writers: usize,
     /// Directory for the on-disk spool and the template snapshot.
     pub state_dir: PathBuf,
@@ -226,7 +228,7 @@ impl CollectorConfig {
                 Err("must be 1 to 60000 ms".into())
             }
         })?;
-        let db_writers = env.parse("DB_WRITERS", 1usize, |w| {
+        let db_writers = env.parse("DB_WRITERS", 2usize, |w| {
             if (1..=16).contains(w) {
                 Ok(())
             } else {
@@ -350,12 +352,12 @@ mod tests {
         assert_eq!(c.retention_days, 7);
         assert_eq!(c.metrics_listen.to_string(), "127.0.0.1:9105");
         assert_eq!(c.ingest_mode, IngestMode::Auto);
-        assert_eq!(c.db_writers, 1);
+        assert_eq!(c.db_writers, 2);
     }
 
     #[test]
     fn database_writers() {
-        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("DB_WRITERS", "2")]).unwrap().db_writers, 2);
+        assert_eq!(cfg(&[("DATABASE_URL", "x"), ("DB_WRITERS", "3")]).unwrap().db_writers, 3);
         for bad in ["0", "17", "two"] {
             assert_eq!(cfg(&[("DATABASE_URL", "x"), ("DB_WRITERS", bad)]).unwrap_err().name, "DB_WRITERS");
         }
