@@ -200,13 +200,7 @@ impl CollectorConfig {
             });
         }
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let workers = env.parse("COLLECTOR_WORKERS", cores, |w| {
-            if (1..=256).contains(w) {
-                Ok(())
-            } else {
-                Err("must be 1 to 256".into())
-            }
-        })?;
+        let workers = env.parse("COLLECTOR_WORKERS", cores, one_to(256))?;
         let socket_rcvbuf = env.parse("SOCKET_RCVBUF", 32usize << 20, |b| {
             if *b >= 65_536 {
                 Ok(())
@@ -214,13 +208,7 @@ impl CollectorConfig {
                 Err("must be at least 65536 bytes".into())
             }
         })?;
-        let batch_rows = env.parse("BATCH_ROWS", 65_536usize, |b| {
-            if (1..=1_000_000).contains(b) {
-                Ok(())
-            } else {
-                Err("must be 1 to 1000000".into())
-            }
-        })?;
+        let batch_rows = env.parse("BATCH_ROWS", 65_536usize, one_to(1_000_000))?;
         let batch_max_age_ms = env.parse("BATCH_MAX_AGE_MS", 1000u64, |a| {
             if (1..=60_000).contains(a) {
                 Ok(())
@@ -228,13 +216,7 @@ impl CollectorConfig {
                 Err("must be 1 to 60000 ms".into())
             }
         })?;
-        let db_writers = env.parse("DB_WRITERS", 2usize, |w| {
-            if (1..=16).contains(w) {
-                Ok(())
-            } else {
-                Err("must be 1 to 16".into())
-            }
-        })?;
+        let db_writers = env.parse("DB_WRITERS", 2usize, one_to(16))?;
         let state_dir = PathBuf::from(env.raw("STATE_DIR").unwrap_or_else(|| ".flowvision/state".into()));
         let spool_max_bytes = env.parse("SPOOL_MAX_BYTES", 4u64 << 30, |_| Ok(()))?;
         let sampling = match env.raw("SAMPLING_RATES") {
@@ -268,6 +250,11 @@ impl CollectorConfig {
             })?,
         })
     }
+}
+
+/// A count from 1 to `hi`.
+fn one_to(hi: usize) -> impl Fn(&usize) -> Result<(), String> {
+    move |v| if (1..=hi).contains(v) { Ok(()) } else { Err(format!("must be 1 to {hi}")) }
 }
 
 fn power_of_two(lo: u32, hi: u32) -> impl Fn(&u32) -> Result<(), String> {
