@@ -102,6 +102,9 @@ pub struct CollectorConfig {
     /// Two by default: one backend alone waits on every commit's WAL flush while the
     /// database's other core idles (docs/benchmarks.md, "Ingest").
     pub db_writers: usize,
+    /// Host feature rows per batch for the insights: the top hosts by each signal
+    /// in each (10 s bucket, exporter); 0 turns them off (docs/insights.md).
+    pub feature_hosts: usize,
     /// Directory for the on-disk spool and the template snapshot.
     pub state_dir: PathBuf,
     /// Spool bound, bytes.
@@ -217,6 +220,13 @@ impl CollectorConfig {
             }
         })?;
         let db_writers = env.parse("DB_WRITERS", 2usize, one_to(16))?;
+        let feature_hosts = env.parse("FEATURE_HOSTS", 16usize, |n| {
+            if *n <= 1_000 {
+                Ok(())
+            } else {
+                Err("must be 0 (off) to 1000".into())
+            }
+        })?;
         let state_dir = PathBuf::from(env.raw("STATE_DIR").unwrap_or_else(|| ".flowvision/state".into()));
         let spool_max_bytes = env.parse("SPOOL_MAX_BYTES", 4u64 << 30, |_| Ok(()))?;
         let sampling = match env.raw("SAMPLING_RATES") {
@@ -240,6 +250,7 @@ impl CollectorConfig {
             batch_rows,
             batch_max_age_ms,
             db_writers,
+            feature_hosts,
             state_dir,
             spool_max_bytes,
             sampling,
@@ -340,6 +351,7 @@ mod tests {
         assert_eq!(c.metrics_listen.to_string(), "127.0.0.1:9105");
         assert_eq!(c.ingest_mode, IngestMode::Auto);
         assert_eq!(c.db_writers, 2);
+        assert_eq!(c.feature_hosts, 16);
     }
 
     #[test]

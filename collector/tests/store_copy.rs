@@ -97,6 +97,8 @@ fn copy_round_trip_and_exact_rollups() {
     cfg.talkers_per_batch = 1_000_000;
     cfg.services_per_batch = 1_000_000;
     cfg.as_pairs_per_batch = 1_000_000;
+    // Every host keeps its feature row, so feature totals are exact too.
+    cfg.host_features_per_signal = 1_000_000;
     cfg.writers = 2;
     let stats = Arc::new(StoreStats::default());
     let (store, tx) = Store::start(cfg, Arc::clone(&stats)).unwrap();
@@ -156,6 +158,18 @@ fn copy_round_trip_and_exact_rollups() {
         .unwrap()
         .get(0);
     assert_eq!(ids, rows.len().div_ceil(700) as i64);
+
+    // Host features (insights): written in the batches' transactions, once each, so
+    // their totals are those of the stored flows, per direction.
+    let mut q = |sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    let features_in = q("SELECT COALESCE(sum(flows_in), 0)::bigint FROM host_features");
+    let flows_in =
+        q(&format!("SELECT sum(GREATEST(sampling_rate, 1))::bigint FROM {FLOWS} WHERE dst_addr IS NOT NULL"));
+    let features_out = q("SELECT COALESCE(sum(flows_out), 0)::bigint FROM host_features");
+    let flows_out =
+        q(&format!("SELECT sum(GREATEST(sampling_rate, 1))::bigint FROM {FLOWS} WHERE src_addr IS NOT NULL"));
+    assert_eq!((features_in, features_out), (flows_in, flows_out), "host features differ from flows");
+    println!("host features: {features_in} flows in, {features_out} out, equal to the stored flows");
 }
 
 #[test]

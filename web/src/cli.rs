@@ -23,7 +23,11 @@ migrations) or stops on an error, 2 on bad usage or bad configuration.
 `flowvision-web mib dump PATH...` needs none of that configuration: it prints the OID tree of
 the MIB files under PATH (files and folders, recursively) with the base modules from
 /usr/share/snmp/mibs or FLOWVISION_BASE_MIBS, one `MODULE::name<TAB>oid` line per node in OID
-order, problems on stderr (docs/mib.md).";
+order, problems on stderr (docs/mib.md).
+
+`flowvision-web insights backtest --from T --to T` runs the insight detectors over the stored
+host features of that range (DATABASE_URL, INSIGHT_THRESHOLDS) and prints one JSON insight per
+line (docs/insights.md).";
 
 /// FlowVision web console: dashboards, flow search and the JSON API over the
 /// collector's database.
@@ -43,6 +47,28 @@ pub enum Command {
     /// SNMP MIB modules (no database or console configuration needed).
     #[command(subcommand)]
     Mib(MibCommand),
+    /// Insights (needs DATABASE_URL).
+    #[command(subcommand)]
+    Insights(InsightsCommand),
+}
+
+/// `insights` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum InsightsCommand {
+    /// Run the detectors over a stored time range (flow time) and print each insight as
+    /// one JSON object per line, as the live engine stores them; nothing is written.
+    Backtest(BacktestArgs),
+}
+
+/// Arguments of `insights backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Start (RFC 3339 or Unix ms).
+    #[arg(long)]
+    pub from: String,
+    /// End (RFC 3339 or Unix ms).
+    #[arg(long)]
+    pub to: String,
 }
 
 /// `mib` subcommands.
@@ -82,6 +108,24 @@ mod tests {
             Some(Command::Serve(_))
         ));
         for args in [&["insights", "foo"][..], &["--bogus"], &["serve", "--bogus"], &["serve", "extra"]] {
+            let err = Cli::try_parse_from(std::iter::once("flowvision-web").chain(args.iter().copied()))
+                .unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn backtest_needs_a_range() {
+        match Cli::try_parse_from(["flowvision-web", "insights", "backtest", "--from", "1", "--to", "2"])
+            .unwrap()
+            .command
+        {
+            Some(Command::Insights(InsightsCommand::Backtest(a))) => {
+                assert_eq!((a.from.as_str(), a.to.as_str()), ("1", "2"))
+            }
+            other => panic!("{other:?}"),
+        }
+        for args in [&["insights"][..], &["insights", "backtest"], &["insights", "backtest", "--from", "1"]] {
             let err = Cli::try_parse_from(std::iter::once("flowvision-web").chain(args.iter().copied()))
                 .unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

@@ -98,6 +98,11 @@ pub struct WebConfig {
     pub retention_days: u32,
     /// SNMP polling of exporters (docs/snmp.md).
     pub snmp: SnmpSettings,
+    /// The insight detectors' thresholds (`INSIGHT_THRESHOLDS`, a JSON object of the
+    /// fields to change, e.g. `{"syn_flood_pps": 1000}`; docs/insights.md).
+    pub insight_thresholds: flowvision_insights::detect::Thresholds,
+    /// Whether the console runs the insights engine (`INSIGHTS` [on]: on, off).
+    pub insights: bool,
 }
 
 /// Where the key sealing SNMP secrets comes from.
@@ -196,6 +201,8 @@ impl WebConfig {
             archive: None,
             retention_days: 7,
             snmp: SnmpSettings::default(),
+            insight_thresholds: flowvision_insights::detect::Thresholds::default(),
+            insights: true,
         }
     }
 
@@ -339,6 +346,17 @@ impl WebConfig {
         }
         if let Some(v) = var("SNMP_ENTERPRISES_FILE") {
             cfg.snmp.enterprises_file = v.into();
+        }
+        if let Some(v) = var("INSIGHT_THRESHOLDS") {
+            cfg.insight_thresholds = serde_json::from_str(&v)
+                .map_err(|e| bad("INSIGHT_THRESHOLDS", &format!("not valid: {e}")))?;
+        }
+        if let Some(v) = var("INSIGHTS") {
+            cfg.insights = match v.as_str() {
+                "on" => true,
+                "off" => false,
+                _ => return Err(bad("INSIGHTS", "must be on or off")),
+            };
         }
         cfg.archive = flowvision_archive::ArchiveConfig::from_lookup(&|k| get(k))
             .map_err(|e| ConfigError(format!("{}: {}", e.name, e.why)))?;

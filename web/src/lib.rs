@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod insights;
 pub mod mibs;
 pub mod net;
 pub mod openapi;
@@ -106,6 +107,13 @@ pub fn build(cfg: WebConfig) -> Result<Rocket<Build>, String> {
                     });
                     // SNMP polls: an exporter's first flows, then every interval.
                     rocket::tokio::spawn(Arc::clone(&app.snmp).run(app.db.clone()));
+                    // Insights: detectors over the collector's host feature rows.
+                    if app.cfg.insights {
+                        rocket::tokio::spawn(insights::run(
+                            app.db.clone(),
+                            app.cfg.insight_thresholds.clone(),
+                        ));
+                    }
                     println!("FlowVision console: {}", app.cfg.url());
                 }
             })

@@ -7,7 +7,7 @@
 mod mib_dump;
 
 use clap::Parser;
-use flowvision_web::cli::{Cli, Command, MibCommand};
+use flowvision_web::cli::{BacktestArgs, Cli, Command, InsightsCommand, MibCommand};
 use flowvision_web::config::WebConfig;
 
 fn main() {
@@ -15,6 +15,56 @@ fn main() {
     match cli.command {
         None | Some(Command::Serve(_)) => serve(),
         Some(Command::Mib(MibCommand::Dump(args))) => std::process::exit(mib_dump::run(&args.paths)),
+        Some(Command::Insights(InsightsCommand::Backtest(args))) => std::process::exit(backtest(&args)),
+    }
+}
+
+/// `insights backtest`: exit status 0, 1 on a database error, 2 on bad arguments or
+/// configuration.
+fn backtest(args: &BacktestArgs) -> i32 {
+    let cfg = match WebConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flowvision-web: configuration: {e}");
+            return 2;
+        }
+    };
+    let range = flowvision_web::params::parse_time("from", &args.from)
+        .and_then(|f| flowvision_web::params::parse_time("to", &args.to).map(|t| (f, t)));
+    let (from, to) = match range {
+        Ok((f, t)) if f < t => (f, t),
+        Ok(_) => {
+            eprintln!("flowvision-web: --from must be before --to");
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("flowvision-web: {}", e.status_and_message().1);
+            return 2;
+        }
+    };
+    let ms = |t: time::OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let run = async {
+        let db = flowvision_web::data::Db::new(&cfg)?;
+        flowvision_web::insights::detect_range(&db, &cfg.insight_thresholds, ms(from), ms(to)).await
+    };
+    let runtime = match rocket::tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flowvision-web: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(found) => {
+            for i in &found {
+                println!("{}", flowvision_web::data::insights::backtest_json(i));
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("flowvision-web: {e}");
+            1
+        }
     }
 }
 

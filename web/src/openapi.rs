@@ -905,12 +905,14 @@ pub fn document() -> Value {
         p.extend(crate::api::archive_openapi::paths());
         p.extend(crate::api::mibs_openapi::paths());
         p.extend(crate::api::snmp_openapi::paths());
+        p.extend(crate::api::insights_openapi::paths());
     }
     if let Some(s) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         s.extend(crate::api::rules_openapi::schemas());
         s.extend(crate::api::archive_openapi::schemas());
         s.extend(crate::api::mibs_openapi::schemas());
         s.extend(crate::api::snmp_openapi::schemas());
+        s.extend(crate::api::insights_openapi::schemas());
     }
     imply_unparsable_path_422(&mut doc);
     doc

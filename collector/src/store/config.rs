@@ -66,6 +66,9 @@ pub struct StoreConfig {
     /// Top-N (source AS, destination AS) pairs per (minute, exporter) kept per batch
     /// [100, what the minute compaction keeps].
     pub as_pairs_per_batch: usize,
+    /// Host feature rows (insights) kept per batch: the top hosts by each signal in
+    /// each (10 s bucket, exporter) [16]; 0 turns the features off.
+    pub host_features_per_signal: usize,
     /// Rows kept per closed minute, hour and day by the top-N compaction of the
     /// talker, service and AS rollups [100 / 100 / 200].
     pub topn_keep: super::compaction::TopNKeep,
@@ -118,6 +121,7 @@ impl StoreConfig {
             rollup_1d_retention_days: 400,
             services_per_batch: 50,
             as_pairs_per_batch: 100,
+            host_features_per_signal: 16,
             connect_timeout: Duration::from_secs(5),
             batch_timeout: Duration::from_secs(30),
             spool_after_queue_full: Duration::from_millis(250),

@@ -22,6 +22,7 @@ mod config;
 pub mod copy;
 mod error;
 mod fault;
+mod features;
 mod maintenance;
 pub mod migrate;
 pub mod partitions;

@@ -16,13 +16,15 @@
 //! rollup statements in `rollup.rs`, the tests' fault injection in `fault.rs`.
 
 use super::error::{describe, StoreError};
+use super::features::{self, FeatureColumns};
 use super::retry::{self, classify, Backoff, Failure, Next};
 use super::rollup::{self, Aggregates, ExporterColumns};
 use super::time::{system_time, DAY_MS};
 use super::{copy, fault, migrate, partitions, wait, Batch, FlowRow, Shared, StoreConfig};
 use bytes::BytesMut;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use flowvision_schema::tables::INGEST_BATCHES;
+use flowvision_insights::HostFeatureSet;
+use flowvision_schema::tables::{HOST_FEATURES, INGEST_BATCHES};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -62,6 +64,7 @@ struct Conn {
     insert_batch: Statement,
     rollups: Vec<Statement>,
     exporters: Statement,
+    host_features: Statement,
 }
 
 struct Writer {
@@ -74,6 +77,7 @@ struct Writer {
     was_down: bool,
     buf: BytesMut,
     agg: Aggregates,
+    features: HostFeatureSet,
     replay_failures: HashMap<u64, u32>,
     /// Since when the queue has been seen full (shared with [`watch_queue`]).
     full_since: Rc<Cell<Option<Instant>>>,
@@ -149,6 +153,7 @@ pub(crate) fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Batch>) {
         was_down: false,
         buf: copy::buffer(),
         agg: Aggregates::default(),
+        features: HostFeatureSet::default(),
         replay_failures: HashMap::new(),
         full_since: Rc::new(Cell::new(None)),
     };
@@ -403,7 +408,8 @@ impl Writer {
             rollups.push(client.prepare(&t.upsert_sql()).await?);
         }
         let exporters = client.prepare(&rollup::exporters_sql()).await?;
-        Ok(Conn { client, insert_batch, rollups, exporters })
+        let host_features = client.prepare(&features::insert_sql()).await?;
+        Ok(Conn { client, insert_batch, rollups, exporters, host_features })
     }
 
     /// Stores a batch (with a deadline), trying again at once as [`retry::after`]
@@ -451,8 +457,23 @@ impl Writer {
             return Ok(Written::AllExpired);
         }
 
+        // Host features before the transaction: their buckets (flow time) may need a
+        // partition the rows' reception times do not.
+        if cfg.host_features_per_signal > 0 {
+            let rows = batch.rows.iter().filter(keep).map(|r| (&r.record, r.time_received_ms));
+            self.features.build(rows, cfg.host_features_per_signal);
+        } else {
+            self.features.clear();
+        }
+        let feature_cols = FeatureColumns::from_set(&self.features);
+
         let span = partitions::span_from_code(shared.flows_span.load(Ordering::Relaxed));
-        let need = partitions::for_rows(batch.rows.iter().filter(keep).map(|r| r.time_received_ms));
+        let mut need = partitions::for_rows(batch.rows.iter().filter(keep).map(|r| r.time_received_ms));
+        need.extend(
+            partitions::for_rows(feature_cols.times())
+                .into_iter()
+                .filter(|(table, _, _)| *table == HOST_FEATURES),
+        );
         let created = partitions::create_missing(&conn.client, &shared.partitions, span, &need)
             .await
             .map_err(classify)?;
@@ -501,7 +522,8 @@ impl Writer {
         let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> =
             columns.iter().map(|c| c.params()).collect();
         let exporter_params = exporter_cols.params();
-        let mut futures = Vec::with_capacity(columns.len() + 1);
+        let feature_params = feature_cols.params();
+        let mut futures = Vec::with_capacity(columns.len() + 2);
         for ((c, p), st) in columns.iter().zip(&params).zip(&conn.rollups) {
             if !c.is_empty() {
                 futures.push(tx.execute(st, p));
@@ -509,6 +531,9 @@ impl Writer {
         }
         if !exporter_cols.is_empty() {
             futures.push(tx.execute(&conn.exporters, &exporter_params));
+        }
+        if !feature_cols.is_empty() {
+            futures.push(tx.execute(&conn.host_features, &feature_params));
         }
         futures_util::future::try_join_all(futures).await.map_err(classify)?;
         tx.commit().await.map_err(classify)?;

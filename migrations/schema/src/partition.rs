@@ -79,6 +79,7 @@ pub const PARTITIONED: &[(&str, Family)] = &[
     (Rollup::As.minute(), Family::Minute),
     (Rollup::Talker.minute(), Family::Minute),
     (tables::EXPORTER_STATS_1M, Family::Minute),
+    (tables::HOST_FEATURES, Family::Minute),
     (Rollup::Exporter.hour(), Family::Hour),
     (Rollup::Interface.hour(), Family::Hour),
     (Rollup::Protocol.hour(), Family::Hour),
@@ -173,6 +174,6 @@ mod tests {
     #[test]
     fn partitioned_tables_are_named() {
         assert!(PARTITIONED.iter().all(|(t, _)| !t.is_empty()));
-        assert_eq!(PARTITIONED.len(), 14);
+        assert_eq!(PARTITIONED.len(), 15);
     }
 }

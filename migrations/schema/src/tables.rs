@@ -67,6 +67,11 @@ pub const EXPORTER_SNMP: &str = "exporter_snmp";
 /// Interface names, aliases and speeds learned over SNMP (0011).
 pub const EXPORTER_INTERFACES: &str = "exporter_interfaces";
 
+/// Per-host 10 s feature rows, partial aggregates per batch, partitioned by day (0012).
+pub const HOST_FEATURES: &str = "host_features";
+/// Detections of the insights engine (0012).
+pub const INSIGHTS: &str = "insights";
+
 /// Every table above (the rollups are in [`crate::rollup::TABLES`]).
 pub const ALL: &[&str] = &[
     FLOWS,
@@ -87,6 +92,8 @@ pub const ALL: &[&str] = &[
     SNMP_CREDENTIALS,
     EXPORTER_SNMP,
     EXPORTER_INTERFACES,
+    HOST_FEATURES,
+    INSIGHTS,
     WEB_USERS,
     WEB_DEVICE_GROUPS,
     WEB_DEVICE_GROUP_MEMBERS,

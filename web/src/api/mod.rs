@@ -23,6 +23,8 @@ use std::net::IpAddr;
 pub mod archive;
 pub mod archive_openapi;
 pub mod exporter_names;
+pub mod insights;
+pub mod insights_openapi;
 pub mod mibs;
 pub mod mibs_openapi;
 pub mod rules;
@@ -41,6 +43,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(archive::routes());
     r.extend(mibs::routes());
     r.extend(snmp::routes());
+    r.extend(insights::routes());
     r.extend(routes![
         me,
         me_password,

@@ -14,6 +14,7 @@ const NAV: &[(&str, &str, &str, Permission)] = &[
     ("protocols", "Protocols", "/protocols", Permission::ViewDashboards),
     ("as", "AS", "/as", Permission::ViewDashboards),
     ("exporters", "Exporters", "/exporters", Permission::ViewDashboards),
+    ("insights", "Insights", "/insights", Permission::ViewDashboards),
     ("mibs", "MIBs", "/mibs", Permission::BrowseMibs),
     ("flows", "Flow search", "/flows", Permission::SearchFlows),
     ("stats", "Statistics", "/stats", Permission::SearchFlows),

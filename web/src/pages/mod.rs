@@ -8,6 +8,7 @@ pub mod admin;
 pub mod archive;
 pub mod dash;
 pub mod exporter_names;
+pub mod insights;
 pub mod layout;
 pub mod mibs;
 pub mod rules;
@@ -32,6 +33,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(archive::routes());
     r.extend(mibs::routes());
     r.extend(snmp::routes());
+    r.extend(insights::routes());
     r
 }
 

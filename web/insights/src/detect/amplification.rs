@@ -1,0 +1,43 @@
+//! `udp_amplification`: a victim receiving UDP from the service ports of known
+//! reflectors ([`crate::amplifier`]), from several of them, as most of its traffic.
+//! The source is never one address (the reflectors are innocent third parties, the
+//! attacker is hidden behind spoofing), so only the target is named.
+
+use super::{grade, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+
+pub(super) fn check(w: &HostWindow, t: &Thresholds, out: &mut Vec<Insight>) {
+    let c = &w.features.counters;
+    let pps = w.per_s(c.amp_packets_in);
+    let reflectors = w.features.reflectors_in.estimate();
+    let part = share(c.amp_bytes_in, c.bytes_in);
+    if pps < t.amplification_pps || reflectors < t.amplification_reflectors || part < t.amplification_share {
+        return;
+    }
+    let (score, severity) = grade(pps, t.amplification_pps);
+    let bps = w.per_s(c.amp_bytes_in) * 8.0;
+    out.push(Insight {
+        kind: Kind::UdpAmplification,
+        severity,
+        score,
+        start_ms: w.from_ms,
+        end_ms: w.to_ms,
+        exporter: w.exporter,
+        source: None,
+        target: Some(w.host),
+        detector: format!("rule:{}", Kind::UdpAmplification.as_str()),
+        why: Why {
+            summary: format!(
+                "{:.1} Mbit/s ({pps:.0} packets/s) of UDP from reflector ports at {} from about {reflectors:.0} reflectors ({:.0} % of its inbound bytes)",
+                bps / 1e6,
+                w.host,
+                part * 100.0
+            ),
+            observed: vec![
+                Observation { feature: "reflected_packets_per_s", value: pps, threshold: t.amplification_pps },
+                Observation { feature: "distinct_reflectors", value: reflectors, threshold: t.amplification_reflectors },
+                Observation { feature: "reflected_share_of_inbound_bytes", value: part, threshold: t.amplification_share },
+                Observation { feature: "reflected_bits_per_s", value: bps, threshold: 0.0 },
+            ],
+        },
+    });
+}

@@ -1,0 +1,114 @@
+//! Volumetric floods at one victim: `syn_flood`, `udp_flood`, `icmp_flood`.
+//!
+//! Each needs both a rate above its floor and a share of the victim's inbound packets,
+//! so a busy web server (its handshakes complete) or a fast download (TCP, answered)
+//! is not a flood, however large.
+
+use super::{grade, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use crate::features::Counters;
+use std::net::IpAddr;
+
+/// One flood rule: what it counts at the victim, against which floor and share, and
+/// what a single source's row would show of it.
+struct Rule {
+    kind: Kind,
+    packets: fn(&Counters) -> i64,
+    min_pps: f64,
+    min_share: f64,
+    sent: fn(&Counters) -> i64,
+    rate_name: &'static str,
+    share_name: &'static str,
+}
+
+pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
+    let c = &w.features.counters;
+    let rules = [
+        Rule {
+            kind: Kind::SynFlood,
+            packets: |c| c.syn_packets_in,
+            min_pps: t.syn_flood_pps,
+            min_share: t.syn_flood_share,
+            sent: |c| c.syn_packets_out,
+            rate_name: "syn_only_packets_per_s",
+            share_name: "syn_only_share_of_inbound_packets",
+        },
+        Rule {
+            kind: Kind::UdpFlood,
+            packets: |c| c.udp_packets_in.saturating_sub(c.amp_packets_in),
+            min_pps: t.udp_flood_pps,
+            min_share: t.udp_flood_share,
+            sent: |c| c.packets_out,
+            rate_name: "udp_packets_per_s",
+            share_name: "udp_share_of_inbound_packets",
+        },
+        Rule {
+            kind: Kind::IcmpFlood,
+            packets: |c| c.icmp_packets_in,
+            min_pps: t.icmp_flood_pps,
+            min_share: t.icmp_flood_share,
+            sent: |c| c.packets_out,
+            rate_name: "icmp_packets_per_s",
+            share_name: "icmp_share_of_inbound_packets",
+        },
+    ];
+    for rule in rules {
+        let packets = (rule.packets)(c);
+        let (kind, min_pps, min_share) = (rule.kind, rule.min_pps, rule.min_share);
+        let pps = w.per_s(packets);
+        let part = share(packets, c.packets_in);
+        if pps < min_pps || part < min_share {
+            continue;
+        }
+        let reply = share(c.packets_out, c.packets_in);
+        if kind == Kind::UdpFlood && reply > t.udp_flood_max_reply {
+            continue;
+        }
+        let sources = w.features.sources_in.estimate();
+        let source = single_source(w, all, packets, rule.sent);
+        let (score, severity) = grade(pps, min_pps);
+        out.push(Insight {
+            kind,
+            severity,
+            score,
+            start_ms: w.from_ms,
+            end_ms: w.to_ms,
+            exporter: w.exporter,
+            source,
+            target: Some(w.host),
+            detector: format!("rule:{}", kind.as_str()),
+            why: Why {
+                summary: format!(
+                    "{pps:.0} packets/s at {} ({:.0} % of its inbound packets) from about {sources:.0} sources; threshold {min_pps:.0}/s",
+                    w.host,
+                    part * 100.0
+                ),
+                observed: vec![
+                    Observation { feature: rule.rate_name, value: pps, threshold: min_pps },
+                    Observation { feature: rule.share_name, value: part, threshold: min_share },
+                    Observation { feature: "distinct_sources", value: sources, threshold: 0.0 },
+                ],
+            },
+        });
+    }
+}
+
+/// The one host that sent at least half of the victim's packets, when the sketch says
+/// there are few sources and that host's own row shows it (spoofed floods have none).
+fn single_source(
+    victim: &HostWindow,
+    all: &[HostWindow],
+    packets: i64,
+    sent: fn(&Counters) -> i64,
+) -> Option<IpAddr> {
+    if victim.features.sources_in.estimate() > 3.0 {
+        return None;
+    }
+    all.iter()
+        .filter(|w| w.exporter == victim.exporter && w.host != victim.host)
+        .filter(|w| {
+            w.features.peers_out.estimate() < 3.0 && w.features.peers_out.may_contain_addr(victim.host)
+        })
+        .max_by_key(|w| (sent(&w.features.counters), w.host))
+        .filter(|w| sent(&w.features.counters) * 2 >= packets)
+        .map(|w| w.host)
+}

@@ -1,0 +1,69 @@
+//! The deterministic detectors: each reads a window of merged host features and
+//! reports [`Insight`]s that say what was observed against which threshold.
+//!
+//! They work from the first minutes of an appliance's life: every rule here fires on a
+//! signature (a share of handshakes never completed, of traffic from reflector ports,
+//! of probes) above an absolute floor, so no baseline is needed. Baselines (EWMA,
+//! seasonal bands) refine the thresholds where they exist; they never gate a rule.
+//!
+//! - `flood.rs`: `syn_flood`, `udp_flood`, `icmp_flood` (a victim).
+//! - `amplification.rs`: `udp_amplification` (a victim of reflected UDP).
+//! - `scan.rs`: `port_scan`, `host_sweep` (a source).
+
+mod amplification;
+mod flood;
+mod insight;
+mod scan;
+mod thresholds;
+mod window;
+
+use crate::features::{HostFeatures, HostKey};
+
+pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUATION_GAP_MS};
+pub use thresholds::Thresholds;
+pub use window::{merge, HostWindow};
+
+/// Runs every rule over the feature rows of the windows that end at `end_ms`: the
+/// flood window (floods, reflection) and the longer scan window (scans, sweeps), as
+/// [`Thresholds`] sets them. `rows` must cover the longer window.
+pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds) -> Vec<Insight> {
+    let mut out = Vec::new();
+    let floods = merge(rows.iter().copied(), end_ms - t.flood_window_secs.max(1) * 1000, end_ms);
+    for w in &floods {
+        flood::check(w, &floods, t, &mut out);
+        amplification::check(w, t, &mut out);
+    }
+    let scans = merge(rows.iter().copied(), end_ms - t.scan_window_secs.max(1) * 1000, end_ms);
+    for w in &scans {
+        scan::check(w, &scans, t, &mut out);
+    }
+    out.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then(a.kind.cmp(&b.kind)).then(a.target.cmp(&b.target)));
+    out
+}
+
+/// How far over its threshold a value is, as a score in [0.5, 1] (0.5 at the
+/// threshold, 1 at 100 times it) and a severity.
+pub(crate) fn grade(value: f64, threshold: f64) -> (f64, Severity) {
+    let ratio = if threshold > 0.0 { value / threshold } else { 100.0 };
+    let score = (0.5 + ratio.max(1.0).ln() / 100f64.ln() / 2.0).min(1.0);
+    let severity = if ratio >= 10.0 {
+        Severity::Critical
+    } else if ratio >= 3.0 {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    (score, severity)
+}
+
+/// The share `part / whole`, 0 when there is no whole.
+pub(crate) fn share(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+//! Reconnaissance from one source: `port_scan` (many destination ports) and
+//! `host_sweep` (many destinations on few ports, mostly unanswered), both made of
+//! probes (flows of one or two packets).
+
+use super::{grade, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use std::net::IpAddr;
+
+pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
+    let f = &w.features;
+    let c = &f.counters;
+    let probes = share(c.probe_flows_out, c.flows_out);
+    if probes < t.probe_share {
+        return;
+    }
+    let ports = f.ports_out.estimate();
+    let peers = f.peers_out.estimate();
+    let secs = w.secs();
+    if ports >= t.port_scan_ports {
+        let (score, severity) = grade(ports, t.port_scan_ports);
+        out.push(Insight {
+            kind: Kind::PortScan,
+            severity,
+            score,
+            start_ms: w.from_ms,
+            end_ms: w.to_ms,
+            exporter: w.exporter,
+            source: Some(w.host),
+            target: single_target(w, all),
+            detector: format!("rule:{}", Kind::PortScan.as_str()),
+            why: Why {
+                summary: format!(
+                    "{} probed about {ports:.0} ports on about {peers:.0} hosts in {secs:.0} s ({:.0} % of its flows were probes)",
+                    w.host,
+                    probes * 100.0
+                ),
+                observed: vec![
+                    Observation { feature: "distinct_ports", value: ports, threshold: t.port_scan_ports },
+                    Observation { feature: "probe_share", value: probes, threshold: t.probe_share },
+                    Observation { feature: "distinct_hosts", value: peers, threshold: 0.0 },
+                ],
+            },
+        });
+        return;
+    }
+    let answered = share(c.flows_in, c.flows_out);
+    if peers >= t.host_sweep_peers && ports <= t.host_sweep_max_ports && answered <= t.host_sweep_max_answered
+    {
+        let (score, severity) = grade(peers, t.host_sweep_peers);
+        let icmp = share(c.echo_flows_out, c.flows_out) >= 0.5;
+        out.push(Insight {
+            kind: Kind::HostSweep,
+            severity,
+            score,
+            start_ms: w.from_ms,
+            end_ms: w.to_ms,
+            exporter: w.exporter,
+            source: Some(w.host),
+            target: None,
+            detector: format!("rule:{}", Kind::HostSweep.as_str()),
+            why: Why {
+                summary: format!(
+                    "{} probed about {peers:.0} hosts{} in {secs:.0} s; {:.0} % answered",
+                    w.host,
+                    if icmp { " with ICMP echo".to_string() } else { format!(" on about {ports:.0} ports") },
+                    answered * 100.0
+                ),
+                observed: vec![
+                    Observation { feature: "distinct_hosts", value: peers, threshold: t.host_sweep_peers },
+                    Observation {
+                        feature: "distinct_ports",
+                        value: ports,
+                        threshold: t.host_sweep_max_ports,
+                    },
+                    Observation {
+                        feature: "answered_share",
+                        value: answered,
+                        threshold: t.host_sweep_max_answered,
+                    },
+                    Observation { feature: "probe_share", value: probes, threshold: t.probe_share },
+                ],
+            },
+        });
+    }
+}
+
+/// The scanned host, when the scanner probed one host: of the hosts whose rows show
+/// at least half the probes arriving and whose sources may include the scanner, the
+/// one with the fewest other sources (a busy server answering many is not it).
+fn single_target(scanner: &HostWindow, all: &[HostWindow]) -> Option<IpAddr> {
+    if scanner.features.peers_out.estimate() > 1.5 {
+        return None;
+    }
+    let sent = scanner.features.counters.flows_out;
+    all.iter()
+        .filter(|w| w.exporter == scanner.exporter && w.host != scanner.host)
+        .filter(|w| {
+            w.features.counters.flows_in * 2 >= sent && w.features.sources_in.may_contain_addr(scanner.host)
+        })
+        .filter(|w| scanner.features.peers_out.may_contain_addr(w.host))
+        .min_by(|a, b| {
+            a.features
+                .sources_in
+                .estimate()
+                .total_cmp(&b.features.sources_in.estimate())
+                .then(a.host.cmp(&b.host))
+        })
+        .map(|w| w.host)
+}

@@ -1,0 +1,220 @@
+//! The rules on feature rows built from synthetic flows: each attack shape is found
+//! with its kind and addresses, and the benign look-alikes are not.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use super::*;
+use crate::features::HostFeatureSet;
+use flowvision_codec::FlowRecord;
+use std::net::{IpAddr, Ipv4Addr};
+
+const T0: i64 = 1_700_000_000_000;
+const END: i64 = T0 + 60_000;
+
+fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+fn exporter() -> IpAddr {
+    ip(192, 0, 2, 1)
+}
+
+/// A flow ending at `t_ms`.
+#[allow(clippy::too_many_arguments)]
+fn flow(
+    t_ms: i64,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    flags: u16,
+    packets: u64,
+    bytes: u64,
+) -> FlowRecord {
+    FlowRecord {
+        exporter: exporter(),
+        src_addr: Some(src),
+        dst_addr: Some(dst),
+        proto,
+        src_port: sport,
+        dst_port: dport,
+        tcp_flags: flags,
+        packets,
+        bytes,
+        flow_start_ms: Some(t_ms - 1_000),
+        flow_end_ms: Some(t_ms),
+        ..FlowRecord::default()
+    }
+}
+
+/// Feature rows of the flows, as the writers build them (one batch per 10 s).
+fn detect(flows: &[FlowRecord]) -> Vec<Insight> {
+    let mut rows = Vec::new();
+    let mut set = HostFeatureSet::default();
+    for chunk in flows.chunks(20_000) {
+        set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
+        rows.extend(set.rows());
+    }
+    run(&rows, END, &Thresholds::default())
+}
+
+/// Normal background: 200 clients browsing 20 servers, answered.
+fn background() -> Vec<FlowRecord> {
+    let mut v = Vec::new();
+    for i in 0..200u32 {
+        for s in 0..5u32 {
+            let t = T0 + i64::from(i * 250 + s * 1_000) % 60_000;
+            let client = ip(10, 1, (i / 250) as u8, (i % 250) as u8 + 1);
+            let server = ip(198, 51, 100, ((i + s) % 20) as u8 + 1);
+            let port = 40_000 + (i * 5 + s) as u16;
+            v.push(flow(t, client, server, 6, port, 443, 0x1b, 12, 1_500));
+            v.push(flow(t, server, client, 6, 443, port, 0x1b, 20, 25_000));
+        }
+    }
+    v
+}
+
+fn kinds(found: &[Insight]) -> Vec<(Kind, Option<IpAddr>, Option<IpAddr>)> {
+    let mut v: Vec<_> = found.iter().map(|i| (i.kind, i.source, i.target)).collect();
+    v.dedup();
+    v
+}
+
+#[test]
+fn background_traffic_is_quiet() {
+    assert_eq!(kinds(&detect(&background())), vec![]);
+}
+
+#[test]
+fn spoofed_syn_flood_names_the_victim_only() {
+    let victim = ip(10, 1, 0, 9);
+    let mut flows = background();
+    // 8 s of 1,000 SYNs/s from random sources.
+    for i in 0..8_000u32 {
+        let src = IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
+        flows.push(flow(
+            END - 9_000 + i64::from(i),
+            src,
+            victim,
+            6,
+            1024 + (i % 60_000) as u16,
+            80,
+            0x02,
+            1,
+            60,
+        ));
+    }
+    let found = detect(&flows);
+    assert_eq!(kinds(&found), vec![(Kind::SynFlood, None, Some(victim))]);
+    let why = &found[0].why;
+    assert!(why.observed[0].value >= 700.0, "{why:?}");
+}
+
+#[test]
+fn single_source_syn_flood_names_both() {
+    let (attacker, victim) = (ip(203, 0, 113, 5), ip(10, 1, 0, 9));
+    let mut flows = background();
+    for i in 0..5_000u32 {
+        flows.push(flow(
+            END - 9_000 + i64::from(i),
+            attacker,
+            victim,
+            6,
+            1024 + (i % 60_000) as u16,
+            80,
+            0x02,
+            1,
+            60,
+        ));
+    }
+    assert_eq!(kinds(&detect(&flows)), vec![(Kind::SynFlood, Some(attacker), Some(victim))]);
+}
+
+#[test]
+fn reflection_is_amplification_not_a_udp_flood() {
+    let victim = ip(10, 1, 0, 20);
+    let mut flows = background();
+    for i in 0..6_000u32 {
+        let reflector = ip(100, 64, (i % 40) as u8, 53);
+        flows.push(flow(END - 9_000 + i64::from(i), reflector, victim, 17, 123, 33_000, 0, 2, 2 * 468));
+    }
+    assert_eq!(kinds(&detect(&flows)), vec![(Kind::UdpAmplification, None, Some(victim))]);
+}
+
+#[test]
+fn udp_and_icmp_floods_are_found_and_a_quic_download_is_not() {
+    let (victim, pinged, downloader) = (ip(10, 1, 0, 30), ip(10, 1, 0, 31), ip(10, 1, 0, 32));
+    let cdn = ip(198, 51, 100, 200);
+    let mut flows = background();
+    for i in 0..9_000u32 {
+        let t = END - 9_000 + i64::from(i);
+        flows.push(flow(t, ip(45, 0, (i % 200) as u8, 7), victim, 17, 5_000, 9_999, 0, 10, 10 * 512));
+        flows.push(flow(t, ip(46, 0, (i % 100) as u8, 8), pinged, 1, 0, 0x0800, 0, 2, 2 * 84));
+        // A QUIC download: 20 packets in, 4 acknowledgements out.
+        flows.push(flow(t, cdn, downloader, 17, 443, 50_000, 0, 20, 20 * 1_350));
+        flows.push(flow(t, downloader, cdn, 17, 50_000, 443, 0, 4, 4 * 60));
+    }
+    let mut found = kinds(&detect(&flows));
+    found.sort();
+    assert_eq!(found, vec![(Kind::UdpFlood, None, Some(victim)), (Kind::IcmpFlood, None, Some(pinged))]);
+}
+
+#[test]
+fn port_scans_and_sweeps_name_the_scanner_and_a_resolver_is_not_a_sweep() {
+    let (scanner, target, sweeper, resolver) =
+        (ip(203, 0, 113, 66), ip(10, 1, 0, 40), ip(203, 0, 113, 77), ip(10, 1, 0, 53));
+    let mut flows = background();
+    for p in 0..1_000u32 {
+        let t = END - 50_000 + i64::from(p * 40);
+        flows.push(flow(t, scanner, target, 6, 55_555, p as u16 + 1, 0x02, 1, 44));
+        flows.push(flow(t, target, scanner, 6, p as u16 + 1, 55_555, 0x14, 1, 40));
+        // An ICMP sweep of a /24 and the next, unanswered.
+        flows.push(flow(t, sweeper, ip(10, 2, (p / 250) as u8, (p % 250) as u8 + 1), 1, 0, 0x0800, 0, 1, 84));
+        // A resolver asking 1,000 authoritative servers, every one answering.
+        let auth = ip(192, 0, (p / 250) as u8 + 30, (p % 250) as u8 + 1);
+        flows.push(flow(t, resolver, auth, 17, 40_000 + p as u16, 53, 0, 1, 70));
+        flows.push(flow(t, auth, resolver, 17, 53, 40_000 + p as u16, 0, 1, 300));
+    }
+    let mut found = kinds(&detect(&flows));
+    found.sort();
+    assert_eq!(
+        found,
+        vec![(Kind::PortScan, Some(scanner), Some(target)), (Kind::HostSweep, Some(sweeper), None)]
+    );
+}
+
+#[test]
+fn thresholds_come_from_json_with_defaults_and_unknown_fields_are_refused() {
+    let t: Thresholds = serde_json_from_str(r#"{"syn_flood_pps": 50}"#).unwrap();
+    assert_eq!(t.syn_flood_pps, 50.0);
+    assert_eq!(t.udp_flood_pps, Thresholds::default().udp_flood_pps);
+    assert!(serde_json_from_str(r#"{"syn_flod_pps": 50}"#).is_err());
+}
+
+fn serde_json_from_str(s: &str) -> Result<Thresholds, serde_json::Error> {
+    serde_json::from_str(s)
+}
+
+#[test]
+fn a_flood_seen_in_successive_windows_is_one_insight() {
+    let victim = ip(10, 1, 0, 9);
+    let mut flows = background();
+    for i in 0..30_000u32 {
+        let src = IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
+        flows.push(flow(T0 + 20_000 + i64::from(i), src, victim, 6, 1024, 80, 0x02, 1, 60));
+    }
+    let mut rows = Vec::new();
+    let mut set = HostFeatureSet::default();
+    set.build(flows.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
+    rows.extend(set.rows());
+    let mut timeline = Timeline::default();
+    for end in (T0 + 10_000..=T0 + 90_000).step_by(10_000) {
+        for i in run(&rows, end, &Thresholds::default()) {
+            timeline.absorb(i);
+        }
+    }
+    let all = timeline.into_insights();
+    assert_eq!(kinds(&all), vec![(Kind::SynFlood, None, Some(victim))]);
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].start_ms, all[0].end_ms), (T0 + 20_000, T0 + 50_000));
+}

@@ -1,0 +1,75 @@
+//! The rules' thresholds, from configuration (JSON; every field optional).
+//!
+//! The defaults are floors for a small network: a few hundred never-completed
+//! handshakes per second at one host is a flood there. A large network raises them in
+//! its configuration; per-host baselines will raise them where a host is busy by
+//! nature.
+
+use serde::Deserialize;
+
+/// Every rule's thresholds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// `syn_flood`: SYN-only packets per second at the victim.
+    pub syn_flood_pps: f64,
+    /// `syn_flood`: their share of the victim's inbound packets.
+    pub syn_flood_share: f64,
+    /// `udp_flood`: UDP packets per second at the victim.
+    pub udp_flood_pps: f64,
+    /// `udp_flood`: UDP's share of the victim's inbound packets.
+    pub udp_flood_share: f64,
+    /// `udp_flood`: at most this ratio of the victim's outbound to inbound packets (a
+    /// QUIC download or a media stream is acknowledged; a flood is not).
+    pub udp_flood_max_reply: f64,
+    /// `icmp_flood`: ICMP packets per second at the victim.
+    pub icmp_flood_pps: f64,
+    /// `icmp_flood`: ICMP's share of the victim's inbound packets.
+    pub icmp_flood_share: f64,
+    /// `udp_amplification`: packets per second from reflector ports at the victim.
+    pub amplification_pps: f64,
+    /// `udp_amplification`: distinct reflectors.
+    pub amplification_reflectors: f64,
+    /// `udp_amplification`: the reflected share of the victim's inbound bytes.
+    pub amplification_share: f64,
+    /// `port_scan`: distinct destination ports from one source in the window.
+    pub port_scan_ports: f64,
+    /// `port_scan`, `host_sweep`: share of the source's flows that are probes (≤ 2
+    /// packets).
+    pub probe_share: f64,
+    /// `host_sweep`: distinct destinations from one source in the window.
+    pub host_sweep_peers: f64,
+    /// `host_sweep`: at most this many distinct destination ports (ICMP has none).
+    pub host_sweep_max_ports: f64,
+    /// `host_sweep`: at most this share of the source's outbound flows answered by
+    /// flows back to it (a resolver or a monitoring server gets answers).
+    pub host_sweep_max_answered: f64,
+    /// Window of the flood and reflection rules, seconds.
+    pub flood_window_secs: i64,
+    /// Window of the scan and sweep rules, seconds.
+    pub scan_window_secs: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            syn_flood_pps: 200.0,
+            syn_flood_share: 0.5,
+            udp_flood_pps: 5_000.0,
+            udp_flood_share: 0.8,
+            udp_flood_max_reply: 0.05,
+            icmp_flood_pps: 1_000.0,
+            icmp_flood_share: 0.5,
+            amplification_pps: 500.0,
+            amplification_reflectors: 3.0,
+            amplification_share: 0.5,
+            port_scan_ports: 100.0,
+            probe_share: 0.5,
+            host_sweep_peers: 50.0,
+            host_sweep_max_ports: 4.0,
+            host_sweep_max_answered: 0.5,
+            flood_window_secs: 10,
+            scan_window_secs: 60,
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Per-host features in 10-second buckets, as seen by one exporter.
+//!
+//! A host's row says what reached it (`*_in`: it was the destination) and what it sent
+//! (`*_out`: it was the source), sampling-corrected, plus distinct counts as
+//! [`Distinct`] sketches. Rows are partial aggregates: each stored batch adds its own
+//! rows, and whoever reads them merges the rows of a key ([`HostFeatures::merge`]),
+//! so nothing is ever updated in place.
+//!
+//! Bounded per batch: counters are kept for every host in the batch (a map of small
+//! fixed-size entries), then only the top hosts by each signal in each (bucket,
+//! exporter) keep a row, and only those get sketches, in a second pass over the batch.
+//! A flood from random spoofed sources makes a million sources but no row per source.
+
+use crate::amplifier;
+use crate::sketch::Distinct;
+use flowvision_codec::hash::FxHashMap;
+use flowvision_codec::FlowRecord;
+use std::net::IpAddr;
+
+/// Bucket length, milliseconds.
+pub const BUCKET_MS: i64 = 10_000;
+
+/// A flow whose own end time is further than this from its reception is bucketed by
+/// its reception instead: an exporter with a wrong clock must not put live traffic
+/// days in the past or future.
+pub const MAX_CLOCK_SKEW_MS: i64 = 300_000;
+
+/// Where a row belongs: bucket start (Unix ms), exporter and host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostKey {
+    /// Bucket start, Unix milliseconds (a multiple of [`BUCKET_MS`]).
+    pub bucket_ms: i64,
+    /// The exporter that saw the traffic.
+    pub exporter: IpAddr,
+    /// The host.
+    pub host: IpAddr,
+}
+
+/// The additive part of a host's features (all sampling-corrected estimates).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Flows to the host.
+    pub flows_in: i64,
+    /// Flows from the host.
+    pub flows_out: i64,
+    /// Bytes to the host.
+    pub bytes_in: i64,
+    /// Bytes from the host.
+    pub bytes_out: i64,
+    /// Packets to the host.
+    pub packets_in: i64,
+    /// Packets from the host.
+    pub packets_out: i64,
+    /// Packets of TCP flows to the host that carried SYN but never ACK (handshakes
+    /// that were never completed).
+    pub syn_packets_in: i64,
+    /// The same, from the host.
+    pub syn_packets_out: i64,
+    /// UDP packets to the host.
+    pub udp_packets_in: i64,
+    /// ICMP/ICMPv6 packets to the host.
+    pub icmp_packets_in: i64,
+    /// UDP packets to the host from a known reflector port ([`amplifier`]).
+    pub amp_packets_in: i64,
+    /// Their bytes.
+    pub amp_bytes_in: i64,
+    /// Flows from the host of at most two packets (probes: a SYN, a datagram, an echo).
+    pub probe_flows_out: i64,
+    /// ICMP echo request flows from the host.
+    pub echo_flows_out: i64,
+}
+
+impl Counters {
+    /// Adds `o`, saturating.
+    pub fn add(&mut self, o: &Counters) {
+        for (a, b) in self.fields_mut().into_iter().zip(o.fields()) {
+            *a = a.saturating_add(b);
+        }
+    }
+
+    /// The counters in storage order (see [`Counters::NAMES`]).
+    pub fn fields(&self) -> [i64; 14] {
+        [
+            self.flows_in,
+            self.flows_out,
+            self.bytes_in,
+            self.bytes_out,
+            self.packets_in,
+            self.packets_out,
+            self.syn_packets_in,
+            self.syn_packets_out,
+            self.udp_packets_in,
+            self.icmp_packets_in,
+            self.amp_packets_in,
+            self.amp_bytes_in,
+            self.probe_flows_out,
+            self.echo_flows_out,
+        ]
+    }
+
+    fn fields_mut(&mut self) -> [&mut i64; 14] {
+        [
+            &mut self.flows_in,
+            &mut self.flows_out,
+            &mut self.bytes_in,
+            &mut self.bytes_out,
+            &mut self.packets_in,
+            &mut self.packets_out,
+            &mut self.syn_packets_in,
+            &mut self.syn_packets_out,
+            &mut self.udp_packets_in,
+            &mut self.icmp_packets_in,
+            &mut self.amp_packets_in,
+            &mut self.amp_bytes_in,
+            &mut self.probe_flows_out,
+            &mut self.echo_flows_out,
+        ]
+    }
+
+    /// Counters from their stored values, in [`Counters::NAMES`] order.
+    pub fn from_fields(v: [i64; 14]) -> Counters {
+        let mut c = Counters::default();
+        for (a, b) in c.fields_mut().into_iter().zip(v) {
+            *a = b;
+        }
+        c
+    }
+
+    /// Column names of the counters, in storage order.
+    pub const NAMES: [&'static str; 14] = [
+        "flows_in",
+        "flows_out",
+        "bytes_in",
+        "bytes_out",
+        "packets_in",
+        "packets_out",
+        "syn_packets_in",
+        "syn_packets_out",
+        "udp_packets_in",
+        "icmp_packets_in",
+        "amp_packets_in",
+        "amp_bytes_in",
+        "probe_flows_out",
+        "echo_flows_out",
+    ];
+}
+
+/// A host's features in one bucket (or merged over a window).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HostFeatures {
+    /// The additive counters.
+    pub counters: Counters,
+    /// Distinct sources that sent to the host.
+    pub sources_in: Distinct,
+    /// Distinct reflectors (sources on an amplifier port) that sent to the host.
+    pub reflectors_in: Distinct,
+    /// Distinct destinations the host sent to.
+    pub peers_out: Distinct,
+    /// Distinct (protocol, destination port) the host sent to, TCP and UDP.
+    pub ports_out: Distinct,
+}
+
+impl HostFeatures {
+    /// Merges another partial row of the same host.
+    pub fn merge(&mut self, o: &HostFeatures) {
+        self.counters.add(&o.counters);
+        self.sources_in.merge(&o.sources_in);
+        self.reflectors_in.merge(&o.reflectors_in);
+        self.peers_out.merge(&o.peers_out);
+        self.ports_out.merge(&o.ports_out);
+    }
+
+    /// Sketch column names, in storage order.
+    pub const SKETCH_NAMES: [&'static str; 4] = ["sources_in", "reflectors_in", "peers_out", "ports_out"];
+
+    /// The sketches in storage order.
+    pub fn sketches(&self) -> [&Distinct; 4] {
+        [&self.sources_in, &self.reflectors_in, &self.peers_out, &self.ports_out]
+    }
+}
+
+/// The bucket of a flow: its end (or start) when the exporter's clock is plausible,
+/// else its reception time.
+#[inline]
+pub fn bucket_of(r: &FlowRecord, received_ms: i64) -> i64 {
+    let t = match r.flow_end_ms.or(r.flow_start_ms) {
+        Some(t) if (t - received_ms).abs() <= MAX_CLOCK_SKEW_MS => t,
+        _ => received_ms,
+    };
+    t.div_euclid(BUCKET_MS) * BUCKET_MS
+}
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const ICMP: u8 = 1;
+const ICMPV6: u8 = 58;
+const SYN: u16 = 0x02;
+const ACK: u16 = 0x10;
+
+/// One record's contribution to its destination's (`in`) and its source's (`out`)
+/// counters.
+#[inline]
+fn contribution(r: &FlowRecord) -> (Counters, Counters) {
+    let rate = i64::from(r.sampling_rate.max(1));
+    let packets = i64::try_from(r.packets).unwrap_or(i64::MAX).saturating_mul(rate);
+    let bytes = i64::try_from(r.bytes).unwrap_or(i64::MAX).saturating_mul(rate);
+    let syn_only = r.proto == TCP && r.tcp_flags & SYN != 0 && r.tcp_flags & ACK == 0;
+    let syn = if syn_only { packets } else { 0 };
+    let amp = r.proto == UDP && amplifier::service(r.src_port).is_some();
+    let inbound = Counters {
+        flows_in: rate,
+        bytes_in: bytes,
+        packets_in: packets,
+        syn_packets_in: syn,
+        udp_packets_in: if r.proto == UDP { packets } else { 0 },
+        icmp_packets_in: if r.proto == ICMP || r.proto == ICMPV6 { packets } else { 0 },
+        amp_packets_in: if amp { packets } else { 0 },
+        amp_bytes_in: if amp { bytes } else { 0 },
+        ..Counters::default()
+    };
+    // ICMP echo request: type 8 (v4) or 128 (v6) in the high byte of the port.
+    let echo = (r.proto == ICMP && r.dst_port >> 8 == 8) || (r.proto == ICMPV6 && r.dst_port >> 8 == 128);
+    let outbound = Counters {
+        flows_out: rate,
+        bytes_out: bytes,
+        packets_out: packets,
+        syn_packets_out: syn,
+        probe_flows_out: if r.packets <= 2 { rate } else { 0 },
+        echo_flows_out: if echo { rate } else { 0 },
+        ..Counters::default()
+    };
+    (inbound, outbound)
+}
+
+/// The signals a host can be among the top of, per bucket and exporter: one per way a
+/// host stands out in an attack (as victim or as source) or in volume.
+const SIGNALS: [fn(&Counters) -> i64; 10] = [
+    |c| c.bytes_in,
+    |c| c.bytes_out,
+    |c| c.packets_in,
+    |c| c.flows_out,
+    |c| c.syn_packets_in,
+    |c| c.udp_packets_in,
+    |c| c.icmp_packets_in,
+    |c| c.amp_packets_in,
+    |c| c.probe_flows_out,
+    |c| c.echo_flows_out,
+];
+
+/// One batch's host feature rows (reused from batch to batch).
+#[derive(Debug, Default)]
+pub struct HostFeatureSet {
+    counters: FxHashMap<HostKey, Counters>,
+    rows: FxHashMap<HostKey, HostFeatures>,
+}
+
+impl HostFeatureSet {
+    /// Builds the rows of a batch of (record, reception ms): counters for every host,
+    /// then rows with sketches for the top `per_signal` hosts of each signal in each
+    /// (bucket, exporter). The iterator is walked twice.
+    pub fn build<'a, I>(&mut self, records: I, per_signal: usize)
+    where
+        I: Iterator<Item = (&'a FlowRecord, i64)> + Clone,
+    {
+        self.counters.clear();
+        self.rows.clear();
+        for (r, received) in records.clone() {
+            let bucket_ms = bucket_of(r, received);
+            let (inbound, outbound) = contribution(r);
+            if let Some(host) = r.dst_addr {
+                self.counters
+                    .entry(HostKey { bucket_ms, exporter: r.exporter, host })
+                    .or_default()
+                    .add(&inbound);
+            }
+            if let Some(host) = r.src_addr {
+                self.counters
+                    .entry(HostKey { bucket_ms, exporter: r.exporter, host })
+                    .or_default()
+                    .add(&outbound);
+            }
+        }
+        self.select(per_signal);
+        if self.rows.is_empty() {
+            return;
+        }
+        for (r, received) in records {
+            let bucket_ms = bucket_of(r, received);
+            if let (Some(dst), Some(src)) = (r.dst_addr, r.src_addr) {
+                if let Some(f) = self.rows.get_mut(&HostKey { bucket_ms, exporter: r.exporter, host: dst }) {
+                    f.sources_in.insert_addr(src);
+                    if r.proto == UDP && amplifier::service(r.src_port).is_some() {
+                        f.reflectors_in.insert_addr(src);
+                    }
+                }
+                if let Some(f) = self.rows.get_mut(&HostKey { bucket_ms, exporter: r.exporter, host: src }) {
+                    f.peers_out.insert_addr(dst);
+                    if r.proto == TCP || r.proto == UDP {
+                        f.ports_out.insert_u64((u64::from(r.proto) << 16) | u64::from(r.dst_port));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the counters of the selected hosts into `rows`.
+    fn select(&mut self, per_signal: usize) {
+        let mut groups: FxHashMap<(i64, IpAddr), Vec<(HostKey, Counters)>> = FxHashMap::default();
+        for (k, c) in self.counters.drain() {
+            groups.entry((k.bucket_ms, k.exporter)).or_default().push((k, c));
+        }
+        for (_, mut hosts) in groups {
+            if hosts.len() <= per_signal {
+                for (k, c) in hosts {
+                    self.rows.insert(k, HostFeatures { counters: c, ..HostFeatures::default() });
+                }
+                continue;
+            }
+            for signal in SIGNALS {
+                if per_signal == 0 {
+                    break;
+                }
+                // Ties broken by key, so the same batch always gives the same rows.
+                hosts.select_nth_unstable_by(per_signal - 1, |a, b| {
+                    signal(&b.1).cmp(&signal(&a.1)).then(a.0.cmp(&b.0))
+                });
+                for (k, c) in hosts.iter().take(per_signal) {
+                    if signal(c) > 0 {
+                        self.rows
+                            .entry(*k)
+                            .or_insert(HostFeatures { counters: *c, ..HostFeatures::default() });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets the last batch.
+    pub fn clear(&mut self) {
+        self.counters.clear();
+        self.rows.clear();
+    }
+
+    /// The rows, sorted by key.
+    pub fn rows(&self) -> Vec<(HostKey, HostFeatures)> {
+        let mut v: Vec<(HostKey, HostFeatures)> = self.rows.iter().map(|(k, f)| (*k, *f)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// How many rows the batch has.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use flowvision_codec::Protocol;
+    use std::net::Ipv4Addr;
+
+    fn addr(last: u32) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + last))
+    }
+
+    fn rec(src: u32, dst: u32, proto: u8, sport: u16, dport: u16, flags: u16, packets: u64) -> FlowRecord {
+        FlowRecord {
+            protocol: Protocol::NetflowV5,
+            exporter: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            src_addr: Some(addr(src)),
+            dst_addr: Some(addr(dst)),
+            src_port: sport,
+            dst_port: dport,
+            proto,
+            tcp_flags: flags,
+            packets,
+            bytes: packets * 60,
+            sampling_rate: 1,
+            flow_end_ms: Some(1_000_005_000),
+            ..FlowRecord::default()
+        }
+    }
+
+    const NOW: i64 = 1_000_009_000;
+
+    #[test]
+    fn a_syn_flood_gives_the_victim_one_row_and_no_row_per_spoofed_source() {
+        let flood: Vec<FlowRecord> =
+            (0..5_000).map(|i| rec(100_000 + i, 1, TCP, 40_000, 80, SYN, 1)).collect();
+        let mut set = HostFeatureSet::default();
+        set.build(flood.iter().map(|r| (r, NOW)), 16);
+        let rows = set.rows();
+        assert!(rows.len() <= 10 * 16, "{} rows", rows.len());
+        let (k, f) = rows.iter().find(|(k, _)| k.host == addr(1)).copied().expect("a row for the host");
+        assert_eq!(k.bucket_ms, 1_000_000_000);
+        assert_eq!(f.counters.syn_packets_in, 5_000);
+        assert_eq!(f.counters.flows_in, 5_000);
+        let sources = f.sources_in.estimate();
+        assert!((sources / 5_000.0 - 1.0).abs() < 0.4, "{sources}");
+    }
+
+    #[test]
+    fn completed_handshakes_and_replies_are_not_syn_only() {
+        let flows = [rec(2, 1, TCP, 40_000, 443, SYN | ACK, 10), rec(1, 2, TCP, 443, 40_000, SYN | ACK, 8)];
+        let mut set = HostFeatureSet::default();
+        set.build(flows.iter().map(|r| (r, NOW)), 16);
+        for (_, f) in set.rows() {
+            assert_eq!(f.counters.syn_packets_in + f.counters.syn_packets_out, 0);
+        }
+    }
+
+    #[test]
+    fn reflection_counts_reflectors_and_scans_count_ports_and_peers() {
+        let mut flows: Vec<FlowRecord> = (0..50).map(|i| rec(1_000 + i, 1, UDP, 123, 7_777, 0, 3)).collect();
+        flows.extend((0..300).map(|p| rec(9, 2, TCP, 50_000, 1 + p as u16, SYN, 1)));
+        flows.extend((0..80).map(|h| rec(8, 3_000 + h, ICMP, 0, 0x0800, 0, 1)));
+        let mut set = HostFeatureSet::default();
+        set.build(flows.iter().map(|r| (r, NOW)), 16);
+        let rows = set.rows();
+        let get = |h: u32| rows.iter().find(|(k, _)| k.host == addr(h)).map(|(_, f)| *f).unwrap_or_default();
+        let victim = get(1);
+        assert_eq!(victim.counters.amp_packets_in, 150);
+        assert!((victim.reflectors_in.estimate() - 50.0).abs() < 15.0);
+        let scanner = get(9);
+        assert_eq!(scanner.counters.probe_flows_out, 300);
+        assert!((scanner.ports_out.estimate() - 300.0).abs() < 120.0);
+        assert!(scanner.peers_out.estimate() < 1.5);
+        let sweeper = get(8);
+        assert_eq!(sweeper.counters.echo_flows_out, 80);
+        assert!((sweeper.peers_out.estimate() - 80.0).abs() < 30.0);
+    }
+
+    #[test]
+    fn sampling_corrects_counts_and_skewed_clocks_use_reception() {
+        let mut r = rec(2, 1, UDP, 5_000, 53, 0, 4);
+        r.sampling_rate = 100;
+        r.flow_end_ms = Some(NOW - 86_400_000);
+        let mut set = HostFeatureSet::default();
+        set.build(std::iter::once((&r, NOW)), 16);
+        let rows = set.rows();
+        let (k, f) = rows.iter().find(|(k, _)| k.host == addr(1)).copied().expect("a row for the host");
+        assert_eq!(k.bucket_ms, 1_000_000_000);
+        assert_eq!(f.counters.packets_in, 400);
+        assert_eq!(f.counters.flows_in, 100);
+    }
+
+    #[test]
+    fn counters_round_trip_through_their_stored_order() {
+        let c = contribution(&rec(1, 2, TCP, 1, 2, SYN, 7)).0;
+        assert_eq!(Counters::from_fields(c.fields()), c);
+    }
+}

@@ -1,0 +1,23 @@
+//! Insights: what the flows say about each host, seconds after they arrive.
+//!
+//! - [`sketch`]: a 64-byte distinct-count sketch (HyperLogLog), mergeable across
+//!   batches, writers and restarts.
+//! - [`amplifier`]: the UDP services abused for reflection (DNS, NTP, SSDP, ...).
+//! - [`features`]: per-host features in 10-second buckets, accumulated from a batch of
+//!   flow records and bounded to the hosts that matter (top-N per signal).
+//! - [`detect`]: the deterministic detectors (floods, reflection, scans, sweeps) over a
+//!   window of merged feature rows, and the [`Insight`]s they report.
+//!
+//! Where each piece runs: the collector's database writers call
+//! [`features::HostFeatureSet`] on every batch they store and write the rows in the
+//! batch's transaction (so a feature row exists exactly when its flows do); the console
+//! reads the rows of the last seconds and calls [`detect::run`].
+
+pub mod amplifier;
+pub mod detect;
+pub mod features;
+pub mod sketch;
+
+pub use detect::{Insight, Kind, Severity, Timeline, CONTINUATION_GAP_MS};
+pub use features::{HostFeatureSet, HostFeatures, HostKey, BUCKET_MS};
+pub use sketch::Distinct;

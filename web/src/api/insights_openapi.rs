@@ -1,0 +1,73 @@
+//! The OpenAPI description of `/api/v1/insights` ([`super::insights`]), merged into
+//! the document by [`crate::openapi::document`].
+
+use serde_json::{json, Map, Value};
+
+fn err(desc: &str) -> Value {
+    json!({ "description": desc, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+fn q(name: &str, desc: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": desc, "schema": schema })
+}
+
+/// The paths.
+pub fn paths() -> Map<String, Value> {
+    let mut p = Map::new();
+    p.insert(
+        "/api/v1/insights".into(),
+        json!({
+            "get": { "operationId": "listInsights", "summary": "Detections (floods, reflection, scans, sweeps)",
+                     "description": "Every role, within its device scope: insights of the exporters it may see that \
+                        overlap the range (flow time), newest first. `why` holds the observed values against their \
+                        thresholds (docs/insights.md).",
+                     "tags": ["insights"],
+                     "parameters": [
+                        q("from", "Overlapping at or after (RFC 3339 or Unix ms) [to - 24 h]", json!({"type": "string"})),
+                        q("to", "Before (RFC 3339 or Unix ms) [now]", json!({"type": "string"})),
+                        q("kind", "One kind", json!({"type": "string", "enum": super::insights::KINDS})),
+                        q("exporter", "One exporter's address", json!({"type": "string"})),
+                        q("limit", "At most this many", json!({"type": "integer", "minimum": 1, "maximum": 5000, "default": 500}))
+                     ],
+                     "responses": {
+                        "200": { "description": "The insights", "content": { "application/json": { "schema": {
+                            "type": "object", "required": ["insights"],
+                            "properties": { "insights": { "type": "array", "items": { "$ref": "#/components/schemas/Insight" } } } } } } },
+                        "400": err("A parameter is invalid"), "401": err("Not authenticated") } }
+        }),
+    );
+    p
+}
+
+/// The schemas.
+pub fn schemas() -> Map<String, Value> {
+    let s = |d: &str| json!({ "type": "string", "description": d });
+    let ns = |d: &str| json!({ "type": "string", "nullable": true, "description": d });
+    let mut m = Map::new();
+    m.insert(
+        "Insight".into(),
+        json!({ "type": "object",
+                "required": ["id", "kind", "severity", "score", "start", "end", "exporter", "source", "target", "detector", "why"],
+                "properties": {
+                    "id": { "type": "integer", "format": "int64" },
+                    "kind": { "type": "string", "enum": super::insights::KINDS },
+                    "severity": { "type": "string", "enum": ["medium", "high", "critical"] },
+                    "score": { "type": "number", "description": "0.5 at the threshold, 1 at 100 times it" },
+                    "start": s("First window's start, flow time (RFC 3339)"),
+                    "end": s("Last window's end (RFC 3339)"),
+                    "exporter": s("The exporter that saw it"),
+                    "source": ns("The attacking or scanning host, when one address"),
+                    "target": ns("The victim, when one address"),
+                    "detector": s("rule:NAME"),
+                    "why": { "type": "object", "required": ["summary", "observed"],
+                             "properties": { "summary": s("One sentence"),
+                                             "observed": { "type": "array", "items": { "type": "object",
+                                                 "required": ["feature", "value", "threshold"],
+                                                 "properties": { "feature": s("What was measured"),
+                                                                 "value": { "type": "number" },
+                                                                 "threshold": { "type": "number" } } } } } },
+                    "acknowledged_by": ns("Who acknowledged it")
+                } }),
+    );
+    m
+}

@@ -1,0 +1,226 @@
+//! Insights: the engine's reads of host feature rows and writes of detections, and
+//! the scoped list the API and pages show.
+//!
+//! The `engine_*` functions take no [`Scope`]: only the insights engine and the
+//! backtest call them (never a request handler), and nothing they read leaves the
+//! service except as insights, which are listed per scope.
+
+use super::{ts, DataResult, Db, Scope};
+use flowvision_insights::features::{Counters, HostFeatures, HostKey};
+use flowvision_insights::{Distinct, Insight, Severity, CONTINUATION_GAP_MS};
+use serde::Serialize;
+use std::net::IpAddr;
+use time::OffsetDateTime;
+
+/// Most insights one list returns.
+pub const MAX_LIMIT: i64 = 5_000;
+
+/// A stored insight, as the API answers it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InsightRow {
+    /// Id.
+    pub id: i64,
+    /// `syn_flood`, `udp_amplification`, ...
+    pub kind: String,
+    /// medium, high, critical.
+    pub severity: String,
+    /// 0.5 at the threshold, up to 1.
+    pub score: f64,
+    /// First window's start (flow time, RFC 3339).
+    pub start: String,
+    /// Last window's end.
+    pub end: String,
+    /// The exporter that saw it.
+    pub exporter: String,
+    /// The attacker or scanner, when one address.
+    pub source: Option<String>,
+    /// The victim, when one address.
+    pub target: Option<String>,
+    /// `rule:NAME`.
+    pub detector: String,
+    /// The evidence (summary and observed values against thresholds).
+    pub why: serde_json::Value,
+    /// Who acknowledged it, if anyone.
+    pub acknowledged_by: Option<String>,
+}
+
+/// Filters of an insight list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsightQuery {
+    /// Insights overlapping `[from, to)`.
+    pub from: OffsetDateTime,
+    /// End of the range.
+    pub to: OffsetDateTime,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this exporter.
+    pub exporter: Option<IpAddr>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// Unix ms to a timestamp (clamped to what `time` represents).
+pub fn at_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+const SEVERITY_RANK: &str = "CASE {} WHEN 'critical' THEN 3 WHEN 'high' THEN 2 ELSE 1 END";
+
+fn rank(expr: &str) -> String {
+    SEVERITY_RANK.replace("{}", expr)
+}
+
+/// An insight found by a backtest as one JSON object: the API's fields, with `id`
+/// null (nothing was stored).
+pub fn backtest_json(i: &Insight) -> serde_json::Value {
+    serde_json::json!({
+        "id": null,
+        "kind": i.kind.as_str(),
+        "severity": severity_name(i.severity),
+        "score": f64::from(i.score as f32),
+        "start": ts(at_ms(i.start_ms)),
+        "end": ts(at_ms(i.end_ms)),
+        "exporter": i.exporter.to_string(),
+        "source": i.source.map(|a| a.to_string()),
+        "target": i.target.map(|a| a.to_string()),
+        "detector": i.detector,
+        "why": i.why,
+    })
+}
+
+impl Db {
+    /// Engine only: the host feature rows with a bucket in `[from_ms, to_ms)`. A row
+    /// whose sketch bytes are not a sketch keeps its counters with empty sketches.
+    pub async fn engine_feature_rows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> DataResult<Vec<(HostKey, HostFeatures)>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT bucket, exporter, host, flows_in, flows_out, bytes_in, bytes_out, packets_in, packets_out, \
+                        syn_packets_in, syn_packets_out, udp_packets_in, icmp_packets_in, amp_packets_in, \
+                        amp_bytes_in, probe_flows_out, echo_flows_out, \
+                        sources_in, reflectors_in, peers_out, ports_out \
+                 FROM host_features WHERE bucket >= $1 AND bucket < $2",
+                &[&at_ms(from_ms), &at_ms(to_ms)],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let bucket: OffsetDateTime = r.try_get(0)?;
+            let key = HostKey { bucket_ms: unix_ms(bucket), exporter: r.try_get(1)?, host: r.try_get(2)? };
+            let mut fields = [0i64; 14];
+            for (i, f) in fields.iter_mut().enumerate() {
+                *f = r.try_get(3 + i)?;
+            }
+            let sketch = |i: usize| -> DataResult<Distinct> {
+                let b: &[u8] = r.try_get(17 + i)?;
+                Ok(Distinct::from_bytes(b).unwrap_or_default())
+            };
+            let f = HostFeatures {
+                counters: Counters::from_fields(fields),
+                sources_in: sketch(0)?,
+                reflectors_in: sketch(1)?,
+                peers_out: sketch(2)?,
+                ports_out: sketch(3)?,
+            };
+            out.push((key, f));
+        }
+        Ok(out)
+    }
+
+    /// Engine only: stores a detection, extending the stored insight it continues
+    /// (same kind, exporter, source and target, at most
+    /// [`CONTINUATION_GAP_MS`] apart) or adding a new one. Returns the insight's id.
+    pub async fn engine_record(&self, i: &Insight) -> DataResult<i64> {
+        let c = self.conn().await?;
+        let why = serde_json::to_value(&i.why).unwrap_or(serde_json::Value::Null);
+        let (start, end) = (at_ms(i.start_ms), at_ms(i.end_ms));
+        let gap_start = at_ms(i.start_ms - CONTINUATION_GAP_MS);
+        let kind = i.kind.as_str();
+        let severity = severity_name(i.severity);
+        let score = i.score as f32;
+        let updated = c
+            .query_opt(
+                &format!(
+                    "UPDATE insights SET start_time = least(start_time, $5), end_time = greatest(end_time, $6), \
+                        why = CASE WHEN $7::real > score THEN $8::jsonb ELSE why END, \
+                        score = greatest(score, $7::real), \
+                        severity = CASE WHEN {} > {} THEN $9 ELSE severity END \
+                     WHERE id = (SELECT id FROM insights WHERE kind = $1 AND exporter = $2 \
+                                   AND source IS NOT DISTINCT FROM $3 AND target IS NOT DISTINCT FROM $4 \
+                                   AND end_time >= $10 AND start_time <= $6 \
+                                 ORDER BY end_time DESC LIMIT 1) \
+                     RETURNING id",
+                    rank("$9::text"),
+                    rank("severity")
+                ),
+                &[&kind, &i.exporter, &i.source, &i.target, &start, &end, &score, &why, &severity, &gap_start],
+            )
+            .await?;
+        if let Some(row) = updated {
+            return Ok(row.try_get(0)?);
+        }
+        let row = c
+            .query_one(
+                "INSERT INTO insights (kind, severity, score, start_time, end_time, exporter, source, target, detector, why) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                &[&kind, &severity, &score, &start, &end, &i.exporter, &i.source, &i.target, &i.detector, &why],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// The insights of exporters in `scope` overlapping the query's range, newest first.
+    pub async fn insights(&self, scope: &Scope, q: &InsightQuery) -> DataResult<Vec<InsightRow>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT id, kind, severity, score, start_time, end_time, exporter, source, target, detector, why, \
+                        acknowledged_by \
+                 FROM insights \
+                 WHERE exporter <<= ANY($1::text[]::inet[]) AND end_time >= $2 AND start_time < $3 \
+                   AND ($4::text IS NULL OR kind = $4) AND ($5::inet IS NULL OR exporter = $5) \
+                 ORDER BY start_time DESC, id DESC LIMIT $6",
+                &[&scope.sql_param(), &q.from, &q.to, &q.kind, &q.exporter, &q.limit.clamp(1, MAX_LIMIT)],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let score: f32 = r.try_get(3)?;
+            let exporter: IpAddr = r.try_get(6)?;
+            let source: Option<IpAddr> = r.try_get(7)?;
+            let target: Option<IpAddr> = r.try_get(8)?;
+            out.push(InsightRow {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                severity: r.try_get(2)?,
+                score: f64::from(score),
+                start: ts(r.try_get(4)?),
+                end: ts(r.try_get(5)?),
+                exporter: exporter.to_string(),
+                source: source.map(|a| a.to_string()),
+                target: target.map(|a| a.to_string()),
+                detector: r.try_get(9)?,
+                why: r.try_get(10)?,
+                acknowledged_by: r.try_get(11)?,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,70 @@
+//! The insights engine: every few seconds, the detectors over the host feature rows
+//! the collector wrote, and each detection stored (extending the insight it continues).
+//!
+//! Windows end on 10-second bucket boundaries of flow time. Each round re-runs the
+//! windows ending in the last [`LOOKBACK_MS`], because flows arrive after they end
+//! (exporters' active and inactive timeouts, batching): a window is evaluated again
+//! as its late rows land, and re-storing a detection only extends what is stored.
+//! The backtest runs the same windows over a stored range and folds detections with
+//! the same rule ([`Timeline`]), so it prints what the live engine stored.
+
+use crate::data::Db;
+use flowvision_insights::detect::{self, Thresholds};
+use flowvision_insights::{Insight, Timeline, BUCKET_MS};
+use std::time::Duration;
+
+/// How far back each round re-evaluates windows, ms.
+pub const LOOKBACK_MS: i64 = 60_000;
+
+/// Time between rounds.
+pub const ROUND: Duration = Duration::from_secs(5);
+
+/// The detections of every window ending on a bucket boundary in `(from_ms, to_ms]`,
+/// folded into insights.
+pub async fn detect_range(
+    db: &Db,
+    t: &Thresholds,
+    from_ms: i64,
+    to_ms: i64,
+) -> crate::data::DataResult<Vec<Insight>> {
+    let longest = t.flood_window_secs.max(t.scan_window_secs).max(1) * 1000;
+    let mut timeline = Timeline::default();
+    // A chunk of windows per query, so a long backtest never holds days of rows.
+    const CHUNK_MS: i64 = 600_000;
+    let first_end = (from_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS;
+    let mut chunk_start = first_end;
+    while chunk_start <= to_ms {
+        let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
+        let rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
+        let mut end = chunk_start;
+        while end <= chunk_end {
+            for i in detect::run(&rows, end, t) {
+                timeline.absorb(i);
+            }
+            end += BUCKET_MS;
+        }
+        chunk_start = end;
+    }
+    Ok(timeline.into_insights())
+}
+
+/// Runs forever: a round every [`ROUND`], storing what it finds. Errors are logged
+/// and the next round tries again.
+pub async fn run(db: Db, t: Thresholds) {
+    loop {
+        let now_ms =
+            i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let latest = now_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
+        match detect_range(&db, &t, latest - LOOKBACK_MS, latest).await {
+            Ok(found) => {
+                for i in &found {
+                    if let Err(e) = db.engine_record(i).await {
+                        log::warn!("insights: storing a {} detection: {e}", i.kind.as_str());
+                    }
+                }
+            }
+            Err(e) => log::warn!("insights: reading host features: {e}"),
+        }
+        rocket::tokio::time::sleep(ROUND).await;
+    }
+}

@@ -1,0 +1,113 @@
+//! The insights page (`/insights`): what the detectors found in the caller's device
+//! scope, newest first, filtered by kind, exporter and time, each with its evidence
+//! and a link to the flows of its window. The rows are those of `/api/v1/insights`.
+
+use super::layout::page;
+use super::{html, urlencode, Html};
+use crate::api::insights::{InsightParams, KINDS};
+use crate::auth::{Auth, Permission};
+use crate::error::AppResult;
+use crate::App;
+use maud::{html as m, Markup};
+use rocket::{get, routes, Route, State};
+
+/// The routes.
+pub fn routes() -> Vec<Route> {
+    routes![insights_page]
+}
+
+fn form(q: &InsightParams) -> Markup {
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let kind = v(&q.kind);
+    m! {
+        form #insights-form method="get" action="/insights" {
+            div.fields {
+                div.field {
+                    label for="i-kind" { "Kind" }
+                    select #i-kind name="kind" {
+                        option value="" selected[kind.is_empty()] { "all" }
+                        @for k in KINDS { option value=(k) selected[k == kind] { (k) } }
+                    }
+                }
+                div.field {
+                    label for="i-exporter" { "Exporter" }
+                    input #i-exporter type="text" name="exporter" value=(v(&q.exporter)) placeholder="address";
+                }
+                div.field {
+                    label for="i-from" { "From" }
+                    input #i-from type="text" name="from" value=(v(&q.from)) placeholder="RFC 3339 or Unix ms, default 24 h ago";
+                }
+                div.field {
+                    label for="i-to" { "To" }
+                    input #i-to type="text" name="to" value=(v(&q.to)) placeholder="default now";
+                }
+            }
+            button #insights-submit type="submit" { "Show" }
+        }
+    }
+}
+
+/// The flow search of an insight's addresses from its start on (flow search ranges
+/// are reception time, which follows flow time by the exporter's timeouts).
+fn flows_link(start: &str, exporter: &str, source: Option<&str>, target: Option<&str>) -> String {
+    let mut link = format!("/flows?from={}&exporter={}", urlencode(start), urlencode(exporter));
+    if let Some(s) = source {
+        link.push_str(&format!("&src={}", urlencode(s)));
+    }
+    if let Some(t) = target {
+        link.push_str(&format!("&dst={}", urlencode(t)));
+    }
+    link
+}
+
+#[get("/insights?<q..>")]
+async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppResult<Html> {
+    auth.require(Permission::ViewDashboards)?;
+    let body = match q.query() {
+        Err(e) => {
+            let (_, msg) = e.status_and_message();
+            m! { (form(&q)) div.notice.error #insights-error { (msg) } }
+        }
+        Ok(query) => {
+            let rows = app.db.insights(auth.scope(), &query).await?;
+            m! {
+                (form(&q))
+                table.data #insights {
+                    thead { tr {
+                        th { "Kind" } th { "Severity" } th { "Start" } th { "End" } th { "Exporter" }
+                        th { "Source" } th { "Target" } th { "Why" } th { }
+                    } }
+                    tbody {
+                        @if rows.is_empty() { tr.empty { td colspan="9" { "No insights in this range." } } }
+                        @for r in &rows {
+                            tr data-test="insight" data-kind=(r.kind) data-id=(r.id) {
+                                td.kind { (r.kind) }
+                                td class={ "severity " (r.severity) } { (r.severity) " " span.muted { (format!("{:.2}", r.score)) } }
+                                td { (r.start) } td { (r.end) }
+                                td { (r.exporter) }
+                                td.source { (r.source.clone().unwrap_or_else(|| "-".into())) }
+                                td.target { (r.target.clone().unwrap_or_else(|| "-".into())) }
+                                td.why {
+                                    (r.why.get("summary").and_then(|s| s.as_str()).unwrap_or(""))
+                                    @if let Some(obs) = r.why.get("observed").and_then(|o| o.as_array()) {
+                                        ul.observed {
+                                            @for o in obs {
+                                                li { (o.get("feature").and_then(|f| f.as_str()).unwrap_or(""))
+                                                    ": " (format!("{:.2}", o.get("value").and_then(|v| v.as_f64()).unwrap_or(0.0)))
+                                                    " (threshold " (format!("{:.2}", o.get("threshold").and_then(|v| v.as_f64()).unwrap_or(0.0))) ")" }
+                                            }
+                                        }
+                                    }
+                                }
+                                td { a href=(flows_link(&r.start, &r.exporter, r.source.as_deref(), r.target.as_deref())) { "flows" } }
+                            }
+                        }
+                    }
+                }
+                p.muted { "Detections of the rules in docs/insights.md over the collector's per-host features, "
+                    "flow time, within your device scope (" (auth.scope().describe()) ")." }
+            }
+        }
+    };
+    Ok(html(page("Insights", &auth, "insights", body)))
+}

@@ -1,0 +1,211 @@
+//! Insights end to end on a real PostgreSQL: flows stored through the collector's own
+//! store (whose writers compute the host features in each batch's transaction), the
+//! engine's detectors over those rows, the stored insights through the API with device
+//! scopes, and `flowvision-web insights backtest` printing the same insights.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use common::{now_ms, store, Cred, Web, ADMIN, ADMIN_PW};
+use flowvision_codec::{FlowRecord, Protocol};
+use flowvision_collector::store::FlowRow;
+use rocket::http::Status;
+use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flowvision-web");
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    exporter: &str,
+    end_ms: i64,
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    flags: u16,
+    packets: u64,
+) -> FlowRow {
+    let mut r = FlowRecord::new(Protocol::NetflowV5, exporter.parse().unwrap());
+    r.src_addr = Some(src);
+    r.dst_addr = Some(dst);
+    r.proto = proto;
+    r.src_port = sport;
+    r.dst_port = dport;
+    r.tcp_flags = flags;
+    r.packets = packets;
+    r.bytes = packets * 60;
+    r.flow_start_ms = Some(end_ms - 500);
+    r.flow_end_ms = Some(end_ms);
+    FlowRow { time_received_ms: end_ms + 1_000, record: r }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// 30 s ending a minute ago: a spoofed SYN flood (400/s) at 10.9.0.1 seen by
+/// 192.0.2.1, a port scan of 10.9.0.2 by 198.51.100.66 seen by 192.0.2.2 (answered
+/// by resets), and answered web traffic on both.
+fn attack_rows(now: i64) -> Vec<FlowRow> {
+    let t0 = now - 90_000;
+    let mut rows = Vec::new();
+    for i in 0..12_000u32 {
+        let src = IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
+        rows.push(row(
+            "192.0.2.1",
+            t0 + i64::from(i) * 30 / 12,
+            src,
+            ip("10.9.0.1"),
+            6,
+            1024 + (i % 50_000) as u16,
+            80,
+            0x02,
+            1,
+        ));
+    }
+    for p in 0..300u16 {
+        let t = t0 + i64::from(p) * 100;
+        rows.push(row("192.0.2.2", t, ip("198.51.100.66"), ip("10.9.0.2"), 6, 61_000, p + 1, 0x02, 1));
+        rows.push(row("192.0.2.2", t, ip("10.9.0.2"), ip("198.51.100.66"), 6, p + 1, 61_000, 0x14, 1));
+    }
+    for k in 0..200u32 {
+        let t = t0 + i64::from(k) * 150;
+        for ex in ["192.0.2.1", "192.0.2.2"] {
+            let client = IpAddr::V4(Ipv4Addr::new(10, 5, 0, (k % 50) as u8 + 1));
+            rows.push(row(ex, t, client, ip("203.0.113.80"), 6, 40_000 + k as u16, 443, 0x1b, 10));
+            rows.push(row(ex, t, ip("203.0.113.80"), client, 6, 443, 40_000 + k as u16, 0x1b, 14));
+        }
+    }
+    rows.sort_by_key(|r| r.time_received_ms);
+    rows
+}
+
+fn kinds(list: &Value) -> Vec<(String, String, Value, Value)> {
+    let mut v: Vec<_> = list["insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["exporter"].as_str().unwrap().to_string(),
+                i["source"].clone(),
+                i["target"].clone(),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn attacks_stored_by_the_collector_become_scoped_insights_and_the_backtest_agrees() {
+    let web = Web::start_with(|c| c.insights = false);
+    let now = now_ms();
+    let rows = attack_rows(now);
+    store(web.pg.url(), &rows);
+
+    // The writers wrote feature rows in the batches' transactions, bounded per batch.
+    let mut pg = web.pg.connect().unwrap();
+    let victim = pg
+        .query_one(
+            "SELECT sum(syn_packets_in)::bigint, sum(flows_in)::bigint, count(*) FROM host_features WHERE host = '10.9.0.1'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(victim.get::<_, i64>(0), 12_000, "every SYN of the flood counted at the victim");
+    assert_eq!(victim.get::<_, i64>(1), 12_000);
+    let all: i64 = pg.query_one("SELECT count(*) FROM host_features", &[]).unwrap().get(0);
+    assert!(all < 12_000, "no row per spoofed source: {all} rows for {} flows", rows.len());
+
+    // The engine's rounds over the last two and a half minutes, as the live loop runs them.
+    let cfg = common::config(web.pg.url());
+    let rt = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let found = rt.block_on(async {
+        let db = flowvision_web::data::Db::new(&cfg).unwrap();
+        let mut found = Vec::new();
+        for end in [now - 60_000, now - 30_000, now] {
+            let list =
+                flowvision_web::insights::detect_range(&db, &cfg.insight_thresholds, end - 90_000, end)
+                    .await
+                    .unwrap();
+            for i in &list {
+                db.engine_record(i).await.unwrap();
+            }
+            found.extend(list);
+        }
+        found
+    });
+    assert!(!found.is_empty());
+
+    let admin = web.login(ADMIN, ADMIN_PW);
+    let from = now - 600_000;
+    let all = web.json(&format!("/api/v1/insights?from={from}"), &admin);
+    assert_eq!(
+        kinds(&all),
+        vec![
+            ("port_scan".into(), "192.0.2.2".into(), Value::from("198.51.100.66"), Value::from("10.9.0.2")),
+            ("syn_flood".into(), "192.0.2.1".into(), Value::Null, Value::from("10.9.0.1")),
+        ],
+        "{all:#}"
+    );
+    let flood = all["insights"].as_array().unwrap().iter().find(|i| i["kind"] == "syn_flood").unwrap();
+    assert_eq!(flood["detector"], "rule:syn_flood");
+    assert!(flood["why"]["summary"].as_str().unwrap().contains("10.9.0.1"), "{flood:#}");
+    assert!(flood["why"]["observed"][0]["value"].as_f64().unwrap() >= 300.0, "{flood:#}");
+
+    // Filters, and a viewer scoped to 192.0.2.1 sees only its exporter's insight.
+    let scans = web.json(&format!("/api/v1/insights?from={from}&kind=port_scan"), &admin);
+    assert_eq!(kinds(&scans).len(), 1);
+    let (_, viewer) = web.user(&admin, "viewer-one", "viewer", &["192.0.2.1"], &[]);
+    let seen = web.json(&format!("/api/v1/insights?from={from}"), &viewer);
+    assert_eq!(
+        kinds(&seen),
+        vec![("syn_flood".into(), "192.0.2.1".into(), Value::Null, Value::from("10.9.0.1"))]
+    );
+    let page = web.get("/insights", Some(&viewer));
+    assert_eq!(page.status, Status::Ok);
+    assert!(
+        page.body.contains("data-kind=\"syn_flood\"") && !page.body.contains("data-kind=\"port_scan\""),
+        "{}",
+        page.body
+    );
+    assert!(web.get("/insights", Some(&admin)).body.contains("data-kind=\"port_scan\""));
+    let hidden = web.json(&format!("/api/v1/insights?from={from}&exporter=192.0.2.2"), &viewer);
+    assert_eq!(kinds(&hidden), vec![]);
+    for bad in ["kind=ddos", "exporter=nope", "limit=0", "from=yesterday"] {
+        let r = web.api("GET", &format!("/api/v1/insights?{bad}"), Cred::Session(&admin), None);
+        assert_eq!(r.status, Status::BadRequest, "{bad}: {}", r.body);
+    }
+    assert_eq!(web.api("GET", "/api/v1/insights", Cred::None, None).status, Status::Unauthorized);
+
+    // The backtest over the same range prints the same insights (no ids), one per line.
+    let out = Command::new(BIN)
+        .args(["insights", "backtest", "--from", &(now - 150_000).to_string(), "--to", &now.to_string()])
+        .env("DATABASE_URL", web.pg.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let backtest = kinds(&serde_json::json!({ "insights": lines }));
+    assert_eq!(backtest, kinds(&all));
+    for b in &lines {
+        let stored = all["insights"].as_array().unwrap().iter().find(|s| s["kind"] == b["kind"]).unwrap();
+        assert_eq!(
+            (&b["start"], &b["end"], &b["severity"]),
+            (&stored["start"], &stored["end"], &stored["severity"]),
+            "{b:#} vs {stored:#}"
+        );
+        assert!(b["id"].is_null());
+    }
+    let bad = Command::new(BIN)
+        .args(["insights", "backtest", "--from", "2", "--to", "1"])
+        .env("DATABASE_URL", web.pg.url())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
