@@ -344,7 +344,7 @@ impl HostFeatureSet {
     /// The rows, sorted by key.
     pub fn rows(&self) -> Vec<(HostKey, HostFeatures)> {
         let mut v: Vec<(HostKey, HostFeatures)> = self.rows.iter().map(|(k, f)| (*k, *f)).collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v.sort_unstable_by_key(|a| a.0);
         v
     }
 
