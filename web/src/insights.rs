@@ -52,8 +52,7 @@ pub async fn detect_range(
 /// and the next round tries again.
 pub async fn run(db: Db, t: Thresholds) {
     loop {
-        let now_ms =
-            i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let now_ms = crate::data::insights::unix_ms(time::OffsetDateTime::now_utc());
         let latest = now_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
         match detect_range(&db, &t, latest - LOOKBACK_MS, latest).await {
             Ok(found) => {

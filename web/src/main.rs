@@ -42,7 +42,7 @@ fn backtest(args: &BacktestArgs) -> i32 {
             return 2;
         }
     };
-    let ms = |t: time::OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let ms = flowvision_web::data::insights::unix_ms;
     let run = async {
         let db = flowvision_web::data::Db::new(&cfg)?;
         flowvision_web::insights::detect_range(&db, &cfg.insight_thresholds, ms(from), ms(to)).await

@@ -65,7 +65,8 @@ pub fn at_ms(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn unix_ms(t: OffsetDateTime) -> i64 {
+/// A timestamp as Unix ms (0 outside the i64 range).
+pub fn unix_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 

@@ -3,7 +3,7 @@
 //! The source is never one address (the reflectors are innocent third parties, the
 //! attacker is hidden behind spoofing), so only the target is named.
 
-use super::{grade, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
 
 pub(super) fn check(w: &HostWindow, t: &Thresholds, out: &mut Vec<Insight>) {
     let c = &w.features.counters;
@@ -13,19 +13,14 @@ pub(super) fn check(w: &HostWindow, t: &Thresholds, out: &mut Vec<Insight>) {
     if pps < t.amplification_pps || reflectors < t.amplification_reflectors || part < t.amplification_share {
         return;
     }
-    let (score, severity) = grade(pps, t.amplification_pps);
     let bps = w.per_s(c.amp_bytes_in) * 8.0;
-    out.push(Insight {
-        kind: Kind::UdpAmplification,
-        severity,
-        score,
-        start_ms: w.from_ms,
-        end_ms: w.to_ms,
-        exporter: w.exporter,
-        source: None,
-        target: Some(w.host),
-        detector: format!("rule:{}", Kind::UdpAmplification.as_str()),
-        why: Why {
+    out.push(insight(
+        w,
+        Kind::UdpAmplification,
+        (pps, t.amplification_pps),
+        None,
+        Some(w.host),
+        Why {
             summary: format!(
                 "{:.1} Mbit/s ({pps:.0} packets/s) of UDP from reflector ports at {} from about {reflectors:.0} reflectors ({:.0} % of its inbound bytes)",
                 bps / 1e6,
@@ -39,5 +34,5 @@ pub(super) fn check(w: &HostWindow, t: &Thresholds, out: &mut Vec<Insight>) {
                 Observation { feature: "reflected_bits_per_s", value: bps, threshold: 0.0 },
             ],
         },
-    });
+    ));
 }

@@ -4,7 +4,7 @@
 //! so a busy web server (its handshakes complete) or a fast download (TCP, answered)
 //! is not a flood, however large.
 
-use super::{grade, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
 use crate::features::Counters;
 use std::net::IpAddr;
 
@@ -65,18 +65,13 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
         }
         let sources = w.features.sources_in.estimate();
         let source = single_source(w, all, packets, rule.sent);
-        let (score, severity) = grade(pps, min_pps);
-        out.push(Insight {
+        out.push(insight(
+            w,
             kind,
-            severity,
-            score,
-            start_ms: w.from_ms,
-            end_ms: w.to_ms,
-            exporter: w.exporter,
+            (pps, min_pps),
             source,
-            target: Some(w.host),
-            detector: format!("rule:{}", kind.as_str()),
-            why: Why {
+            Some(w.host),
+            Why {
                 summary: format!(
                     "{pps:.0} packets/s at {} ({:.0} % of its inbound packets) from about {sources:.0} sources; threshold {min_pps:.0}/s",
                     w.host,
@@ -88,7 +83,7 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
                     Observation { feature: "distinct_sources", value: sources, threshold: 0.0 },
                 ],
             },
-        });
+        ));
     }
 }
 

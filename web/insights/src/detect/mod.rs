@@ -41,6 +41,31 @@ pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds) -> Vec
     out
 }
 
+/// The insight of rule `kind` over window `w`: span, exporter and `rule:NAME` from the
+/// window and the kind, score and severity from how far `value` is over `threshold`.
+pub(crate) fn insight(
+    w: &HostWindow,
+    kind: Kind,
+    (value, threshold): (f64, f64),
+    source: Option<std::net::IpAddr>,
+    target: Option<std::net::IpAddr>,
+    why: Why,
+) -> Insight {
+    let (score, severity) = grade(value, threshold);
+    Insight {
+        kind,
+        severity,
+        score,
+        start_ms: w.from_ms,
+        end_ms: w.to_ms,
+        exporter: w.exporter,
+        source,
+        target,
+        detector: format!("rule:{}", kind.as_str()),
+        why,
+    }
+}
+
 /// How far over its threshold a value is, as a score in [0.5, 1] (0.5 at the
 /// threshold, 1 at 100 times it) and a severity.
 pub(crate) fn grade(value: f64, threshold: f64) -> (f64, Severity) {

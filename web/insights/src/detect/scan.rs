@@ -2,7 +2,7 @@
 //! `host_sweep` (many destinations on few ports, mostly unanswered), both made of
 //! probes (flows of one or two packets).
 
-use super::{grade, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
 use std::net::IpAddr;
 
 pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
@@ -16,18 +16,13 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
     let peers = f.peers_out.estimate();
     let secs = w.secs();
     if ports >= t.port_scan_ports {
-        let (score, severity) = grade(ports, t.port_scan_ports);
-        out.push(Insight {
-            kind: Kind::PortScan,
-            severity,
-            score,
-            start_ms: w.from_ms,
-            end_ms: w.to_ms,
-            exporter: w.exporter,
-            source: Some(w.host),
-            target: single_target(w, all),
-            detector: format!("rule:{}", Kind::PortScan.as_str()),
-            why: Why {
+        out.push(insight(
+            w,
+            Kind::PortScan,
+            (ports, t.port_scan_ports),
+            Some(w.host),
+            single_target(w, all),
+            Why {
                 summary: format!(
                     "{} probed about {ports:.0} ports on about {peers:.0} hosts in {secs:.0} s ({:.0} % of its flows were probes)",
                     w.host,
@@ -39,25 +34,20 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
                     Observation { feature: "distinct_hosts", value: peers, threshold: 0.0 },
                 ],
             },
-        });
+        ));
         return;
     }
     let answered = share(c.flows_in, c.flows_out);
     if peers >= t.host_sweep_peers && ports <= t.host_sweep_max_ports && answered <= t.host_sweep_max_answered
     {
-        let (score, severity) = grade(peers, t.host_sweep_peers);
         let icmp = share(c.echo_flows_out, c.flows_out) >= 0.5;
-        out.push(Insight {
-            kind: Kind::HostSweep,
-            severity,
-            score,
-            start_ms: w.from_ms,
-            end_ms: w.to_ms,
-            exporter: w.exporter,
-            source: Some(w.host),
-            target: None,
-            detector: format!("rule:{}", Kind::HostSweep.as_str()),
-            why: Why {
+        out.push(insight(
+            w,
+            Kind::HostSweep,
+            (peers, t.host_sweep_peers),
+            Some(w.host),
+            None,
+            Why {
                 summary: format!(
                     "{} probed about {peers:.0} hosts{} in {secs:.0} s; {:.0} % answered",
                     w.host,
@@ -79,7 +69,7 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
                     Observation { feature: "probe_share", value: probes, threshold: t.probe_share },
                 ],
             },
-        });
+        ));
     }
 }
 
