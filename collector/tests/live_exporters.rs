@@ -14,15 +14,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use flowvision_capture::PcapWriter;
+use flowvision_tests::exporters::{have, Exporter};
 use flowvision_tests::oracle::{
     compare, decode_cli, oracle_dir, read_lines, short, split_expectations, Record,
 };
+use flowvision_tests::traffic::{ip_packet, transport, write_pcap};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -41,20 +43,6 @@ struct Flow {
     proto: u8,
     src_port: u16,
     dst_port: u16,
-}
-
-/// Where `tool` is: on PATH, or in the sbin directories a non-root PATH often lacks
-/// (Debian installs softflowd and pmacctd in /usr/sbin).
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-fn have(name: &str) -> bool {
-    tool(name).is_some()
 }
 
 /// A scratch directory removed at the end (kept when FLOWVISION_KEEP_LIVE is set).
@@ -85,78 +73,6 @@ impl Drop for Workdir {
 
 // --- The traffic capture ---------------------------------------------------------------
 
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 =
-        bytes.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// Transport header and payload for one packet.
-fn transport(proto: u8, sport: u16, dport: u16, seq: u32, tcp_flags: u8, payload: usize) -> Vec<u8> {
-    let mut t = Vec::new();
-    match proto {
-        6 => {
-            t.extend(sport.to_be_bytes());
-            t.extend(dport.to_be_bytes());
-            t.extend(seq.to_be_bytes());
-            t.extend(0u32.to_be_bytes());
-            t.extend([0x50, tcp_flags, 0x20, 0x00, 0, 0, 0, 0]);
-        }
-        17 => {
-            t.extend(sport.to_be_bytes());
-            t.extend(dport.to_be_bytes());
-            t.extend(u16::try_from(8 + payload).unwrap().to_be_bytes());
-            t.extend([0, 0]);
-        }
-        // ICMP / ICMPv6 echo request: type, code, checksum, id, sequence.
-        _ => {
-            t.extend([if proto == 1 { 8 } else { 128 }, 0, 0, 0]);
-            t.extend(sport.to_be_bytes());
-            t.extend((seq as u16).to_be_bytes());
-        }
-    }
-    t.extend(vec![0x61u8; payload]);
-    t
-}
-
-fn ethernet(ethertype: u16, l3: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01];
-    f.extend(ethertype.to_be_bytes());
-    f.extend(l3);
-    f
-}
-
-fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, tos: u8, id: u16, l4: &[u8]) -> Vec<u8> {
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut h = vec![0x45, tos];
-            h.extend(u16::try_from(20 + l4.len()).unwrap().to_be_bytes());
-            h.extend(id.to_be_bytes());
-            h.extend([0x40, 0, 64, proto, 0, 0]);
-            h.extend(s.octets());
-            h.extend(d.octets());
-            let c = checksum(&h);
-            h[10..12].copy_from_slice(&c.to_be_bytes());
-            h.extend(l4);
-            ethernet(0x0800, &h)
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let first = 6u32 << 28 | u32::from(tos) << 20 | u32::from(id);
-            let mut h = first.to_be_bytes().to_vec();
-            h.extend(u16::try_from(l4.len()).unwrap().to_be_bytes());
-            h.extend([proto, 64]);
-            h.extend(s.octets());
-            h.extend(d.octets());
-            h.extend(l4);
-            ethernet(0x86dd, &h)
-        }
-        _ => unreachable!("mixed address families"),
-    }
-}
-
 /// Writes the traffic capture; returns the flows with their packet counts.
 fn write_traffic(path: &Path) -> (usize, BTreeMap<Flow, u64>) {
     let mut frames: Vec<Vec<u8>> = Vec::new();
@@ -178,45 +94,31 @@ fn write_traffic(path: &Path) -> (usize, BTreeMap<Flow, u64>) {
             // TCP: SYN, ACK|PSH with data, FIN|ACK.
             let (sp, dp) = (20_000 + i, [80, 443, 22][usize::from(i % 3)]);
             for (n, (flags, len)) in [(0x02u8, 0usize), (0x18, 100), (0x11, 0)].into_iter().enumerate() {
-                let l4 = transport(6, sp, dp, 1000 + n as u32, flags, len);
-                frames.push(ip_packet(src, dst, 6, tos, i * 10 + n as u16, &l4));
+                let l4 = transport(6, sp, dp, 1000 + n as u32, flags, len).unwrap();
+                frames.push(ip_packet(src, dst, 6, tos, i * 10 + n as u16, &l4).unwrap());
             }
             flows.insert(Flow { src, dst, proto: 6, src_port: sp, dst_port: dp }, 3);
             // UDP: two datagrams.
             let (sp, dp) = (30_000 + i, [53, 123, 514][usize::from(i % 3)]);
             for n in 0..2u16 {
-                let l4 = transport(17, sp, dp, 0, 0, 40 + usize::from(n) * 10);
-                frames.push(ip_packet(src, dst, 17, tos, i * 10 + 5 + n, &l4));
+                let l4 = transport(17, sp, dp, 0, 0, 40 + usize::from(n) * 10).unwrap();
+                frames.push(ip_packet(src, dst, 17, tos, i * 10 + 5 + n, &l4).unwrap());
             }
             flows.insert(Flow { src, dst, proto: 17, src_port: sp, dst_port: dp }, 2);
             // ICMP / ICMPv6 echo: two requests with identifier i.
             let proto = if v6 { 58 } else { 1 };
             for n in 0..2u32 {
-                let l4 = transport(proto, i, 0, n, 0, 32);
-                frames.push(ip_packet(src, dst, proto, 0, i * 10 + 8 + n as u16, &l4));
+                let l4 = transport(proto, i, 0, n, 0, 32).unwrap();
+                frames.push(ip_packet(src, dst, proto, 0, i * 10 + 8 + n as u16, &l4).unwrap());
             }
         }
     }
-    let mut out = BufWriter::new(File::create(path).unwrap());
-    out.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
-    for v in [2u16, 4] {
-        out.write_all(&v.to_le_bytes()).unwrap();
-    }
-    for v in [0u32, 0, 65_535, 1] {
-        out.write_all(&v.to_le_bytes()).unwrap();
-    }
-    for (n, frame) in frames.iter().enumerate() {
-        // 10 ms apart, so flows last a little and times differ.
-        let us = n as u64 * 10_000;
-        let len = u32::try_from(frame.len()).unwrap();
-        for v in [u32::try_from(TRAFFIC_START_S + us / 1_000_000).unwrap(), (us % 1_000_000) as u32, len, len]
-        {
-            out.write_all(&v.to_le_bytes()).unwrap();
-        }
-        out.write_all(frame).unwrap();
-    }
-    out.flush().unwrap();
-    (frames.len(), flows)
+    // 10 ms apart, so flows last a little and times differ.
+    let count = frames.len();
+    let timed =
+        frames.into_iter().enumerate().map(|(n, f)| (TRAFFIC_START_S * 1_000_000 + n as u64 * 10_000, f));
+    write_pcap(path, timed).unwrap();
+    (count, flows)
 }
 
 // --- Receiving what an exporter sends --------------------------------------------------
@@ -272,161 +174,6 @@ impl Receiver {
     }
 }
 
-/// Waits for `child` to exit, killing it after `limit`. Returns whether it exited alone.
-fn wait_or_kill(child: &mut Child, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if child.try_wait().unwrap().is_some() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    false
-}
-
-// --- Exporters -------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy)]
-enum Exporter {
-    Softflowd(u8),
-    Nfprobe(u8),
-    Sfprobe,
-}
-
-impl Exporter {
-    fn name(self) -> String {
-        match self {
-            Exporter::Softflowd(v) => format!("softflowd -v {v}"),
-            Exporter::Nfprobe(v) => format!("pmacctd nfprobe v{v}"),
-            Exporter::Sfprobe => "pmacctd sfprobe (sFlow v5)".to_owned(),
-        }
-    }
-
-    fn missing_tool(self) -> Option<&'static str> {
-        let tools: &[&'static str] = match self {
-            Exporter::Softflowd(_) => &["softflowd", "softflowctl"],
-            _ => &["pmacctd"],
-        };
-        tools.iter().copied().find(|t| !have(t))
-    }
-
-    /// Whether the export carries IPv6 flows.
-    fn carries_ipv6(self) -> bool {
-        !matches!(self, Exporter::Softflowd(5) | Exporter::Nfprobe(5))
-    }
-
-    /// Runs the exporter over `traffic`, sending to `to`.
-    fn run(self, work: &Workdir, traffic: &Path, to: SocketAddr) -> Result<(), String> {
-        match self {
-            Exporter::Softflowd(v) => softflowd(work, traffic, to, v),
-            Exporter::Nfprobe(v) => {
-                pmacctd(work, traffic, &format!("plugins: nfprobe\nnfprobe_receiver: {to}\nnfprobe_version: {v}\n"))
-            }
-            Exporter::Sfprobe => pmacctd(
-                work,
-                traffic,
-                &format!("plugins: sfprobe\nsfprobe_receiver: {to}\nsfprobe_agentip: 127.0.0.1\nsampling_rate: 1\n"),
-            ),
-        }
-    }
-}
-
-/// softflowd 1.1.0 reading a capture file blocks in accept() on its control socket
-/// before each pass of its main loop, so it is driven with softflowctl: `statistics`
-/// until every packet is processed, then `shutdown`, which exports every flow and exits
-/// (the man page: flows read with -r are only expired when max_flows is exceeded).
-/// It also cuts the -r path to 16 characters (an interface-name buffer), hence the
-/// relative names in the work directory.
-fn softflowd(work: &Workdir, traffic: &Path, to: SocketAddr, version: u8) -> Result<(), String> {
-    let file = traffic.file_name().unwrap().to_str().unwrap().to_owned();
-    assert!(traffic.parent() == Some(work.0.as_path()) && file.len() < 16, "softflowd needs a short path");
-    let ctl_name = format!("sf{version}.ctl");
-    let ctl = work.path(&ctl_name);
-    let mut args = vec![
-        "-r".to_owned(),
-        file,
-        "-n".to_owned(),
-        to.to_string(),
-        "-v".to_owned(),
-        version.to_string(),
-        "-d".to_owned(),
-        "-p".to_owned(),
-        format!("sf{version}.pid"),
-        "-c".to_owned(),
-        ctl_name.clone(),
-    ];
-    if version != 5 {
-        args.push("-6".to_owned());
-    }
-    let log = File::create(work.path(&format!("sf{version}.log"))).unwrap();
-    let mut child = Command::new(tool("softflowd").unwrap())
-        .current_dir(&work.0)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("softflowd: {e}"))?;
-    let softflowctl = |cmd: &str| -> String {
-        Command::new(tool("softflowctl").unwrap())
-            .current_dir(&work.0)
-            .args(["-c", &ctl_name, cmd])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
-            .unwrap_or_default()
-    };
-    // Depending on how poll() finds the control socket, softflowd either reads the whole
-    // file and exits by itself ("Shutting down after pcap EOF", exporting every flow) or
-    // waits in accept(); then `statistics` lets it read on, and `shutdown` ends it.
-    let start = Instant::now();
-    let mut last = String::new();
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return Ok(());
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("softflowd did not finish reading the capture (last statistics: {last:?})"));
-        }
-        if ctl.exists() {
-            let stats = softflowctl("statistics");
-            let processed =
-                stats.lines().find(|l| l.starts_with("Packets processed")).unwrap_or("").to_owned();
-            if !processed.is_empty() && processed == last {
-                break;
-            }
-            last = processed;
-        }
-        thread::sleep(Duration::from_millis(300));
-    }
-    softflowctl("shutdown");
-    if !wait_or_kill(&mut child, Duration::from_secs(10)) {
-        return Err("softflowd did not exit after shutdown".to_owned());
-    }
-    Ok(())
-}
-
-/// pmacctd reads the capture (pcap_savefile), flushes its plugin and exits.
-fn pmacctd(work: &Workdir, traffic: &Path, plugin: &str) -> Result<(), String> {
-    let conf = work.path("pmacctd.conf");
-    std::fs::write(&conf, format!("daemonize: false\npcap_savefile: {}\n{plugin}", traffic.display()))
-        .unwrap();
-    let mut child = Command::new(tool("pmacctd").unwrap())
-        .arg("-f")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("pmacctd: {e}"))?;
-    if !wait_or_kill(&mut child, Duration::from_secs(30)) {
-        return Err("pmacctd did not exit after reading the capture".to_owned());
-    }
-    Ok(())
-}
-
 // --- The test ----------------------------------------------------------------------------
 
 fn flow_of(r: &Record) -> Option<Flow> {
@@ -462,15 +209,7 @@ fn real_exporters_decode_like_tshark() {
     );
     let oracle = oracle_dir().join("tshark_flows.py");
 
-    let cases = [
-        Exporter::Softflowd(5),
-        Exporter::Softflowd(9),
-        Exporter::Softflowd(10),
-        Exporter::Nfprobe(5),
-        Exporter::Nfprobe(9),
-        Exporter::Nfprobe(10),
-        Exporter::Sfprobe,
-    ];
+    let cases = Exporter::ALL;
     let mut failures = Vec::new();
     let mut ran = 0;
     for exporter in cases {
@@ -481,7 +220,7 @@ fn real_exporters_decode_like_tshark() {
         }
         let receiver = Receiver::start();
         let to = receiver.addr;
-        let run = exporter.run(&work, &traffic, to);
+        let run = exporter.run(&work.0, &traffic, to);
         let slug: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         let capture = work.path(&format!("{slug}.pcap"));
         let datagrams = receiver.finish(&capture);

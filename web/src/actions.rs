@@ -350,3 +350,21 @@ pub async fn change_password(app: &App, auth: &Auth, current: &str, new: &str) -
     audit(app, auth, "password.change", &auth.username, true, json!({})).await;
     Ok(new_session)
 }
+
+/// Acknowledges insight `id` (`on`) or takes the acknowledgement back, within the
+/// caller's scope; audited. Not found when the scope holds no such insight.
+pub async fn acknowledge_insight(
+    app: &App,
+    auth: &Auth,
+    id: i64,
+    on: bool,
+) -> AppResult<crate::data::insights::InsightRow> {
+    auth.require(Permission::AcknowledgeInsights)?;
+    let by = on.then_some(auth.username.as_str());
+    let row = app.db.acknowledge_insight(auth.scope(), id, by).await?.ok_or(AppError::NotFound)?;
+    let action = if on { "insight.acknowledge" } else { "insight.unacknowledge" };
+    let details =
+        json!({"kind": row.kind, "exporter": row.exporter, "source": row.source, "target": row.target});
+    audit(app, auth, action, &id.to_string(), true, details).await;
+    Ok(row)
+}

@@ -62,6 +62,45 @@
     canvas.setAttribute("data-state", "ready");
   }
 
+  // Insights marked on a chart (data-markers, from the page): each becomes the index
+  // of the bucket holding its start; those outside the drawn range are left out.
+  function insightMarkers(canvas, points, step) {
+    var raw = canvas.getAttribute("data-markers");
+    if (!raw || !points.length) { return []; }
+    var list;
+    try { list = JSON.parse(raw); } catch (e) { return []; }
+    var first = points[0].t, width = step * 1000;
+    return list.map(function (m) {
+      return { index: Math.floor((m.t - first) / width), kind: m.kind, severity: m.severity };
+    }).filter(function (m) { return m.index >= 0 && m.index < points.length; });
+  }
+
+  var SEVERITY_COLOR = { medium: "#d97706", high: "#dc2626", critical: "#7f1d1d" };
+
+  // Vertical lines with the insight's kind at the top of the chart area.
+  function markerPlugin(markers) {
+    return {
+      id: "insightMarkers",
+      afterDatasetsDraw: function (chart) {
+        var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+        ctx.save();
+        ctx.font = "11px sans-serif";
+        markers.forEach(function (m) {
+          var px = x.getPixelForValue(m.index);
+          ctx.strokeStyle = SEVERITY_COLOR[m.severity] || "#dc2626";
+          ctx.fillStyle = ctx.strokeStyle;
+          ctx.setLineDash([4, 3]);
+          ctx.beginPath();
+          ctx.moveTo(px, area.top);
+          ctx.lineTo(px, area.bottom);
+          ctx.stroke();
+          ctx.fillText(m.kind, px + 3, area.top + 11);
+        });
+        ctx.restore();
+      }
+    };
+  }
+
   function draw(canvas) {
     var kind = canvas.getAttribute("data-chart");
     fetch(canvas.getAttribute("data-api"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -84,8 +123,11 @@
             plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + fmt(c.parsed.y, c.dataset.yAxisID === "y1" ? PPS : BPS); } } } }
           }
         };
+        var markers = insightMarkers(canvas, points, step);
+        if (markers.length) { cfg.plugins = [markerPlugin(markers)]; }
         if (canvas._chart) { canvas._chart.destroy(); }
         canvas._chart = new window.Chart(canvas, cfg);
+        canvas.setAttribute("data-markers-drawn", String(markers.length));
         var nonzero = points.filter(function (p) { return (p.bps || p.in_bps || p.out_bps || 0) > 0; }).length;
         canvas.setAttribute("data-points", String(points.length));
         canvas.setAttribute("data-nonzero-points", String(nonzero));

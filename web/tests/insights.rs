@@ -182,6 +182,71 @@ fn attacks_stored_by_the_collector_become_scoped_insights_and_the_backtest_agree
     }
     assert_eq!(web.api("GET", "/api/v1/insights", Cred::None, None).status, Status::Unauthorized);
 
+    // Markers on the overview chart: the insights of the window, within the scope.
+    let overview = web.get("/?range=1h", Some(&viewer)).body;
+    assert!(overview.contains("data-count=\"1\""), "{overview}");
+    let markers =
+        overview.split("data-markers=\"").nth(1).unwrap().split('"').next().unwrap().replace("&quot;", "\"");
+    let markers: Value = serde_json::from_str(&markers).unwrap();
+    assert_eq!(markers.as_array().unwrap().len(), 1, "{markers}");
+    assert_eq!(markers[0]["kind"], "syn_flood");
+    assert!(markers[0]["t"].as_i64().unwrap() >= now - 120_000, "{markers}");
+    assert!(web.get("/?range=1h", Some(&admin)).body.contains("data-count=\"2\""));
+    assert!(web.get("/?range=1h&exporter=192.0.2.2", Some(&admin)).body.contains("data-count=\"1\""));
+
+    // Acknowledgement: analysts and up, within their scope, audited; viewers cannot.
+    let id = |list: &Value, kind: &str| {
+        list["insights"].as_array().unwrap().iter().find(|i| i["kind"] == kind).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (flood_id, scan_id) = (id(&all, "syn_flood"), id(&all, "port_scan"));
+    let ack = |id: i64| format!("/api/v1/insights/{id}/acknowledge");
+    assert_eq!(web.api("POST", &ack(flood_id), Cred::Session(&viewer), None).status, Status::Forbidden);
+    let (_, analyst) = web.user(&admin, "analyst-one", "analyst", &["192.0.2.1"], &[]);
+    let hidden = web.api("POST", &ack(scan_id), Cred::Session(&analyst), None);
+    assert_eq!(hidden.status, Status::NotFound, "outside the analyst's scope: {}", hidden.body);
+    assert_eq!(web.api("POST", &ack(i64::MAX), Cred::Session(&analyst), None).status, Status::NotFound);
+    assert_eq!(
+        web.api("POST", &ack(flood_id), Cred::SessionNoCsrf(&analyst), None).status,
+        Status::Forbidden
+    );
+    let done = web.api("POST", &ack(flood_id), Cred::Session(&analyst), None);
+    assert_eq!(done.status, Status::Ok, "{}", done.body);
+    let done = done.json();
+    assert_eq!(done["acknowledged_by"], "analyst-one");
+    assert!(done["acknowledged_at"].is_string(), "{done:#}");
+    let open = web.json(&format!("/api/v1/insights?from={from}&acknowledged=false"), &admin);
+    assert_eq!(kinds(&open).len(), 1, "{open:#}");
+    assert_eq!(open["insights"][0]["kind"], "port_scan");
+    let acked = web.json(&format!("/api/v1/insights?from={from}&acknowledged=true"), &admin);
+    assert_eq!(acked["insights"][0]["id"], flood_id);
+    let bad = web.api("GET", "/api/v1/insights?acknowledged=maybe", Cred::Session(&admin), None);
+    assert_eq!(bad.status, Status::BadRequest);
+    assert!(web.get("/insights", Some(&viewer)).body.contains("acknowledged by analyst-one"));
+    assert!(
+        !web.get("/insights", Some(&viewer)).body.contains("data-test=\"acknowledge\""),
+        "viewers get no button"
+    );
+    // The page's own buttons: reopen from the form, then acknowledge again.
+    let r = web.post_csrf(&format!("/insights/{flood_id}/reopen"), &analyst, &[]);
+    assert_eq!(r.status, Status::SeeOther, "{}", r.body);
+    let page = web.get("/insights", Some(&analyst)).body;
+    assert!(page.contains("data-test=\"acknowledge\"") && !page.contains("acknowledged by"), "{page}");
+    assert_eq!(
+        web.post_form(&format!("/insights/{flood_id}/acknowledge"), Some(&analyst), "").status,
+        Status::Forbidden
+    );
+    let r = web.post_csrf(&format!("/insights/{flood_id}/acknowledge"), &analyst, &[]);
+    assert_eq!(r.status, Status::SeeOther, "{}", r.body);
+    let r = web.api("DELETE", &ack(flood_id), Cred::Session(&analyst), None);
+    assert_eq!(r.status, Status::Ok, "{}", r.body);
+    assert!(r.json()["acknowledged_by"].is_null());
+    let audit = web.json("/api/v1/audit?limit=50", &admin).to_string();
+    for action in ["insight.acknowledge", "insight.unacknowledge"] {
+        assert!(audit.contains(action), "{action} not audited: {audit}");
+    }
+
     // The backtest over the same range prints the same insights (no ids), one per line.
     let out = Command::new(BIN)
         .args(["insights", "backtest", "--from", &(now - 150_000).to_string(), "--to", &now.to_string()])

@@ -64,7 +64,8 @@ pub struct Counters {
     pub amp_packets_in: i64,
     /// Their bytes.
     pub amp_bytes_in: i64,
-    /// Flows from the host of at most two packets (probes: a SYN, a datagram, an echo).
+    /// Probes from the host: flows of at most two packets that asked rather than
+    /// answered ([`is_probe`]).
     pub probe_flows_out: i64,
     /// ICMP echo request flows from the host.
     pub echo_flows_out: i64,
@@ -197,6 +198,22 @@ const ICMPV6: u8 = 58;
 const SYN: u16 = 0x02;
 const ACK: u16 = 0x10;
 
+/// Whether a flow is a probe: at most two packets, and not an answer. A TCP probe
+/// never acknowledged anything (SYN, FIN, NULL and Xmas scans; a server's short replies
+/// and a scanned host's resets carry ACK); a UDP probe comes from an ephemeral port (a
+/// DNS or NTP server's one-packet answers come from its service port and go to as many
+/// client ports as it has clients, which is no scan). Exporters that report no TCP
+/// flags (flags 0) make every short TCP flow a probe, as before.
+#[inline]
+fn is_probe(r: &FlowRecord) -> bool {
+    r.packets <= 2
+        && match r.proto {
+            TCP => r.tcp_flags & ACK == 0,
+            UDP => r.src_port >= 1024,
+            _ => true,
+        }
+}
+
 /// One record's contribution to its destination's (`in`) and its source's (`out`)
 /// counters.
 #[inline]
@@ -225,7 +242,7 @@ fn contribution(r: &FlowRecord) -> (Counters, Counters) {
         bytes_out: bytes,
         packets_out: packets,
         syn_packets_out: syn,
-        probe_flows_out: if r.packets <= 2 { rate } else { 0 },
+        probe_flows_out: if is_probe(r) { rate } else { 0 },
         echo_flows_out: if echo { rate } else { 0 },
         ..Counters::default()
     };
@@ -435,6 +452,26 @@ mod tests {
         let sweeper = get(8);
         assert_eq!(sweeper.counters.echo_flows_out, 80);
         assert!((sweeper.peers_out.estimate() - 80.0).abs() < 30.0);
+    }
+
+    #[test]
+    fn answers_are_not_probes() {
+        // A resolver's one-packet answers to 300 client ports, a web server's short
+        // replies, a scanned host's resets; then a UDP scan from an ephemeral port.
+        let mut flows: Vec<FlowRecord> =
+            (0..300).map(|c| rec(5, 1_000 + c, UDP, 53, 30_000 + c as u16, 0, 1)).collect();
+        flows.extend((0..300).map(|c| rec(6, 2_000 + c, TCP, 443, 40_000 + c as u16, SYN | ACK, 2)));
+        flows.extend((0..300).map(|p| rec(7, 9, TCP, 1 + p as u16, 50_000, 0x14, 1)));
+        flows.extend((0..300).map(|p| rec(9, 7, UDP, 51_000, 1 + p as u16, 0, 1)));
+        let mut set = HostFeatureSet::default();
+        set.build(flows.iter().map(|r| (r, NOW)), 16);
+        let rows = set.rows();
+        let get = |h: u32| rows.iter().find(|(k, _)| k.host == addr(h)).map(|(_, f)| *f).unwrap_or_default();
+        for h in [5, 6, 7] {
+            let c = get(h).counters;
+            assert_eq!((c.flows_out, c.probe_flows_out), (300, 0), "host {h}");
+        }
+        assert_eq!(get(9).counters.probe_flows_out, 300);
     }
 
     #[test]

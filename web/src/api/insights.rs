@@ -5,13 +5,13 @@ use crate::data::insights::{InsightQuery, MAX_LIMIT};
 use crate::error::{AppError, AppResult};
 use crate::params::opt_time;
 use crate::App;
-use rocket::{get, routes, FromForm, Route, State};
+use rocket::{delete, get, post, routes, FromForm, Route, State};
 use serde_json::json;
 use std::net::IpAddr;
 
 /// The routes (mounted at `/api/v1`).
 pub fn routes() -> Vec<Route> {
-    routes![insights]
+    routes![insights, acknowledge, unacknowledge]
 }
 
 /// The kinds the detectors report.
@@ -31,6 +31,8 @@ pub struct InsightParams {
     pub exporter: Option<String>,
     /// At most this many, newest first, 1 to 5000 [500].
     pub limit: Option<String>,
+    /// `true`: only acknowledged ones; `false`: only open ones [both].
+    pub acknowledged: Option<String>,
 }
 
 impl InsightParams {
@@ -50,10 +52,10 @@ impl InsightParams {
         };
         let exporter = match blank(&self.exporter) {
             None => None,
-            Some(e) => Some(
+            Some(e) => Some(crate::net::Prefix::host(
                 e.parse::<IpAddr>()
                     .map_err(|_| AppError::BadRequest("exporter: an IPv4 or IPv6 address".into()))?,
-            ),
+            )),
         };
         let limit = match blank(&self.limit) {
             None => 500,
@@ -63,7 +65,13 @@ impl InsightParams {
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
                 .ok_or_else(|| AppError::BadRequest(format!("limit: an integer 1-{MAX_LIMIT}")))?,
         };
-        Ok(InsightQuery { from, to, kind, exporter, limit })
+        let acknowledged = match blank(&self.acknowledged).as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(AppError::BadRequest("acknowledged: true or false".into())),
+        };
+        Ok(InsightQuery { from, to, kind, exporter, limit, acknowledged })
     }
 }
 
@@ -76,4 +84,26 @@ async fn insights(
     auth.require(Permission::ViewDashboards)?;
     let rows = app.db.insights(auth.scope(), &q.query()?).await?;
     super::to_json(&json!({ "insights": rows }))
+}
+
+/// Acknowledges an insight (analyst or higher, within the scope; audited).
+#[post("/insights/<id>/acknowledge")]
+async fn acknowledge(
+    auth: Auth,
+    app: &State<App>,
+    id: i64,
+) -> AppResult<rocket::serde::json::Json<serde_json::Value>> {
+    let row = crate::actions::acknowledge_insight(app, &auth, id, true).await?;
+    super::to_json(&row)
+}
+
+/// Takes an acknowledgement back.
+#[delete("/insights/<id>/acknowledge")]
+async fn unacknowledge(
+    auth: Auth,
+    app: &State<App>,
+    id: i64,
+) -> AppResult<rocket::serde::json::Json<serde_json::Value>> {
+    let row = crate::actions::acknowledge_insight(app, &auth, id, false).await?;
+    super::to_json(&row)
 }

@@ -27,13 +27,35 @@ pub fn paths() -> Map<String, Value> {
                         q("to", "Before (RFC 3339 or Unix ms) [now]", json!({"type": "string"})),
                         q("kind", "One kind", json!({"type": "string", "enum": super::insights::KINDS})),
                         q("exporter", "One exporter's address", json!({"type": "string"})),
-                        q("limit", "At most this many", json!({"type": "integer", "minimum": 1, "maximum": 5000, "default": 500}))
+                        q("limit", "At most this many", json!({"type": "integer", "minimum": 1, "maximum": 5000, "default": 500})),
+                        q("acknowledged", "Only acknowledged (true) or only open (false) ones [both]", json!({"type": "string", "enum": ["true", "false"]}))
                      ],
                      "responses": {
                         "200": { "description": "The insights", "content": { "application/json": { "schema": {
                             "type": "object", "required": ["insights"],
                             "properties": { "insights": { "type": "array", "items": { "$ref": "#/components/schemas/Insight" } } } } } } },
                         "400": err("A parameter is invalid"), "401": err("Not authenticated") } }
+        }),
+    );
+    let id = json!([{ "name": "id", "in": "path", "required": true,
+                      "schema": { "type": "integer", "format": "int64" }, "description": "Insight id" }]);
+    let one = |op: &str, summary: &str, desc: &str| {
+        json!({ "operationId": op, "summary": summary, "description": desc, "tags": ["insights"],
+                "parameters": id,
+                "responses": {
+                    "200": { "description": "The insight", "content": { "application/json": { "schema": {
+                        "$ref": "#/components/schemas/Insight" } } } },
+                    "401": err("Not authenticated"), "403": err("Not allowed (role)"),
+                    "404": err("No such insight in the caller's scope") } })
+    };
+    p.insert(
+        "/api/v1/insights/{id}/acknowledge".into(),
+        json!({
+            "post": one("acknowledgeInsight", "Acknowledge an insight",
+                "Analyst role or higher, within the device scope. Records who and when; audited. An insight that \
+                 continues after being acknowledged stays acknowledged."),
+            "delete": one("unacknowledgeInsight", "Take an acknowledgement back",
+                "Analyst role or higher, within the device scope; audited.")
         }),
     );
     p
@@ -66,7 +88,8 @@ pub fn schemas() -> Map<String, Value> {
                                                  "properties": { "feature": s("What was measured"),
                                                                  "value": { "type": "number" },
                                                                  "threshold": { "type": "number" } } } } } },
-                    "acknowledged_by": ns("Who acknowledged it")
+                    "acknowledged_by": ns("Who acknowledged it"),
+                    "acknowledged_at": ns("When (RFC 3339)")
                 } }),
     );
     m

@@ -96,6 +96,7 @@ async fn me(auth: PendingAuth) -> JsonResult {
     let perms: Vec<&str> = [
         (Permission::ViewDashboards, "dashboards"),
         (Permission::SearchFlows, "flows"),
+        (Permission::AcknowledgeInsights, "insights_acknowledge"),
         (Permission::ViewCollectorStats, "collector_stats"),
         (Permission::ManageUsers, "users"),
         (Permission::ViewAudit, "audit"),

@@ -23,6 +23,9 @@ pub enum Permission {
     ViewDashboards,
     /// Raw flow search and CSV export.
     SearchFlows,
+    /// Acknowledge an insight of an exporter in the caller's scope (and take the
+    /// acknowledgement back): the analyst who looked at it says so.
+    AcknowledgeInsights,
     /// The collector statistics page and API.
     ViewCollectorStats,
     /// Users, roles, device scopes and groups, other users' sessions.
@@ -73,7 +76,7 @@ impl Role {
     pub fn minimum_for(p: Permission) -> Role {
         match p {
             Permission::ViewDashboards | Permission::BrowseMibs => Role::Viewer,
-            Permission::SearchFlows => Role::Analyst,
+            Permission::SearchFlows | Permission::AcknowledgeInsights => Role::Analyst,
             Permission::ViewCollectorStats
             | Permission::RunSimulations
             | Permission::ManageRules
@@ -104,6 +107,8 @@ mod tests {
         assert!(Role::Viewer.allows(Permission::ViewDashboards));
         assert!(!Role::Viewer.allows(Permission::SearchFlows));
         assert!(Role::Analyst.allows(Permission::SearchFlows));
+        assert!(!Role::Viewer.allows(Permission::AcknowledgeInsights));
+        assert!(Role::Analyst.allows(Permission::AcknowledgeInsights));
         assert!(!Role::Analyst.allows(Permission::ViewCollectorStats));
         assert!(Role::Operator.allows(Permission::ViewCollectorStats));
         assert!(!Role::Operator.allows(Permission::ManageUsers));

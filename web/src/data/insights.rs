@@ -42,6 +42,35 @@ pub struct InsightRow {
     pub why: serde_json::Value,
     /// Who acknowledged it, if anyone.
     pub acknowledged_by: Option<String>,
+    /// When (RFC 3339).
+    pub acknowledged_at: Option<String>,
+}
+
+/// The columns [`insight_row`] reads, in its order.
+const INSIGHT_COLUMNS: &str = "id, kind, severity, score, start_time, end_time, exporter, source, target, \
+     detector, why, acknowledged_by, acknowledged_at";
+
+fn insight_row(r: &tokio_postgres::Row) -> DataResult<InsightRow> {
+    let score: f32 = r.try_get(3)?;
+    let exporter: IpAddr = r.try_get(6)?;
+    let source: Option<IpAddr> = r.try_get(7)?;
+    let target: Option<IpAddr> = r.try_get(8)?;
+    let acknowledged_at: Option<OffsetDateTime> = r.try_get(12)?;
+    Ok(InsightRow {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        severity: r.try_get(2)?,
+        score: f64::from(score),
+        start: ts(r.try_get(4)?),
+        end: ts(r.try_get(5)?),
+        exporter: exporter.to_string(),
+        source: source.map(|a| a.to_string()),
+        target: target.map(|a| a.to_string()),
+        detector: r.try_get(9)?,
+        why: r.try_get(10)?,
+        acknowledged_by: r.try_get(11)?,
+        acknowledged_at: acknowledged_at.map(ts),
+    })
 }
 
 /// Filters of an insight list.
@@ -53,10 +82,12 @@ pub struct InsightQuery {
     pub to: OffsetDateTime,
     /// Only this kind.
     pub kind: Option<String>,
-    /// Only this exporter.
-    pub exporter: Option<IpAddr>,
+    /// Only exporters inside this prefix (a single address is a host prefix).
+    pub exporter: Option<crate::net::Prefix>,
     /// At most this many, newest first.
     pub limit: i64,
+    /// Only acknowledged (`true`) or only open (`false`) ones.
+    pub acknowledged: Option<bool>,
 }
 
 /// Unix ms to a timestamp (clamped to what `time` represents).
@@ -192,36 +223,48 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT id, kind, severity, score, start_time, end_time, exporter, source, target, detector, why, \
-                        acknowledged_by \
-                 FROM insights \
-                 WHERE exporter <<= ANY($1::text[]::inet[]) AND end_time >= $2 AND start_time < $3 \
-                   AND ($4::text IS NULL OR kind = $4) AND ($5::inet IS NULL OR exporter = $5) \
-                 ORDER BY start_time DESC, id DESC LIMIT $6",
-                &[&scope.sql_param(), &q.from, &q.to, &q.kind, &q.exporter, &q.limit.clamp(1, MAX_LIMIT)],
+                &format!(
+                    "SELECT {INSIGHT_COLUMNS} FROM insights \
+                     WHERE exporter <<= ANY($1::text[]::inet[]) AND end_time >= $2 AND start_time < $3 \
+                       AND ($4::text IS NULL OR kind = $4) AND ($5::text IS NULL OR exporter <<= $5::text::inet) \
+                       AND ($7::bool IS NULL OR (acknowledged_by IS NOT NULL) = $7) \
+                     ORDER BY start_time DESC, id DESC LIMIT $6"
+                ),
+                &[
+                    &scope.sql_param(),
+                    &q.from,
+                    &q.to,
+                    &q.kind,
+                    &q.exporter.map(|p| p.to_string()),
+                    &q.limit.clamp(1, MAX_LIMIT),
+                    &q.acknowledged,
+                ],
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let score: f32 = r.try_get(3)?;
-            let exporter: IpAddr = r.try_get(6)?;
-            let source: Option<IpAddr> = r.try_get(7)?;
-            let target: Option<IpAddr> = r.try_get(8)?;
-            out.push(InsightRow {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                severity: r.try_get(2)?,
-                score: f64::from(score),
-                start: ts(r.try_get(4)?),
-                end: ts(r.try_get(5)?),
-                exporter: exporter.to_string(),
-                source: source.map(|a| a.to_string()),
-                target: target.map(|a| a.to_string()),
-                detector: r.try_get(9)?,
-                why: r.try_get(10)?,
-                acknowledged_by: r.try_get(11)?,
-            });
-        }
-        Ok(out)
+        rows.iter().map(insight_row).collect()
+    }
+
+    /// Marks insight `id` acknowledged by `by` (now), or takes the acknowledgement back
+    /// (`None`), when its exporter is in `scope`. The row as it is afterwards; `None`
+    /// when the scope holds no such insight (the caller cannot tell it exists).
+    pub async fn acknowledge_insight(
+        &self,
+        scope: &Scope,
+        id: i64,
+        by: Option<&str>,
+    ) -> DataResult<Option<InsightRow>> {
+        let c = self.conn().await?;
+        let row = c
+            .query_opt(
+                &format!(
+                    "UPDATE insights SET acknowledged_by = $3::text, \
+                        acknowledged_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END \
+                     WHERE id = $1 AND exporter <<= ANY($2::text[]::inet[]) \
+                     RETURNING {INSIGHT_COLUMNS}"
+                ),
+                &[&id, &scope.sql_param(), &by],
+            )
+            .await?;
+        row.as_ref().map(insight_row).transpose()
     }
 }

@@ -7,6 +7,7 @@ use super::layout::{fmt_bps, fmt_bytes, fmt_count, fmt_pct, page};
 use super::{html, urlencode, Html};
 use crate::auth::{Auth, Permission};
 use crate::data::dash::{TopKind, TopList};
+use crate::data::insights::{InsightQuery, InsightRow};
 use crate::data::window::PRESETS;
 use crate::error::{AppError, AppResult};
 use crate::params::{DashParams, FlowParams};
@@ -97,14 +98,40 @@ fn exporter_filter(
 }
 
 fn chart(id: &str, kind: &str, api: &str, title: &str) -> Markup {
+    chart_marked(id, kind, api, title, None)
+}
+
+/// A chart with insight markers (`data-markers`: JSON drawn by static/app.js as
+/// vertical lines at each insight's start).
+fn chart_marked(id: &str, kind: &str, api: &str, title: &str, markers: Option<&str>) -> Markup {
     m! {
         figure.chart {
             figcaption { (title) }
             div.chart-box {
-                canvas id=(id) data-chart=(kind) data-api=(api) data-test="chart" data-state="loading" {}
+                canvas id=(id) data-chart=(kind) data-api=(api) data-markers=[markers] data-test="chart" data-state="loading" {}
             }
         }
     }
+}
+
+/// Most insights marked on the overview chart (the newest).
+const MAX_MARKERS: i64 = 200;
+
+/// The markers of `insights`: start (Unix ms), kind, severity, addresses, id.
+fn insight_markers(insights: &[InsightRow]) -> String {
+    let list: Vec<serde_json::Value> = insights
+        .iter()
+        .filter_map(|i| {
+            let start =
+                time::OffsetDateTime::parse(&i.start, &time::format_description::well_known::Rfc3339).ok()?;
+            let t = i64::try_from(start.unix_timestamp_nanos() / 1_000_000).ok()?;
+            Some(serde_json::json!({
+                "t": t, "id": i.id, "kind": i.kind, "severity": i.severity,
+                "source": i.source, "target": i.target,
+            }))
+        })
+        .collect();
+    serde_json::Value::from(list).to_string()
 }
 
 /// A top-N table; `link` links addresses to the flow search.
@@ -140,14 +167,27 @@ async fn overview(auth: Auth, app: &State<App>, q: DashParams) -> AppResult<Html
     let scope = auth.scope();
     // Independent queries on their own pooled connections: the page waits for the
     // slowest, not for the sum.
-    let (series, talkers, services, protocols, exporters) = futures_util::future::try_join5(
-        app.db.traffic(scope, &w, &f),
-        app.db.top(scope, &w, &f, TopKind::Talkers { dst: false }, 10),
-        app.db.top(scope, &w, &f, TopKind::Services, 10),
-        app.db.top(scope, &w, &f, TopKind::Protocols, 10),
-        app.db.exporter_addresses(scope),
+    let marked = InsightQuery {
+        from: w.from,
+        to: w.to,
+        kind: None,
+        exporter: f.exporter,
+        limit: MAX_MARKERS,
+        acknowledged: None,
+    };
+    let ((series, talkers, services, protocols, exporters), insights) = futures_util::future::try_join(
+        futures_util::future::try_join5(
+            app.db.traffic(scope, &w, &f),
+            app.db.top(scope, &w, &f, TopKind::Talkers { dst: false }, 10),
+            app.db.top(scope, &w, &f, TopKind::Services, 10),
+            app.db.top(scope, &w, &f, TopKind::Protocols, 10),
+            app.db.exporter_addresses(scope),
+        ),
+        app.db.insights(scope, &marked),
     )
     .await?;
+    let markers = insight_markers(&insights);
+    let insights_link = format!("/insights?from={}&to={}", urlencode(&series.from), urlencode(&series.to));
     let secs = w.seconds();
     let can_search = auth.role.allows(Permission::SearchFlows);
     Ok(html(page(
@@ -164,7 +204,12 @@ async fn overview(auth: Auth, app: &State<App>, q: DashParams) -> AppResult<Html
                 div.card-stat { span.label { "Packets" } span.value #total-packets data-value=(series.total_packets) { (fmt_count(series.total_packets as f64)) } }
                 div.card-stat { span.label { "Flows" } span.value #total-flows data-value=(series.total_flows) { (fmt_count(series.total_flows as f64)) } }
             }
-            (chart("chart-traffic", "traffic", &format!("/api/v1/traffic?{}", keep(&q, &[])), "Traffic (bits/s and packets/s)"))
+            (chart_marked("chart-traffic", "traffic", &format!("/api/v1/traffic?{}", keep(&q, &[])), "Traffic (bits/s and packets/s)", Some(&markers)))
+            p.muted #chart-insights data-count=(insights.len()) {
+                @if insights.is_empty() { "No insights in this window." }
+                @else if insights.len() == 1 { a href=(insights_link) { "1 insight" } " in this window, marked on the chart where it began." }
+                @else { a href=(insights_link) { (insights.len()) " insights" } " in this window, marked on the chart where each began." }
+            }
             div.grid3 {
                 section { h2 { a href={ "/talkers?" (keep(&q, &[])) } { "Top talkers" } }
                     (top_table("top-talkers", &talkers, "Source address", can_search)) }

@@ -1,24 +1,28 @@
 //! The insights page (`/insights`): what the detectors found in the caller's device
 //! scope, newest first, filtered by kind, exporter and time, each with its evidence
 //! and a link to the flows of its window. The rows are those of `/api/v1/insights`.
+//! Analysts and above acknowledge an insight (or reopen it) from its row.
 
-use super::layout::page;
+use super::account::Confirm;
+use super::layout::{csrf_field, page};
 use super::{html, urlencode, Html};
 use crate::api::insights::{InsightParams, KINDS};
-use crate::auth::{Auth, Permission};
+use crate::auth::{Auth, CsrfForm, Permission};
 use crate::error::AppResult;
 use crate::App;
 use maud::{html as m, Markup};
-use rocket::{get, routes, Route, State};
+use rocket::response::Redirect;
+use rocket::{get, post, routes, Route, State};
 
 /// The routes.
 pub fn routes() -> Vec<Route> {
-    routes![insights_page]
+    routes![insights_page, acknowledge, reopen]
 }
 
 fn form(q: &InsightParams) -> Markup {
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
     let kind = v(&q.kind);
+    let ack = v(&q.acknowledged);
     m! {
         form #insights-form method="get" action="/insights" {
             div.fields {
@@ -27,6 +31,14 @@ fn form(q: &InsightParams) -> Markup {
                     select #i-kind name="kind" {
                         option value="" selected[kind.is_empty()] { "all" }
                         @for k in KINDS { option value=(k) selected[k == kind] { (k) } }
+                    }
+                }
+                div.field {
+                    label for="i-state" { "State" }
+                    select #i-state name="acknowledged" {
+                        option value="" selected[ack.is_empty()] { "all" }
+                        option value="false" selected[ack == "false"] { "open" }
+                        option value="true" selected[ack == "true"] { "acknowledged" }
                     }
                 }
                 div.field {
@@ -70,6 +82,7 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
         }
         Ok(query) => {
             let rows = app.db.insights(auth.scope(), &query).await?;
+            let can_ack = auth.role.allows(Permission::AcknowledgeInsights);
             m! {
                 (form(&q))
                 table.data #insights {
@@ -99,7 +112,19 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
                                         }
                                     }
                                 }
-                                td { a href=(flows_link(&r.start, &r.exporter, r.source.as_deref(), r.target.as_deref())) { "flows" } }
+                                td.actions {
+                                    a href=(flows_link(&r.start, &r.exporter, r.source.as_deref(), r.target.as_deref())) { "flows" }
+                                    @if let Some(by) = &r.acknowledged_by {
+                                        div.acknowledged data-test="acknowledged" { "acknowledged by " (by) }
+                                    }
+                                    @if can_ack {
+                                        @let (action, label) = if r.acknowledged_by.is_some() { ("reopen", "Reopen") } else { ("acknowledge", "Acknowledge") };
+                                        form.inline method="post" action=(format!("/insights/{}/{action}", r.id)) {
+                                            (csrf_field(&auth))
+                                            button type="submit" data-test=(action) { (label) }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -110,4 +135,16 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
         }
     };
     Ok(html(page("Insights", &auth, "insights", body)))
+}
+
+#[post("/insights/<id>/acknowledge", data = "<_form>")]
+async fn acknowledge(auth: Auth, app: &State<App>, id: i64, _form: CsrfForm<Confirm>) -> AppResult<Redirect> {
+    crate::actions::acknowledge_insight(app, &auth, id, true).await?;
+    Ok(Redirect::to("/insights"))
+}
+
+#[post("/insights/<id>/reopen", data = "<_form>")]
+async fn reopen(auth: Auth, app: &State<App>, id: i64, _form: CsrfForm<Confirm>) -> AppResult<Redirect> {
+    crate::actions::acknowledge_insight(app, &auth, id, false).await?;
+    Ok(Redirect::to("/insights"))
 }

@@ -119,7 +119,7 @@ pub fn notice(kind: &str, text: &str) -> Markup {
 pub fn role_summary(role: Role) -> &'static str {
     match role {
         Role::Viewer => "dashboards, exporters and interfaces within your device scope",
-        Role::Analyst => "as viewer, plus raw flow search and CSV export",
+        Role::Analyst => "as viewer, plus raw flow search, CSV export and acknowledging insights",
         Role::Operator => {
             "as analyst, plus collector statistics, simulations, forwarding rules and exporter names"
         }

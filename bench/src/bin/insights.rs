@@ -1,0 +1,425 @@
+//! Insights quality: labelled simulator scenarios through the codec's decoder, the
+//! collector's store (whose writers compute the host features in each batch's
+//! transaction) and a throwaway PostgreSQL, then the console's detectors over the
+//! stored range (`flowvision_web::insights::detect_range`, what the live engine and
+//! `flowvision-web insights backtest` run), matched against the simulator's labels.
+//!
+//! Time is the simulator's: each datagram is decoded at its simulated time, which is
+//! also its reception time in the store, so a week of traffic runs in minutes. (Over
+//! UDP the collector would stamp wall-clock reception times on week-old flows; the
+//! live path is what web/tests/insights_exporters.rs and the browser test cover.)
+//!
+//! Two kinds of run, each on its own PostgreSQL:
+//! - **attack runs**, one per seed (`--seeds`, default 101-105: not the seeds of the
+//!   tests): `--attack-hours` of diurnal background from mixed exporters with one
+//!   anomaly of each simulated kind, at staggered times on different exporters;
+//! - **a clean run**: `--clean-days` of background only; every insight is a false
+//!   positive, reported per 1,000 internal hosts per day.
+//!
+//! Matching (issue 13): an insight matches a label when its kind is of the label's
+//! family (floods and reflection; scans and sweeps; the others by name), one of its
+//! addresses is the label's (a victim, or a source, or inside the label's prefixes),
+//! and its span overlaps the label's window (plus 60 s for flows still in exporter
+//! caches). Recall per label kind, precision per insight kind. Delay: from the label's
+//! start (no attack flow exists before it) to the end of the first window that fired,
+//! plus the engine's 5 s round.
+//!
+//! `cargo run --release -p flowvision-bench --bin insights -- [--seeds 101,102] [--attack-hours 2] [--clean-days 7] [--json FILE]`
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use flowvision_codec::offline::OfflineDecoder;
+use flowvision_codec::prefix::Prefix;
+use flowvision_codec::{DecodeOutput, TemplateCacheConfig};
+use flowvision_collector::store::{Batch, BatchId, FlowRow, Store, StoreConfig, StoreStats};
+use flowvision_insights::detect::Thresholds;
+use flowvision_insights::Insight;
+use flowvision_sim::{Datagram, Label, Scenario, SimError, Simulation};
+use flowvision_tests::pg::PgCluster;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Insights quality against the simulator's labels (precision, recall, delay, false
+/// positives per 1,000 hosts per day).
+#[derive(Debug, Parser)]
+#[command(name = "insights")]
+struct Args {
+    /// Seeds of the attack runs (not those the tests or the tuning used).
+    #[arg(long, value_delimiter = ',', default_value = "101,102,103,104,105")]
+    seeds: Vec<u64>,
+    /// Simulated hours of each attack run.
+    #[arg(long, default_value_t = 2)]
+    attack_hours: u32,
+    /// Background flows/s (simulated time, at the diurnal peak) of the attack runs.
+    #[arg(long, default_value_t = 300.0)]
+    attack_rate: f64,
+    /// Simulated days of the clean run (0: none).
+    #[arg(long, default_value_t = 7)]
+    clean_days: u32,
+    /// Background flows/s of the clean run.
+    #[arg(long, default_value_t = 20.0)]
+    clean_rate: f64,
+    /// Internal hosts of the simulated network.
+    #[arg(long, default_value_t = 1000)]
+    hosts: u32,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+/// Flows still in exporter caches after an anomaly's window are stored later.
+const LABEL_SLACK_MS: i64 = 60_000;
+/// The live engine runs every 5 s: a window closed just after a round waits for the next.
+const ENGINE_ROUND_MS: i64 = 5_000;
+
+/// The exporters of every run: unsampled NetFlow v9 and IPFIX, sampled NetFlow v5 and
+/// sFlow, as a mid-size network has them.
+const EXPORTERS: &str = r#"
+[[exporters]]
+protocol = "netflow_v9"
+count = 2
+[[exporters]]
+protocol = "ipfix"
+count = 2
+[[exporters]]
+protocol = "netflow_v5"
+count = 1
+sampling_rate = 10
+[[exporters]]
+protocol = "sflow_v5"
+count = 1
+sampling_rate = 64
+"#;
+const EXPORTER_COUNT: usize = 6;
+
+fn scenario(start_ms: i64, seed: u64, rate: f64, hours: f64, hosts: u32, anomalies: &str) -> String {
+    format!(
+        "start = \"{start_ms}\"\nspeedup = 1\nseed = {seed}\nrate = {rate}\nduration = \"{}s\"\n\
+         [traffic]\ninternal_hosts = {hosts}\n{EXPORTERS}\n{anomalies}",
+        (hours * 3600.0) as i64
+    )
+}
+
+/// One anomaly of each kind, staggered, each on another exporter (rotated by seed).
+fn attacks(seed: u64, hours: u32) -> String {
+    let kinds = [
+        ("syn_flood", "10m", "3m", ""),
+        ("udp_amplification", "25m", "3m", ""),
+        ("port_scan", "40m", "5m", ""),
+        ("host_sweep", "55m", "5m", ""),
+        ("exfiltration", "70m", "10m", ""),
+        ("beaconing", "5m", "", "period = \"60s\"\n"),
+    ];
+    let mut out = String::new();
+    for (i, (kind, start, duration, extra)) in kinds.iter().enumerate() {
+        let exporter = (i + seed as usize) % EXPORTER_COUNT;
+        let duration =
+            if duration.is_empty() { format!("{}m", hours * 60 - 10) } else { (*duration).to_string() };
+        out.push_str(&format!(
+            "[[anomalies]]\nkind = \"{kind}\"\nstart = \"{start}\"\nduration = \"{duration}\"\nexporter = {exporter}\n{extra}"
+        ));
+    }
+    out
+}
+
+/// A run's outcome: the simulator's labels and what the detectors reported.
+struct RunResult {
+    labels: Vec<Label>,
+    insights: Vec<Insight>,
+    flows: u64,
+    range: (i64, i64),
+    detect_cpu_s: f64,
+}
+
+fn cpu_seconds() -> f64 {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF);
+    usage.map_or(0.0, |u| {
+        let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+        t(u.user_time()) + t(u.system_time())
+    })
+}
+
+/// Simulates `toml`, decodes every datagram at its simulated time, stores the flows
+/// through the collector's store, then runs the detectors over the stored range.
+fn run(name: &str, toml: &str, thresholds: &Thresholds) -> Result<RunResult> {
+    let started = Instant::now();
+    let pg = PgCluster::start().map_err(|e| anyhow::anyhow!("PostgreSQL: {e}"))?;
+    let spool = tempfile::tempdir()?;
+    let mut cfg = StoreConfig::new(pg.url(), spool.path());
+    // The clean run reaches a week back: keep all of it.
+    cfg.retention_days = 30;
+    cfg.rollup_1m_retention_days = 30;
+    cfg.connect_timeout = Duration::from_secs(10);
+    let stats = Arc::new(StoreStats::default());
+    let (store, tx) = Store::start(cfg, Arc::clone(&stats)).context("store")?;
+
+    let scenario = Scenario::from_toml(toml, name)?;
+    let plan = scenario.resolve(flowvision_collector::clock::now_ms(), 1)?;
+    let mut sim = Simulation::new(plan)?;
+    let mut decoder = OfflineDecoder::new(TemplateCacheConfig::default());
+    let mut out = DecodeOutput::default();
+    let instance = flowvision_collector::store::new_instance_id();
+    let mut seq = 0u64;
+    let mut rows: Vec<FlowRow> = Vec::with_capacity(8192);
+    let (mut sent, mut first_ms, mut last_ms, mut undecodable) = (0u64, i64::MAX, i64::MIN, 0u64);
+    {
+        let mut sink = |d: &Datagram<'_>| -> Result<(), SimError> {
+            let at_ms = d.sim_ns / 1_000_000;
+            out.clear();
+            if decoder.decode(d.src.ip(), d.payload, at_ms, &mut out).is_err() {
+                undecodable += 1;
+            }
+            for record in out.records.drain(..) {
+                rows.push(FlowRow { time_received_ms: at_ms, record });
+            }
+            first_ms = first_ms.min(at_ms);
+            last_ms = last_ms.max(at_ms);
+            if rows.len() >= 8192 {
+                sent += rows.len() as u64;
+                let batch = Batch { id: BatchId { instance, seq }, rows: std::mem::take(&mut rows) };
+                seq += 1;
+                tx.send(batch).map_err(|_| SimError::Invalid("the store stopped".into()))?;
+            }
+            Ok(())
+        };
+        sim.run(&mut sink)?;
+    }
+    if !rows.is_empty() {
+        sent += rows.len() as u64;
+        tx.send(Batch { id: BatchId { instance, seq }, rows: std::mem::take(&mut rows) })
+            .map_err(|_| anyhow::anyhow!("the store stopped"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while stats.rows_stored.load(Ordering::Relaxed) < sent {
+        if Instant::now() > deadline {
+            bail!("{name}: {} of {sent} rows stored after 30 min", stats.rows_stored.load(Ordering::Relaxed));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(tx);
+    store.shutdown().context("store shutdown")?;
+    if undecodable > 0 {
+        bail!("{name}: {undecodable} simulated datagrams did not decode");
+    }
+    let labels = sim.labels();
+    let stored_s = started.elapsed().as_secs_f64();
+
+    // The detectors over everything stored, as the backtest runs them.
+    let web = flowvision_web::config::WebConfig::new(pg.url());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cpu0 = cpu_seconds();
+    let range = (first_ms - MINUTE_MS, last_ms + 2 * MINUTE_MS);
+    let insights = rt.block_on(async {
+        let db = flowvision_web::data::Db::new(&web).map_err(|e| anyhow::anyhow!("{e}"))?;
+        flowvision_web::insights::detect_range(&db, thresholds, range.0, range.1)
+            .await
+            .map_err(|e| anyhow::anyhow!("detectors: {e}"))
+    })?;
+    let detect_cpu_s = cpu_seconds() - cpu0;
+    println!(
+        "  {name}: {sent} flows over {:.1} h stored in {stored_s:.0} s; {} labels, {} insights (detectors {detect_cpu_s:.1} CPU-s)",
+        (last_ms - first_ms) as f64 / HOUR_MS as f64,
+        labels.len(),
+        insights.len()
+    );
+    Ok(RunResult { labels, insights, flows: sent, range, detect_cpu_s })
+}
+
+/// The family of a label kind or insight kind (what may match what).
+fn family(kind: &str) -> &str {
+    match kind {
+        "syn_flood" | "udp_flood" | "icmp_flood" | "udp_amplification" => "flood",
+        "port_scan" | "host_sweep" => "recon",
+        other => other,
+    }
+}
+
+fn label_kind(l: &Label) -> String {
+    serde_json::to_value(l.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// Whether `a` is one of the label's hosts or inside its prefixes.
+fn involves(l: &Label, a: IpAddr) -> bool {
+    let i = &l.involved;
+    let in_prefixes =
+        |list: &[String]| list.iter().any(|p| p.parse::<Prefix>().is_ok_and(|p: Prefix| p.contains(a)));
+    i.victims.contains(&a)
+        || i.sources.contains(&a)
+        || in_prefixes(&i.victim_prefixes)
+        || in_prefixes(&i.source_prefixes)
+}
+
+fn matches(i: &Insight, l: &Label) -> bool {
+    family(i.kind.as_str()) == family(&label_kind(l))
+        && i.start_ms < l.end_ms + LABEL_SLACK_MS
+        && i.end_ms > l.start_ms
+        && i.source.into_iter().chain(i.target).any(|a| involves(l, a))
+}
+
+/// The length of the window a kind is detected over, ms.
+fn window_ms(kind: &str, t: &Thresholds) -> i64 {
+    match family(kind) {
+        "recon" => t.scan_window_secs * 1000,
+        _ => t.flood_window_secs * 1000,
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct KindScore {
+    labels: u64,
+    found: u64,
+    delays_ms: Vec<i64>,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct Precision {
+    insights: u64,
+    matched: u64,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(idx.min(sorted.len() - 1)).copied()
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let thresholds = Thresholds::default();
+    let now = flowvision_collector::clock::now_ms();
+    println!(
+        "insights evaluation: seeds {:?}, {} h attack runs at {} flows/s, clean run {} days at {} flows/s, {} internal hosts; default thresholds",
+        args.seeds, args.attack_hours, args.attack_rate, args.clean_days, args.clean_rate, args.hosts
+    );
+    let mut recall: BTreeMap<String, KindScore> = BTreeMap::new();
+    let mut precision: BTreeMap<String, Precision> = BTreeMap::new();
+    let (mut flows, mut detect_cpu) = (0u64, 0.0f64);
+    let mut unmatched = Vec::new();
+    for &seed in &args.seeds {
+        let start = (now - i64::from(args.attack_hours) * HOUR_MS - HOUR_MS) / MINUTE_MS * MINUTE_MS;
+        let toml = scenario(
+            start,
+            seed,
+            args.attack_rate,
+            f64::from(args.attack_hours),
+            args.hosts,
+            &attacks(seed, args.attack_hours),
+        );
+        let r = run(&format!("attacks seed {seed}"), &toml, &thresholds)?;
+        flows += r.flows;
+        detect_cpu += r.detect_cpu_s;
+        for l in &r.labels {
+            let kind = label_kind(l);
+            let score = recall.entry(kind.clone()).or_default();
+            score.labels += 1;
+            let first = r
+                .insights
+                .iter()
+                .filter(|i| matches(i, l))
+                .map(|i| i.start_ms + window_ms(i.kind.as_str(), &thresholds))
+                .min();
+            if let Some(fired) = first {
+                score.found += 1;
+                score.delays_ms.push((fired - l.start_ms).max(0) + ENGINE_ROUND_MS);
+            } else {
+                unmatched.push(format!("seed {seed}: {kind} on {} at {}", l.exporter, l.start));
+            }
+        }
+        for i in &r.insights {
+            let p = precision.entry(i.kind.as_str().to_string()).or_default();
+            p.insights += 1;
+            if r.labels.iter().any(|l| matches(i, l)) {
+                p.matched += 1;
+            } else {
+                unmatched.push(format!(
+                    "seed {seed}: insight {} source {:?} target {:?} at {} matches no label",
+                    i.kind.as_str(),
+                    i.source,
+                    i.target,
+                    i.start_ms
+                ));
+            }
+        }
+    }
+
+    let mut clean = None;
+    if args.clean_days > 0 {
+        let start = (now - i64::from(args.clean_days) * DAY_MS - HOUR_MS) / MINUTE_MS * MINUTE_MS;
+        let toml = scenario(start, 7_007, args.clean_rate, f64::from(args.clean_days) * 24.0, args.hosts, "");
+        let r = run("clean", &toml, &thresholds)?;
+        flows += r.flows;
+        detect_cpu += r.detect_cpu_s;
+        let days = (r.range.1 - r.range.0) as f64 / DAY_MS as f64;
+        let per_k = r.insights.len() as f64 / (f64::from(args.hosts) / 1000.0) / days.max(1e-9);
+        for i in &r.insights {
+            println!(
+                "  clean-run insight: {} source {:?} target {:?} at {}",
+                i.kind.as_str(),
+                i.source,
+                i.target,
+                i.start_ms
+            );
+        }
+        clean = Some((r.insights.len(), days, per_k));
+    }
+
+    println!(
+        "\nrecall per simulated kind (label matched by an insight of its family, same host, overlapping):"
+    );
+    println!(
+        "{:<20} {:>7} {:>6} {:>7} {:>12} {:>12}",
+        "kind", "labels", "found", "recall", "delay p50 s", "delay p95 s"
+    );
+    for (kind, s) in &mut recall {
+        s.delays_ms.sort_unstable();
+        let d = |p| {
+            percentile(&s.delays_ms, p).map_or("-".to_string(), |ms| format!("{:.0}", ms as f64 / 1000.0))
+        };
+        println!(
+            "{kind:<20} {:>7} {:>6} {:>7.2} {:>12} {:>12}",
+            s.labels,
+            s.found,
+            s.found as f64 / s.labels.max(1) as f64,
+            d(0.5),
+            d(0.95)
+        );
+    }
+    println!("\nprecision per insight kind (attack runs):");
+    for (kind, p) in &precision {
+        println!(
+            "{kind:<20} {:>7} insights, {:>6} matched a label, precision {:.2}",
+            p.insights,
+            p.matched,
+            p.matched as f64 / p.insights.max(1) as f64
+        );
+    }
+    if let Some((n, days, per_k)) = clean {
+        println!("\nclean run: {n} insights over {days:.1} days and {} hosts = {per_k:.2} false positives per 1,000 hosts per day", args.hosts);
+    }
+    println!(
+        "\ndetectors: {detect_cpu:.1} CPU-s for {flows} flows = {:.2} CPU-s per 1M flows",
+        detect_cpu / (flows as f64 / 1e6).max(1e-9)
+    );
+    for u in &unmatched {
+        println!("  {u}");
+    }
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "seeds": args.seeds, "attack_hours": args.attack_hours, "attack_rate": args.attack_rate,
+            "clean_days": args.clean_days, "clean_rate": args.clean_rate, "hosts": args.hosts,
+            "recall": recall, "precision": precision,
+            "clean": clean.map(|(n, d, k)| serde_json::json!({"insights": n, "days": d, "per_1000_hosts_per_day": k})),
+            "flows": flows, "detect_cpu_s": detect_cpu, "unmatched": unmatched,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    Ok(())
+}
