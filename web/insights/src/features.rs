@@ -214,13 +214,31 @@ fn is_probe(r: &FlowRecord) -> bool {
         }
 }
 
+/// What of `v` (a flow's packets or bytes) its bucket counts: all of it for a flow that
+/// fit in a bucket; for a longer one, one bucket's worth at the flow's average rate.
+/// A flow is only seen when it ends (exporters report long flows at their active
+/// timeout, 1-30 minutes), so counting a ten-minute download whole in the bucket
+/// where it ended would make it a ten-second burst of sixty times its rate: the
+/// false `udp_flood` insights of bulk UDP transfers that bench/src/bin/insights.rs
+/// found. Flow counts are not scaled: a flow ends once.
+#[inline]
+fn at_flow_rate(r: &FlowRecord, v: i64) -> i64 {
+    match (r.flow_start_ms, r.flow_end_ms) {
+        (Some(start), Some(end)) if end - start > BUCKET_MS => {
+            let scaled = i128::from(v) * i128::from(BUCKET_MS) / i128::from(end - start);
+            i64::try_from(scaled).unwrap_or(v)
+        }
+        _ => v,
+    }
+}
+
 /// One record's contribution to its destination's (`in`) and its source's (`out`)
 /// counters.
 #[inline]
 fn contribution(r: &FlowRecord) -> (Counters, Counters) {
     let rate = i64::from(r.sampling_rate.max(1));
-    let packets = i64::try_from(r.packets).unwrap_or(i64::MAX).saturating_mul(rate);
-    let bytes = i64::try_from(r.bytes).unwrap_or(i64::MAX).saturating_mul(rate);
+    let packets = at_flow_rate(r, i64::try_from(r.packets).unwrap_or(i64::MAX).saturating_mul(rate));
+    let bytes = at_flow_rate(r, i64::try_from(r.bytes).unwrap_or(i64::MAX).saturating_mul(rate));
     let syn_only = r.proto == TCP && r.tcp_flags & SYN != 0 && r.tcp_flags & ACK == 0;
     let syn = if syn_only { packets } else { 0 };
     let amp = r.proto == UDP && amplifier::service(r.src_port).is_some();
@@ -452,6 +470,25 @@ mod tests {
         let sweeper = get(8);
         assert_eq!(sweeper.counters.echo_flows_out, 80);
         assert!((sweeper.peers_out.estimate() - 80.0).abs() < 30.0);
+    }
+
+    #[test]
+    fn long_flows_count_at_their_rate_in_one_bucket() {
+        // A 600 s transfer of 600,000 packets ends in this bucket: 1,000 packets/s, so
+        // 10,000 of them here; a 2 s flow counts whole.
+        let mut long = rec(3, 4, UDP, 40_000, 443, 0, 600_000);
+        long.flow_start_ms = Some(NOW - 600_000);
+        long.flow_end_ms = Some(NOW);
+        let mut short = rec(5, 4, UDP, 40_001, 443, 0, 500);
+        short.flow_start_ms = Some(NOW - 2_000);
+        short.flow_end_ms = Some(NOW);
+        let mut set = HostFeatureSet::default();
+        set.build([long, short].iter().map(|r| (r, NOW)), 16);
+        let rows = set.rows();
+        let c = rows.iter().find(|(k, _)| k.host == addr(4)).unwrap().1.counters;
+        assert_eq!(c.udp_packets_in, 10_000 + 500);
+        assert_eq!(c.bytes_in, (10_000 + 500) * 60);
+        assert_eq!(c.flows_in, 2, "flows are counted whole");
     }
 
     #[test]
