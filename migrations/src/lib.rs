@@ -90,6 +90,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "0010_mibs.sql", sql: include_str!("../0010_mibs.sql") },
     Migration { version: 11, name: "0011_snmp.sql", sql: include_str!("../0011_snmp.sql") },
     Migration { version: 12, name: "0012_insights.sql", sql: include_str!("../0012_insights.sql") },
+    Migration {
+        version: 13,
+        name: "0013_feature_refusals.sql",
+        sql: include_str!("../0013_feature_refusals.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

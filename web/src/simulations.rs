@@ -274,7 +274,7 @@ fn charged_rate(s: &Scenario) -> f64 {
     for a in &s.anomalies {
         match a.kind {
             AnomalyKind::SynFlood => factor += a.intensity.unwrap_or(1.0),
-            AnomalyKind::UdpAmplification => factor += a.intensity.unwrap_or(0.5),
+            AnomalyKind::UdpAmplification | AnomalyKind::NewService => factor += a.intensity.unwrap_or(0.5),
             AnomalyKind::Beaconing => {
                 let period =
                     a.period.as_deref().and_then(|p| flowvision_sim::clock::parse_duration_ns(p).ok());

@@ -214,6 +214,12 @@ fn labels_line_up_with_the_decoded_traffic() {
                 assert!(sd / mean < 0.1, "regular: cv {}", sd / mean);
                 assert!(starts.len() >= 18, "{}", starts.len());
             }
+            AnomalyKind::SpeedTest
+            | AnomalyKind::Backup
+            | AnomalyKind::BulkDownload
+            | AnomalyKind::NewService => {
+                panic!("no benign burst in this run")
+            }
         }
         println!(
             "labels: {:<18} on {:<10} {} flows in [{}, {}) and none outside",
@@ -237,4 +243,101 @@ fn labels_line_up_with_the_decoded_traffic() {
         .count() as u64;
     assert_eq!(touching, attributed);
     println!("labels: {} decoded records, {} attributed to 7 labelled anomalies", records.len(), attributed);
+}
+
+#[test]
+fn benign_bursts_line_up_with_the_decoded_traffic_and_say_they_are_benign() {
+    let dir = temp_dir("benign");
+    let pcap = dir.join("run.pcap");
+    let mut s = scenario(&[Protocol::Ipfix], 1, 1, 37);
+    s.count = None;
+    s.duration = Some("4s".into());
+    s.speedup = 60.0;
+    s.rate = 5_000.0;
+    s.exporters = [Protocol::Ipfix, Protocol::NetflowV9, Protocol::Ipfix, Protocol::NetflowV9]
+        .into_iter()
+        .map(|protocol| ExporterGroup { protocol, ..ExporterGroup::default() })
+        .collect();
+    let mut speed = anomaly(AnomalyKind::SpeedTest, 0, "20s", "30s");
+    speed.bytes = Some(600_000_000);
+    let mut download = anomaly(AnomalyKind::BulkDownload, 1, "30s", "150s");
+    download.bytes = Some(2_000_000_000);
+    let mut backup = anomaly(AnomalyKind::Backup, 2, "10s", "180s");
+    backup.bytes = Some(9_000_000_000);
+    s.anomalies = vec![speed, download, backup, anomaly(AnomalyKind::NewService, 3, "60s", "120s")];
+    let (_sent, sim) = run(plan(&s), Some(&pcap));
+    let mut file = Vec::new();
+    write_labels(&mut file, &sim.labels()).unwrap();
+    let text = std::str::from_utf8(&file).unwrap();
+    assert_eq!(text.matches("\"benign\":true").count(), 4, "{text}");
+    let labels = read_labels(text).unwrap();
+    let records = decode_with_times(&pcap);
+    for l in &labels {
+        assert!(l.benign);
+        let client = l.involved.victims[0];
+        let inside = |t: i64| t >= l.start_ms && t < l.end_ms;
+        let mid = l.start_ms + (l.end_ms - l.start_ms) / 2;
+        let port = l.involved.ports[0];
+        let between = |r: &FlowRecord, a: IpAddr, b: &dyn Fn(Option<IpAddr>) -> bool| {
+            r.src_addr == Some(a) && b(r.dst_addr)
+        };
+        let actors = Actors::of(l);
+        let bytes = |f: &dyn Fn(&FlowRecord, i64) -> bool| -> u64 {
+            records.iter().filter(|(r, t)| f(r, *t)).map(|(r, _)| r.bytes).sum()
+        };
+        match l.kind {
+            AnomalyKind::SpeedTest => {
+                let server = |a: Option<IpAddr>| actors.is(a);
+                let down = bytes(&|r, t| {
+                    actors.is(r.src_addr) && r.dst_addr == Some(client) && r.src_port == port && t < mid
+                });
+                let up = bytes(&|r, t| between(r, client, &server) && r.dst_port == port && t >= mid);
+                assert_eq!(down, l.involved.details["bytes_downloaded"].as_u64().unwrap());
+                assert_eq!(up, l.involved.details["bytes_uploaded"].as_u64().unwrap());
+                assert_eq!(up * 2, down);
+                assert!(records.iter().filter(|(r, _)| actors.involved(r)).all(|(_, t)| inside(*t)));
+            }
+            AnomalyKind::BulkDownload => {
+                let data: Vec<&FlowRecord> =
+                    records.iter().filter(|(r, _)| actors.is(r.src_addr)).map(|(r, _)| r).collect();
+                let acks: Vec<&FlowRecord> =
+                    records.iter().filter(|(r, _)| actors.is(r.dst_addr)).map(|(r, _)| r).collect();
+                assert!(data
+                    .iter()
+                    .all(|r| r.proto == 17 && r.src_port == port && r.dst_addr == Some(client)));
+                assert_eq!(data.iter().map(|r| r.bytes).sum::<u64>(), 2_000_000_000);
+                let (sent, acked): (u64, u64) =
+                    (data.iter().map(|r| r.packets).sum(), acks.iter().map(|r| r.packets).sum());
+                assert!(acked * 5 >= sent && acked * 3 <= sent, "QUIC acknowledges: {acked} for {sent}");
+                assert!(data.len() >= 3, "cut at the active timeout: {}", data.len());
+            }
+            AnomalyKind::Backup => {
+                let server = l.involved.sources[0];
+                assert!(matches!(server, IpAddr::V4(a) if a.is_private()), "an internal server: {server}");
+                let up = bytes(&|r, t| {
+                    r.src_addr == Some(client)
+                        && r.dst_addr == Some(server)
+                        && r.dst_port == port
+                        && inside(t)
+                });
+                assert!(up >= 9_000_000_000, "{up}");
+            }
+            AnomalyKind::NewService => {
+                let asks: Vec<&FlowRecord> = records
+                    .iter()
+                    .filter(|(r, _)| actors.is(r.src_addr) && r.dst_addr == Some(client))
+                    .map(|(r, _)| r)
+                    .collect();
+                assert!(asks.len() > 500, "{}", asks.len());
+                assert!(
+                    asks.iter().all(|r| r.tcp_flags & 0x12 == 0x12 && r.packets >= 6),
+                    "handshakes complete"
+                );
+                let clients: BTreeSet<_> = asks.iter().map(|r| r.src_addr).collect();
+                assert!(clients.len() > 300, "{}", clients.len());
+            }
+            other => panic!("{other:?} is not benign"),
+        }
+        println!("labels: benign {:<14} {} flows in [{}, {})", l.kind.as_str(), l.flows, l.start, l.end);
+    }
 }

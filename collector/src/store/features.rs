@@ -3,7 +3,7 @@
 //! when its flows do (a replayed or duplicate batch adds none twice).
 
 use super::time::system_time;
-use flowvision_insights::features::{Counters, HostFeatures, HostKey};
+use flowvision_insights::features::{Counters, HostFeatures, HostKey, COUNTERS};
 use flowvision_insights::HostFeatureSet;
 use flowvision_schema::tables::HOST_FEATURES;
 use std::net::IpAddr;
@@ -30,7 +30,7 @@ pub(crate) struct FeatureColumns {
     buckets: Vec<SystemTime>,
     exporters: Vec<IpAddr>,
     hosts: Vec<IpAddr>,
-    counters: [Vec<i64>; 14],
+    counters: [Vec<i64>; COUNTERS],
     sketches: [Vec<Vec<u8>>; 4],
 }
 
@@ -85,7 +85,7 @@ mod tests {
     fn the_insert_names_every_column_once_with_its_parameter() {
         let sql = insert_sql();
         assert!(sql.starts_with("INSERT INTO host_features (bucket, exporter, host, flows_in,"), "{sql}");
-        assert!(sql.contains("$21::bytea[]") && !sql.contains("$22"), "{sql}");
-        assert_eq!(FeatureColumns::default().params().len(), 21);
+        assert!(sql.contains("$22::bytea[]") && !sql.contains("$23"), "{sql}");
+        assert_eq!(FeatureColumns::default().params().len(), 22);
     }
 }

@@ -69,7 +69,14 @@ pub struct Counters {
     pub probe_flows_out: i64,
     /// ICMP echo request flows from the host.
     pub echo_flows_out: i64,
+    /// Refusals sent to the host: TCP flows of at most two packets carrying RST, and
+    /// ICMP destination-unreachable. A sweep of live addresses is answered by resets;
+    /// those are no more an answer than silence is.
+    pub refusals_in: i64,
 }
+
+/// How many counters [`Counters`] has.
+pub const COUNTERS: usize = 15;
 
 impl Counters {
     /// Adds `o`, saturating.
@@ -80,7 +87,7 @@ impl Counters {
     }
 
     /// The counters in storage order (see [`Counters::NAMES`]).
-    pub fn fields(&self) -> [i64; 14] {
+    pub fn fields(&self) -> [i64; COUNTERS] {
         [
             self.flows_in,
             self.flows_out,
@@ -96,10 +103,11 @@ impl Counters {
             self.amp_bytes_in,
             self.probe_flows_out,
             self.echo_flows_out,
+            self.refusals_in,
         ]
     }
 
-    fn fields_mut(&mut self) -> [&mut i64; 14] {
+    fn fields_mut(&mut self) -> [&mut i64; COUNTERS] {
         [
             &mut self.flows_in,
             &mut self.flows_out,
@@ -115,11 +123,12 @@ impl Counters {
             &mut self.amp_bytes_in,
             &mut self.probe_flows_out,
             &mut self.echo_flows_out,
+            &mut self.refusals_in,
         ]
     }
 
     /// Counters from their stored values, in [`Counters::NAMES`] order.
-    pub fn from_fields(v: [i64; 14]) -> Counters {
+    pub fn from_fields(v: [i64; COUNTERS]) -> Counters {
         let mut c = Counters::default();
         for (a, b) in c.fields_mut().into_iter().zip(v) {
             *a = b;
@@ -128,7 +137,7 @@ impl Counters {
     }
 
     /// Column names of the counters, in storage order.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; COUNTERS] = [
         "flows_in",
         "flows_out",
         "bytes_in",
@@ -143,6 +152,7 @@ impl Counters {
         "amp_bytes_in",
         "probe_flows_out",
         "echo_flows_out",
+        "refusals_in",
     ];
 }
 
@@ -196,6 +206,7 @@ const UDP: u8 = 17;
 const ICMP: u8 = 1;
 const ICMPV6: u8 = 58;
 const SYN: u16 = 0x02;
+const RST: u16 = 0x04;
 const ACK: u16 = 0x10;
 
 /// Whether a flow is a probe: at most two packets, and not an answer. A TCP probe
@@ -212,6 +223,19 @@ fn is_probe(r: &FlowRecord) -> bool {
             UDP => r.src_port >= 1024,
             _ => true,
         }
+}
+
+/// Whether a flow refuses its destination's attempt: a short TCP reset (a closed port
+/// on a live host) or ICMP destination-unreachable (type 3, ICMPv6 type 1; exporters
+/// put the type in the high byte of the destination port).
+#[inline]
+fn is_refusal(r: &FlowRecord) -> bool {
+    match r.proto {
+        TCP => r.packets <= 2 && r.tcp_flags & RST != 0,
+        ICMP => r.dst_port >> 8 == 3,
+        ICMPV6 => r.dst_port >> 8 == 1,
+        _ => false,
+    }
 }
 
 /// What of `v` (a flow's packets or bytes) its bucket counts: all of it for a flow that
@@ -251,6 +275,7 @@ fn contribution(r: &FlowRecord) -> (Counters, Counters) {
         icmp_packets_in: if r.proto == ICMP || r.proto == ICMPV6 { packets } else { 0 },
         amp_packets_in: if amp { packets } else { 0 },
         amp_bytes_in: if amp { bytes } else { 0 },
+        refusals_in: if is_refusal(r) { rate } else { 0 },
         ..Counters::default()
     };
     // ICMP echo request: type 8 (v4) or 128 (v6) in the high byte of the port.
@@ -470,6 +495,22 @@ mod tests {
         let sweeper = get(8);
         assert_eq!(sweeper.counters.echo_flows_out, 80);
         assert!((sweeper.peers_out.estimate() - 80.0).abs() < 30.0);
+    }
+
+    #[test]
+    fn resets_and_unreachables_are_refusals_not_answers() {
+        // A sweeper (1) gets a reset from a live host, an ICMP port unreachable from
+        // another, and one real answer (SYN-ACK then data).
+        let rst = rec(2, 1, TCP, 445, 40_000, RST | ACK, 1);
+        let unreachable = rec(3, 1, ICMP, 0, 3 << 8 | 3, 0, 1);
+        let answer = rec(4, 1, TCP, 445, 40_001, SYN | ACK, 1);
+        let long_rst = rec(5, 1, TCP, 80, 40_002, ACK | RST, 20);
+        let mut set = HostFeatureSet::default();
+        set.build([rst, unreachable, answer, long_rst].iter().map(|r| (r, NOW)), 16);
+        let rows = set.rows();
+        let c = rows.iter().find(|(k, _)| k.host == addr(1)).unwrap().1.counters;
+        assert_eq!(c.flows_in, 4);
+        assert_eq!(c.refusals_in, 2, "a 20-packet connection that ended in a reset was answered");
     }
 
     #[test]

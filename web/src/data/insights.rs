@@ -6,7 +6,7 @@
 //! service except as insights, which are listed per scope.
 
 use super::{ts, DataResult, Db, Scope};
-use flowvision_insights::features::{Counters, HostFeatures, HostKey};
+use flowvision_insights::features::{Counters, HostFeatures, HostKey, COUNTERS};
 use flowvision_insights::{Distinct, Insight, Severity, CONTINUATION_GAP_MS};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -146,7 +146,7 @@ impl Db {
             .query(
                 "SELECT bucket, exporter, host, flows_in, flows_out, bytes_in, bytes_out, packets_in, packets_out, \
                         syn_packets_in, syn_packets_out, udp_packets_in, icmp_packets_in, amp_packets_in, \
-                        amp_bytes_in, probe_flows_out, echo_flows_out, \
+                        amp_bytes_in, probe_flows_out, echo_flows_out, refusals_in, \
                         sources_in, reflectors_in, peers_out, ports_out \
                  FROM host_features WHERE bucket >= $1 AND bucket < $2",
                 &[&at_ms(from_ms), &at_ms(to_ms)],
@@ -156,12 +156,12 @@ impl Db {
         for r in rows {
             let bucket: OffsetDateTime = r.try_get(0)?;
             let key = HostKey { bucket_ms: unix_ms(bucket), exporter: r.try_get(1)?, host: r.try_get(2)? };
-            let mut fields = [0i64; 14];
+            let mut fields = [0i64; COUNTERS];
             for (i, f) in fields.iter_mut().enumerate() {
                 *f = r.try_get(3 + i)?;
             }
             let sketch = |i: usize| -> DataResult<Distinct> {
-                let b: &[u8] = r.try_get(17 + i)?;
+                let b: &[u8] = r.try_get(3 + COUNTERS + i)?;
                 Ok(Distinct::from_bytes(b).unwrap_or_default())
             };
             let f = HostFeatures {

@@ -1,7 +1,7 @@
 //! Ground-truth labels: one JSON object per anomaly, one per line.
 //!
 //! ```json
-//! {"kind":"syn_flood","start":"2024-05-01T00:00:30.000Z","end":"2024-05-01T00:01:30.000Z",
+//! {"kind":"syn_flood","benign":false,"start":"2024-05-01T00:00:30.000Z","end":"2024-05-01T00:01:30.000Z",
 //!  "start_ms":1714521630000,"end_ms":1714521690000,"exporter":"127.1.0.3",
 //!  "exporter_index":2,"protocol":"ipfix","victims":["10.0.3.17"],"victim_prefixes":[],
 //!  "sources":[],"source_prefixes":["45.17.0.0/16","150.3.0.0/16"],"source_asns":[...],
@@ -25,6 +25,10 @@ use std::net::IpAddr;
 pub struct Label {
     /// Kind.
     pub kind: AnomalyKind,
+    /// Ordinary traffic that only looks unusual ([`AnomalyKind::is_benign`]): an
+    /// insight about it is a false positive.
+    #[serde(default)]
+    pub benign: bool,
     /// Window start, RFC 3339.
     pub start: String,
     /// Window end (exclusive), RFC 3339.
@@ -65,6 +69,7 @@ impl Label {
     ) -> Label {
         Label {
             kind,
+            benign: kind.is_benign(),
             start: format_rfc3339_ms(start_ms),
             end: format_rfc3339_ms(end_ms),
             start_ms,

@@ -8,16 +8,26 @@
 //! its window. Floods scale with the background (`intensity` anomalous flows per
 //! background flow); scans, beacons and exfiltration follow their own schedules.
 //!
+//! Some kinds are benign bursts ([`AnomalyKind::is_benign`]): speed tests, backups,
+//! bulk downloads and a new popular service, the traffic an operator sees every day
+//! that looks like an attack to a careless rule. They are labelled like attacks, with
+//! `"benign": true`, so an evaluation can count every one reported as an attack.
+//!
 //! After the run, [`labels::Label`]s (JSON Lines) say what was injected: kind,
 //! window, exporter, the hosts and prefixes involved, and the flows, bytes and
 //! packets sent for it in the exporter's protocol terms.
 
+pub mod backup;
 pub mod beaconing;
+pub mod bulk_download;
 pub mod exfiltration;
 pub mod host_sweep;
 pub mod labels;
+pub mod new_service;
 pub mod port_scan;
+pub mod speed_test;
 pub mod syn_flood;
+pub mod transfer;
 pub mod udp_amplification;
 
 use crate::error::SimError;
@@ -45,17 +55,29 @@ pub enum AnomalyKind {
     Exfiltration,
     /// An internal host contacts a C2 server at a regular period.
     Beaconing,
+    /// Benign: an internal host runs a speed test (seconds at line rate both ways).
+    SpeedTest,
+    /// Benign: an internal host backs up gigabytes to an internal server.
+    Backup,
+    /// Benign: an internal host downloads gigabytes over QUIC.
+    BulkDownload,
+    /// Benign: thousands of clients start using a new internal service.
+    NewService,
 }
 
 impl AnomalyKind {
     /// All kinds.
-    pub const ALL: [AnomalyKind; 6] = [
+    pub const ALL: [AnomalyKind; 10] = [
         AnomalyKind::SynFlood,
         AnomalyKind::UdpAmplification,
         AnomalyKind::PortScan,
         AnomalyKind::HostSweep,
         AnomalyKind::Exfiltration,
         AnomalyKind::Beaconing,
+        AnomalyKind::SpeedTest,
+        AnomalyKind::Backup,
+        AnomalyKind::BulkDownload,
+        AnomalyKind::NewService,
     ];
 
     /// The name used in scenarios, flags and labels.
@@ -67,7 +89,22 @@ impl AnomalyKind {
             AnomalyKind::HostSweep => "host_sweep",
             AnomalyKind::Exfiltration => "exfiltration",
             AnomalyKind::Beaconing => "beaconing",
+            AnomalyKind::SpeedTest => "speed_test",
+            AnomalyKind::Backup => "backup",
+            AnomalyKind::BulkDownload => "bulk_download",
+            AnomalyKind::NewService => "new_service",
         }
+    }
+
+    /// Whether the kind is ordinary traffic that only looks unusual (never an attack).
+    pub fn is_benign(self) -> bool {
+        matches!(
+            self,
+            AnomalyKind::SpeedTest
+                | AnomalyKind::Backup
+                | AnomalyKind::BulkDownload
+                | AnomalyKind::NewService
+        )
     }
 
     /// Parses [`AnomalyKind::as_str`] names.
@@ -112,6 +149,14 @@ pub enum Injector {
     Exfiltration(exfiltration::Exfiltration),
     /// See [`beaconing`].
     Beaconing(beaconing::Beaconing),
+    /// See [`speed_test`].
+    SpeedTest(speed_test::SpeedTest),
+    /// See [`backup`].
+    Backup(backup::Backup),
+    /// See [`bulk_download`].
+    BulkDownload(bulk_download::BulkDownload),
+    /// See [`new_service`].
+    NewService(new_service::NewService),
 }
 
 /// What every kind shares: window, exporter, random stream.
@@ -157,6 +202,12 @@ impl Injector {
                 Injector::Exfiltration(exfiltration::Exfiltration::new(common, net)?)
             }
             AnomalyKind::Beaconing => Injector::Beaconing(beaconing::Beaconing::new(common, net)?),
+            AnomalyKind::SpeedTest => Injector::SpeedTest(speed_test::SpeedTest::new(common, net)?),
+            AnomalyKind::Backup => Injector::Backup(backup::Backup::new(common, net)?),
+            AnomalyKind::BulkDownload => {
+                Injector::BulkDownload(bulk_download::BulkDownload::new(common, net)?)
+            }
+            AnomalyKind::NewService => Injector::NewService(new_service::NewService::new(common, net)?),
         })
     }
 
@@ -169,6 +220,10 @@ impl Injector {
             Injector::HostSweep(a) => &a.common,
             Injector::Exfiltration(a) => &a.common,
             Injector::Beaconing(a) => &a.common,
+            Injector::SpeedTest(a) => &a.common,
+            Injector::Backup(a) => &a.common,
+            Injector::BulkDownload(a) => &a.common,
+            Injector::NewService(a) => &a.common,
         }
     }
 
@@ -193,6 +248,10 @@ impl Injector {
             Injector::HostSweep(a) => a.emit(t0, t1, site, template, out),
             Injector::Exfiltration(a) => a.emit(t0, t1, site, template, out),
             Injector::Beaconing(a) => a.emit(t0, t1, site, template, out),
+            Injector::SpeedTest(a) => a.emit(t0, t1, site, template, out),
+            Injector::Backup(a) => a.emit(t0, t1, site, template, out),
+            Injector::BulkDownload(a) => a.emit(t0, t1, site, template, out),
+            Injector::NewService(a) => a.emit(t0, t1, background, site, template, out),
         }
     }
 
@@ -205,6 +264,10 @@ impl Injector {
             Injector::HostSweep(a) => a.involved(),
             Injector::Exfiltration(a) => a.involved(),
             Injector::Beaconing(a) => a.involved(),
+            Injector::SpeedTest(a) => a.involved(),
+            Injector::Backup(a) => a.involved(),
+            Injector::BulkDownload(a) => a.involved(),
+            Injector::NewService(a) => a.involved(),
         }
     }
 }
@@ -246,6 +309,14 @@ pub fn internal_host(net: &Network, rng: &mut Rng, servers: bool, top: usize) ->
         mask6: 64,
         group: 0,
     })
+}
+
+/// An ordinary internal host: not among the busiest 50 (insiders, speed testers,
+/// the host whose service becomes popular).
+pub fn ordinary_host(net: &Network, rng: &mut Rng) -> Host {
+    let n = net.internal.len();
+    let i = if n > 60 { 50 + rng.index(n - 50) } else { rng.index(n.max(1)) };
+    net.internal.get(i).copied().unwrap_or_else(|| internal_host(net, rng, false, 1))
 }
 
 /// Fractional accumulator: turns an expected count into whole flows without drift.

@@ -2,7 +2,8 @@
 //!
 //! Each needs both a rate above its floor and a share of the victim's inbound packets,
 //! so a busy web server (its handshakes complete) or a fast download (TCP, answered)
-//! is not a flood, however large.
+//! is not a flood, however large. UDP from a single sender needs a higher floor: one
+//! conversation of one-way UDP bulk is ordinary at thousands of packets a second.
 
 use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
 use crate::features::Counters;
@@ -65,6 +66,13 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
         }
         let sources = w.features.sources_in.estimate();
         let source = single_source(w, all, packets, rule.sent);
+        let min_pps = match source {
+            Some(_) if kind == Kind::UdpFlood => t.udp_flood_single_source_pps.max(min_pps),
+            _ => min_pps,
+        };
+        if pps < min_pps {
+            continue;
+        }
         out.push(insight(
             w,
             kind,

@@ -37,7 +37,7 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
         ));
         return;
     }
-    let answered = share(c.flows_in, c.flows_out);
+    let answered = share(c.flows_in.saturating_sub(c.refusals_in), c.flows_out);
     if peers >= t.host_sweep_peers && ports <= t.host_sweep_max_ports && answered <= t.host_sweep_max_answered
     {
         let icmp = share(c.echo_flows_out, c.flows_out) >= 0.5;
@@ -49,10 +49,11 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
             None,
             Why {
                 summary: format!(
-                    "{} probed about {peers:.0} hosts{} in {secs:.0} s; {:.0} % answered",
+                    "{} probed about {peers:.0} hosts{} in {secs:.0} s; {:.0} % answered{}",
                     w.host,
                     if icmp { " with ICMP echo".to_string() } else { format!(" on about {ports:.0} ports") },
-                    answered * 100.0
+                    answered * 100.0,
+                    refused_text(c.refusals_in, c.flows_out),
                 ),
                 observed: vec![
                     Observation { feature: "distinct_hosts", value: peers, threshold: t.host_sweep_peers },
@@ -70,6 +71,15 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
                 ],
             },
         ));
+    }
+}
+
+/// ", N % refused" when some probes were refused (resets, unreachables).
+fn refused_text(refusals: i64, probes: i64) -> String {
+    if refusals > 0 {
+        format!(", {:.0} % refused", share(refusals, probes) * 100.0)
+    } else {
+        String::new()
     }
 }
 

@@ -184,6 +184,41 @@ fn port_scans_and_sweeps_name_the_scanner_and_a_resolver_is_not_a_sweep() {
 }
 
 #[test]
+fn a_sweep_of_a_populated_subnet_answered_by_resets_is_a_sweep() {
+    // 120 addresses on 445 in 50 s; 80 % of them are live hosts that reset, 2 run the
+    // service and accept. Resets are refusals, not answers.
+    let sweeper = ip(203, 0, 113, 88);
+    let mut flows = background();
+    for p in 0..120u32 {
+        let t = END - 50_000 + i64::from(p * 400);
+        let target = ip(10, 3, 0, p as u8 + 1);
+        flows.push(flow(t, sweeper, target, 6, 50_000 + p as u16, 445, 0x02, 1, 44));
+        if p % 5 != 0 {
+            let flags = if p < 4 { 0x12 } else { 0x14 };
+            flows.push(flow(t, target, sweeper, 6, 445, 50_000 + p as u16, flags, 1, 40));
+        }
+    }
+    let found = detect(&flows);
+    assert_eq!(kinds(&found), vec![(Kind::HostSweep, Some(sweeper), None)]);
+    assert!(found[0].why.summary.contains("refused"), "{}", found[0].why.summary);
+}
+
+#[test]
+fn one_way_udp_from_one_sender_is_a_flood_only_far_above_the_floor() {
+    // An unanswered 6,000 packets/s stream from one host (a contribution feed, a
+    // FASP-style transfer) is a conversation; 25,000/s from one host is a flood.
+    let (sender, receiver) = (ip(10, 1, 0, 70), ip(198, 51, 100, 45));
+    let (attacker, victim) = (ip(10, 1, 0, 71), ip(198, 51, 100, 46));
+    let mut flows = background();
+    for i in 0..9_000u32 {
+        let t = END - 9_000 + i64::from(i);
+        flows.push(flow(t, sender, receiver, 17, 20_000, 20_002, 0, 6, 6 * 230));
+        flows.push(flow(t, attacker, victim, 17, 40_000, 9_999, 0, 25, 25 * 512));
+    }
+    assert_eq!(kinds(&detect(&flows)), vec![(Kind::UdpFlood, Some(attacker), Some(victim))]);
+}
+
+#[test]
 fn thresholds_come_from_json_with_defaults_and_unknown_fields_are_refused() {
     let t: Thresholds = serde_json_from_str(r#"{"syn_flood_pps": 50}"#).unwrap();
     assert_eq!(t.syn_flood_pps, 50.0);

@@ -22,6 +22,10 @@ pub struct Thresholds {
     /// `udp_flood`: at most this ratio of the victim's outbound to inbound packets (a
     /// QUIC download or a media stream is acknowledged; a flood is not).
     pub udp_flood_max_reply: f64,
+    /// `udp_flood`: the floor when one host sends it all. One sender is one
+    /// conversation, and one-way UDP bulk (Aspera-style transfers, video contribution
+    /// feeds, media relays) reaches thousands of packets a second from one host.
+    pub udp_flood_single_source_pps: f64,
     /// `icmp_flood`: ICMP packets per second at the victim.
     pub icmp_flood_pps: f64,
     /// `icmp_flood`: ICMP's share of the victim's inbound packets.
@@ -58,6 +62,7 @@ impl Default for Thresholds {
             udp_flood_pps: 5_000.0,
             udp_flood_share: 0.8,
             udp_flood_max_reply: 0.05,
+            udp_flood_single_source_pps: 20_000.0,
             icmp_flood_pps: 1_000.0,
             icmp_flood_share: 0.5,
             amplification_pps: 500.0,
@@ -65,7 +70,7 @@ impl Default for Thresholds {
             amplification_share: 0.5,
             port_scan_ports: 100.0,
             probe_share: 0.5,
-            host_sweep_peers: 50.0,
+            host_sweep_peers: 30.0,
             host_sweep_max_ports: 4.0,
             host_sweep_max_answered: 0.5,
             flood_window_secs: 10,
