@@ -36,7 +36,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use flowvision_codec::offline::OfflineDecoder;
 use flowvision_codec::prefix::Prefix;
-use flowvision_codec::{DecodeOutput, TemplateCacheConfig};
+use flowvision_codec::{DecodeOutput, Protocol, TemplateCacheConfig};
 use flowvision_collector::store::{Batch, BatchId, FlowRow, Store, StoreConfig, StoreStats};
 use flowvision_insights::detect::Thresholds;
 use flowvision_insights::Insight;
@@ -85,7 +85,9 @@ const LABEL_SLACK_MS: i64 = 60_000;
 const ENGINE_ROUND_MS: i64 = 5_000;
 
 /// The exporters of every run: unsampled NetFlow v9 and IPFIX, sampled NetFlow v5 and
-/// sFlow, as a mid-size network has them.
+/// sFlow, as a mid-size network has them. The sampled ones export what a packet
+/// sampler sees of the simulated traffic (`sample_packets`), so their corrected
+/// counters estimate the same traffic an unsampled exporter would show.
 const EXPORTERS: &str = r#"
 [[exporters]]
 protocol = "netflow_v9"
@@ -97,10 +99,12 @@ count = 2
 protocol = "netflow_v5"
 count = 1
 sampling_rate = 10
+sample_packets = true
 [[exporters]]
 protocol = "sflow_v5"
 count = 1
 sampling_rate = 64
+sample_packets = true
 "#;
 const EXPORTER_COUNT: usize = 6;
 
@@ -330,6 +334,9 @@ fn window_ms(kind: &str, t: &Thresholds) -> i64 {
 struct KindScore {
     labels: u64,
     found: u64,
+    /// Of those, on the sampled exporters (NetFlow v5 1:10, sFlow 1:64).
+    sampled_labels: u64,
+    sampled_found: u64,
     delays_ms: Vec<i64>,
 }
 
@@ -379,6 +386,8 @@ fn main() -> Result<()> {
             let kind = label_kind(l);
             let score = recall.entry(kind.clone()).or_default();
             score.labels += 1;
+            let sampled = matches!(l.protocol, Protocol::NetflowV5 | Protocol::SflowV5);
+            score.sampled_labels += u64::from(sampled);
             let first = r
                 .insights
                 .iter()
@@ -387,9 +396,15 @@ fn main() -> Result<()> {
                 .min();
             if let Some(fired) = first {
                 score.found += 1;
+                score.sampled_found += u64::from(sampled);
                 score.delays_ms.push((fired - l.start_ms).max(0) + ENGINE_ROUND_MS);
             } else {
-                unmatched.push(format!("seed {seed}: {kind} on {} at {}", l.exporter, l.start));
+                unmatched.push(format!(
+                    "seed {seed}: {kind} on {} ({}) at {} not found",
+                    l.exporter,
+                    l.protocol.as_str(),
+                    l.start
+                ));
             }
         }
         for i in &r.insights {
@@ -447,8 +462,8 @@ fn main() -> Result<()> {
         "\nrecall per simulated kind (label matched by an insight of its family, same host, overlapping):"
     );
     println!(
-        "{:<20} {:>7} {:>6} {:>7} {:>12} {:>12}",
-        "kind", "labels", "found", "recall", "delay p50 s", "delay p95 s"
+        "{:<20} {:>7} {:>6} {:>7} {:>12} {:>12} {:>16} {:>16}",
+        "kind", "labels", "found", "recall", "delay p50 s", "delay p95 s", "unsampled found", "sampled found"
     );
     for (kind, s) in &mut recall {
         s.delays_ms.sort_unstable();
@@ -456,12 +471,14 @@ fn main() -> Result<()> {
             percentile(&s.delays_ms, p).map_or("-".to_string(), |ms| format!("{:.0}", ms as f64 / 1000.0))
         };
         println!(
-            "{kind:<20} {:>7} {:>6} {:>7.2} {:>12} {:>12}",
+            "{kind:<20} {:>7} {:>6} {:>7.2} {:>12} {:>12} {:>16} {:>16}",
             s.labels,
             s.found,
             s.found as f64 / s.labels.max(1) as f64,
             d(0.5),
-            d(0.95)
+            d(0.95),
+            format!("{} of {}", s.found - s.sampled_found, s.labels - s.sampled_labels),
+            format!("{} of {}", s.sampled_found, s.sampled_labels)
         );
     }
     println!("\nprecision per insight kind (attack runs):");

@@ -98,6 +98,8 @@ pub struct ExporterStats {
     pub restarts: u64,
     /// Flows the protocol could not carry (IPv6 for v5), not sent.
     pub skipped: u64,
+    /// Flows the packet sampler drew no packet of (`sample_packets`), not sent.
+    pub not_sampled: u64,
 }
 
 enum Encoder {
@@ -357,6 +359,12 @@ impl Exporter {
         let n = self.streams.len().max(1);
         let si = rec.in_if as usize % n;
         let Some(stream) = self.streams.get(si) else { return Ok(None) };
+        if self.plan.sample_packets
+            && !crate::sampler::sample(&mut rec, self.plan.protocol, self.plan.sampling_rate, &mut self.rng)
+        {
+            self.stats.not_sampled += 1;
+            return Ok(None);
+        }
         if !conform::conform(&mut rec, &stream.info, self.boot_ms, &mut self.rng) {
             self.stats.skipped += 1;
             return Ok(None);

@@ -29,6 +29,7 @@ pub mod handle;
 pub mod output;
 pub mod rng;
 pub mod run;
+pub mod sampler;
 pub mod scenario;
 pub mod simulation;
 pub mod summary;

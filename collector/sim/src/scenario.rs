@@ -77,6 +77,12 @@ pub struct ExporterGroup {
     pub weight: f64,
     /// Packet sampling, 1 in N (1: unsampled). v5 carries 14 bits.
     pub sampling_rate: u32,
+    /// With `sampling_rate` > 1: export what a 1-in-N packet sampler sees of each
+    /// simulated flow (`crate::sampler`): fewer, smaller records, whose counters
+    /// multiplied by N estimate the simulated traffic. Default false: every simulated
+    /// flow is exported as drawn, so a sampled exporter's records stand for N times
+    /// the traffic of an unsampled one's.
+    pub sample_packets: bool,
     /// Observation domains (v5: engine type << 8 | engine id; v9 source id; IPFIX
     /// observation domain id; sFlow sub-agent id), each its own export stream with
     /// its own sequence numbers. Flows are spread over them by input interface.
@@ -122,6 +128,7 @@ impl Default for ExporterGroup {
             source: None,
             weight: 1.0,
             sampling_rate: 1,
+            sample_packets: false,
             domains: vec![0],
             uplinks: 2,
             inside: 6,
@@ -254,6 +261,8 @@ pub struct ExporterPlan {
     pub weight: f64,
     /// Sampling rate (1 in N).
     pub sampling_rate: u32,
+    /// Whether records are thinned by a packet sampler ([`ExporterGroup::sample_packets`]).
+    pub sample_packets: bool,
     /// Observation domains.
     pub domains: Vec<u32>,
     /// Interfaces, VLANs, next hops, timeouts as the traffic model needs them.
@@ -461,6 +470,7 @@ impl Scenario {
                     source_port: 50_000 + (index % 10_000) as u16,
                     weight: g.weight,
                     sampling_rate: g.sampling_rate,
+                    sample_packets: g.sample_packets && g.sampling_rate > 1,
                     domains: g.domains.clone(),
                     site,
                     template_refresh_datagrams: g.template_refresh_datagrams,

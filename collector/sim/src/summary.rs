@@ -47,6 +47,13 @@ pub struct ExporterRow {
     pub restarts: u64,
     /// Flows the protocol could not carry.
     pub skipped: u64,
+    /// Flows the packet sampler drew no packet of (`sample_packets`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_sampled: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Sums over several exporters.
@@ -162,6 +169,7 @@ impl Summary {
                 payload_bytes: e.stats.payload_bytes,
                 restarts: e.stats.restarts,
                 skipped: e.stats.skipped,
+                not_sampled: e.stats.not_sampled,
             })
             .collect();
         let mut protocols: BTreeMap<&'static str, Totals> = BTreeMap::new();
@@ -258,6 +266,10 @@ impl fmt::Display for Summary {
         let skipped: u64 = self.exporters.iter().map(|r| r.skipped).sum();
         if skipped > 0 {
             writeln!(f, "  flows not sent (protocol cannot carry them): {skipped}")?;
+        }
+        let not_sampled: u64 = self.exporters.iter().map(|r| r.not_sampled).sum();
+        if not_sampled > 0 {
+            writeln!(f, "  flows not sent (no packet sampled, sample_packets): {not_sampled}")?;
         }
         for a in &self.anomalies {
             writeln!(

@@ -1,0 +1,91 @@
+//! A 1-in-N packet sampler in front of an exporter's flow cache
+//! ([`crate::scenario::ExporterGroup::sample_packets`]).
+//!
+//! A router sampling 1 packet in N builds its records from the sampled packets only:
+//! a flow of k packets shows a binomial draw of them (k/N on average), its bytes in
+//! proportion, and a flow none of whose packets was drawn is never exported, which is
+//! most one-packet flows at 1:100. An sFlow agent sends one sample per sampled packet;
+//! the simulator sends at most one sample per flow, so a flow is sampled with
+//! probability min(1, k/N). Either way a record's counters times N estimate the flow,
+//! which is what a collector's sampling correction assumes.
+
+use crate::rng::Rng;
+use flowvision_codec::{FlowRecord, Protocol};
+
+/// Above this many packets the binomial draw uses its normal approximation.
+const EXACT_DRAW_MAX: u64 = 64;
+
+/// Thins `rec` as a 1-in-`rate` packet sampler would. Returns `false` when no packet
+/// of the flow was sampled (the exporter never sees it).
+pub fn sample(rec: &mut FlowRecord, protocol: Protocol, rate: u32, rng: &mut Rng) -> bool {
+    if rate <= 1 {
+        return true;
+    }
+    let n = u64::from(rate);
+    let k = rec.packets.max(1);
+    if protocol == Protocol::SflowV5 {
+        return k >= n || rng.below(n) < k;
+    }
+    let drawn = binomial(k, 1.0 / n as f64, rng);
+    if drawn == 0 {
+        return false;
+    }
+    rec.bytes = ((u128::from(rec.bytes) * u128::from(drawn)) / u128::from(k)).max(1) as u64;
+    rec.packets = drawn;
+    true
+}
+
+/// Packets sampled out of `k`, each with probability `p`.
+fn binomial(k: u64, p: f64, rng: &mut Rng) -> u64 {
+    if k <= EXACT_DRAW_MAX {
+        return (0..k).filter(|_| rng.chance(p)).count() as u64;
+    }
+    let mean = k as f64 * p;
+    let sd = (mean * (1.0 - p)).sqrt();
+    (mean + sd * rng.normal()).round().clamp(0.0, k as f64) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    fn flow(packets: u64) -> FlowRecord {
+        FlowRecord { packets, bytes: packets * 1_000, ..FlowRecord::default() }
+    }
+
+    #[test]
+    fn corrected_counters_estimate_the_flows_and_small_flows_mostly_vanish() {
+        let mut rng = Rng::new(11);
+        let (mut kept, mut packets, mut bytes) = (0u64, 0u64, 0u64);
+        for _ in 0..20_000 {
+            let mut r = flow(300);
+            if sample(&mut r, Protocol::Ipfix, 100, &mut rng) {
+                kept += 1;
+                packets += r.packets;
+                bytes += r.bytes;
+                assert_eq!(r.bytes, r.packets * 1_000);
+            }
+        }
+        let estimate = packets as f64 * 100.0 / 20_000.0;
+        assert!((estimate - 300.0).abs() < 6.0, "{estimate}");
+        assert_eq!(bytes, packets * 1_000);
+        assert!(kept > 18_000, "a 300-packet flow is almost always seen: {kept}");
+        let mut seen = 0;
+        for _ in 0..20_000 {
+            if sample(&mut flow(1), Protocol::NetflowV5, 100, &mut rng) {
+                seen += 1;
+            }
+        }
+        assert!((150..260).contains(&seen), "one-packet flows at 1:100: {seen} of 20,000");
+        let mut samples = 0;
+        for _ in 0..10_000 {
+            if sample(&mut flow(16), Protocol::SflowV5, 64, &mut rng) {
+                samples += 1;
+            }
+        }
+        assert!((2_200..2_800).contains(&samples), "16 of 64: {samples}");
+        let mut r = flow(5);
+        assert!(sample(&mut r, Protocol::Ipfix, 1, &mut rng) && r.packets == 5, "unsampled: unchanged");
+    }
+}
