@@ -73,10 +73,14 @@ pub struct Counters {
     /// ICMP destination-unreachable. A sweep of live addresses is answered by resets;
     /// those are no more an answer than silence is.
     pub refusals_in: i64,
+    /// Probe records from the host as exported, not sampling-corrected: with
+    /// `probe_flows_out` they give the sampling rate its probes were seen at, by which
+    /// a scan's distinct ports and hosts seen are scaled (`detect/scan.rs`).
+    pub probe_records_out: i64,
 }
 
 /// How many counters [`Counters`] has.
-pub const COUNTERS: usize = 15;
+pub const COUNTERS: usize = 16;
 
 impl Counters {
     /// Adds `o`, saturating.
@@ -104,6 +108,7 @@ impl Counters {
             self.probe_flows_out,
             self.echo_flows_out,
             self.refusals_in,
+            self.probe_records_out,
         ]
     }
 
@@ -124,6 +129,7 @@ impl Counters {
             &mut self.probe_flows_out,
             &mut self.echo_flows_out,
             &mut self.refusals_in,
+            &mut self.probe_records_out,
         ]
     }
 
@@ -153,6 +159,7 @@ impl Counters {
         "probe_flows_out",
         "echo_flows_out",
         "refusals_in",
+        "probe_records_out",
     ];
 }
 
@@ -280,12 +287,14 @@ fn contribution(r: &FlowRecord) -> (Counters, Counters) {
     };
     // ICMP echo request: type 8 (v4) or 128 (v6) in the high byte of the port.
     let echo = (r.proto == ICMP && r.dst_port >> 8 == 8) || (r.proto == ICMPV6 && r.dst_port >> 8 == 128);
+    let probe = is_probe(r);
     let outbound = Counters {
         flows_out: rate,
         bytes_out: bytes,
         packets_out: packets,
         syn_packets_out: syn,
-        probe_flows_out: if is_probe(r) { rate } else { 0 },
+        probe_flows_out: if probe { rate } else { 0 },
+        probe_records_out: i64::from(probe),
         echo_flows_out: if echo { rate } else { 0 },
         ..Counters::default()
     };

@@ -146,7 +146,7 @@ impl Db {
             .query(
                 "SELECT bucket, exporter, host, flows_in, flows_out, bytes_in, bytes_out, packets_in, packets_out, \
                         syn_packets_in, syn_packets_out, udp_packets_in, icmp_packets_in, amp_packets_in, \
-                        amp_bytes_in, probe_flows_out, echo_flows_out, refusals_in, \
+                        amp_bytes_in, probe_flows_out, echo_flows_out, refusals_in, probe_records_out, \
                         sources_in, reflectors_in, peers_out, ports_out \
                  FROM host_features WHERE bucket >= $1 AND bucket < $2",
                 &[&at_ms(from_ms), &at_ms(to_ms)],

@@ -3,6 +3,7 @@
 //! probes (flows of one or two packets).
 
 use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use crate::features::Counters;
 use std::net::IpAddr;
 
 pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
@@ -12,9 +13,15 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
     if probes < t.probe_share {
         return;
     }
-    let ports = f.ports_out.estimate();
-    let peers = f.peers_out.estimate();
+    // On a sampled exporter, the probes seen are 1 in `rate` of those sent, each to
+    // another port or host: the distinct counts seen scale by the rate, once enough of
+    // them were seen to mean anything.
+    let rate = sampling_rate(c);
+    let scaled = |seen: f64| if rate > 1.0 && seen < t.scan_min_seen { seen } else { seen * rate };
+    let ports = scaled(f.ports_out.estimate());
+    let peers = scaled(f.peers_out.estimate());
     let secs = w.secs();
+    let sampled = sampled_text(rate);
     if ports >= t.port_scan_ports {
         out.push(insight(
             w,
@@ -24,7 +31,7 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
             single_target(w, all),
             Why {
                 summary: format!(
-                    "{} probed about {ports:.0} ports on about {peers:.0} hosts in {secs:.0} s ({:.0} % of its flows were probes)",
+                    "{} probed about {ports:.0} ports on about {peers:.0} hosts in {secs:.0} s ({:.0} % of its flows were probes){sampled}",
                     w.host,
                     probes * 100.0
                 ),
@@ -49,7 +56,7 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
             None,
             Why {
                 summary: format!(
-                    "{} probed about {peers:.0} hosts{} in {secs:.0} s; {:.0} % answered{}",
+                    "{} probed about {peers:.0} hosts{} in {secs:.0} s; {:.0} % answered{}{sampled}",
                     w.host,
                     if icmp { " with ICMP echo".to_string() } else { format!(" on about {ports:.0} ports") },
                     answered * 100.0,
@@ -71,6 +78,24 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
                 ],
             },
         ));
+    }
+}
+
+/// The sampling rate the host's probes were seen at (1 when unsampled or unknown).
+fn sampling_rate(c: &Counters) -> f64 {
+    if c.probe_records_out > 0 {
+        (c.probe_flows_out as f64 / c.probe_records_out as f64).max(1.0)
+    } else {
+        1.0
+    }
+}
+
+/// " (seen sampled 1 in N, counts scaled)" on a sampled exporter.
+fn sampled_text(rate: f64) -> String {
+    if rate > 1.0 {
+        format!(" (seen sampled 1 in {rate:.0}, counts scaled)")
+    } else {
+        String::new()
     }
 }
 

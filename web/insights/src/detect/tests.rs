@@ -219,6 +219,29 @@ fn one_way_udp_from_one_sender_is_a_flood_only_far_above_the_floor() {
 }
 
 #[test]
+fn scans_seen_through_sampling_are_scaled_once_enough_was_seen() {
+    // Through a 1-in-10 sampler: 40 of a scanner's probes to 40 ports of one host
+    // (about 400 sent), and 6 probes of a quiet host to 6 hosts (too few to say).
+    let (scanner, target, quiet) = (ip(203, 0, 113, 99), ip(10, 1, 0, 44), ip(10, 1, 0, 45));
+    let mut flows = background();
+    for p in 0..40u32 {
+        let t = END - 50_000 + i64::from(p * 1_000);
+        let mut probe = flow(t, scanner, target, 6, 51_000, 1_000 + p as u16, 0x02, 1, 44);
+        probe.sampling_rate = 10;
+        flows.push(probe);
+        if p < 6 {
+            let mut other = flow(t, quiet, ip(10, 9, 0, p as u8 + 1), 6, 52_000 + p as u16, 445, 0x02, 1, 44);
+            other.sampling_rate = 10;
+            flows.push(other);
+        }
+    }
+    let found = detect(&flows);
+    assert_eq!(kinds(&found), vec![(Kind::PortScan, Some(scanner), Some(target))]);
+    assert!(found[0].why.summary.contains("sampled 1 in 10"), "{}", found[0].why.summary);
+    assert!(found[0].why.observed[0].value >= 300.0, "{:?}", found[0].why.observed);
+}
+
+#[test]
 fn thresholds_come_from_json_with_defaults_and_unknown_fields_are_refused() {
     let t: Thresholds = serde_json_from_str(r#"{"syn_flood_pps": 50}"#).unwrap();
     assert_eq!(t.syn_flood_pps, 50.0);

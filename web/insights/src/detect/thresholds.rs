@@ -48,6 +48,10 @@ pub struct Thresholds {
     /// `host_sweep`: at most this share of the source's outbound flows answered by
     /// flows back to it (a resolver or a monitoring server gets answers).
     pub host_sweep_max_answered: f64,
+    /// `port_scan`, `host_sweep` on a sampled exporter: at least this many distinct
+    /// ports (hosts) actually seen before they are scaled by the sampling rate. Below
+    /// it, a few sampled probes say nothing.
+    pub scan_min_seen: f64,
     /// Window of the flood and reflection rules, seconds.
     pub flood_window_secs: i64,
     /// Window of the scan and sweep rules, seconds.
@@ -73,6 +77,7 @@ impl Default for Thresholds {
             host_sweep_peers: 30.0,
             host_sweep_max_ports: 4.0,
             host_sweep_max_answered: 0.5,
+            scan_min_seen: 10.0,
             flood_window_secs: 10,
             scan_window_secs: 60,
         }
