@@ -13,11 +13,20 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
     if probes < t.probe_share {
         return;
     }
-    // On a sampled exporter, the probes seen are 1 in `rate` of those sent, each to
-    // another port or host: the distinct counts seen scale by the rate, once enough of
-    // them were seen to mean anything.
+    // On a sampled exporter, the probes seen are 1 in `rate` of those sent. When nearly
+    // every one seen went to another port (host), as a scan's do, the distinct count
+    // scales by the rate, once enough were seen to mean anything; a busy client's
+    // samples repeat the same few services (its DNS queries are probes too) and are
+    // left as seen.
     let rate = sampling_rate(c);
-    let scaled = |seen: f64| if rate > 1.0 && seen < t.scan_min_seen { seen } else { seen * rate };
+    let records = c.probe_records_out as f64;
+    let scaled = |seen: f64| {
+        if rate > 1.0 && (seen < t.scan_min_seen || seen < DISTINCT_SHARE_TO_SCALE * records) {
+            seen
+        } else {
+            seen * rate
+        }
+    };
     let ports = scaled(f.ports_out.estimate());
     let peers = scaled(f.peers_out.estimate());
     let secs = w.secs();
@@ -80,6 +89,10 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
         ));
     }
 }
+
+/// Scaling by the sampling rate needs the distinct ports (hosts) seen to be at least
+/// this share of the probe records seen: each sampled probe of a scan is a new one.
+const DISTINCT_SHARE_TO_SCALE: f64 = 0.8;
 
 /// The sampling rate the host's probes were seen at (1 when unsampled or unknown).
 fn sampling_rate(c: &Counters) -> f64 {

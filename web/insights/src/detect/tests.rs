@@ -221,9 +221,24 @@ fn one_way_udp_from_one_sender_is_a_flood_only_far_above_the_floor() {
 #[test]
 fn scans_seen_through_sampling_are_scaled_once_enough_was_seen() {
     // Through a 1-in-10 sampler: 40 of a scanner's probes to 40 ports of one host
-    // (about 400 sent), and 6 probes of a quiet host to 6 hosts (too few to say).
+    // (about 400 sent), and 6 probes of a quiet host to 6 hosts (too few to say); a
+    // busy client below.
     let (scanner, target, quiet) = (ip(203, 0, 113, 99), ip(10, 1, 0, 44), ip(10, 1, 0, 45));
+    let busy = ip(10, 1, 0, 46);
     let mut flows = background();
+    // A busy client through 1:64 sFlow: 40 sampled DNS queries to 3 resolvers and 12
+    // other services' first packets; distinct ports seen are far fewer than probes.
+    for i in 0..52u32 {
+        let t = END - 50_000 + i64::from(i * 900);
+        let (dst, port) = if i < 40 {
+            (ip(10, 2, 0, (i % 3) as u8 + 1), 53)
+        } else {
+            (ip(198, 51, 100, 7), 8_000 + i as u16)
+        };
+        let mut q = flow(t, busy, dst, 17, 30_000 + i as u16, port, 0, 1, 80);
+        q.sampling_rate = 64;
+        flows.push(q);
+    }
     for p in 0..40u32 {
         let t = END - 50_000 + i64::from(p * 1_000);
         let mut probe = flow(t, scanner, target, 6, 51_000, 1_000 + p as u16, 0x02, 1, 44);
