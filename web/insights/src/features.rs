@@ -14,7 +14,7 @@
 use crate::amplifier;
 use crate::sketch::Distinct;
 use flowvision_codec::hash::FxHashMap;
-use flowvision_codec::FlowRecord;
+use flowvision_codec::{FlowRecord, Protocol};
 use std::net::IpAddr;
 
 /// Bucket length, milliseconds.
@@ -222,8 +222,21 @@ const ACK: u16 = 0x10;
 /// DNS or NTP server's one-packet answers come from its service port and go to as many
 /// client ports as it has clients, which is no scan). Exporters that report no TCP
 /// flags (flags 0) make every short TCP flow a probe, as before.
+///
+/// A sampled sFlow sample is one packet of a flow of unknown length, so its packet
+/// count says nothing: only a bare SYN (a connection being asked for) or an ICMP packet
+/// counts. A busy client's sampled UDP queries and TCP segments would otherwise make it
+/// a scanner at 1:64 once its distinct ports are scaled by the rate. (Unsampled sFlow
+/// sees every packet and keeps the flow rule.)
 #[inline]
 fn is_probe(r: &FlowRecord) -> bool {
+    if r.protocol == Protocol::SflowV5 && r.sampling_rate > 1 {
+        return match r.proto {
+            TCP => r.tcp_flags & (SYN | ACK) == SYN,
+            ICMP | ICMPV6 => true,
+            _ => false,
+        };
+    }
     r.packets <= 2
         && match r.proto {
             TCP => r.tcp_flags & ACK == 0,
@@ -432,7 +445,6 @@ impl HostFeatureSet {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
-    use flowvision_codec::Protocol;
     use std::net::Ipv4Addr;
 
     fn addr(last: u32) -> IpAddr {
@@ -520,6 +532,23 @@ mod tests {
         let c = rows.iter().find(|(k, _)| k.host == addr(1)).unwrap().1.counters;
         assert_eq!(c.flows_in, 4);
         assert_eq!(c.refusals_in, 2, "a 20-packet connection that ended in a reset was answered");
+    }
+
+    #[test]
+    fn an_sflow_sample_is_a_probe_only_when_it_is_a_bare_syn_or_icmp() {
+        let sample = |proto, flags| FlowRecord {
+            protocol: Protocol::SflowV5,
+            sampling_rate: 64,
+            ..rec(1, 2, proto, 40_000, 53, flags, 1)
+        };
+        assert!(!is_probe(&sample(UDP, 0)), "a sampled DNS query");
+        assert!(!is_probe(&sample(TCP, ACK)), "a sampled segment");
+        assert!(is_probe(&sample(TCP, SYN)));
+        assert!(!is_probe(&sample(TCP, SYN | ACK)));
+        assert!(is_probe(&sample(ICMP, 0)));
+        assert!(is_probe(&rec(1, 2, UDP, 40_000, 53, 0, 1)), "a one-packet NetFlow query still is");
+        let every_packet = FlowRecord { sampling_rate: 1, ..sample(UDP, 0) };
+        assert!(is_probe(&every_packet), "unsampled sFlow keeps the flow rule");
     }
 
     #[test]
