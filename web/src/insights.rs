@@ -35,10 +35,14 @@ pub async fn detect_range(
     let mut chunk_start = first_end;
     while chunk_start <= to_ms {
         let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
-        let rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
+        let mut rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
+        // Each window reads only its own rows (a chunk holds sixty windows' worth).
+        rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
         let mut end = chunk_start;
         while end <= chunk_end {
-            for i in detect::run(&rows, end, t) {
+            let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
+            let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
+            for i in detect::run(rows.get(lo..hi).unwrap_or_default(), end, t) {
                 timeline.absorb(i);
             }
             end += BUCKET_MS;
