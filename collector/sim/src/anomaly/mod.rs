@@ -177,6 +177,22 @@ impl Common {
         (a < b).then_some((a, b))
     }
 
+    /// For anomalies that scale with the background (floods, a new service): the part
+    /// `(a, b)` of `[t0, t1)` inside the window and the whole flows now due there at
+    /// `intensity` per background flow (`background` were made in `[t0, t1)`).
+    #[inline]
+    pub fn scaled_flows(
+        &self,
+        due: &mut Accumulator,
+        (t0, t1): (i64, i64),
+        background: u64,
+        intensity: f64,
+    ) -> Option<(i64, i64, u64)> {
+        let (a, b) = self.overlap(t0, t1)?;
+        let share = (b - a) as f64 / (t1 - t0).max(1) as f64;
+        Some((a, b, due.take(background as f64 * share * intensity)))
+    }
+
     /// A flow end time in `[a, b)` and a start `duration` before it, both kept
     /// inside the window.
     #[inline]

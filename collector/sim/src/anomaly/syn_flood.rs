@@ -51,9 +51,10 @@ impl SynFlood {
         template: &FlowRecord,
         out: &mut Vec<FlowRecord>,
     ) {
-        let Some((a, b)) = self.common.overlap(t0, t1) else { return };
-        let share = (b - a) as f64 / (t1 - t0).max(1) as f64;
-        let n = self.due.take(background as f64 * share * self.intensity);
+        let Some((a, b, n)) = self.common.scaled_flows(&mut self.due, (t0, t1), background, self.intensity)
+        else {
+            return;
+        };
         let victim = Endpoint::Internal(self.victim);
         for _ in 0..n {
             let rng = &mut self.common.rng;
