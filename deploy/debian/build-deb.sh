@@ -26,6 +26,7 @@ if [[ -n ${FLOWVISION_BIN_DIR:-} ]]; then
   bin=$FLOWVISION_BIN_DIR
 else
   fv_need_apt clang llvm libbpf-dev linux-libc-dev || exit 2
+  fv_libtorch || exit 2
   cargo build --release --locked -p flowvision-collector -p flowvision-web -p flowvision-sim
   bin=target/release
 fi

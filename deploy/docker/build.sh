@@ -68,6 +68,7 @@ if [[ -n ${FLOWVISION_BIN_DIR:-} ]]; then
 else
   fv_need_apt clang llvm libbpf-dev linux-libc-dev || exit 2
   fv_log "building (release)"
+  fv_libtorch || exit 2
   cargo build --release --locked -p flowvision-collector -p flowvision-web -p flowvision-sim
   bin=target/release
 fi

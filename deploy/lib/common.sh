@@ -106,3 +106,49 @@ fv_python_tools() {
   fv_log "installing ${missing[*]} (pip)"
   python3 -m pip install --quiet "${missing[@]}" || { fv_log "pip install ${missing[*]} failed"; return 1; }
 }
+
+# fv_libtorch : installs libtorch 2.13.0 (CPU) for the insights models (tch, docs/models.md)
+# unless present, and exports LIBTORCH. It comes from PyPI's `torch==2.13.0` wheel: only
+# libtorch_cpu, libc10, libgomp and the headers are kept, plus the two CUDA runtime
+# libraries libtorch_cpu is linked against (libcudart, libcupti; never called on a CPU)
+# from their own wheels; about 500 MB in ${FLOWVISION_LIBTORCH:-~/.cache/flowvision/libtorch-2.13.0}.
+FV_TORCH_VERSION=2.13.0
+FV_CUDART_VERSION=13.0.96
+FV_CUPTI_VERSION=13.0.85
+fv_libtorch() {
+  local dir="${FLOWVISION_LIBTORCH:-${XDG_CACHE_HOME:-$HOME/.cache}/flowvision/libtorch-$FV_TORCH_VERSION}"
+  if [[ -f $dir/.complete ]]; then
+    export LIBTORCH="$dir"
+    return 0
+  fi
+  command -v python3 >/dev/null || fv_need_apt python3 || return 1
+  python3 -m pip --version >/dev/null 2>&1 || fv_need_apt python3-pip || return 1
+  command -v unzip >/dev/null || fv_need_apt unzip || return 1
+  fv_log "installing libtorch $FV_TORCH_VERSION (CPU) into $dir from the torch wheel (about 530 MB to download)"
+  local tmp
+  tmp=$(mktemp -d)
+  if ! python3 -m pip download --quiet --no-deps -d "$tmp" "torch==$FV_TORCH_VERSION" \
+      "nvidia-cuda-runtime==$FV_CUDART_VERSION" "nvidia-cuda-cupti==$FV_CUPTI_VERSION"; then
+    fv_log "downloading the torch wheel failed; run: python3 -m pip download --no-deps torch==$FV_TORCH_VERSION"
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir/lib" "$tmp/x"
+  (cd "$tmp/x" \
+    && unzip -q "$tmp"/torch-*.whl 'torch/lib/libc10.so' 'torch/lib/libtorch_cpu.so' 'torch/lib/libgomp.so.1' 'torch/include/*' \
+    && unzip -q -o "$tmp"/nvidia_cuda_runtime-*.whl '*/libcudart.so.13' \
+    && unzip -q -o "$tmp"/nvidia_cuda_cupti-*.whl '*/libcupti.so.13') \
+    || { fv_log "unpacking the torch wheels failed"; rm -rf "$tmp" "$dir"; return 1; }
+  mv "$tmp/x/torch/include" "$dir/include"
+  mv "$tmp"/x/torch/lib/* "$dir/lib/"
+  find "$tmp/x" \( -name 'libcudart.so.13' -o -name 'libcupti.so.13' \) -exec mv {} "$dir/lib/" \;
+  # torch-sys links -ltorch as well; libtorch.so itself would pull in libtorch_cuda, so an
+  # empty stand-in library takes its name (every symbol lives in libtorch_cpu).
+  printf '' | cc -shared -o "$dir/lib/libtorch.so" -x c - || { fv_log "cc failed"; rm -rf "$tmp" "$dir"; return 1; }
+  ln -s libgomp.so.1 "$dir/lib/libgomp.so"
+  echo "$FV_TORCH_VERSION" >"$dir/build-version"
+  touch "$dir/.complete"
+  rm -rf "$tmp"
+  export LIBTORCH="$dir"
+}

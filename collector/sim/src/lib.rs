@@ -28,6 +28,7 @@ pub mod exporter;
 pub mod handle;
 pub mod output;
 pub mod rng;
+pub mod roles;
 pub mod run;
 pub mod sampler;
 pub mod scenario;

@@ -5,6 +5,8 @@
 //! - [`amplifier`]: the UDP services abused for reflection (DNS, NTP, SSDP, ...).
 //! - [`features`]: per-host features in 10-second buckets, accumulated from a batch of
 //!   flow records and bounded to the hosts that matter (top-N per signal).
+//! - [`profile`]: one host's behaviour over a window as a fixed-length vector, the
+//!   input of the host behaviour classifier (`flowvision-models`).
 //! - [`detect`]: the deterministic detectors (floods, reflection, scans, sweeps) over a
 //!   window of merged feature rows, and the [`Insight`]s they report.
 //!
@@ -16,6 +18,7 @@
 pub mod amplifier;
 pub mod detect;
 pub mod features;
+pub mod profile;
 pub mod sketch;
 
 pub use detect::{Insight, Kind, Severity, Timeline, CONTINUATION_GAP_MS};
