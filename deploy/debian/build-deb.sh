@@ -22,11 +22,12 @@ while (($#)); do
     *) fv_log "unknown argument: $1 (try --help)"; exit 2 ;;
   esac
 done
+# libtorch: linked by the console, shipped beside it (docs/models.md).
+fv_libtorch || exit 2
 if [[ -n ${FLOWVISION_BIN_DIR:-} ]]; then
   bin=$FLOWVISION_BIN_DIR
 else
   fv_need_apt clang llvm libbpf-dev linux-libc-dev || exit 2
-  fv_libtorch || exit 2
   cargo build --release --locked -p flowvision-collector -p flowvision-web -p flowvision-sim
   bin=target/release
 fi
@@ -49,6 +50,11 @@ install -m 0644 web/node_modules/chart.js/dist/chart.umd.js "$root/usr/share/flo
 install -d "$root/usr/share/flowvision/assets/net-snmp/lib/mibs"
 install -m 0644 web/node_modules/net-snmp/lib/mibs/* "$root/usr/share/flowvision/assets/net-snmp/lib/mibs/"
 install -m 0644 collector/sim/scenarios/*.toml "$root/usr/share/flowvision/scenarios/"
+# The insights' models, and the libtorch libraries the console links (its rpath looks in
+# /usr/lib/flowvision/libtorch).
+install -d "$root/usr/share/flowvision/models"
+install -m 0644 web/insights/models/weights/*.json "$root/usr/share/flowvision/models/"
+fv_libtorch_runtime "$root/usr/lib/flowvision/libtorch" || exit 2
 install -m 0644 README.md docs/deploy.md "$root/usr/share/doc/flowvision/"
 install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm "$root/DEBIAN/"
 echo /etc/flowvision/flowvision.env > "$root/DEBIAN/conffiles"
@@ -59,7 +65,7 @@ Version: $version
 Architecture: amd64
 Maintainer: FlowVision <flowvision@localhost>
 Installed-Size: $size
-Depends: libc6 (>= 2.36), libgcc-s1, adduser, ca-certificates
+Depends: libc6 (>= 2.36), libgcc-s1, libstdc++6, adduser, ca-certificates
 Recommends: postgresql (>= 15), libwireshark-data
 Section: net
 Priority: optional

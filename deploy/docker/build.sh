@@ -63,12 +63,13 @@ fi
 
 # The build context: the binaries, Chart.js, the base MIB modules and the images'
 # scripts, nothing else.
+# libtorch: linked by the console, shipped beside it (docs/models.md).
+fv_libtorch || exit 2
 if [[ -n ${FLOWVISION_BIN_DIR:-} ]]; then
   bin=$FLOWVISION_BIN_DIR
 else
   fv_need_apt clang llvm libbpf-dev linux-libc-dev || exit 2
   fv_log "building (release)"
-  fv_libtorch || exit 2
   cargo build --release --locked -p flowvision-collector -p flowvision-web -p flowvision-sim
   bin=target/release
 fi
@@ -87,6 +88,10 @@ mkdir -p "$ctx/assets/net-snmp/lib"
 cp -r web/node_modules/net-snmp/lib/mibs "$ctx/assets/net-snmp/lib/"
 cp web/node_modules/net-snmp/LICENSE* "$ctx/assets/net-snmp/" 2>/dev/null || true
 cp deploy/docker/healthcheck deploy/docker/postgres-entrypoint "$ctx/docker/"
+# The insights' models and the libtorch libraries the console links.
+mkdir -p "$ctx/models"
+cp web/insights/models/weights/*.json "$ctx/models/"
+fv_libtorch_runtime "$ctx/libtorch" || exit 2
 
 for image in postgres collector web; do
   fv_log "building flowvision/$image:$tag on $base"

@@ -9,7 +9,10 @@ RUN apt-get update \
 COPY bin/flowvision-web /usr/bin/
 COPY assets /usr/share/flowvision/assets
 COPY docker/healthcheck /usr/lib/flowvision/healthcheck
-ENV WEB_ASSETS_DIR=/usr/share/flowvision/assets WEB_LISTEN=0.0.0.0:8000
+COPY models /usr/share/flowvision/models
+# libtorch for the insights models, where the binary's rpath looks (../lib/flowvision/libtorch).
+COPY libtorch /usr/lib/flowvision/libtorch
+ENV WEB_ASSETS_DIR=/usr/share/flowvision/assets WEB_MODELS_DIR=/usr/share/flowvision/models WEB_LISTEN=0.0.0.0:8000
 USER flowvision
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["/usr/lib/flowvision/healthcheck", "web"]
 ENTRYPOINT ["/usr/bin/flowvision-web"]

@@ -152,3 +152,14 @@ fv_libtorch() {
   rm -rf "$tmp"
   export LIBTORCH="$dir"
 }
+
+# fv_libtorch_runtime DEST : copies what an installed console needs of libtorch at run time
+# (its binary's rpath includes ../lib/flowvision/libtorch): the shared libraries only.
+fv_libtorch_runtime() {
+  local dest=$1 f
+  fv_libtorch || return 1
+  mkdir -p "$dest"
+  for f in libtorch_cpu.so libc10.so libgomp.so.1 libcudart.so.13 libcupti.so.13; do
+    cp "$LIBTORCH/lib/$f" "$dest/" || return 1
+  done
+}

@@ -58,6 +58,22 @@ pub enum InsightsCommand {
     /// Run the detectors over a stored time range (flow time) and print each insight as
     /// one JSON object per line, as the live engine stores them; nothing is written.
     Backtest(BacktestArgs),
+    /// What the console knows of one host (its behaviour class and why, and the insights
+    /// naming it) over a time range, as the JSON of `GET /api/v1/hosts/<addr>`.
+    Host(HostArgs),
+}
+
+/// Arguments of `insights host`.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The host's address.
+    pub address: std::net::IpAddr,
+    /// Start (RFC 3339 or Unix ms) [an hour before --to].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End (RFC 3339 or Unix ms) [now].
+    #[arg(long)]
+    pub to: Option<String>,
 }
 
 /// Arguments of `insights backtest`.

@@ -57,6 +57,9 @@ pub struct WebConfig {
     /// Where `chart.js/dist/chart.umd.js` is found (`WEB_ASSETS_DIR` [web/node_modules
     /// of the build checkout]).
     pub assets_dir: PathBuf,
+    /// Where the insights' model files are (`WEB_MODELS_DIR` [web/insights/models/weights
+    /// of the build checkout]): `host-classes.json`, the host behaviour classifier.
+    pub models_dir: PathBuf,
     /// Folders of the base MIB modules, searched after the uploaded ones
     /// (`FLOWVISION_BASE_MIBS`, colon-separated) [Debian's net-snmp folders, then the
     /// IETF/IANA modules of the `net-snmp` npm package under the assets folder; see
@@ -183,6 +186,7 @@ impl WebConfig {
             admin_user: "admin".into(),
             admin_password: None,
             assets_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules")),
+            models_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/insights/models/weights")),
             mib_base_dirs: default_mib_base_dirs(Path::new(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/node_modules"
@@ -256,6 +260,9 @@ impl WebConfig {
         }
         if let Some(v) = var("WEB_ASSETS_DIR") {
             cfg.assets_dir = v.into();
+        }
+        if let Some(v) = var("WEB_MODELS_DIR") {
+            cfg.models_dir = v.into();
         }
         cfg.mib_base_dirs = match var(flowvision_mib::base::ENV) {
             Some(v) => flowvision_mib::base::dirs(Some(std::ffi::OsStr::new(&v))),

@@ -16,8 +16,10 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod hosts;
 pub mod insights;
 pub mod mibs;
+pub mod models;
 pub mod net;
 pub mod openapi;
 pub mod pages;
@@ -49,6 +51,8 @@ pub struct App {
     pub mibs: mibs::MibService,
     /// SNMP polling, sealed credentials, vendor identification.
     pub snmp: Arc<snmp::SnmpService>,
+    /// The insights' learned models (loaded at start; a missing one says why).
+    pub models: Arc<models::ModelService>,
 }
 
 /// Builds the Rocket application: configuration, state, fairings (migrations and the
@@ -78,7 +82,8 @@ pub fn build(cfg: WebConfig) -> Result<Rocket<Build>, String> {
     let hsts = cfg.tls.is_some();
     let mibs = mibs::MibService::new(cfg.mib_base_dirs.clone());
     let snmp = Arc::new(snmp::SnmpService::new(&cfg.snmp));
-    let app = App { db, cfg: Arc::new(cfg), dummy_hash, mibs, snmp };
+    let models = Arc::new(models::ModelService::load(&cfg.models_dir));
+    let app = App { db, cfg: Arc::new(cfg), dummy_hash, mibs, snmp, models };
     Ok(rocket::custom(figment)
         .manage(app)
         .attach(AdHoc::try_on_ignite("schema migrations and first admin", |rocket| async move {

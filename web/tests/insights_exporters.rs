@@ -4,7 +4,10 @@
 //! (nfprobe v5, v9, IPFIX; sfprobe sFlow v5) read it and export to the real collector
 //! binary, which stores flows and host features in PostgreSQL; then
 //! `flowvision-web insights backtest`, the detectors the console runs, must report
-//! each attack with its kind and addresses, and nothing about the benign hosts.
+//! each attack with its kind and addresses, and nothing about the benign hosts; and
+//! `flowvision-web insights host`, the host behaviour classifier over the stored flows,
+//! must call the web server a web server, the resolver a DNS resolver and the TCP port
+//! scanner a scanner.
 //!
 //! Each exporter gets its own address plan (second octet), so one appliance serves
 //! every case. A case whose tool is missing is skipped with the reason printed.
@@ -184,7 +187,7 @@ fn addr(v: &Value) -> Option<IpAddr> {
 }
 
 #[test]
-fn attacks_exported_by_softflowd_and_pmacctd_are_found_with_kind_and_addresses() {
+fn attacks_exported_by_softflowd_and_pmacctd_are_found_with_kind_and_addresses_and_hosts_classified() {
     let app = Appliance::start_collector();
     let work = tempfile::tempdir().unwrap();
     let to: SocketAddr = format!("127.0.0.1:{}", app.netflow_port).parse().unwrap();
@@ -246,6 +249,39 @@ fn attacks_exported_by_softflowd_and_pmacctd_are_found_with_kind_and_addresses()
         );
         for (kind, s, t) in &mine {
             println!("  {kind} source {s:?} target {t:?}");
+        }
+        // The host behaviour classifier over the same stored flows: the web server and
+        // the resolver are what they are, whichever exporter saw them.
+        for (host, class) in [
+            (plan.web_server(), "web_server"),
+            (plan.resolver(), "dns_resolver"),
+            (plan.attacker(1), "scanner"),
+        ] {
+            let out = Command::new(BIN)
+                .args([
+                    "insights",
+                    "host",
+                    &host.to_string(),
+                    "--from",
+                    &from.to_string(),
+                    "--to",
+                    &to_ms.to_string(),
+                ])
+                .env("DATABASE_URL", app.pg.url())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+            println!(
+                "  host {host}: {} ({}, {} flows; top feature {})",
+                r["class"], r["confidence"], r["flows"], r["why"]["top_features"][0]["feature"]
+            );
+            if r["class"] != class {
+                failures.push(format!("{name}: {host} classified {} (want {class}): {r}", r["class"]));
+            }
+            if r["detector"] != "model:host_class@1" {
+                failures.push(format!("{name}: detector {}", r["detector"]));
+            }
         }
         let missing: Vec<_> = expected.difference(&mine).collect();
         let extra: Vec<_> = mine.difference(&expected).collect();

@@ -222,14 +222,18 @@ impl HostProfile {
         };
         if serving {
             if let Some(s) = local {
-                self.served[s.index()] += 1;
+                if let Some(n) = self.served.get_mut(s.index()) {
+                    *n += 1;
+                }
             }
             if self.served_peers.len() < DISTINCT_CAP {
                 self.served_peers.insert(peer);
             }
         } else {
             if let Some(s) = remote {
-                self.used[s.index()] += 1;
+                if let Some(n) = self.used.get_mut(s.index()) {
+                    *n += 1;
+                }
             }
             if self.remote_ports.len() < DISTINCT_CAP {
                 self.remote_ports.insert(remote_port);

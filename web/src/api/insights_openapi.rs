@@ -58,6 +58,29 @@ pub fn paths() -> Map<String, Value> {
                 "Analyst role or higher, within the device scope; audited.")
         }),
     );
+    p.insert(
+        "/api/v1/hosts/{addr}".into(),
+        json!({
+            "get": { "operationId": "getHost", "summary": "One host: behaviour class, why, and its insights",
+                     "description": "Every role, within its device scope: the host behaviour classifier \
+                        (`model:host_class@VERSION`) over the host's flows received in the window by exporters the \
+                        caller may see (the newest 20,000), with the features that decided the class and every \
+                        class's probability; and the insights of the last 24 hours naming the host. Without a model \
+                        or with fewer than 5 flows, `class` is null and `unclassified_because` says why \
+                        (docs/models.md).",
+                     "tags": ["insights"],
+                     "parameters": [
+                        { "name": "addr", "in": "path", "required": true, "description": "The host's IPv4 or IPv6 address",
+                          "schema": { "type": "string" } },
+                        q("from", "Flows received at or after (RFC 3339 or Unix ms) [to - 1 h]", json!({"type": "string"})),
+                        q("to", "Before (RFC 3339 or Unix ms) [now]; at most one day after from", json!({"type": "string"}))
+                     ],
+                     "responses": {
+                        "200": { "description": "The host", "content": { "application/json": { "schema": {
+                            "$ref": "#/components/schemas/HostReport" } } } },
+                        "400": err("A parameter is invalid"), "401": err("Not authenticated") } }
+        }),
+    );
     p
 }
 
@@ -66,6 +89,27 @@ pub fn schemas() -> Map<String, Value> {
     let s = |d: &str| json!({ "type": "string", "description": d });
     let ns = |d: &str| json!({ "type": "string", "nullable": true, "description": d });
     let mut m = Map::new();
+    m.insert(
+        "HostReport".into(),
+        json!({ "type": "object",
+                "required": ["address", "from", "to", "flows", "flows_truncated", "class", "confidence", "detector",
+                             "why", "unclassified_because", "insights"],
+                "properties": {
+                    "address": s("The host"),
+                    "from": s("Start of the window (RFC 3339)"),
+                    "to": s("End of the window (RFC 3339)"),
+                    "flows": { "type": "integer", "description": "Flows of the host the profile read" },
+                    "flows_truncated": { "type": "boolean", "description": "More flows were in the window than were read" },
+                    "class": { "type": "string", "nullable": true, "description": "web_server, dns_resolver, mail_server, \
+                        ntp_server, database, workstation, scanner or iot_beacon" },
+                    "confidence": { "type": "number", "nullable": true, "description": "The class's probability" },
+                    "detector": ns("model:host_class@VERSION when the model is loaded"),
+                    "why": { "type": "object", "nullable": true, "description": "top_features (feature, value, usual, \
+                        weight) and probabilities per class" },
+                    "unclassified_because": ns("Why there is no class"),
+                    "insights": { "type": "array", "items": { "$ref": "#/components/schemas/Insight" } }
+                } }),
+    );
     m.insert(
         "Insight".into(),
         json!({ "type": "object",

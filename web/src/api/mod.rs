@@ -23,6 +23,7 @@ use std::net::IpAddr;
 pub mod archive;
 pub mod archive_openapi;
 pub mod exporter_names;
+pub mod hosts;
 pub mod insights;
 pub mod insights_openapi;
 pub mod mibs;
@@ -44,6 +45,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(mibs::routes());
     r.extend(snmp::routes());
     r.extend(insights::routes());
+    r.extend(hosts::routes());
     r.extend(routes![
         me,
         me_password,

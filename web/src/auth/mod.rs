@@ -323,6 +323,12 @@ impl<'r, T: for<'a> rocket::form::FromForm<'a> + Send + 'static> FromData<'r> fo
     }
 }
 
+/// The scope of the command line (`flowvision-web insights host`): whoever holds
+/// DATABASE_URL reads the database itself, so every exporter.
+pub fn command_line_scope() -> Scope {
+    Scope::all()
+}
+
 #[cfg(test)]
 pub(crate) fn scope_for_tests() -> Scope {
     Scope::all()

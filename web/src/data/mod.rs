@@ -11,6 +11,7 @@ pub mod archive;
 pub mod dash;
 pub mod exporters;
 pub mod flows;
+pub mod hosts;
 pub mod insights;
 pub mod mibs;
 pub mod rules;
