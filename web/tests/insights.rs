@@ -194,6 +194,37 @@ fn attacks_stored_by_the_collector_become_scoped_insights_and_the_backtest_agree
     assert!(web.get("/?range=1h", Some(&admin)).body.contains("data-count=\"2\""));
     assert!(web.get("/?range=1h&exporter=192.0.2.2", Some(&admin)).body.contains("data-count=\"1\""));
 
+    // Hosts: the behaviour class from the stored flows, within the caller's scope.
+    let server = web.json("/api/v1/hosts/203.0.113.80", &admin);
+    assert_eq!(server["class"], "web_server", "{server:#}");
+    assert_eq!(server["detector"], "model:host_class@1");
+    assert_eq!(server["flows"], 800, "200 exchanges, both directions, two exporters");
+    assert!(server["why"]["top_features"][0]["feature"].is_string(), "{server:#}");
+    let scanner = web.json("/api/v1/hosts/198.51.100.66", &admin);
+    assert_eq!(scanner["class"], "scanner", "{scanner:#}");
+    assert_eq!(scanner["insights"][0]["kind"], "port_scan", "{scanner:#}");
+    // The viewer of 192.0.2.1 sees none of the scanner's flows (seen by 192.0.2.2 only)
+    // and none of its insights; the flood's victim is theirs.
+    let hidden = web.json("/api/v1/hosts/198.51.100.66", &viewer);
+    assert_eq!((hidden["flows"].as_u64(), hidden["class"].is_null()), (Some(0), true), "{hidden:#}");
+    assert_eq!(hidden["insights"], serde_json::json!([]));
+    assert!(hidden["unclassified_because"].as_str().unwrap().contains("0 flows"), "{hidden:#}");
+    assert_eq!(web.json("/api/v1/hosts/203.0.113.80", &viewer)["flows"], 400);
+    let victim = web.json("/api/v1/hosts/10.9.0.1", &viewer);
+    assert_eq!(victim["insights"][0]["kind"], "syn_flood", "{victim:#}");
+    for bad in ["not-an-address", "10.9.0.1?from=2&to=1", "10.9.0.1?from=0&to=172800000", "10.9.0.1?to=soon"]
+    {
+        let r = web.api("GET", &format!("/api/v1/hosts/{bad}"), Cred::Session(&admin), None);
+        assert_eq!(r.status, Status::BadRequest, "{bad}: {}", r.body);
+    }
+    assert_eq!(web.api("GET", "/api/v1/hosts/10.9.0.1", Cred::None, None).status, Status::Unauthorized);
+    assert!(web.get("/insights", Some(&viewer)).body.contains("model:host_class@1</code> loaded"));
+    let page = web.get("/hosts/198.51.100.66", Some(&admin)).body;
+    assert!(page.contains("data-class=\"scanner\"") && page.contains("data-kind=\"port_scan\""), "{page}");
+    let page = web.get("/hosts/198.51.100.66", Some(&viewer)).body;
+    assert!(page.contains("Not classified: 0 flows") && !page.contains("data-kind=\"port_scan\""), "{page}");
+    assert!(web.get("/insights", Some(&admin)).body.contains("href=\"/hosts/198.51.100.66\""));
+
     // Acknowledgement: analysts and up, within their scope, audited; viewers cannot.
     let id = |list: &Value, kind: &str| {
         list["insights"].as_array().unwrap().iter().find(|i| i["kind"] == kind).unwrap()["id"]
@@ -273,4 +304,42 @@ fn attacks_stored_by_the_collector_become_scoped_insights_and_the_backtest_agree
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// A damaged model file: the console starts, says why the classifier is missing, and
+/// the deterministic detectors keep reporting.
+#[test]
+fn a_damaged_model_leaves_the_detectors_working_and_says_why() {
+    let models = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/insights/models/weights/host-classes.json"))
+            .unwrap();
+    std::fs::write(models.path().join("host-classes.json"), &shipped[..shipped.len() / 3]).unwrap();
+    let dir = models.path().to_path_buf();
+    let web = Web::start_with(move |c| {
+        c.insights = false;
+        c.models_dir = dir;
+    });
+    let now = now_ms();
+    store(web.pg.url(), &attack_rows(now));
+    let cfg = common::config(web.pg.url());
+    let rt = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let found = rt.block_on(async {
+        let db = flowvision_web::data::Db::new(&cfg).unwrap();
+        flowvision_web::insights::detect_range(&db, &cfg.insight_thresholds, now - 150_000, now)
+            .await
+            .unwrap()
+    });
+    assert!(found.iter().any(|i| i.kind.as_str() == "syn_flood"), "rules still run: {found:?}");
+    let admin = web.login(ADMIN, ADMIN_PW);
+    let host = web.json("/api/v1/hosts/203.0.113.80", &admin);
+    assert!(host["class"].is_null() && host["detector"].is_null(), "{host:#}");
+    let why = host["unclassified_because"].as_str().unwrap();
+    assert!(why.contains("host-classes.json") && why.contains("is not a FlowVision model"), "{why}");
+    assert_eq!(host["flows"], 800, "the rest of the report is there");
+    let page = web.get("/insights", Some(&admin)).body;
+    assert!(
+        page.contains("Host behaviour classifier unavailable") && page.contains("is not a FlowVision model"),
+        "{page}"
+    );
 }

@@ -21,6 +21,19 @@ pub struct HostParams {
     pub to: Option<String>,
 }
 
+/// The validated window: [to - 1 h, now) by default, at most a day.
+pub fn window(q: &HostParams) -> AppResult<(time::OffsetDateTime, time::OffsetDateTime)> {
+    let to = opt_time("to", &q.to)?.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let from = opt_time("from", &q.from)?.unwrap_or(to - time::Duration::hours(1));
+    if from >= to {
+        return Err(AppError::BadRequest("from must be before to".into()));
+    }
+    if to - from > time::Duration::days(1) {
+        return Err(AppError::BadRequest("the window is at most one day".into()));
+    }
+    Ok((from, to))
+}
+
 #[get("/hosts/<addr>?<q..>")]
 async fn host(
     auth: Auth,
@@ -31,14 +44,7 @@ async fn host(
     auth.require(Permission::ViewDashboards)?;
     let host: IpAddr =
         addr.parse().map_err(|_| AppError::BadRequest("the host: an IPv4 or IPv6 address".into()))?;
-    let to = opt_time("to", &q.to)?.unwrap_or_else(time::OffsetDateTime::now_utc);
-    let from = opt_time("from", &q.from)?.unwrap_or(to - time::Duration::hours(1));
-    if from >= to {
-        return Err(AppError::BadRequest("from must be before to".into()));
-    }
-    if to - from > time::Duration::days(1) {
-        return Err(AppError::BadRequest("the window is at most one day".into()));
-    }
+    let (from, to) = window(&q)?;
     let r = crate::hosts::report(&app.db, &app.models, auth.scope(), host, from, to).await?;
     super::to_json(&r)
 }

@@ -98,8 +98,8 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
                                 td class={ "severity " (r.severity) } { (r.severity) " " span.muted { (format!("{:.2}", r.score)) } }
                                 td { (r.start) } td { (r.end) }
                                 td { (r.exporter) }
-                                td.source { (r.source.clone().unwrap_or_else(|| "-".into())) }
-                                td.target { (r.target.clone().unwrap_or_else(|| "-".into())) }
+                                td.source { (host_link(r.source.as_deref())) }
+                                td.target { (host_link(r.target.as_deref())) }
                                 td.why {
                                     (r.why.get("summary").and_then(|s| s.as_str()).unwrap_or(""))
                                     @if let Some(obs) = r.why.get("observed").and_then(|o| o.as_array()) {
@@ -131,10 +131,32 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
                 }
                 p.muted { "Detections of the rules in docs/insights.md over the collector's per-host features, "
                     "flow time, within your device scope (" (auth.scope().describe()) ")." }
+                (model_status(app))
             }
         }
     };
     Ok(html(page("Insights", &auth, "insights", body)))
+}
+
+/// An address linking to its host page, or "-".
+fn host_link(a: Option<&str>) -> Markup {
+    match a {
+        Some(a) => m! { a href={ "/hosts/" (a) } { (a) } },
+        None => m! { "-" },
+    }
+}
+
+/// Whether the host behaviour classifier is loaded, and if not, why.
+fn model_status(app: &App) -> Markup {
+    let st = app.models.classifier_status();
+    match (st.detector, st.error) {
+        (Some(d), _) => m! { p.muted data-test="model-status" {
+        "Host behaviour classifier " code { (d) } " loaded from " (st.file) "; "
+        code { "GET /api/v1/hosts/<address>" } " gives a host's class and why (docs/models.md)." } },
+        (None, Some(e)) => m! { div.notice.error data-test="model-status" {
+        "Host behaviour classifier unavailable; the detectors above run without it: " (e) } },
+        (None, None) => m! {},
+    }
 }
 
 #[post("/insights/<id>/acknowledge", data = "<_form>")]

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod archive;
 pub mod dash;
 pub mod exporter_names;
+pub mod hosts;
 pub mod insights;
 pub mod layout;
 pub mod mibs;
@@ -34,6 +35,7 @@ pub fn routes() -> Vec<Route> {
     r.extend(mibs::routes());
     r.extend(snmp::routes());
     r.extend(insights::routes());
+    r.extend(hosts::routes());
     r
 }
 
