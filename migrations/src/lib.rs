@@ -95,6 +95,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0013_feature_refusals.sql",
         sql: include_str!("../0013_feature_refusals.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_insight_models.sql",
+        sql: include_str!("../0014_insight_models.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

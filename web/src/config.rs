@@ -106,6 +106,9 @@ pub struct WebConfig {
     pub insight_thresholds: flowvision_insights::detect::Thresholds,
     /// Whether the console runs the insights engine (`INSIGHTS` [on]: on, off).
     pub insights: bool,
+    /// The host anomaly model's schedule (`INSIGHT_RETRAIN_HOURS` [24], 1 to 720;
+    /// docs/models.md).
+    pub anomaly: crate::anomaly::AnomalyConfig,
 }
 
 /// Where the key sealing SNMP secrets comes from.
@@ -207,6 +210,7 @@ impl WebConfig {
             snmp: SnmpSettings::default(),
             insight_thresholds: flowvision_insights::detect::Thresholds::default(),
             insights: true,
+            anomaly: crate::anomaly::AnomalyConfig::default(),
         }
     }
 
@@ -357,6 +361,9 @@ impl WebConfig {
         if let Some(v) = var("INSIGHT_THRESHOLDS") {
             cfg.insight_thresholds = serde_json::from_str(&v)
                 .map_err(|e| bad("INSIGHT_THRESHOLDS", &format!("not valid: {e}")))?;
+        }
+        if let Some(n) = num("INSIGHT_RETRAIN_HOURS", 1, 720)? {
+            cfg.anomaly.retrain_ms = n as i64 * 3_600_000;
         }
         if let Some(v) = var("INSIGHTS") {
             cfg.insights = match v.as_str() {

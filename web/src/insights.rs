@@ -8,9 +8,12 @@
 //! The backtest runs the same windows over a stored range and folds detections with
 //! the same rule ([`Timeline`]), so it prints what the live engine stored.
 
+use crate::anomaly::{AnomalyConfig, AnomalyLoop};
 use crate::data::Db;
+use crate::models::ModelService;
 use flowvision_insights::detect::{self, Thresholds};
 use flowvision_insights::{Insight, Timeline, BUCKET_MS};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How far back each round re-evaluates windows, ms.
@@ -52,9 +55,11 @@ pub async fn detect_range(
     Ok(timeline.into_insights())
 }
 
-/// Runs forever: a round every [`ROUND`], storing what it finds. Errors are logged
-/// and the next round tries again.
-pub async fn run(db: Db, t: Thresholds) {
+/// Runs forever: a round every [`ROUND`], storing what it finds (the rules' and the
+/// host anomaly model's, [`crate::anomaly`]). Errors are logged and the next round
+/// tries again.
+pub async fn run(db: Db, t: Thresholds, models: Arc<ModelService>, anomaly: AnomalyConfig) {
+    let mut model_loop = AnomalyLoop::default();
     loop {
         let now_ms = crate::data::insights::unix_ms(time::OffsetDateTime::now_utc());
         let latest = now_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
@@ -67,6 +72,16 @@ pub async fn run(db: Db, t: Thresholds) {
                 }
             }
             Err(e) => log::warn!("insights: reading host features: {e}"),
+        }
+        match model_loop.round(&db, &models, &anomaly, now_ms).await {
+            Ok(found) => {
+                for i in &found {
+                    if let Err(e) = db.engine_record(i).await {
+                        log::warn!("insights: storing a host_anomaly detection: {e}");
+                    }
+                }
+            }
+            Err(e) => log::warn!("insights: host anomaly model: {e}"),
         }
         rocket::tokio::time::sleep(ROUND).await;
     }

@@ -8,6 +8,7 @@
 
 pub mod actions;
 mod allow;
+pub mod anomaly;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -117,6 +118,8 @@ pub fn build(cfg: WebConfig) -> Result<Rocket<Build>, String> {
                         rocket::tokio::spawn(insights::run(
                             app.db.clone(),
                             app.cfg.insight_thresholds.clone(),
+                            Arc::clone(&app.models),
+                            app.cfg.anomaly.clone(),
                         ));
                     }
                     println!("FlowVision console: {}", app.cfg.url());

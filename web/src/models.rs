@@ -4,10 +4,10 @@
 //! detectors, the rest of the console) goes on without it.
 
 use flowvision_insights::profile::PROFILE_LEN;
-use flowvision_models::{Classification, HostClassifier};
+use flowvision_models::{Classification, HostAnomalyModel, HostClassifier};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// File name of the host behaviour classifier in the models folder.
 pub const CLASSIFIER_FILE: &str = "host-classes.json";
@@ -17,6 +17,14 @@ pub const CLASSIFIER_FILE: &str = "host-classes.json";
 pub struct ModelService {
     classifier: Result<Arc<Mutex<HostClassifier>>, String>,
     classifier_path: PathBuf,
+    anomaly: RwLock<AnomalyState>,
+}
+
+/// The host anomaly model the engine uses now, and what to say about it.
+#[derive(Debug, Default)]
+struct AnomalyState {
+    model: Option<Arc<Mutex<HostAnomalyModel>>>,
+    note: String,
 }
 
 /// A model's state, as `GET /api/v1/hosts/<addr>` and the host page report it.
@@ -45,7 +53,39 @@ impl ModelService {
                 Err(e.to_string())
             }
         };
-        ModelService { classifier, classifier_path }
+        let anomaly = RwLock::new(AnomalyState { model: None, note: "not trained yet".into() });
+        ModelService { classifier, classifier_path, anomaly }
+    }
+
+    /// The host anomaly model in use, if any.
+    pub fn anomaly_model(&self) -> Option<Arc<Mutex<HostAnomalyModel>>> {
+        self.anomaly.read().ok().and_then(|s| s.model.clone())
+    }
+
+    /// Puts a (newly trained or loaded) host anomaly model in use.
+    pub fn set_anomaly_model(&self, model: HostAnomalyModel, note: String) {
+        if let Ok(mut s) = self.anomaly.write() {
+            s.model = Some(Arc::new(Mutex::new(model)));
+            s.note = note;
+        }
+    }
+
+    /// Records why the host anomaly model is missing or what happened to it last,
+    /// keeping the model in use.
+    pub fn note_anomaly(&self, note: String) {
+        if let Ok(mut s) = self.anomaly.write() {
+            s.note = note;
+        }
+    }
+
+    /// The host anomaly model's state.
+    pub fn anomaly_status(&self) -> ModelStatus {
+        let (detector, note) = match self.anomaly.read() {
+            Ok(s) => (s.model.as_ref().and_then(|m| m.lock().ok().map(|m| m.detector())), s.note.clone()),
+            Err(_) => (None, "state lock poisoned".into()),
+        };
+        let error = if detector.is_none() { Some(note.clone()) } else { None };
+        ModelStatus { file: format!("insight_models (PostgreSQL): {note}"), detector, error }
     }
 
     /// The classifier's state.

@@ -2,6 +2,7 @@
 //!
 //! - [`sketch`]: a 64-byte distinct-count sketch (HyperLogLog), mergeable across
 //!   batches, writers and restarts.
+//! - [`activity`]: a host's minute as the host anomaly model's input vector.
 //! - [`amplifier`]: the UDP services abused for reflection (DNS, NTP, SSDP, ...).
 //! - [`features`]: per-host features in 10-second buckets, accumulated from a batch of
 //!   flow records and bounded to the hosts that matter (top-N per signal).
@@ -15,6 +16,7 @@
 //! batch's transaction (so a feature row exists exactly when its flows do); the console
 //! reads the rows of the last seconds and calls [`detect::run`].
 
+pub mod activity;
 pub mod amplifier;
 pub mod detect;
 pub mod features;

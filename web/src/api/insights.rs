@@ -15,8 +15,8 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The kinds the detectors report.
-pub const KINDS: [&str; 6] =
-    ["syn_flood", "udp_flood", "icmp_flood", "udp_amplification", "port_scan", "host_sweep"];
+pub const KINDS: [&str; 7] =
+    ["syn_flood", "udp_flood", "icmp_flood", "udp_amplification", "port_scan", "host_sweep", "host_anomaly"];
 
 /// Parameters (strings, so that a bad value gets a precise 400).
 #[derive(Debug, Clone, Default, FromForm)]

@@ -14,6 +14,7 @@ pub mod flows;
 pub mod hosts;
 pub mod insights;
 pub mod mibs;
+pub mod models;
 pub mod rules;
 pub mod simulations;
 pub mod snmp;

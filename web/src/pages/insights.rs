@@ -149,14 +149,22 @@ fn host_link(a: Option<&str>) -> Markup {
 /// Whether the host behaviour classifier is loaded, and if not, why.
 fn model_status(app: &App) -> Markup {
     let st = app.models.classifier_status();
-    match (st.detector, st.error) {
+    let classifier = match (st.detector, st.error) {
         (Some(d), _) => m! { p.muted data-test="model-status" {
         "Host behaviour classifier " code { (d) } " loaded from " (st.file) "; "
         code { "GET /api/v1/hosts/<address>" } " gives a host's class and why (docs/models.md)." } },
         (None, Some(e)) => m! { div.notice.error data-test="model-status" {
         "Host behaviour classifier unavailable; the detectors above run without it: " (e) } },
         (None, None) => m! {},
-    }
+    };
+    let anomaly = app.models.anomaly_status();
+    let anomaly = match anomaly.detector {
+        Some(d) => m! { p.muted data-test="anomaly-model-status" {
+        "Host anomaly model " code { (d) } ": " (anomaly.file) } },
+        None => m! { p.muted data-test="anomaly-model-status" {
+        "Host anomaly model: " (anomaly.error.unwrap_or_default()) "; the rules above work without it." } },
+    };
+    m! { (classifier) (anomaly) }
 }
 
 #[post("/insights/<id>/acknowledge", data = "<_form>")]

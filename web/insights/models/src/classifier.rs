@@ -13,7 +13,7 @@
 
 use crate::error::ModelError;
 use crate::file::{self, ModelFile, FORMAT};
-use crate::mlp::{matrix, Mlp};
+use crate::mlp::{column_means, matrix, Mlp};
 use flowvision_insights::profile::{feature_names, PROFILE_LEN};
 use serde::Serialize;
 use std::path::Path;
@@ -109,7 +109,7 @@ impl HostClassifier {
             let predicted = net.forward(&x).argmax(-1, false);
             predicted.eq_tensor(&y).to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
         };
-        let reference = mean(&rows);
+        let reference = column_means(&rows);
         net = freeze(net)?;
         Ok(HostClassifier {
             net,
@@ -253,15 +253,4 @@ fn freeze(mut net: Mlp) -> Result<Mlp, ModelError> {
     // Inference never updates weights: no gradients accumulate in them.
     net.var_store_mut().freeze();
     Ok(net)
-}
-
-fn mean(rows: &[[f32; PROFILE_LEN]]) -> Vec<f32> {
-    let mut m = vec![0f64; PROFILE_LEN];
-    for r in rows {
-        for (acc, v) in m.iter_mut().zip(r) {
-            *acc += f64::from(*v);
-        }
-    }
-    let n = rows.len().max(1) as f64;
-    m.into_iter().map(|s| (s / n) as f32).collect()
 }

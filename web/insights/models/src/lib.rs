@@ -6,6 +6,10 @@
 //!   it. Trained reproducibly from labelled simulator traffic by
 //!   `cargo run --release -p flowvision-models --bin train-host-classifier` ([`training`]);
 //!   the weights are shipped in `weights/` and compiled into the console.
+//! - [`anomaly`]: the host anomaly model: an autoencoder over hosts' minutes, trained
+//!   on the appliance's own history by the console on a schedule, versioned and kept in
+//!   PostgreSQL; a minute it reconstructs badly becomes a `host_anomaly` insight with
+//!   the features that carry the error.
 //! - [`file`]: the model file: metadata, weights and a checksum in one JSON document, so
 //!   that a truncated or altered file is refused with a clear [`ModelError`] and the
 //!   console keeps running its deterministic detectors.
@@ -16,12 +20,14 @@
 //!
 //! [`HostProfile`]: flowvision_insights::profile::HostProfile
 
+pub mod anomaly;
 pub mod classifier;
 pub mod error;
 pub mod file;
 pub mod mlp;
 pub mod training;
 
+pub use anomaly::{AnomalyScore, HostAnomalyModel};
 pub use classifier::{Classification, HostClassifier};
 pub use error::ModelError;
 

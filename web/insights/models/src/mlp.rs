@@ -123,3 +123,15 @@ pub fn matrix<const N: usize>(rows: &[[f32; N]]) -> Tensor {
     let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
     Tensor::from_slice(&flat).reshape([dim(rows.len()), dim(N)])
 }
+
+/// The mean of each column (the reference point of explanations).
+pub fn column_means<const N: usize>(rows: &[[f32; N]]) -> Vec<f32> {
+    let mut m = vec![0f64; N];
+    for r in rows {
+        for (acc, v) in m.iter_mut().zip(r) {
+            *acc += f64::from(*v);
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    m.into_iter().map(|s| (s / n) as f32).collect()
+}

@@ -19,6 +19,8 @@ pub enum Kind {
     PortScan,
     /// One source probing many hosts on few ports, mostly unanswered.
     HostSweep,
+    /// A host's minute unlike the appliance's history (the host anomaly model).
+    HostAnomaly,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::UdpAmplification => "udp_amplification",
             Kind::PortScan => "port_scan",
             Kind::HostSweep => "host_sweep",
+            Kind::HostAnomaly => "host_anomaly",
         }
     }
 }

@@ -68,7 +68,7 @@ pub(crate) fn insight(
 
 /// How far over its threshold a value is, as a score in [0.5, 1] (0.5 at the
 /// threshold, 1 at 100 times it) and a severity.
-pub(crate) fn grade(value: f64, threshold: f64) -> (f64, Severity) {
+pub fn grade(value: f64, threshold: f64) -> (f64, Severity) {
     let ratio = if threshold > 0.0 { value / threshold } else { 100.0 };
     let score = (0.5 + ratio.max(1.0).ln() / 100f64.ln() / 2.0).min(1.0);
     let severity = if ratio >= 10.0 {

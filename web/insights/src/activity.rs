@@ -1,0 +1,134 @@
+//! What a host did in one minute, as one vector: the input of the host anomaly model
+//! (`flowvision-models`, an autoencoder trained on the appliance's own history).
+//!
+//! The collector's feature rows are 10-second partial aggregates per (exporter, host);
+//! [`minutes`] merges them into minutes, [`activity_vector`] turns a minute into
+//! `ln(1 + x) / 20` of each counter and distinct count, so a value of 1 is about
+//! 485 million and every count of a busy host stays well inside [0, 1].
+
+use crate::features::{HostFeatures, HostKey};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Number of values in an activity vector.
+pub const ACTIVITY_LEN: usize = 17;
+
+/// One minute, Unix ms.
+pub const MINUTE_MS: i64 = 60_000;
+
+const SCALE: f64 = 20.0;
+
+/// Names of the activity vector's values, in order (the feature rows' column names).
+pub fn activity_names() -> [&'static str; ACTIVITY_LEN] {
+    [
+        "flows_in",
+        "flows_out",
+        "bytes_in",
+        "bytes_out",
+        "packets_in",
+        "packets_out",
+        "syn_packets_in",
+        "syn_packets_out",
+        "udp_packets_in",
+        "icmp_packets_in",
+        "amp_packets_in",
+        "probe_flows_out",
+        "echo_flows_out",
+        "refusals_in",
+        "distinct_sources_in",
+        "distinct_peers_out",
+        "distinct_ports_out",
+    ]
+}
+
+/// Whether the named activity value is about what the host sent (then the host is an
+/// insight's source) rather than what it received (its target).
+pub fn is_outbound(name: &str) -> bool {
+    name.ends_with("_out")
+}
+
+/// The vector of one host's minute.
+pub fn activity_vector(f: &HostFeatures) -> [f32; ACTIVITY_LEN] {
+    let c = &f.counters;
+    let raw = [
+        c.flows_in as f64,
+        c.flows_out as f64,
+        c.bytes_in as f64,
+        c.bytes_out as f64,
+        c.packets_in as f64,
+        c.packets_out as f64,
+        c.syn_packets_in as f64,
+        c.syn_packets_out as f64,
+        c.udp_packets_in as f64,
+        c.icmp_packets_in as f64,
+        c.amp_packets_in as f64,
+        c.probe_flows_out as f64,
+        c.echo_flows_out as f64,
+        c.refusals_in as f64,
+        f.sources_in.estimate(),
+        f.peers_out.estimate(),
+        f.ports_out.estimate(),
+    ];
+    let mut v = [0f32; ACTIVITY_LEN];
+    for (slot, x) in v.iter_mut().zip(raw) {
+        *slot = encode(x);
+    }
+    v
+}
+
+/// `ln(1 + x) / 20`, 0 for negative or non-finite input.
+pub fn encode(x: f64) -> f32 {
+    if x.is_finite() && x > 0.0 {
+        ((1.0 + x).ln() / SCALE) as f32
+    } else {
+        0.0
+    }
+}
+
+/// The count a vector value stands for (the inverse of [`encode`]).
+pub fn decode(v: f32) -> f64 {
+    (f64::from(v.max(0.0)) * SCALE).exp_m1()
+}
+
+/// A host's minute: (minute start ms, exporter, host).
+pub type MinuteKey = (i64, IpAddr, IpAddr);
+
+/// The rows merged per minute, exporter and host.
+pub fn minutes(rows: &[(HostKey, HostFeatures)]) -> BTreeMap<MinuteKey, HostFeatures> {
+    let mut out: BTreeMap<MinuteKey, HostFeatures> = BTreeMap::new();
+    for (k, f) in rows {
+        let minute = k.bucket_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        out.entry((minute, k.exporter, k.host)).or_default().merge(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn buckets_merge_into_minutes_and_values_round_trip() {
+        let ex = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let host = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let mut f = HostFeatures::default();
+        f.counters.bytes_out = 1_000_000;
+        f.counters.flows_out = 10;
+        let rows: Vec<_> =
+            (0..7).map(|i| (HostKey { bucket_ms: 60_000 + i * 10_000, exporter: ex, host }, f)).collect();
+        let m = minutes(&rows);
+        assert_eq!(m.len(), 2, "six buckets in the first minute, one in the next");
+        let first = m.get(&(60_000, ex, host)).map(activity_vector).unwrap_or_default();
+        assert!(
+            (decode(first[3]) - 6_000_000.0).abs() < 10.0,
+            "f32 keeps about 7 digits: {}",
+            decode(first[3])
+        );
+        assert!((decode(first[1]) - 60.0).abs() < 1e-4, "{}", decode(first[1]));
+        assert_eq!(activity_names().len(), ACTIVITY_LEN);
+        assert!(is_outbound("bytes_out") && !is_outbound("bytes_in"));
+        assert_eq!(encode(f64::NAN), 0.0);
+        assert_eq!(encode(-5.0), 0.0);
+    }
+}
