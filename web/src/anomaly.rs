@@ -18,6 +18,7 @@ use flowvision_insights::detect::{grade, Kind, Observation, Why};
 use flowvision_insights::Insight;
 use flowvision_models::anomaly::{AnomalyTrainOptions, KIND, MIN_SAMPLES};
 use flowvision_models::HostAnomalyModel;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// When and on what the model is trained and how its findings are reported.
@@ -54,12 +55,27 @@ impl Default for AnomalyConfig {
 }
 
 /// What the engine remembers between rounds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AnomalyLoop {
     loaded: bool,
-    trained_at_ms: Option<i64>,
+    /// When the model in use was trained, Unix ms (`i64::MIN`: none yet); written by
+    /// the training task.
+    trained_at_ms: Arc<AtomicI64>,
     last_attempt_ms: Option<i64>,
     last_scored_minute: Option<i64>,
+    training: Option<rocket::tokio::task::JoinHandle<()>>,
+}
+
+impl Default for AnomalyLoop {
+    fn default() -> Self {
+        AnomalyLoop {
+            loaded: false,
+            trained_at_ms: Arc::new(AtomicI64::new(i64::MIN)),
+            last_attempt_ms: None,
+            last_scored_minute: None,
+            training: None,
+        }
+    }
 }
 
 /// How long to wait before trying again when there was too little history.
@@ -68,8 +84,10 @@ const RETRY_MS: i64 = 600_000;
 const CATCH_UP_MINUTES: i64 = 5;
 
 impl AnomalyLoop {
-    /// One round at `now_ms`: load or (re)train the model when due, then score the
-    /// minutes that became ready. Returns the insights found.
+    /// One round at `now_ms`: load the stored model at the first round, start a
+    /// training task when one is due (training runs beside the rounds, so the rules'
+    /// detections are never held up by it), then score the minutes that became ready
+    /// with the model in use. Returns the insights found.
     pub async fn round(
         &mut self,
         db: &Db,
@@ -81,21 +99,27 @@ impl AnomalyLoop {
             self.loaded = true;
             self.load(db, models).await?;
         }
-        let due = match self.trained_at_ms {
-            Some(t) => now_ms - t >= cfg.retrain_ms,
-            None => true,
-        };
+        let trained = self.trained_at_ms.load(Ordering::Relaxed);
+        let due = trained == i64::MIN || now_ms - trained >= cfg.retrain_ms;
         let may_try = match self.last_attempt_ms {
             Some(a) => now_ms - a >= RETRY_MS,
             None => true,
         };
-        if due && may_try {
+        let idle = match &self.training {
+            Some(t) => t.is_finished(),
+            None => true,
+        };
+        if due && may_try && idle {
             self.last_attempt_ms = Some(now_ms);
-            match train(db, models, cfg, now_ms).await {
-                Ok(Some(_)) => self.trained_at_ms = Some(now_ms),
-                Ok(None) => {}
-                Err(e) => models.note_anomaly(format!("training failed: {e}")),
-            }
+            let (db, models, cfg) = (db.clone(), Arc::clone(models), cfg.clone());
+            let trained_at = Arc::clone(&self.trained_at_ms);
+            self.training = Some(rocket::tokio::spawn(async move {
+                match train(&db, &models, &cfg, now_ms).await {
+                    Ok(Some(_)) => trained_at.store(now_ms, Ordering::Relaxed),
+                    Ok(None) => {}
+                    Err(e) => models.note_anomaly(format!("training failed: {e}")),
+                }
+            }));
         }
         let ready = (now_ms - cfg.lag_ms).div_euclid(MINUTE_MS) * MINUTE_MS - MINUTE_MS;
         let first = match self.last_scored_minute {
@@ -112,6 +136,13 @@ impl AnomalyLoop {
         Ok(found)
     }
 
+    /// Waits for a training task started by [`AnomalyLoop::round`] to end.
+    pub async fn wait_for_training(&mut self) {
+        if let Some(t) = self.training.take() {
+            let _ = t.await;
+        }
+    }
+
     /// Puts the newest stored version in use; a stored model that does not load is
     /// reported and a new one trained.
     async fn load(&mut self, db: &Db, models: &ModelService) -> Result<(), String> {
@@ -122,7 +153,7 @@ impl AnomalyLoop {
         match HostAnomalyModel::from_bytes(&stored.document, &what) {
             Ok(m) => {
                 let note = format!("{} loaded, trained {}", m.detector(), crate::data::ts(stored.trained_at));
-                self.trained_at_ms = Some(unix_ms(stored.trained_at));
+                self.trained_at_ms.store(unix_ms(stored.trained_at), Ordering::Relaxed);
                 models.set_anomaly_model(m, note);
             }
             Err(e) => {

@@ -123,7 +123,10 @@ fn a_model_trained_on_the_appliance_history_names_a_host_that_changed() {
     pg.execute("UPDATE insight_models SET document = 'not a model'::bytea", &[]).unwrap();
     let again = Arc::new(ModelService::load(&cfg.models_dir));
     let mut lp = AnomalyLoop::default();
-    rt.block_on(lp.round(&db, &again, &acfg, now)).unwrap();
+    rt.block_on(async {
+        lp.round(&db, &again, &acfg, now).await.unwrap();
+        lp.wait_for_training().await;
+    });
     assert_eq!(
         again.anomaly_status().detector.as_deref(),
         Some("model:host_anomaly@2"),

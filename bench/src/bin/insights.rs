@@ -30,7 +30,15 @@
 //! start (no attack flow exists before it) to the end of the first window that fired,
 //! plus the engine's 5 s round.
 //!
-//! `cargo run --release -p flowvision-bench --bin insights -- [--seeds 101,102] [--attack-hours 2] [--clean-days 7] [--json FILE]`
+//! The host anomaly model (docs/models.md) runs too unless `--no-model`: in each attack
+//! run trained on the run's own range and scored over all of it (which labels have a
+//! `host_anomaly` insight about them, and how many of its insights are about an
+//! attack); in the clean run trained on the first five days and scored over the last
+//! two (false positives per 1,000 hosts per day); its CPU time per 1M flows; and the
+//! console's memory (`flowvision-web` served against the clean run's database, libtorch
+//! and both models loaded, the anomaly model trained in its first round).
+//!
+//! `cargo run --release -p flowvision-bench --bin insights -- [--seeds 101,102] [--attack-hours 2] [--clean-days 7] [--no-model] [--web-binary PATH] [--json FILE]`
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -74,6 +82,14 @@ struct Args {
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Leave out the host anomaly model (trained on each run's own history).
+    #[arg(long)]
+    no_model: bool,
+    /// The console binary whose memory is measured against the clean run's database
+    /// (models loaded, the anomaly model trained) [flowvision-web beside this binary,
+    /// if built].
+    #[arg(long)]
+    web_binary: Option<std::path::PathBuf>,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -172,6 +188,21 @@ struct RunResult {
     flows: u64,
     range: (i64, i64),
     detect_cpu_s: f64,
+    model: Option<ModelRun>,
+    /// The run's database, kept until the caller is done with it.
+    pg: PgCluster,
+}
+
+/// What the host anomaly model did in a run.
+struct ModelRun {
+    /// `host_anomaly` insights over the scored minutes, folded like the engine's.
+    insights: Vec<Insight>,
+    /// `model:host_anomaly@N`, or none when the history was too short.
+    detector: Option<String>,
+    train_cpu_s: f64,
+    score_cpu_s: f64,
+    /// The scored range, ms.
+    scored: (i64, i64),
 }
 
 fn cpu_seconds() -> f64 {
@@ -184,7 +215,7 @@ fn cpu_seconds() -> f64 {
 
 /// Simulates `toml`, decodes every datagram at its simulated time, stores the flows
 /// through the collector's store, then runs the detectors over the stored range.
-fn run(name: &str, toml: &str, thresholds: &Thresholds) -> Result<RunResult> {
+fn run(name: &str, toml: &str, thresholds: &Thresholds, model_history: Option<f64>) -> Result<RunResult> {
     let started = Instant::now();
     let pg = PgCluster::start().map_err(|e| anyhow::anyhow!("PostgreSQL: {e}"))?;
     let spool = tempfile::tempdir()?;
@@ -265,10 +296,94 @@ fn run(name: &str, toml: &str, thresholds: &Thresholds) -> Result<RunResult> {
         labels.len(),
         insights.len()
     );
-    Ok(RunResult { labels, insights, flows: sent, range, detect_cpu_s })
+    let model = match model_history {
+        Some(share) => Some(model_run(name, &rt, &web, range, share)?),
+        None => None,
+    };
+    Ok(RunResult { labels, insights, flows: sent, range, detect_cpu_s, model, pg })
 }
 
 /// The family of a label kind or insight kind (what may match what).
+/// The host anomaly model over a run, as the console's engine runs it: trained on the
+/// first `share` of the stored range (the appliance's history), then every minute after
+/// it scored (every minute of the run when `share` is 1: trained on all of it, attacks
+/// included, as an appliance's model is).
+fn model_run(
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+    web: &flowvision_web::config::WebConfig,
+    range: (i64, i64),
+    share: f64,
+) -> Result<ModelRun> {
+    use flowvision_web::anomaly::{score_minute, train, AnomalyConfig};
+    let models = Arc::new(flowvision_web::models::ModelService::load(&web.models_dir));
+    let db = rt.block_on(async { flowvision_web::data::Db::new(web) }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let start = range.0 / MINUTE_MS * MINUTE_MS;
+    let train_end = start + (((range.1 - start) as f64 * share) as i64) / MINUTE_MS * MINUTE_MS;
+    let cfg = AnomalyConfig { history_ms: train_end - start + MINUTE_MS, ..AnomalyConfig::default() };
+    let c0 = cpu_seconds();
+    rt.block_on(train(&db, &models, &cfg, train_end + cfg.lag_ms))
+        .map_err(|e| anyhow::anyhow!("training: {e}"))?;
+    let train_cpu_s = cpu_seconds() - c0;
+    let detector = models.anomaly_status().detector;
+    let scored = (if share >= 1.0 { start } else { train_end }, range.1 / MINUTE_MS * MINUTE_MS);
+    let c1 = cpu_seconds();
+    let mut timeline = flowvision_insights::Timeline::default();
+    let mut minute = scored.0;
+    while minute < scored.1 {
+        for i in rt
+            .block_on(score_minute(&db, &models, &cfg, minute))
+            .map_err(|e| anyhow::anyhow!("scoring: {e}"))?
+        {
+            timeline.absorb(i);
+        }
+        minute += MINUTE_MS;
+    }
+    let score_cpu_s = cpu_seconds() - c1;
+    let insights = timeline.into_insights();
+    println!(
+        "  {name}: host anomaly model {} (training {train_cpu_s:.1} CPU-s), {} minutes scored in {score_cpu_s:.1} CPU-s, {} host_anomaly insights",
+        detector.as_deref().unwrap_or("not trained: too little history"),
+        (scored.1 - scored.0) / MINUTE_MS,
+        insights.len()
+    );
+    Ok(ModelRun { insights, detector, train_cpu_s, score_cpu_s, scored })
+}
+
+/// The console's resident memory with libtorch and both models loaded: `binary`
+/// served against `url` (whose feature rows it trains the anomaly model on in its
+/// first engine round), sampled every half second for 60 s. (peak, last) in MB.
+fn web_rss(binary: &std::path::Path, url: &str) -> Result<(f64, f64)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut child = std::process::Command::new(binary)
+        .env("DATABASE_URL", url)
+        .env("WEB_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FLOWVISION_ADMIN_PASSWORD", "bench-admin-password-1")
+        .env("WEB_LOG", "critical")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let rss = |pid: u32| -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    let (mut peak, mut last) = (0.0f64, 0.0f64);
+    for _ in 0..120 {
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(status) = child.try_wait()? {
+            bail!("{} exited: {status}", binary.display());
+        }
+        last = rss(child.id());
+        peak = peak.max(last);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok((peak, last))
+}
+
 fn family(kind: &str) -> &str {
     match kind {
         "syn_flood" | "udp_flood" | "icmp_flood" | "udp_amplification" => "flood",
@@ -367,6 +482,13 @@ fn main() -> Result<()> {
     let (mut flows, mut detect_cpu) = (0u64, 0.0f64);
     let mut unmatched = Vec::new();
     let (mut benign_labels, mut benign_hits) = (0usize, Vec::new());
+    // The host anomaly model: (train, score) CPU-s, flows of the runs it scored,
+    // labels found per kind (labels, found), (insights, about an attack).
+    let (mut model_cpu, mut model_flows) = ((0.0f64, 0.0f64), 0u64);
+    let mut model_recall: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut model_precision = (0u64, 0u64);
+    let mut model_clean = None;
+    let mut rss = None;
     for &seed in &args.seeds {
         let start = (now - i64::from(args.attack_hours) * HOUR_MS - HOUR_MS) / MINUTE_MS * MINUTE_MS;
         let toml = scenario(
@@ -377,7 +499,32 @@ fn main() -> Result<()> {
             args.hosts,
             &attacks(seed, args.attack_hours),
         );
-        let r = run(&format!("attacks seed {seed}"), &toml, &thresholds)?;
+        let model = if args.no_model { None } else { Some(1.0) };
+        let r = run(&format!("attacks seed {seed}"), &toml, &thresholds, model)?;
+        if let Some(m) = &r.model {
+            model_cpu.0 += m.train_cpu_s;
+            model_cpu.1 += m.score_cpu_s;
+            model_flows += r.flows;
+            for l in r.labels.iter() {
+                let hit = m.insights.iter().any(|i| about(i, l));
+                let e = model_recall
+                    .entry(if l.benign { format!("benign {}", label_kind(l)) } else { label_kind(l) })
+                    .or_default();
+                e.0 += 1;
+                e.1 += u64::from(hit);
+            }
+            for i in &m.insights {
+                model_precision.0 += 1;
+                if r.labels.iter().any(|l| !l.benign && about(i, l)) {
+                    model_precision.1 += 1;
+                } else if !r.labels.iter().any(|l| about(i, l)) {
+                    unmatched.push(format!(
+                        "seed {seed}: host_anomaly source {:?} target {:?} at {} matches no label: {}",
+                        i.source, i.target, i.start_ms, i.why.summary
+                    ));
+                }
+            }
+        }
         flows += r.flows;
         detect_cpu += r.detect_cpu_s;
         benign_labels += r.labels.iter().filter(|l| l.benign).count();
@@ -437,7 +584,32 @@ fn main() -> Result<()> {
             args.hosts,
             &benign_bursts(args.clean_days),
         );
-        let r = run("clean", &toml, &thresholds)?;
+        // The model learns from the first five sevenths (five days of a week), the rest is
+        // scored: what an appliance trained on last week would report this week.
+        let model = if args.no_model { None } else { Some(5.0 / 7.0) };
+        let r = run("clean", &toml, &thresholds, model)?;
+        if let Some(m) = &r.model {
+            let days = (m.scored.1 - m.scored.0) as f64 / DAY_MS as f64;
+            let per_k = m.insights.len() as f64 / (f64::from(args.hosts) / 1000.0) / days.max(1e-9);
+            let on_bursts = m.insights.iter().filter(|i| r.labels.iter().any(|l| about(i, l))).count();
+            for i in &m.insights {
+                println!(
+                    "  clean-run host_anomaly: source {:?} target {:?} at {}: {}",
+                    i.source, i.target, i.start_ms, i.why.summary
+                );
+            }
+            model_clean = Some((m.insights.len(), days, per_k, on_bursts, m.detector.clone()));
+        }
+        let binary = args.web_binary.clone().or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.join("flowvision-web")))
+                .filter(|p| p.exists())
+        });
+        if let Some(b) = binary {
+            rss = Some(web_rss(&b, r.pg.url())?);
+            println!("  console memory: {:?}", rss);
+        }
         benign_labels += r.labels.iter().filter(|l| l.benign).count();
         benign_hits.extend(benign_reported("clean", &r));
         flows += r.flows;
@@ -504,6 +676,33 @@ fn main() -> Result<()> {
         "\ndetectors: {detect_cpu:.1} CPU-s for {flows} flows = {:.2} CPU-s per 1M flows",
         detect_cpu / (flows as f64 / 1e6).max(1e-9)
     );
+    if !args.no_model {
+        println!("\nhost anomaly model (trained on each attack run's own two hours; the clean week's on its first five days):");
+        for (kind, (labels, found)) in &model_recall {
+            println!("  {kind:<28} {found} of {labels} labels have a host_anomaly insight about them");
+        }
+        println!(
+            "  attack runs: {} host_anomaly insights, {} about an attack ({:.2})",
+            model_precision.0,
+            model_precision.1,
+            model_precision.1 as f64 / model_precision.0.max(1) as f64
+        );
+        if let Some((n, days, per_k, on_bursts, detector)) = &model_clean {
+            println!(
+                "  clean run ({}): {n} host_anomaly insights over the last {days:.1} days = {per_k:.2} per 1,000 hosts per day ({on_bursts} about benign bursts)",
+                detector.as_deref().unwrap_or("no model")
+            );
+        }
+        println!(
+            "  cost: scoring {:.1} CPU-s for {model_flows} flows = {:.2} CPU-s per 1M flows; training {:.1} CPU-s in all",
+            model_cpu.1,
+            model_cpu.1 / (model_flows as f64 / 1e6).max(1e-9),
+            model_cpu.0
+        );
+        if let Some((peak, last)) = rss {
+            println!("  console (flowvision-web serve, libtorch and both models loaded, anomaly model trained): RSS peak {peak:.0} MB, {last:.0} MB after 60 s");
+        }
+    }
     for u in &unmatched {
         println!("  {u}");
     }
@@ -515,6 +714,13 @@ fn main() -> Result<()> {
             "clean": clean.map(|(n, d, k)| serde_json::json!({"insights": n, "days": d, "per_1000_hosts_per_day": k})),
             "flows": flows, "detect_cpu_s": detect_cpu, "unmatched": unmatched,
             "benign_bursts": benign_labels, "benign_reported": benign_hits,
+            "model": (!args.no_model).then(|| serde_json::json!({
+                "recall": model_recall.iter().map(|(k, (l, f))| (k.clone(), serde_json::json!({"labels": l, "found": f}))).collect::<serde_json::Map<_, _>>(),
+                "attack_insights": model_precision.0, "about_attacks": model_precision.1,
+                "clean": model_clean.as_ref().map(|(n, d, k, b, det)| serde_json::json!({"insights": n, "days": d, "per_1000_hosts_per_day": k, "about_benign_bursts": b, "detector": det})),
+                "score_cpu_s": model_cpu.1, "train_cpu_s": model_cpu.0, "flows": model_flows,
+                "web_rss_mb": rss.map(|(p, l)| serde_json::json!({"peak": p, "after_60s": l})),
+            })),
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     }

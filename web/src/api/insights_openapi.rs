@@ -78,7 +78,8 @@ pub fn paths() -> Map<String, Value> {
                      "responses": {
                         "200": { "description": "The host", "content": { "application/json": { "schema": {
                             "$ref": "#/components/schemas/HostReport" } } } },
-                        "400": err("A parameter is invalid"), "401": err("Not authenticated") } }
+                        "400": err("A parameter is invalid"), "401": err("Not authenticated"),
+                        "404": err("The path segment is not text (undecodable percent-encoding)") } }
         }),
     );
     p
