@@ -13,7 +13,7 @@
 use crate::data::insights::unix_ms;
 use crate::data::Db;
 use crate::models::ModelService;
-use flowvision_insights::activity::{activity_vector, is_outbound, minutes, MINUTE_MS};
+use flowvision_insights::activity::{activity_vector, is_outbound, minutes, significance_floor, MINUTE_MS};
 use flowvision_insights::detect::{grade, Kind, Observation, Why};
 use flowvision_insights::Insight;
 use flowvision_models::anomaly::{AnomalyTrainOptions, KIND, MIN_SAMPLES};
@@ -246,7 +246,13 @@ pub async fn score_minute(
     })
     .await
     .map_err(|e| e.to_string())??;
-    let mut over: Vec<_> = keys.into_iter().zip(scores).filter(|(_, s)| s.score >= 1.0).collect();
+    // Over the threshold, and changed by more than a floor an operator cares about in
+    // at least one of the features that carry the error.
+    let significant = |s: &flowvision_models::AnomalyScore| {
+        s.deviations.iter().any(|d| (d.value - d.expected).abs() >= significance_floor(d.feature))
+    };
+    let mut over: Vec<_> =
+        keys.into_iter().zip(scores).filter(|(_, s)| s.score >= 1.0 && significant(s)).collect();
     over.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
     over.truncate(cfg.max_per_minute);
     Ok(over

@@ -76,6 +76,9 @@ struct Args {
     /// Background flows/s of the clean run.
     #[arg(long, default_value_t = 20.0)]
     clean_rate: f64,
+    /// Seed of the clean run (7007 was used in tuning).
+    #[arg(long, default_value_t = 7_007)]
+    clean_seed: u64,
     /// Internal hosts of the simulated network.
     #[arg(long, default_value_t = 1000)]
     hosts: u32,
@@ -507,6 +510,14 @@ fn main() -> Result<()> {
             model_flows += r.flows;
             for l in r.labels.iter() {
                 let hit = m.insights.iter().any(|i| about(i, l));
+                for i in m.insights.iter().filter(|i| about(i, l)) {
+                    println!(
+                        "    host_anomaly about {} {}: {}",
+                        if l.benign { "benign" } else { "attack" },
+                        label_kind(l),
+                        i.why.summary
+                    );
+                }
                 let e = model_recall
                     .entry(if l.benign { format!("benign {}", label_kind(l)) } else { label_kind(l) })
                     .or_default();
@@ -578,7 +589,7 @@ fn main() -> Result<()> {
         let start = (now - i64::from(args.clean_days) * DAY_MS - HOUR_MS) / MINUTE_MS * MINUTE_MS;
         let toml = scenario(
             start,
-            7_007,
+            args.clean_seed,
             args.clean_rate,
             f64::from(args.clean_days) * 24.0,
             args.hosts,
@@ -709,7 +720,7 @@ fn main() -> Result<()> {
     if let Some(path) = &args.json {
         let doc = serde_json::json!({
             "seeds": args.seeds, "attack_hours": args.attack_hours, "attack_rate": args.attack_rate,
-            "clean_days": args.clean_days, "clean_rate": args.clean_rate, "hosts": args.hosts,
+            "clean_days": args.clean_days, "clean_rate": args.clean_rate, "clean_seed": args.clean_seed, "hosts": args.hosts,
             "recall": recall, "precision": precision,
             "clean": clean.map(|(n, d, k)| serde_json::json!({"insights": n, "days": d, "per_1000_hosts_per_day": k})),
             "flows": flows, "detect_cpu_s": detect_cpu, "unmatched": unmatched,
