@@ -20,121 +20,101 @@ fn main() {
     }
 }
 
+/// A command's configuration, or its exit status (2) once the reason is printed.
+fn command_config() -> Result<WebConfig, i32> {
+    WebConfig::from_env().map_err(|e| {
+        eprintln!("flowvision-web: configuration: {e}");
+        2
+    })
+}
+
+/// Runs a command's database work on a one-thread runtime: its result, or exit
+/// status 1 once the reason is printed.
+fn run_command<T, E: std::fmt::Display>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, i32> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("flowvision-web: {e}");
+        1
+    };
+    let runtime =
+        rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(&e))?;
+    runtime.block_on(work).map_err(|e| fail(&e))
+}
+
+/// A bad argument: the reason printed, exit status 2.
+fn bad_argument(why: &str) -> i32 {
+    eprintln!("flowvision-web: {why}");
+    2
+}
+
 /// `insights host`: exit status 0, 1 on a database error, 2 on bad arguments or
 /// configuration.
 fn host(args: &HostArgs) -> i32 {
-    let cfg = match WebConfig::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("flowvision-web: configuration: {e}");
-            return 2;
-        }
-    };
-    let parse = |name: &str, v: &Option<String>| flowvision_web::params::opt_time(name, v);
-    let range = parse("to", &args.to).and_then(|t| parse("from", &args.from).map(|f| (f, t)));
-    let (from, to) = match range {
-        Ok((f, t)) => {
-            let to = t.unwrap_or_else(time::OffsetDateTime::now_utc);
-            (f.unwrap_or(to - time::Duration::hours(1)), to)
-        }
-        Err(e) => {
-            eprintln!("flowvision-web: {}", e.status_and_message().1);
-            return 2;
-        }
-    };
-    if from >= to {
-        eprintln!("flowvision-web: --from must be before --to");
-        return 2;
-    }
-    let models = flowvision_web::models::ModelService::load(&cfg.models_dir);
-    let scope = flowvision_web::auth::command_line_scope();
-    let run = async {
-        let db = flowvision_web::data::Db::new(&cfg).map_err(|e| e.to_string())?;
-        flowvision_web::hosts::report(&db, &models, &scope, args.address, from, to)
-            .await
-            .map_err(|e| e.status_and_message().1)
-    };
-    let runtime = match rocket::tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("flowvision-web: {e}");
-            return 1;
-        }
-    };
-    match runtime.block_on(run) {
-        Ok(r) => match serde_json::to_string(&r) {
-            Ok(s) => {
-                println!("{s}");
-                0
+    let run = || -> Result<(), i32> {
+        let cfg = command_config()?;
+        let parse = |name: &str, v: &Option<String>| flowvision_web::params::opt_time(name, v);
+        let (from, to) = match parse("to", &args.to).and_then(|t| parse("from", &args.from).map(|f| (f, t))) {
+            Ok((f, t)) => {
+                let to = t.unwrap_or_else(time::OffsetDateTime::now_utc);
+                (f.unwrap_or(to - time::Duration::hours(1)), to)
             }
-            Err(e) => {
-                eprintln!("flowvision-web: {e}");
-                1
-            }
-        },
-        Err(e) => {
+            Err(e) => return Err(bad_argument(&e.status_and_message().1)),
+        };
+        if from >= to {
+            return Err(bad_argument("--from must be before --to"));
+        }
+        let models = flowvision_web::models::ModelService::load(&cfg.models_dir);
+        let scope = flowvision_web::auth::command_line_scope();
+        let report = run_command(async {
+            let db = flowvision_web::data::Db::new(&cfg).map_err(|e| e.to_string())?;
+            flowvision_web::hosts::report(&db, &models, &scope, args.address, from, to).await.map_err(|e| {
+                match e {
+                    // The operator at the command line sees the database's own words.
+                    flowvision_web::error::AppError::Internal(m) => m,
+                    other => other.status_and_message().1,
+                }
+            })
+        })?;
+        let line = serde_json::to_string(&report).map_err(|e| {
             eprintln!("flowvision-web: {e}");
             1
-        }
-    }
+        })?;
+        println!("{line}");
+        Ok(())
+    };
+    run().err().unwrap_or(0)
 }
 
 /// `insights backtest`: exit status 0, 1 on a database error, 2 on bad arguments or
 /// configuration.
 fn backtest(args: &BacktestArgs) -> i32 {
-    let cfg = match WebConfig::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("flowvision-web: configuration: {e}");
-            return 2;
+    let run = || -> Result<(), i32> {
+        let cfg = command_config()?;
+        let range = flowvision_web::params::parse_time("from", &args.from)
+            .and_then(|f| flowvision_web::params::parse_time("to", &args.to).map(|t| (f, t)));
+        let (from, to) = match range {
+            Ok((f, t)) if f < t => (f, t),
+            Ok(_) => return Err(bad_argument("--from must be before --to")),
+            Err(e) => return Err(bad_argument(&e.status_and_message().1)),
+        };
+        let ms = flowvision_web::data::insights::unix_ms;
+        let found = run_command(async {
+            let db = flowvision_web::data::Db::new(&cfg)?;
+            flowvision_web::insights::detect_range(&db, &cfg.insight_thresholds, ms(from), ms(to)).await
+        })?;
+        for i in &found {
+            println!("{}", flowvision_web::data::insights::backtest_json(i));
         }
+        Ok(())
     };
-    let range = flowvision_web::params::parse_time("from", &args.from)
-        .and_then(|f| flowvision_web::params::parse_time("to", &args.to).map(|t| (f, t)));
-    let (from, to) = match range {
-        Ok((f, t)) if f < t => (f, t),
-        Ok(_) => {
-            eprintln!("flowvision-web: --from must be before --to");
-            return 2;
-        }
-        Err(e) => {
-            eprintln!("flowvision-web: {}", e.status_and_message().1);
-            return 2;
-        }
-    };
-    let ms = flowvision_web::data::insights::unix_ms;
-    let run = async {
-        let db = flowvision_web::data::Db::new(&cfg)?;
-        flowvision_web::insights::detect_range(&db, &cfg.insight_thresholds, ms(from), ms(to)).await
-    };
-    let runtime = match rocket::tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("flowvision-web: {e}");
-            return 1;
-        }
-    };
-    match runtime.block_on(run) {
-        Ok(found) => {
-            for i in &found {
-                println!("{}", flowvision_web::data::insights::backtest_json(i));
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("flowvision-web: {e}");
-            1
-        }
-    }
+    run().err().unwrap_or(0)
 }
 
 fn serve() {
-    let cfg = match WebConfig::from_env() {
+    let cfg = match command_config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("flowvision-web: configuration: {e}");
-            std::process::exit(2);
-        }
+        Err(status) => std::process::exit(status),
     };
     let rocket = match flowvision_web::build(cfg) {
         Ok(r) => r,
