@@ -25,8 +25,12 @@ fn dim(w: usize) -> i64 {
 impl Mlp {
     /// A network with these layer widths (input first), initialised from `seed`.
     pub fn new(widths: &[usize], seed: u64) -> Mlp {
-        // libtorch's generator is global: seeding right before creating the variables
-        // makes the initial weights a function of the seed alone.
+        // libtorch's generator is global: seeding right before creating the variables,
+        // with no other network being created in between (the lock; tests and the
+        // console's training task may build networks on several threads), makes the
+        // initial weights a function of the seed alone.
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tch::manual_seed(i64::from_le_bytes(seed.to_le_bytes()));
         let vs = nn::VarStore::new(Device::Cpu);
         let root = vs.root();
