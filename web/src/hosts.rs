@@ -99,13 +99,8 @@ pub async fn report(
         exporter: None,
         limit: crate::data::insights::MAX_LIMIT,
         acknowledged: None,
+        host: Some(host),
     };
-    let me = host.to_string();
-    r.insights = db
-        .insights(scope, &q)
-        .await?
-        .into_iter()
-        .filter(|i| i.source.as_deref() == Some(me.as_str()) || i.target.as_deref() == Some(me.as_str()))
-        .collect();
+    r.insights = db.insights(scope, &q).await?;
     Ok(r)
 }

@@ -6,7 +6,7 @@
 //! `ln(1 + x) / 20` of each counter and distinct count, so a value of 1 is about
 //! 485 million and every count of a busy host stays well inside [0, 1].
 
-use crate::features::{HostFeatures, HostKey};
+use crate::features::{Counters, HostFeatures, HostKey};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -18,27 +18,23 @@ pub const MINUTE_MS: i64 = 60_000;
 
 const SCALE: f64 = 20.0;
 
-/// Names of the activity vector's values, in order (the feature rows' column names).
+/// Counters of the feature rows the vector leaves out: reflected bytes say what
+/// reflected packets already say, and probe records as exported are the scan rules'
+/// sampling-rate estimate, not traffic.
+const LEFT_OUT: [&str; 2] = ["amp_bytes_in", "probe_records_out"];
+
+/// The distinct counts after the counters, from the rows' sketches.
+const DISTINCT: [&str; 3] = ["distinct_sources_in", "distinct_peers_out", "distinct_ports_out"];
+
+/// Names of the activity vector's values, in order: the feature rows' counters in
+/// storage order ([`Counters::NAMES`]) but [`LEFT_OUT`], then the distinct counts.
 pub fn activity_names() -> [&'static str; ACTIVITY_LEN] {
-    [
-        "flows_in",
-        "flows_out",
-        "bytes_in",
-        "bytes_out",
-        "packets_in",
-        "packets_out",
-        "syn_packets_in",
-        "syn_packets_out",
-        "udp_packets_in",
-        "icmp_packets_in",
-        "amp_packets_in",
-        "probe_flows_out",
-        "echo_flows_out",
-        "refusals_in",
-        "distinct_sources_in",
-        "distinct_peers_out",
-        "distinct_ports_out",
-    ]
+    let mut names = [""; ACTIVITY_LEN];
+    let kept = Counters::NAMES.iter().filter(|n| !LEFT_OUT.contains(n));
+    for (slot, name) in names.iter_mut().zip(kept.chain(DISTINCT.iter())) {
+        *slot = name;
+    }
+    names
 }
 
 /// The smallest change of the named value in one minute worth an operator's attention:
@@ -64,30 +60,16 @@ pub fn is_outbound(name: &str) -> bool {
     name.ends_with("_out")
 }
 
-/// The vector of one host's minute.
+/// The vector of one host's minute, in [`activity_names`] order.
 pub fn activity_vector(f: &HostFeatures) -> [f32; ACTIVITY_LEN] {
-    let c = &f.counters;
-    let raw = [
-        c.flows_in as f64,
-        c.flows_out as f64,
-        c.bytes_in as f64,
-        c.bytes_out as f64,
-        c.packets_in as f64,
-        c.packets_out as f64,
-        c.syn_packets_in as f64,
-        c.syn_packets_out as f64,
-        c.udp_packets_in as f64,
-        c.icmp_packets_in as f64,
-        c.amp_packets_in as f64,
-        c.probe_flows_out as f64,
-        c.echo_flows_out as f64,
-        c.refusals_in as f64,
-        f.sources_in.estimate(),
-        f.peers_out.estimate(),
-        f.ports_out.estimate(),
-    ];
+    let counters = Counters::NAMES
+        .iter()
+        .zip(f.counters.fields())
+        .filter(|(n, _)| !LEFT_OUT.contains(n))
+        .map(|(_, v)| v as f64);
+    let distinct = [f.sources_in.estimate(), f.peers_out.estimate(), f.ports_out.estimate()];
     let mut v = [0f32; ACTIVITY_LEN];
-    for (slot, x) in v.iter_mut().zip(raw) {
+    for (slot, x) in v.iter_mut().zip(counters.chain(distinct)) {
         *slot = encode(x);
     }
     v
@@ -144,6 +126,9 @@ mod tests {
         );
         assert!((decode(first[1]) - 60.0).abs() < 1e-4, "{}", decode(first[1]));
         assert_eq!(activity_names().len(), ACTIVITY_LEN);
+        assert!(activity_names().iter().all(|n| !n.is_empty()), "every slot named: {:?}", activity_names());
+        assert_eq!(activity_names()[3], "bytes_out");
+        assert_eq!(activity_names()[ACTIVITY_LEN - 1], "distinct_ports_out");
         assert!(is_outbound("bytes_out") && !is_outbound("bytes_in"));
         for name in activity_names() {
             assert!(significance_floor(name) >= 600.0, "{name}");

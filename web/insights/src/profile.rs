@@ -277,6 +277,8 @@ impl HostProfile {
         let used_total: u64 = self.used.iter().sum();
         let log = |x: f64, scale: f64| ((1.0 + x).ln() / scale).min(1.5) as f32;
         let share = |n: u64, of: u64| if of == 0 { 0.0 } else { (n as f64 / of as f64) as f32 };
+        // Sorts the top connection's start times: once.
+        let regularity = self.regularity();
         let values: [f32; PROFILE_LEN] = [
             log(self.flows as f64, 12.0),
             share(served_total, self.flows),
@@ -308,14 +310,8 @@ impl HostProfile {
             share(self.icmp, self.flows),
             // Peers per flow: near 1 when every flow meets a new host (a sweep).
             share(self.peers.len() as u64, self.flows),
-            match self.regularity() {
-                Some((cv, _)) => (1.0 - cv.min(1.0)) as f32,
-                None => 0.0,
-            },
-            match self.regularity() {
-                Some((_, n)) => share(n as u64, self.flows_out),
-                None => 0.0,
-            },
+            regularity.map_or(0.0, |(cv, _)| (1.0 - cv.min(1.0)) as f32),
+            regularity.map_or(0.0, |(_, n)| share(n as u64, self.flows_out)),
         ];
         for (slot, x) in v.iter_mut().zip(values) {
             *slot = if x.is_finite() { x } else { 0.0 };

@@ -71,7 +71,7 @@ impl InsightParams {
             Some("false") => Some(false),
             Some(_) => return Err(AppError::BadRequest("acknowledged: true or false".into())),
         };
-        Ok(InsightQuery { from, to, kind, exporter, limit, acknowledged })
+        Ok(InsightQuery { from, to, kind, exporter, limit, acknowledged, host: None })
     }
 }
 

@@ -88,6 +88,8 @@ pub struct InsightQuery {
     pub limit: i64,
     /// Only acknowledged (`true`) or only open (`false`) ones.
     pub acknowledged: Option<bool>,
+    /// Only those naming this host as source or target.
+    pub host: Option<std::net::IpAddr>,
 }
 
 /// Unix ms to a timestamp (clamped to what `time` represents).
@@ -228,6 +230,7 @@ impl Db {
                      WHERE exporter <<= ANY($1::text[]::inet[]) AND end_time >= $2 AND start_time < $3 \
                        AND ($4::text IS NULL OR kind = $4) AND ($5::text IS NULL OR exporter <<= $5::text::inet) \
                        AND ($7::bool IS NULL OR (acknowledged_by IS NOT NULL) = $7) \
+                       AND ($8::inet IS NULL OR source = $8 OR target = $8) \
                      ORDER BY start_time DESC, id DESC LIMIT $6"
                 ),
                 &[
@@ -238,6 +241,7 @@ impl Db {
                     &q.exporter.map(|p| p.to_string()),
                     &q.limit.clamp(1, MAX_LIMIT),
                     &q.acknowledged,
+                    &q.host,
                 ],
             )
             .await?;

@@ -174,6 +174,7 @@ async fn overview(auth: Auth, app: &State<App>, q: DashParams) -> AppResult<Html
         exporter: f.exporter,
         limit: MAX_MARKERS,
         acknowledged: None,
+        host: None,
     };
     let ((series, talkers, services, protocols, exporters), insights) = futures_util::future::try_join(
         futures_util::future::try_join5(

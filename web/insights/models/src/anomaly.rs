@@ -12,7 +12,7 @@
 //! [`activity_vector`]: flowvision_insights::activity::activity_vector
 
 use crate::error::ModelError;
-use crate::file::{self, ModelFile, FORMAT};
+use crate::file::ModelFile;
 use crate::mlp::{column_means, matrix, Mlp};
 use flowvision_insights::activity::{activity_names, decode, ACTIVITY_LEN};
 use serde::Serialize;
@@ -204,35 +204,26 @@ impl HostAnomalyModel {
 
     /// The model as a file document.
     pub fn to_file(&self) -> Result<ModelFile, ModelError> {
-        let tensors = self.net.export()?;
         let mut training = self.training.clone();
         if let Some(m) = training.as_object_mut() {
             m.insert("threshold".into(), serde_json::json!(self.threshold));
         }
-        Ok(ModelFile {
-            format: FORMAT.to_owned(),
-            kind: KIND.to_owned(),
-            version: self.version,
-            inputs: activity_names().iter().map(|s| (*s).to_owned()).collect(),
-            outputs: activity_names().iter().map(|s| (*s).to_owned()).collect(),
-            layers: self.net.widths().to_vec(),
-            reference: self.reference.clone(),
+        Ok(ModelFile::new(
+            KIND,
+            self.version,
+            &activity_names(),
+            activity_names().iter().map(|s| (*s).to_owned()).collect(),
+            self.net.widths().to_vec(),
+            self.reference.clone(),
             training,
-            checksum: file::checksum(&tensors),
-            tensors,
-        })
+            self.net.export()?,
+        ))
     }
 
     /// The model a checked document describes; `what` names it in errors.
     pub fn from_file(f: ModelFile, what: &str) -> Result<HostAnomalyModel, ModelError> {
         let bad = |reason: String| ModelError::Incompatible { what: what.to_owned(), reason };
-        if f.kind != KIND {
-            return Err(bad(format!("a {} model, not a {KIND} one", f.kind)));
-        }
-        let names = activity_names();
-        if f.inputs.len() != ACTIVITY_LEN || f.inputs.iter().zip(names).any(|(a, b)| a != b) {
-            return Err(bad("its inputs are not this build's activity vector (retrain it)".to_owned()));
-        }
+        f.expect(KIND, &activity_names(), "activity vector", what)?;
         if f.layers.first() != Some(&ACTIVITY_LEN) || f.layers.last() != Some(&ACTIVITY_LEN) {
             return Err(bad(format!(
                 "layers {:?} are not an autoencoder of {ACTIVITY_LEN} values",

@@ -12,7 +12,7 @@
 //! [`HostProfile`]: flowvision_insights::profile::HostProfile
 
 use crate::error::ModelError;
-use crate::file::{self, ModelFile, FORMAT};
+use crate::file::ModelFile;
 use crate::mlp::{column_means, matrix, Mlp};
 use flowvision_insights::profile::{feature_names, PROFILE_LEN};
 use serde::Serialize;
@@ -196,31 +196,22 @@ impl HostClassifier {
 
     /// The model as a file document.
     pub fn to_file(&self) -> Result<ModelFile, ModelError> {
-        let tensors = self.net.export()?;
-        Ok(ModelFile {
-            format: FORMAT.to_owned(),
-            kind: KIND.to_owned(),
-            version: self.version,
-            inputs: feature_names().iter().map(|s| (*s).to_owned()).collect(),
-            outputs: self.classes.clone(),
-            layers: self.net.widths().to_vec(),
-            reference: self.reference.clone(),
-            training: self.training.clone(),
-            checksum: file::checksum(&tensors),
-            tensors,
-        })
+        Ok(ModelFile::new(
+            KIND,
+            self.version,
+            &feature_names(),
+            self.classes.clone(),
+            self.net.widths().to_vec(),
+            self.reference.clone(),
+            self.training.clone(),
+            self.net.export()?,
+        ))
     }
 
     /// The classifier a checked file describes; `what` names it in errors.
     pub fn from_file(f: ModelFile, what: &str) -> Result<HostClassifier, ModelError> {
         let bad = |reason: String| ModelError::Incompatible { what: what.to_owned(), reason };
-        if f.kind != KIND {
-            return Err(bad(format!("a {} model, not a {KIND} one", f.kind)));
-        }
-        let names = feature_names();
-        if f.inputs.len() != PROFILE_LEN || f.inputs.iter().zip(names).any(|(a, b)| a != b) {
-            return Err(bad("its inputs are not this build's host profile (retrain it)".to_owned()));
-        }
+        f.expect(KIND, &feature_names(), "host profile", what)?;
         if f.layers.first() != Some(&PROFILE_LEN) || f.layers.last() != Some(&f.outputs.len()) {
             return Err(bad(format!(
                 "layers {:?} do not join {PROFILE_LEN} inputs to {} classes",

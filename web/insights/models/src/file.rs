@@ -68,6 +68,45 @@ pub fn checksum(tensors: &[NamedTensor]) -> String {
 }
 
 impl ModelFile {
+    /// A document for a network's weights (the format and checksum filled in).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kind: &str,
+        version: u32,
+        inputs: &[&str],
+        outputs: Vec<String>,
+        layers: Vec<usize>,
+        reference: Vec<f32>,
+        training: serde_json::Value,
+        tensors: Vec<NamedTensor>,
+    ) -> ModelFile {
+        ModelFile {
+            format: FORMAT.to_owned(),
+            kind: kind.to_owned(),
+            version,
+            inputs: inputs.iter().map(|s| (*s).to_owned()).collect(),
+            outputs,
+            layers,
+            reference,
+            training,
+            checksum: checksum(&tensors),
+            tensors,
+        }
+    }
+
+    /// Checks that the document is a `kind` model over exactly these inputs, in order;
+    /// `input_set` names them in the error ("host profile").
+    pub fn expect(&self, kind: &str, inputs: &[&str], input_set: &str, what: &str) -> Result<(), ModelError> {
+        let bad = |reason: String| ModelError::Incompatible { what: what.to_owned(), reason };
+        if self.kind != kind {
+            return Err(bad(format!("a {} model, not a {kind} one", self.kind)));
+        }
+        if self.inputs.len() != inputs.len() || self.inputs.iter().zip(inputs).any(|(a, b)| a != b) {
+            return Err(bad(format!("its inputs are not this build's {input_set} (retrain it)")));
+        }
+        Ok(())
+    }
+
     /// Parses and checks a model document; `what` names it in errors.
     pub fn parse(bytes: &[u8], what: &str) -> Result<ModelFile, ModelError> {
         let f: ModelFile = serde_json::from_slice(bytes)
