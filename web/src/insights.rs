@@ -11,13 +11,16 @@
 use crate::anomaly::{AnomalyConfig, AnomalyLoop};
 use crate::data::Db;
 use crate::models::ModelService;
-use flowvision_insights::detect::{self, Thresholds};
+use flowvision_insights::detect::{self, NetworkSize, Thresholds};
 use flowvision_insights::{Insight, Timeline, BUCKET_MS};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How far back each round re-evaluates windows, ms.
 pub const LOOKBACK_MS: i64 = 60_000;
+
+/// The history each chunk of windows reads the exporters' usual rates from, ms.
+const NETWORK_HISTORY_MS: i64 = 3_600_000;
 
 /// Time between rounds.
 pub const ROUND: Duration = Duration::from_secs(5);
@@ -39,13 +42,14 @@ pub async fn detect_range(
     while chunk_start <= to_ms {
         let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
         let mut rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
+        let net = NetworkSize::new(db.engine_network_pps(chunk_start - NETWORK_HISTORY_MS, chunk_start).await?);
         // Each window reads only its own rows (a chunk holds sixty windows' worth).
         rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
         let mut end = chunk_start;
         while end <= chunk_end {
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
             let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
-            for i in detect::run(rows.get(lo..hi).unwrap_or_default(), end, t) {
+            for i in detect::run(rows.get(lo..hi).unwrap_or_default(), end, t, &net) {
                 timeline.absorb(i);
             }
             end += BUCKET_MS;

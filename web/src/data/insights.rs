@@ -146,11 +146,11 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT bucket, exporter, host, flows_in, flows_out, bytes_in, bytes_out, packets_in, packets_out, \
-                        syn_packets_in, syn_packets_out, udp_packets_in, icmp_packets_in, amp_packets_in, \
-                        amp_bytes_in, probe_flows_out, echo_flows_out, refusals_in, probe_records_out, \
-                        sources_in, reflectors_in, peers_out, ports_out \
-                 FROM host_features WHERE bucket >= $1 AND bucket < $2",
+                &format!(
+                    "SELECT bucket, exporter, host, {}, {} FROM host_features WHERE bucket >= $1 AND bucket < $2",
+                    Counters::NAMES.join(", "),
+                    HostFeatures::SKETCH_NAMES.join(", ")
+                ),
                 &[&at_ms(from_ms), &at_ms(to_ms)],
             )
             .await?;
@@ -174,6 +174,27 @@ impl Db {
                 ports_out: sketch(3)?,
             };
             out.push((key, f));
+        }
+        Ok(out)
+    }
+
+    /// Engine only: each exporter's usual packets per second before `to_ms`, the median
+    /// of its per-minute rates (`rollup_exporter_1m`, sampling-corrected) in
+    /// `[from_ms, to_ms)` (`flowvision_insights::detect::NetworkSize`).
+    pub async fn engine_network_pps(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(IpAddr, f64)>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT exporter, percentile_cont(0.5) WITHIN GROUP (ORDER BY packets) / 60.0 FROM ( \
+                     SELECT exporter, sum(packets)::float8 AS packets FROM rollup_exporter_1m \
+                     WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, bucket) m \
+                 GROUP BY exporter",
+                &[&at_ms(from_ms), &at_ms(to_ms)],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push((r.try_get(0)?, r.try_get(1)?));
         }
         Ok(out)
     }

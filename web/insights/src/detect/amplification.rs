@@ -3,21 +3,24 @@
 //! The source is never one address (the reflectors are innocent third parties, the
 //! attacker is hidden behind spoofing), so only the target is named.
 
-use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use super::{insight, share, HostWindow, Insight, Kind, NetworkSize, Observation, Thresholds, Why};
 
-pub(super) fn check(w: &HostWindow, t: &Thresholds, out: &mut Vec<Insight>) {
+pub(super) fn check(w: &HostWindow, (t, net): (&Thresholds, &NetworkSize), out: &mut Vec<Insight>) {
     let c = &w.features.counters;
     let pps = w.per_s(c.amp_packets_in);
     let reflectors = w.features.reflectors_in.estimate();
     let part = share(c.amp_bytes_in, c.bytes_in);
-    if pps < t.amplification_pps || reflectors < t.amplification_reflectors || part < t.amplification_share {
+    let floor = net.floor(w.exporter, t.amplification_pps, t);
+    let min_reflectors =
+        if floor.scaled { t.amplification_reflectors.max(t.scaled_floor_min_sources) } else { t.amplification_reflectors };
+    if pps < floor.pps || reflectors < min_reflectors || part < t.amplification_share {
         return;
     }
     let bps = w.per_s(c.amp_bytes_in) * 8.0;
     out.push(insight(
         w,
         Kind::UdpAmplification,
-        (pps, t.amplification_pps),
+        (pps, floor.pps),
         None,
         Some(w.host),
         Why {
@@ -28,8 +31,8 @@ pub(super) fn check(w: &HostWindow, t: &Thresholds, out: &mut Vec<Insight>) {
                 part * 100.0
             ),
             observed: vec![
-                Observation { feature: "reflected_packets_per_s", value: pps, threshold: t.amplification_pps },
-                Observation { feature: "distinct_reflectors", value: reflectors, threshold: t.amplification_reflectors },
+                Observation { feature: "reflected_packets_per_s", value: pps, threshold: floor.pps },
+                Observation { feature: "distinct_reflectors", value: reflectors, threshold: min_reflectors },
                 Observation { feature: "reflected_share_of_inbound_bytes", value: part, threshold: t.amplification_share },
                 Observation { feature: "reflected_bits_per_s", value: bps, threshold: 0.0 },
             ],

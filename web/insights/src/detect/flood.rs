@@ -4,8 +4,10 @@
 //! so a busy web server (its handshakes complete) or a fast download (TCP, answered)
 //! is not a flood, however large. UDP from a single sender needs a higher floor: one
 //! conversation of one-way UDP bulk is ordinary at thousands of packets a second.
+//! The floors come down in a small network (`network.rs`) for floods from several
+//! sources.
 
-use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use super::{insight, share, HostWindow, Insight, Kind, NetworkSize, Observation, Thresholds, Why};
 use crate::features::Counters;
 use std::net::IpAddr;
 
@@ -21,7 +23,12 @@ struct Rule {
     share_name: &'static str,
 }
 
-pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
+pub(super) fn check(
+    w: &HostWindow,
+    all: &[HostWindow],
+    (t, net): (&Thresholds, &NetworkSize),
+    out: &mut Vec<Insight>,
+) {
     let c = &w.features.counters;
     let rules = [
         Rule {
@@ -54,10 +61,11 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
     ];
     for rule in rules {
         let packets = (rule.packets)(c);
-        let (kind, min_pps, min_share) = (rule.kind, rule.min_pps, rule.min_share);
+        let (kind, min_share) = (rule.kind, rule.min_share);
+        let floor = net.floor(w.exporter, rule.min_pps, t);
         let pps = w.per_s(packets);
         let part = share(packets, c.packets_in);
-        if pps < min_pps || part < min_share {
+        if pps < floor.pps || part < min_share {
             continue;
         }
         let reply = share(c.packets_out, c.packets_in);
@@ -67,31 +75,33 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
         let sources = w.features.sources_in.estimate();
         let source = single_source(w, all, packets, rule.sent);
         let min_pps = match source {
-            Some(_) if kind == Kind::UdpFlood => t.udp_flood_single_source_pps.max(min_pps),
-            _ => min_pps,
+            // One sender is one conversation: only the configured floors apply.
+            Some(_) if kind == Kind::UdpFlood => t.udp_flood_single_source_pps.max(rule.min_pps),
+            Some(_) => rule.min_pps,
+            None => floor.pps,
         };
-        if pps < min_pps {
+        if pps < min_pps || (floor.scaled && source.is_none() && sources < t.scaled_floor_min_sources) {
             continue;
         }
-        out.push(insight(
-            w,
-            kind,
-            (pps, min_pps),
-            source,
-            Some(w.host),
-            Why {
-                summary: format!(
-                    "{pps:.0} packets/s at {} ({:.0} % of its inbound packets) from about {sources:.0} sources; threshold {min_pps:.0}/s",
-                    w.host,
-                    part * 100.0
-                ),
-                observed: vec![
-                    Observation { feature: rule.rate_name, value: pps, threshold: min_pps },
-                    Observation { feature: rule.share_name, value: part, threshold: min_share },
-                    Observation { feature: "distinct_sources", value: sources, threshold: 0.0 },
-                ],
+        let mut observed = vec![
+            Observation { feature: rule.rate_name, value: pps, threshold: min_pps },
+            Observation { feature: rule.share_name, value: part, threshold: min_share },
+            Observation {
+                feature: "distinct_sources",
+                value: sources,
+                threshold: if floor.scaled { t.scaled_floor_min_sources } else { 0.0 },
             },
-        ));
+        ];
+        let mut summary = format!(
+            "{pps:.0} packets/s at {} ({:.0} % of its inbound packets) from about {sources:.0} sources; threshold {min_pps:.0}/s",
+            w.host,
+            part * 100.0
+        );
+        if let (true, Some(usual)) = (floor.scaled && source.is_none(), net.pps(w.exporter)) {
+            summary.push_str(&format!(" (lowered from {:.0}/s: the exporter usually carries {usual:.0} packets/s)", rule.min_pps));
+            observed.push(Observation { feature: "exporter_usual_packets_per_s", value: usual, threshold: 0.0 });
+        }
+        out.push(insight(w, kind, (pps, min_pps), source, Some(w.host), Why { summary, observed }));
     }
 }
 

@@ -13,6 +13,7 @@
 mod amplification;
 mod flood;
 mod insight;
+mod network;
 mod scan;
 mod thresholds;
 mod window;
@@ -20,18 +21,20 @@ mod window;
 use crate::features::{HostFeatures, HostKey};
 
 pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUATION_GAP_MS};
+pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
 pub use window::{merge, HostWindow};
 
 /// Runs every rule over the feature rows of the windows that end at `end_ms`: the
 /// flood window (floods, reflection) and the longer scan window (scans, sweeps), as
-/// [`Thresholds`] sets them. `rows` must cover the longer window.
-pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds) -> Vec<Insight> {
+/// [`Thresholds`] sets them, with the volumetric floors following each exporter's
+/// size ([`NetworkSize`]). `rows` must cover the longer window.
+pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds, net: &NetworkSize) -> Vec<Insight> {
     let mut out = Vec::new();
     let floods = merge(rows.iter().copied(), end_ms - t.flood_window_secs.max(1) * 1000, end_ms);
     for w in &floods {
-        flood::check(w, &floods, t, &mut out);
-        amplification::check(w, t, &mut out);
+        flood::check(w, &floods, (t, net), &mut out);
+        amplification::check(w, (t, net), &mut out);
     }
     let scans = merge(rows.iter().copied(), end_ms - t.scan_window_secs.max(1) * 1000, end_ms);
     for w in &scans {

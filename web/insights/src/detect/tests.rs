@@ -49,13 +49,18 @@ fn flow(
 
 /// Feature rows of the flows, as the writers build them (one batch per 10 s).
 fn detect(flows: &[FlowRecord]) -> Vec<Insight> {
+    detect_in(flows, &NetworkSize::default())
+}
+
+/// The same, in a network of the given size.
+fn detect_in(flows: &[FlowRecord], net: &NetworkSize) -> Vec<Insight> {
     let mut rows = Vec::new();
     let mut set = HostFeatureSet::default();
     for chunk in flows.chunks(20_000) {
         set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
         rows.extend(set.rows());
     }
-    run(&rows, END, &Thresholds::default())
+    run(&rows, END, &Thresholds::default(), net)
 }
 
 /// Normal background: 200 clients browsing 20 servers, answered.
@@ -108,6 +113,33 @@ fn spoofed_syn_flood_names_the_victim_only() {
     assert_eq!(kinds(&found), vec![(Kind::SynFlood, None, Some(victim))]);
     let why = &found[0].why;
     assert!(why.observed[0].value >= 700.0, "{why:?}");
+}
+
+/// 30 SYNs/s for 8 s: nothing in a mid-size network, a flood where the exporter
+/// usually carries 300 packets/s, if it comes from many sources.
+fn quiet_syn_flood(sources: u32) -> (IpAddr, Vec<FlowRecord>) {
+    let victim = ip(10, 1, 0, 9);
+    let mut flows = Vec::new();
+    for i in 0..240u32 {
+        let src = ip(45, 1, (i % sources / 250) as u8, (i % sources % 250) as u8 + 1);
+        flows.push(flow(END - 9_000 + i64::from(i) * 33, src, victim, 6, 1024 + i as u16, 80, 0x02, 1, 60));
+    }
+    (victim, flows)
+}
+
+#[test]
+fn a_quiet_networks_floors_are_lower() {
+    let small = NetworkSize::new([(exporter(), 300.0)]);
+    let (victim, flows) = quiet_syn_flood(200);
+    assert_eq!(kinds(&detect(&flows)), vec![]);
+    let found = detect_in(&flows, &small);
+    assert_eq!(kinds(&found), vec![(Kind::SynFlood, None, Some(victim))]);
+    assert!(found[0].why.summary.contains("lowered from 200/s"), "{}", found[0].why.summary);
+    // One client retrying at the same rate is no flood, however quiet the network.
+    let (_, one_client) = quiet_syn_flood(1);
+    assert_eq!(kinds(&detect_in(&one_client, &small)), vec![]);
+    // A busy network keeps the configured floor.
+    assert_eq!(kinds(&detect_in(&flows, &NetworkSize::new([(exporter(), 100_000.0)]))), vec![]);
 }
 
 #[test]
@@ -282,7 +314,7 @@ fn a_flood_seen_in_successive_windows_is_one_insight() {
     rows.extend(set.rows());
     let mut timeline = Timeline::default();
     for end in (T0 + 10_000..=T0 + 90_000).step_by(10_000) {
-        for i in run(&rows, end, &Thresholds::default()) {
+        for i in run(&rows, end, &Thresholds::default(), &NetworkSize::default()) {
             timeline.absorb(i);
         }
     }

@@ -1,9 +1,9 @@
 //! The rules' thresholds, from configuration (JSON; every field optional).
 //!
-//! The defaults are floors for a small network: a few hundred never-completed
-//! handshakes per second at one host is a flood there. A large network raises them in
-//! its configuration; per-host baselines will raise them where a host is busy by
-//! nature.
+//! The defaults are floors for a mid-size network: a few hundred never-completed
+//! handshakes per second at one host is a flood there. A smaller network (or a quiet
+//! night) lowers them by itself (`network.rs`); a large network raises them in its
+//! configuration.
 
 use serde::Deserialize;
 
@@ -52,6 +52,14 @@ pub struct Thresholds {
     /// ports (hosts) actually seen before they are scaled by the sampling rate. Below
     /// it, a few sampled probes say nothing.
     pub scan_min_seen: f64,
+    /// Floods and reflection in a small network: a floor comes down to this share of
+    /// the exporter's usual packets per second (`detect/network.rs`).
+    pub network_floor_share: f64,
+    /// ... but never below this fraction of its configured value.
+    pub network_min_floor_ratio: f64,
+    /// A flood measured against a lowered floor needs at least this many distinct
+    /// sources (one client retrying is no flood, however quiet the network).
+    pub scaled_floor_min_sources: f64,
     /// Window of the flood and reflection rules, seconds.
     pub flood_window_secs: i64,
     /// Window of the scan and sweep rules, seconds.
@@ -78,6 +86,9 @@ impl Default for Thresholds {
             host_sweep_max_ports: 4.0,
             host_sweep_max_answered: 0.5,
             scan_min_seen: 10.0,
+            network_floor_share: 0.03,
+            network_min_floor_ratio: 0.05,
+            scaled_floor_min_sources: 10.0,
             flood_window_secs: 10,
             scan_window_secs: 60,
         }
