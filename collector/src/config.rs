@@ -105,6 +105,10 @@ pub struct CollectorConfig {
     /// Host feature rows per batch for the insights: the top hosts by each signal
     /// in each (10 s bucket, exporter); 0 turns them off (docs/insights.md).
     pub feature_hosts: usize,
+    /// The operator's own address space (`INTERNAL_NETWORKS`, comma-separated
+    /// prefixes) [RFC 1918, RFC 6598, RFC 4193 and link-local ranges]: traffic from a
+    /// host inside to one outside leaves the network (the `exfiltration` rule).
+    pub internal_networks: flowvision_insights::features::InternalNetworks,
     /// Directory for the on-disk spool and the template snapshot.
     pub state_dir: PathBuf,
     /// Spool bound, bytes.
@@ -227,6 +231,14 @@ impl CollectorConfig {
                 Err("must be 0 (off) to 1000".into())
             }
         })?;
+        let internal_networks = match env.raw("INTERNAL_NETWORKS") {
+            None => flowvision_insights::features::InternalNetworks::default(),
+            Some(v) => parse_networks(&v).map_err(|why| ConfigError {
+                name: "INTERNAL_NETWORKS",
+                value: v.clone(),
+                why,
+            })?,
+        };
         let state_dir = PathBuf::from(env.raw("STATE_DIR").unwrap_or_else(|| ".flowvision/state".into()));
         let spool_max_bytes = env.parse("SPOOL_MAX_BYTES", 4u64 << 30, |_| Ok(()))?;
         let sampling = match env.raw("SAMPLING_RATES") {
@@ -251,6 +263,7 @@ impl CollectorConfig {
             batch_max_age_ms,
             db_writers,
             feature_hosts,
+            internal_networks,
             state_dir,
             spool_max_bytes,
             sampling,
@@ -264,6 +277,19 @@ impl CollectorConfig {
 }
 
 /// A count from 1 to `hi`.
+/// Comma-separated prefixes (`10.0.0.0/8, 2001:db8::/32`); at least one.
+fn parse_networks(v: &str) -> Result<flowvision_insights::features::InternalNetworks, String> {
+    let mut prefixes = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let p = flowvision_codec::prefix::Prefix::parse_exact(part).map_err(|e| format!("{part}: {e}"))?;
+        prefixes.push(p);
+    }
+    if prefixes.is_empty() {
+        return Err("must list at least one prefix, e.g. 10.0.0.0/8,2001:db8::/32".into());
+    }
+    Ok(flowvision_insights::features::InternalNetworks::new(prefixes))
+}
+
 fn one_to(hi: usize) -> impl Fn(&usize) -> Result<(), String> {
     move |v| if (1..=hi).contains(v) { Ok(()) } else { Err(format!("must be 1 to {hi}")) }
 }
@@ -352,6 +378,22 @@ mod tests {
         assert_eq!(c.ingest_mode, IngestMode::Auto);
         assert_eq!(c.db_writers, 2);
         assert_eq!(c.feature_hosts, 16);
+        assert!(c.internal_networks.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.internal_networks.contains("8.8.8.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn internal_networks() {
+        let c =
+            cfg(&[("DATABASE_URL", "postgres://x"), ("INTERNAL_NETWORKS", "198.51.100.0/24, 2001:db8::/32")])
+                .unwrap();
+        assert_eq!(c.internal_networks.prefixes().len(), 2);
+        assert!(c.internal_networks.contains("198.51.100.7".parse().unwrap()));
+        assert!(!c.internal_networks.contains("10.1.2.3".parse().unwrap()));
+        for bad in ["198.51.100.1/24", "", "nonsense"] {
+            let e = cfg(&[("DATABASE_URL", "postgres://x"), ("INTERNAL_NETWORKS", bad)]).unwrap_err();
+            assert_eq!(e.name, "INTERNAL_NETWORKS", "{bad}");
+        }
     }
 
     #[test]

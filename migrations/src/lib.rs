@@ -100,6 +100,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_insight_models.sql",
         sql: include_str!("../0014_insight_models.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_feature_external_bytes.sql",
+        sql: include_str!("../0015_feature_external_bytes.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

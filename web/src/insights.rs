@@ -33,7 +33,7 @@ pub async fn detect_range(
     from_ms: i64,
     to_ms: i64,
 ) -> crate::data::DataResult<Vec<Insight>> {
-    let longest = t.flood_window_secs.max(t.scan_window_secs).max(1) * 1000;
+    let longest = t.longest_window_ms();
     let mut timeline = Timeline::default();
     // A chunk of windows per query, so a long backtest never holds days of rows.
     const CHUNK_MS: i64 = 600_000;
@@ -42,7 +42,8 @@ pub async fn detect_range(
     while chunk_start <= to_ms {
         let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
         let mut rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
-        let net = NetworkSize::new(db.engine_network_pps(chunk_start - NETWORK_HISTORY_MS, chunk_start).await?);
+        let net =
+            NetworkSize::new(db.engine_network_pps(chunk_start - NETWORK_HISTORY_MS, chunk_start).await?);
         // Each window reads only its own rows (a chunk holds sixty windows' worth).
         rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
         let mut end = chunk_start;

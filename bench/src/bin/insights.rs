@@ -444,6 +444,7 @@ fn matches(i: &Insight, l: &Label) -> bool {
 fn window_ms(kind: &str, t: &Thresholds) -> i64 {
     match family(kind) {
         "recon" => t.scan_window_secs * 1000,
+        "exfiltration" => t.exfiltration_window_secs * 1000,
         _ => t.flood_window_secs * 1000,
     }
 }

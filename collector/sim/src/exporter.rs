@@ -346,10 +346,38 @@ impl Exporter {
         SocketAddr::new(self.plan.address, self.plan.source_port)
     }
 
-    /// Conforms `rec` to the protocol and queues it at virtual time `vt`, sending
-    /// the open datagram first when the record does not fit. Returns the record's
-    /// (bytes, packets) as sent, or `None` when the protocol cannot carry it.
+    /// Thins `rec` by the packet sampler when the exporter has one, then conforms each
+    /// record the exporter sends for it to the protocol and queues it at virtual time
+    /// `vt`, sending the open datagram first when a record does not fit. Returns the
+    /// (bytes, packets) sent for it, or `None` when nothing was (not sampled, or the
+    /// protocol cannot carry it).
     pub fn push(
+        &mut self,
+        mut rec: FlowRecord,
+        vt: i64,
+        timeline: &mut Timeline,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<(u64, u64)>, SimError> {
+        let copies = if self.plan.sample_packets {
+            crate::sampler::sample(&mut rec, self.plan.protocol, self.plan.sampling_rate, &mut self.rng)
+        } else {
+            1
+        };
+        if copies == 0 {
+            self.stats.not_sampled += 1;
+            return Ok(None);
+        }
+        let mut sent: Option<(u64, u64)> = None;
+        for _ in 0..copies {
+            if let Some((b, p)) = self.push_one(rec, vt, timeline, sink)? {
+                let (sb, sp) = sent.unwrap_or((0, 0));
+                sent = Some((sb.saturating_add(b), sp.saturating_add(p)));
+            }
+        }
+        Ok(sent)
+    }
+
+    fn push_one(
         &mut self,
         mut rec: FlowRecord,
         vt: i64,
@@ -359,12 +387,6 @@ impl Exporter {
         let n = self.streams.len().max(1);
         let si = rec.in_if as usize % n;
         let Some(stream) = self.streams.get(si) else { return Ok(None) };
-        if self.plan.sample_packets
-            && !crate::sampler::sample(&mut rec, self.plan.protocol, self.plan.sampling_rate, &mut self.rng)
-        {
-            self.stats.not_sampled += 1;
-            return Ok(None);
-        }
         if !conform::conform(&mut rec, &stream.info, self.boot_ms, &mut self.rng) {
             self.stats.skipped += 1;
             return Ok(None);

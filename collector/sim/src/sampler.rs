@@ -4,10 +4,11 @@
 //! A router sampling 1 packet in N builds its records from the sampled packets only:
 //! a flow of k packets shows a binomial draw of them (k/N on average), its bytes in
 //! proportion, and a flow none of whose packets was drawn is never exported, which is
-//! most one-packet flows at 1:100. An sFlow agent sends one sample per sampled packet;
-//! the simulator sends at most one sample per flow, so a flow is sampled with
-//! probability min(1, k/N). Either way a record's counters times N estimate the flow,
-//! which is what a collector's sampling correction assumes.
+//! most one-packet flows at 1:100. An sFlow agent sends one sample per sampled packet,
+//! so a flow of k packets gives a binomial draw of samples (an upload of a million
+//! packets, about 15,600 samples at 1:64), each a copy of the flow's header. Either
+//! way a record's counters times N estimate the flow, which is what a collector's
+//! sampling correction assumes.
 
 use crate::rng::Rng;
 use flowvision_codec::{FlowRecord, Protocol};
@@ -15,24 +16,30 @@ use flowvision_codec::{FlowRecord, Protocol};
 /// Above this many packets the binomial draw uses its normal approximation.
 const EXACT_DRAW_MAX: u64 = 64;
 
-/// Thins `rec` as a 1-in-`rate` packet sampler would. Returns `false` when no packet
-/// of the flow was sampled (the exporter never sees it).
-pub fn sample(rec: &mut FlowRecord, protocol: Protocol, rate: u32, rng: &mut Rng) -> bool {
+/// The most sFlow samples one record gives (a bound on the simulator's work, far
+/// above what the simulated flows reach at the rates used).
+pub const MAX_SAMPLES_PER_FLOW: u64 = 1 << 20;
+
+/// Thins `rec` as a 1-in-`rate` packet sampler would. Returns how many records the
+/// exporter sends for it: 0 when no packet of the flow was sampled (the exporter never
+/// sees it), 1 for a flow record, and for sFlow one per sampled packet (each a copy of
+/// `rec`, which the sFlow encoder sends as one packet's header).
+pub fn sample(rec: &mut FlowRecord, protocol: Protocol, rate: u32, rng: &mut Rng) -> u64 {
     if rate <= 1 {
-        return true;
+        return 1;
     }
     let n = u64::from(rate);
     let k = rec.packets.max(1);
-    if protocol == Protocol::SflowV5 {
-        return k >= n || rng.below(n) < k;
-    }
     let drawn = binomial(k, 1.0 / n as f64, rng);
+    if protocol == Protocol::SflowV5 {
+        return drawn.min(MAX_SAMPLES_PER_FLOW);
+    }
     if drawn == 0 {
-        return false;
+        return 0;
     }
     rec.bytes = ((u128::from(rec.bytes) * u128::from(drawn)) / u128::from(k)).max(1) as u64;
     rec.packets = drawn;
-    true
+    1
 }
 
 /// Packets sampled out of `k`, each with probability `p`.
@@ -60,7 +67,7 @@ mod tests {
         let (mut kept, mut packets, mut bytes) = (0u64, 0u64, 0u64);
         for _ in 0..20_000 {
             let mut r = flow(300);
-            if sample(&mut r, Protocol::Ipfix, 100, &mut rng) {
+            if sample(&mut r, Protocol::Ipfix, 100, &mut rng) == 1 {
                 kept += 1;
                 packets += r.packets;
                 bytes += r.bytes;
@@ -73,19 +80,18 @@ mod tests {
         assert!(kept > 18_000, "a 300-packet flow is almost always seen: {kept}");
         let mut seen = 0;
         for _ in 0..20_000 {
-            if sample(&mut flow(1), Protocol::NetflowV5, 100, &mut rng) {
-                seen += 1;
-            }
+            seen += sample(&mut flow(1), Protocol::NetflowV5, 100, &mut rng);
         }
         assert!((150..260).contains(&seen), "one-packet flows at 1:100: {seen} of 20,000");
         let mut samples = 0;
         for _ in 0..10_000 {
-            if sample(&mut flow(16), Protocol::SflowV5, 64, &mut rng) {
-                samples += 1;
-            }
+            samples += sample(&mut flow(16), Protocol::SflowV5, 64, &mut rng);
         }
         assert!((2_200..2_800).contains(&samples), "16 of 64: {samples}");
+        // A long flow gives a sample per sampled packet, not one.
+        let big = sample(&mut flow(1_000_000), Protocol::SflowV5, 64, &mut rng);
+        assert!((15_000..16_300).contains(&big), "a million packets at 1:64: {big} samples");
         let mut r = flow(5);
-        assert!(sample(&mut r, Protocol::Ipfix, 1, &mut rng) && r.packets == 5, "unsampled: unchanged");
+        assert!(sample(&mut r, Protocol::Ipfix, 1, &mut rng) == 1 && r.packets == 5, "unsampled: unchanged");
     }
 }

@@ -69,6 +69,9 @@ pub struct StoreConfig {
     /// Host feature rows (insights) kept per batch: the top hosts by each signal in
     /// each (10 s bucket, exporter) [16]; 0 turns the features off.
     pub host_features_per_signal: usize,
+    /// The operator's own address space, for the features' bytes leaving the network
+    /// (`INTERNAL_NETWORKS`) [private and shared ranges].
+    pub internal_networks: flowvision_insights::features::InternalNetworks,
     /// Rows kept per closed minute, hour and day by the top-N compaction of the
     /// talker, service and AS rollups [100 / 100 / 200].
     pub topn_keep: super::compaction::TopNKeep,
@@ -122,6 +125,7 @@ impl StoreConfig {
             services_per_batch: 50,
             as_pairs_per_batch: 100,
             host_features_per_signal: 16,
+            internal_networks: flowvision_insights::features::InternalNetworks::default(),
             connect_timeout: Duration::from_secs(5),
             batch_timeout: Duration::from_secs(30),
             spool_after_queue_full: Duration::from_millis(250),

@@ -85,7 +85,7 @@ mod tests {
     fn the_insert_names_every_column_once_with_its_parameter() {
         let sql = insert_sql();
         assert!(sql.starts_with("INSERT INTO host_features (bucket, exporter, host, flows_in,"), "{sql}");
-        assert!(sql.contains("$23::bytea[]") && !sql.contains("$24"), "{sql}");
-        assert_eq!(FeatureColumns::default().params().len(), 23);
+        assert!(sql.contains("$25::bytea[]") && !sql.contains("$26"), "{sql}");
+        assert_eq!(FeatureColumns::default().params().len(), 25);
     }
 }

@@ -144,6 +144,7 @@ pub(crate) fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Batch>) {
         }
     };
     let interval = shared.cfg.reconnect_interval;
+    let features = HostFeatureSet::new(shared.cfg.internal_networks.clone());
     let mut w = Writer {
         idx,
         shared,
@@ -153,7 +154,7 @@ pub(crate) fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Batch>) {
         was_down: false,
         buf: copy::buffer(),
         agg: Aggregates::default(),
-        features: HostFeatureSet::default(),
+        features,
         replay_failures: HashMap::new(),
         full_since: Rc::new(Cell::new(None)),
     };

@@ -20,8 +20,10 @@ const SCALE: f64 = 20.0;
 
 /// Counters of the feature rows the vector leaves out: reflected bytes say what
 /// reflected packets already say, and probe records as exported are the scan rules'
-/// sampling-rate estimate, not traffic.
-const LEFT_OUT: [&str; 2] = ["amp_bytes_in", "probe_records_out"];
+/// sampling-rate estimate, not traffic; bytes leaving and entering the network are
+/// part of the bytes sent and received, and leaving them out keeps models trained
+/// before they were counted.
+const LEFT_OUT: [&str; 4] = ["amp_bytes_in", "probe_records_out", "bytes_out_external", "bytes_in_external"];
 
 /// The distinct counts after the counters, from the rows' sketches.
 const DISTINCT: [&str; 3] = ["distinct_sources_in", "distinct_peers_out", "distinct_ports_out"];

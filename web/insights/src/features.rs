@@ -14,6 +14,7 @@
 use crate::amplifier;
 use crate::sketch::Distinct;
 use flowvision_codec::hash::FxHashMap;
+use flowvision_codec::prefix::Prefix;
 use flowvision_codec::{FlowRecord, Protocol};
 use std::net::IpAddr;
 
@@ -77,10 +78,18 @@ pub struct Counters {
     /// `probe_flows_out` they give the sampling rate its probes were seen at, by which
     /// a scan's distinct ports and hosts seen are scaled (`detect/scan.rs`).
     pub probe_records_out: i64,
+    /// Bytes from the host, an internal one, to addresses outside the internal
+    /// networks ([`InternalNetworks`]): what `exfiltration` weighs. Backups and
+    /// replication to internal servers are not in it.
+    pub bytes_out_external: i64,
+    /// Bytes to the host, an internal one, from addresses outside the internal
+    /// networks: against `bytes_out_external`, whether the host sends far more out than
+    /// comes in. Both count records whole (not at their rate, as the others do).
+    pub bytes_in_external: i64,
 }
 
 /// How many counters [`Counters`] has.
-pub const COUNTERS: usize = 16;
+pub const COUNTERS: usize = 18;
 
 impl Counters {
     /// Adds `o`, saturating.
@@ -109,6 +118,8 @@ impl Counters {
             self.echo_flows_out,
             self.refusals_in,
             self.probe_records_out,
+            self.bytes_out_external,
+            self.bytes_in_external,
         ]
     }
 
@@ -130,6 +141,8 @@ impl Counters {
             &mut self.echo_flows_out,
             &mut self.refusals_in,
             &mut self.probe_records_out,
+            &mut self.bytes_out_external,
+            &mut self.bytes_in_external,
         ]
     }
 
@@ -160,6 +173,8 @@ impl Counters {
         "echo_flows_out",
         "refusals_in",
         "probe_records_out",
+        "bytes_out_external",
+        "bytes_in_external",
     ];
 }
 
@@ -276,13 +291,74 @@ fn at_flow_rate(r: &FlowRecord, v: i64) -> i64 {
     }
 }
 
+/// The networks a host is inside of: the operator's own address space. Traffic from an
+/// internal host to anything else leaves the network (`bytes_out_external`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalNetworks {
+    prefixes: Vec<Prefix>,
+}
+
+impl Default for InternalNetworks {
+    /// The private and shared ranges (RFC 1918, RFC 6598, RFC 4193, link-local): what a
+    /// network without public space of its own numbers its hosts from.
+    fn default() -> Self {
+        let prefixes = [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "169.254.0.0/16",
+            "fc00::/7",
+            "fe80::/10",
+        ]
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+        InternalNetworks { prefixes }
+    }
+}
+
+impl InternalNetworks {
+    /// Exactly these prefixes (none: no host is internal, so nothing is counted as
+    /// leaving).
+    pub fn new(prefixes: Vec<Prefix>) -> InternalNetworks {
+        InternalNetworks { prefixes }
+    }
+
+    /// The prefixes.
+    pub fn prefixes(&self) -> &[Prefix] {
+        &self.prefixes
+    }
+
+    /// Whether `addr` is inside.
+    #[inline]
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        self.prefixes.iter().any(|p| p.contains(addr))
+    }
+
+    /// Whether a flow leaves the network (from an internal host to an external one)
+    /// and whether it enters it (the other way).
+    #[inline]
+    fn crossing(&self, r: &FlowRecord) -> (bool, bool) {
+        match (r.src_addr, r.dst_addr) {
+            (Some(src), Some(dst)) => {
+                let (src_in, dst_in) = (self.contains(src), self.contains(dst));
+                (src_in && !dst_in, dst_in && !src_in)
+            }
+            _ => (false, false),
+        }
+    }
+}
+
 /// One record's contribution to its destination's (`in`) and its source's (`out`)
 /// counters.
 #[inline]
-fn contribution(r: &FlowRecord) -> (Counters, Counters) {
+fn contribution(r: &FlowRecord, internal: &InternalNetworks) -> (Counters, Counters) {
     let rate = i64::from(r.sampling_rate.max(1));
     let packets = at_flow_rate(r, i64::try_from(r.packets).unwrap_or(i64::MAX).saturating_mul(rate));
-    let bytes = at_flow_rate(r, i64::try_from(r.bytes).unwrap_or(i64::MAX).saturating_mul(rate));
+    let whole_bytes = i64::try_from(r.bytes).unwrap_or(i64::MAX).saturating_mul(rate);
+    let bytes = at_flow_rate(r, whole_bytes);
+    let (leaves, enters) = internal.crossing(r);
     let syn_only = r.proto == TCP && r.tcp_flags & SYN != 0 && r.tcp_flags & ACK == 0;
     let syn = if syn_only { packets } else { 0 };
     let amp = r.proto == UDP && amplifier::service(r.src_port).is_some();
@@ -296,6 +372,7 @@ fn contribution(r: &FlowRecord) -> (Counters, Counters) {
         amp_packets_in: if amp { packets } else { 0 },
         amp_bytes_in: if amp { bytes } else { 0 },
         refusals_in: if is_refusal(r) { rate } else { 0 },
+        bytes_in_external: if enters { whole_bytes } else { 0 },
         ..Counters::default()
     };
     // ICMP echo request: type 8 (v4) or 128 (v6) in the high byte of the port.
@@ -309,6 +386,9 @@ fn contribution(r: &FlowRecord) -> (Counters, Counters) {
         probe_flows_out: if probe { rate } else { 0 },
         probe_records_out: i64::from(probe),
         echo_flows_out: if echo { rate } else { 0 },
+        // Whole, in the bucket the record ended in: exfiltration is a volume over
+        // minutes, and an upload's long records must not shrink to ten seconds' worth.
+        bytes_out_external: if leaves { whole_bytes } else { 0 },
         ..Counters::default()
     };
     (inbound, outbound)
@@ -316,9 +396,10 @@ fn contribution(r: &FlowRecord) -> (Counters, Counters) {
 
 /// The signals a host can be among the top of, per bucket and exporter: one per way a
 /// host stands out in an attack (as victim or as source) or in volume.
-const SIGNALS: [fn(&Counters) -> i64; 10] = [
+const SIGNALS: [fn(&Counters) -> i64; 11] = [
     |c| c.bytes_in,
     |c| c.bytes_out,
+    |c| c.bytes_out_external,
     |c| c.packets_in,
     |c| c.flows_out,
     |c| c.syn_packets_in,
@@ -334,9 +415,16 @@ const SIGNALS: [fn(&Counters) -> i64; 10] = [
 pub struct HostFeatureSet {
     counters: FxHashMap<HostKey, Counters>,
     rows: FxHashMap<HostKey, HostFeatures>,
+    internal: InternalNetworks,
 }
 
 impl HostFeatureSet {
+    /// A set whose hosts are internal when inside `internal` (the default set uses
+    /// [`InternalNetworks::default`]).
+    pub fn new(internal: InternalNetworks) -> HostFeatureSet {
+        HostFeatureSet { internal, ..HostFeatureSet::default() }
+    }
+
     /// Builds the rows of a batch of (record, reception ms): counters for every host,
     /// then rows with sketches for the top `per_signal` hosts of each signal in each
     /// (bucket, exporter). The iterator is walked twice.
@@ -348,7 +436,7 @@ impl HostFeatureSet {
         self.rows.clear();
         for (r, received) in records.clone() {
             let bucket_ms = bucket_of(r, received);
-            let (inbound, outbound) = contribution(r);
+            let (inbound, outbound) = contribution(r, &self.internal);
             if let Some(host) = r.dst_addr {
                 self.counters
                     .entry(HostKey { bucket_ms, exporter: r.exporter, host })
@@ -606,7 +694,7 @@ mod tests {
 
     #[test]
     fn counters_round_trip_through_their_stored_order() {
-        let c = contribution(&rec(1, 2, TCP, 1, 2, SYN, 7)).0;
+        let c = contribution(&rec(1, 2, TCP, 1, 2, SYN, 7), &InternalNetworks::default()).0;
         assert_eq!(Counters::from_fields(c.fields()), c);
     }
 }

@@ -15,8 +15,16 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The kinds the detectors report.
-pub const KINDS: [&str; 7] =
-    ["syn_flood", "udp_flood", "icmp_flood", "udp_amplification", "port_scan", "host_sweep", "host_anomaly"];
+pub const KINDS: [&str; 8] = [
+    "syn_flood",
+    "udp_flood",
+    "icmp_flood",
+    "udp_amplification",
+    "port_scan",
+    "host_sweep",
+    "exfiltration",
+    "host_anomaly",
+];
 
 /// Parameters (strings, so that a bad value gets a precise 400).
 #[derive(Debug, Clone, Default, FromForm)]

@@ -11,8 +11,11 @@ pub(super) fn check(w: &HostWindow, (t, net): (&Thresholds, &NetworkSize), out: 
     let reflectors = w.features.reflectors_in.estimate();
     let part = share(c.amp_bytes_in, c.bytes_in);
     let floor = net.floor(w.exporter, t.amplification_pps, t);
-    let min_reflectors =
-        if floor.scaled { t.amplification_reflectors.max(t.scaled_floor_min_sources) } else { t.amplification_reflectors };
+    let min_reflectors = if floor.scaled {
+        t.amplification_reflectors.max(t.scaled_floor_min_sources)
+    } else {
+        t.amplification_reflectors
+    };
     if pps < floor.pps || reflectors < min_reflectors || part < t.amplification_share {
         return;
     }

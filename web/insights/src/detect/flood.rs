@@ -98,8 +98,15 @@ pub(super) fn check(
             part * 100.0
         );
         if let (true, Some(usual)) = (floor.scaled && source.is_none(), net.pps(w.exporter)) {
-            summary.push_str(&format!(" (lowered from {:.0}/s: the exporter usually carries {usual:.0} packets/s)", rule.min_pps));
-            observed.push(Observation { feature: "exporter_usual_packets_per_s", value: usual, threshold: 0.0 });
+            summary.push_str(&format!(
+                " (lowered from {:.0}/s: the exporter usually carries {usual:.0} packets/s)",
+                rule.min_pps
+            ));
+            observed.push(Observation {
+                feature: "exporter_usual_packets_per_s",
+                value: usual,
+                threshold: 0.0,
+            });
         }
         out.push(insight(w, kind, (pps, min_pps), source, Some(w.host), Why { summary, observed }));
     }

@@ -19,6 +19,9 @@ pub enum Kind {
     PortScan,
     /// One source probing many hosts on few ports, mostly unanswered.
     HostSweep,
+    /// An internal host sending a large volume out of the network, far more than it
+    /// receives.
+    Exfiltration,
     /// A host's minute unlike the appliance's history (the host anomaly model).
     HostAnomaly,
 }
@@ -33,6 +36,7 @@ impl Kind {
             Kind::UdpAmplification => "udp_amplification",
             Kind::PortScan => "port_scan",
             Kind::HostSweep => "host_sweep",
+            Kind::Exfiltration => "exfiltration",
             Kind::HostAnomaly => "host_anomaly",
         }
     }

@@ -3,14 +3,18 @@
 //!
 //! They work from the first minutes of an appliance's life: every rule here fires on a
 //! signature (a share of handshakes never completed, of traffic from reflector ports,
-//! of probes) above an absolute floor, so no baseline is needed. Baselines (EWMA,
-//! seasonal bands) refine the thresholds where they exist; they never gate a rule.
+//! of probes, of bytes sent against bytes received) above a floor, so no baseline is
+//! needed. The exporter's usual packet rate over the last hour lowers the volumetric
+//! floors in a small network ([`NetworkSize`]); it never gates a rule.
 //!
 //! - `flood.rs`: `syn_flood`, `udp_flood`, `icmp_flood` (a victim).
 //! - `amplification.rs`: `udp_amplification` (a victim of reflected UDP).
 //! - `scan.rs`: `port_scan`, `host_sweep` (a source).
+//! - `exfiltration.rs`: `exfiltration` (an internal host sending out of the network).
+//! - `network.rs`: the volumetric floors following the size of the exporter's network.
 
 mod amplification;
+mod exfiltration;
 mod flood;
 mod insight;
 mod network;
@@ -26,9 +30,11 @@ pub use thresholds::Thresholds;
 pub use window::{merge, HostWindow};
 
 /// Runs every rule over the feature rows of the windows that end at `end_ms`: the
-/// flood window (floods, reflection) and the longer scan window (scans, sweeps), as
+/// flood window (floods, reflection), the longer scan window (scans, sweeps) and the
+/// exfiltration window, as
 /// [`Thresholds`] sets them, with the volumetric floors following each exporter's
-/// size ([`NetworkSize`]). `rows` must cover the longer window.
+/// size ([`NetworkSize`]). `rows` must cover the longest window
+/// ([`Thresholds::longest_window_ms`]).
 pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds, net: &NetworkSize) -> Vec<Insight> {
     let mut out = Vec::new();
     let floods = merge(rows.iter().copied(), end_ms - t.flood_window_secs.max(1) * 1000, end_ms);
@@ -40,6 +46,7 @@ pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds, net: &
     for w in &scans {
         scan::check(w, &scans, t, &mut out);
     }
+    exfiltration::check(rows, end_ms, t, &mut out);
     out.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then(a.kind.cmp(&b.kind)).then(a.target.cmp(&b.target)));
     out
 }

@@ -323,3 +323,61 @@ fn a_flood_seen_in_successive_windows_is_one_insight() {
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].start_ms, all[0].end_ms), (T0 + 20_000, T0 + 50_000));
 }
+
+/// Five one-minute records of 60 MB each from an internal host to `to`, and what
+/// comes back (`back` bytes per record), ending in the last five minutes.
+fn upload(from: IpAddr, to: IpAddr, back: u64) -> Vec<FlowRecord> {
+    let mut v = Vec::new();
+    for m in 0..5i64 {
+        let end = END - 1_000 - m * 55_000;
+        let mut up = flow(end, from, to, 6, 50_000, 443, 0x18, 40_000, 60_000_000);
+        up.flow_start_ms = Some(end - 60_000);
+        let mut down = flow(end, to, from, 6, 443, 50_000, 0x18, 20_000, back);
+        down.flow_start_ms = Some(end - 60_000);
+        v.extend([up, down]);
+    }
+    v
+}
+
+#[test]
+fn a_large_upload_out_of_the_network_is_exfiltration() {
+    let insider = ip(10, 1, 0, 50);
+    let mut flows = background();
+    flows.extend(upload(insider, ip(203, 0, 113, 9), 1_000_000));
+    let found = detect(&flows);
+    assert_eq!(kinds(&found), vec![(Kind::Exfiltration, Some(insider), None)]);
+    assert!(found[0].why.observed[0].value >= 300e6 * 0.99, "{:?}", found[0].why);
+}
+
+#[test]
+fn backups_inside_and_speed_tests_are_not_exfiltration() {
+    let host = ip(10, 1, 0, 50);
+    // The same volume to an internal backup server.
+    let mut flows = background();
+    flows.extend(upload(host, ip(10, 2, 0, 5), 1_000_000));
+    assert_eq!(kinds(&detect(&flows)), vec![]);
+    // Out of the network, but as much came back (a speed test, a video call).
+    let mut flows = background();
+    flows.extend(upload(host, ip(203, 0, 113, 9), 60_000_000));
+    assert_eq!(kinds(&detect(&flows)), vec![]);
+    // A speed test whose download ended before the window: the window before counts.
+    let mut flows = background();
+    flows.extend(upload(host, ip(203, 0, 113, 9), 0));
+    let mut down = flow(END - 302_000, ip(203, 0, 113, 9), host, 6, 8080, 50_001, 0x18, 400_000, 600_000_000);
+    down.flow_start_ms = Some(END - 320_000);
+    flows.push(down);
+    assert_eq!(kinds(&detect(&flows)), vec![]);
+}
+
+#[test]
+fn a_server_answering_the_internet_is_not_exfiltration() {
+    let server = ip(10, 1, 0, 80);
+    let mut flows = background();
+    for i in 0..3_000u32 {
+        let client = IpAddr::V4(Ipv4Addr::from(0xc633_0000 + i));
+        let t = END - 1_000 - i64::from(i) * 90;
+        flows.push(flow(t, client, server, 6, 40_000, 443, 0x1b, 10, 1_000));
+        flows.push(flow(t, server, client, 6, 443, 40_000, 0x1b, 80, 100_000));
+    }
+    assert_eq!(kinds(&detect(&flows)), vec![]);
+}

@@ -52,6 +52,15 @@ pub struct Thresholds {
     /// ports (hosts) actually seen before they are scaled by the sampling rate. Below
     /// it, a few sampled probes say nothing.
     pub scan_min_seen: f64,
+    /// `exfiltration`: bytes an internal host sent out of the network in the window.
+    pub exfiltration_bytes: f64,
+    /// `exfiltration`: at least this many times what the host received from outside
+    /// in the window and the one before it.
+    pub exfiltration_ratio: f64,
+    /// `exfiltration`: at least this many bytes per distinct host it sent to (an
+    /// exfiltration goes to few places; a server answering the Internet spreads its
+    /// bytes over thousands of clients).
+    pub exfiltration_bytes_per_peer: f64,
     /// Floods and reflection in a small network: a floor comes down to this share of
     /// the exporter's usual packets per second (`detect/network.rs`).
     pub network_floor_share: f64,
@@ -64,6 +73,9 @@ pub struct Thresholds {
     pub flood_window_secs: i64,
     /// Window of the scan and sweep rules, seconds.
     pub scan_window_secs: i64,
+    /// Window of the exfiltration rule, seconds: several active timeouts' worth of an
+    /// upload's flow records.
+    pub exfiltration_window_secs: i64,
 }
 
 impl Default for Thresholds {
@@ -86,11 +98,23 @@ impl Default for Thresholds {
             host_sweep_max_ports: 4.0,
             host_sweep_max_answered: 0.5,
             scan_min_seen: 10.0,
+            exfiltration_bytes: 250e6,
+            exfiltration_ratio: 10.0,
+            exfiltration_bytes_per_peer: 5e6,
             network_floor_share: 0.03,
             network_min_floor_ratio: 0.05,
             scaled_floor_min_sources: 10.0,
             flood_window_secs: 10,
             scan_window_secs: 60,
+            exfiltration_window_secs: 300,
         }
+    }
+}
+
+impl Thresholds {
+    /// The longest window any rule reads, ms: the feature rows [`super::run`] needs
+    /// before a window's end.
+    pub fn longest_window_ms(&self) -> i64 {
+        self.flood_window_secs.max(self.scan_window_secs).max(2 * self.exfiltration_window_secs).max(1) * 1000
     }
 }
