@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(c.internal_networks.prefixes().len(), 2);
         assert!(c.internal_networks.contains("198.51.100.7".parse().unwrap()));
         assert!(!c.internal_networks.contains("10.1.2.3".parse().unwrap()));
-        for bad in ["198.51.100.1/24", "", "nonsense"] {
+        for bad in ["198.51.100.1/24", ",", "nonsense"] {
             let e = cfg(&[("DATABASE_URL", "postgres://x"), ("INTERNAL_NETWORKS", bad)]).unwrap_err();
             assert_eq!(e.name, "INTERNAL_NETWORKS", "{bad}");
         }
