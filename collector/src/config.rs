@@ -109,6 +109,9 @@ pub struct CollectorConfig {
     /// prefixes) [RFC 1918, RFC 6598, RFC 4193 and link-local ranges]: traffic from a
     /// host inside to one outside leaves the network (the `exfiltration` rule).
     pub internal_networks: flowvision_insights::features::InternalNetworks,
+    /// Pairs (internal host, outside service) the beaconing tracker follows per
+    /// generation (`BEACON_PAIRS`) [250,000]; 0 turns it off.
+    pub beacon_pairs: usize,
     /// Directory for the on-disk spool and the template snapshot.
     pub state_dir: PathBuf,
     /// Spool bound, bytes.
@@ -239,6 +242,13 @@ impl CollectorConfig {
                 why,
             })?,
         };
+        let beacon_pairs = env.parse("BEACON_PAIRS", 250_000usize, |n| {
+            if *n <= 10_000_000 {
+                Ok(())
+            } else {
+                Err("must be 0 (off) to 10000000".into())
+            }
+        })?;
         let state_dir = PathBuf::from(env.raw("STATE_DIR").unwrap_or_else(|| ".flowvision/state".into()));
         let spool_max_bytes = env.parse("SPOOL_MAX_BYTES", 4u64 << 30, |_| Ok(()))?;
         let sampling = match env.raw("SAMPLING_RATES") {
@@ -264,6 +274,7 @@ impl CollectorConfig {
             db_writers,
             feature_hosts,
             internal_networks,
+            beacon_pairs,
             state_dir,
             spool_max_bytes,
             sampling,
@@ -380,6 +391,7 @@ mod tests {
         assert_eq!(c.feature_hosts, 16);
         assert!(c.internal_networks.contains("10.1.2.3".parse().unwrap()));
         assert!(!c.internal_networks.contains("8.8.8.8".parse().unwrap()));
+        assert_eq!(c.beacon_pairs, 250_000);
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     store_config.writers = config.db_writers;
     store_config.host_features_per_signal = config.feature_hosts;
     store_config.internal_networks = config.internal_networks.clone();
+    store_config.beacon_pairs = config.beacon_pairs;
     store_config.instance = instance;
     let (store, tx) = Store::start(store_config, Arc::clone(&store_stats)).context("starting the store")?;
     match store.load_templates() {

@@ -105,6 +105,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0015_feature_external_bytes.sql",
         sql: include_str!("../0015_feature_external_bytes.sql"),
     },
+    Migration { version: 16, name: "0016_host_beacons.sql", sql: include_str!("../0016_host_beacons.sql") },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

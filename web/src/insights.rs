@@ -11,7 +11,7 @@
 use crate::anomaly::{AnomalyConfig, AnomalyLoop};
 use crate::data::Db;
 use crate::models::ModelService;
-use flowvision_insights::detect::{self, NetworkSize, Thresholds};
+use flowvision_insights::detect::{self, Evidence, NetworkSize, Thresholds};
 use flowvision_insights::{Insight, Timeline, BUCKET_MS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,13 +44,17 @@ pub async fn detect_range(
         let mut rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
         let net =
             NetworkSize::new(db.engine_network_pps(chunk_start - NETWORK_HISTORY_MS, chunk_start).await?);
+        let beacons =
+            db.engine_beacon_rows(chunk_start - t.beacon_window_secs.max(1) * 1000, chunk_end).await?;
         // Each window reads only its own rows (a chunk holds sixty windows' worth).
         rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
         let mut end = chunk_start;
         while end <= chunk_end {
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
             let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
-            for i in detect::run(rows.get(lo..hi).unwrap_or_default(), end, t, &net) {
+            let ev =
+                Evidence { hosts: rows.get(lo..hi).unwrap_or_default(), beacons: &beacons, network: &net };
+            for i in detect::run(&ev, end, t) {
                 timeline.absorb(i);
             }
             end += BUCKET_MS;

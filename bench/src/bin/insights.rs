@@ -440,6 +440,17 @@ fn matches(i: &Insight, l: &Label) -> bool {
     !l.benign && family(i.kind.as_str()) == family(&label_kind(l)) && about(i, l)
 }
 
+/// When an insight first fired: the end of its first window, or for `beaconing`
+/// (whose start is the first contact) the contact that reached the rule's count.
+fn fired_ms(i: &Insight, t: &Thresholds) -> i64 {
+    if i.kind.as_str() == "beaconing" {
+        let period_s = i.why.observed.iter().find(|o| o.feature == "period_s").map_or(0.0, |o| o.value);
+        let contacts = (t.beacon_min_contacts - 1.0).max(0.0);
+        return i.start_ms + (contacts * period_s * 1000.0) as i64 + flowvision_insights::BUCKET_MS;
+    }
+    i.start_ms + window_ms(i.kind.as_str(), t)
+}
+
 /// The length of the window a kind is detected over, ms.
 fn window_ms(kind: &str, t: &Thresholds) -> i64 {
     match family(kind) {
@@ -547,12 +558,7 @@ fn main() -> Result<()> {
             score.labels += 1;
             let sampled = matches!(l.protocol, Protocol::NetflowV5 | Protocol::SflowV5);
             score.sampled_labels += u64::from(sampled);
-            let first = r
-                .insights
-                .iter()
-                .filter(|i| matches(i, l))
-                .map(|i| i.start_ms + window_ms(i.kind.as_str(), &thresholds))
-                .min();
+            let first = r.insights.iter().filter(|i| matches(i, l)).map(|i| fired_ms(i, &thresholds)).min();
             if let Some(fired) = first {
                 score.found += 1;
                 score.sampled_found += u64::from(sampled);

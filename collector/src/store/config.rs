@@ -72,6 +72,9 @@ pub struct StoreConfig {
     /// The operator's own address space, for the features' bytes leaving the network
     /// (`INTERNAL_NETWORKS`) [private and shared ranges].
     pub internal_networks: flowvision_insights::features::InternalNetworks,
+    /// Pairs (internal host, outside service) the beaconing tracker follows per
+    /// generation (`BEACON_PAIRS`) [250,000, about 40 MB]; 0 turns it off.
+    pub beacon_pairs: usize,
     /// Rows kept per closed minute, hour and day by the top-N compaction of the
     /// talker, service and AS rollups [100 / 100 / 200].
     pub topn_keep: super::compaction::TopNKeep,
@@ -126,6 +129,7 @@ impl StoreConfig {
             as_pairs_per_batch: 100,
             host_features_per_signal: 16,
             internal_networks: flowvision_insights::features::InternalNetworks::default(),
+            beacon_pairs: 250_000,
             connect_timeout: Duration::from_secs(5),
             batch_timeout: Duration::from_secs(30),
             spool_after_queue_full: Duration::from_millis(250),

@@ -17,6 +17,7 @@
 //! See `docs/storage.md` for the schema, which console query reads which table, the
 //! partition and retention policy, the spool format and the crash window.
 
+mod beacons;
 pub mod compaction;
 mod config;
 pub mod copy;
@@ -113,6 +114,9 @@ pub(crate) struct Shared {
     /// Emptied row vectors going back to the workers (see [`Store::row_pool`]).
     pub rows_back: Sender<Vec<FlowRow>>,
     rows_pool: Receiver<Vec<FlowRow>>,
+    /// Periodic contacts of every exporter's hosts, one tracker for all writers (a
+    /// pair's contacts land in whichever writer's batches).
+    pub beacons: std::sync::Mutex<flowvision_insights::beacon::BeaconTracker>,
 }
 
 /// Row vectors kept for reuse at most: a batch's vector is ~12 MB at the default
@@ -175,6 +179,10 @@ impl Store {
             schema_ready: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             flows_span: AtomicU64::new(partitions::span_code(initial_span)),
+            beacons: std::sync::Mutex::new(flowvision_insights::beacon::BeaconTracker::new(
+                cfg.internal_networks.clone(),
+                cfg.beacon_pairs,
+            )),
             cfg,
         });
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = crossbeam_channel::bounded(shared.cfg.queue_batches);

@@ -56,6 +56,9 @@ pub struct StoreStats {
     pub partitions_created: AtomicU64,
     /// Partitions dropped by retention.
     pub partitions_dropped: AtomicU64,
+    /// Contacts of new (host, outside service) pairs the beaconing tracker had no room
+    /// for (`BEACON_PAIRS`): not followed, so a beacon among them goes unseen.
+    pub beacon_pairs_untracked: AtomicU64,
 }
 
 /// One store counter: its key in `collector_stats.counters` (`store_` prefixed by the
@@ -70,7 +73,7 @@ struct Counter<'a> {
 
 impl StoreStats {
     /// Every counter once, in the order `/metrics` shows them.
-    fn counters(&self) -> [Counter<'_>; 21] {
+    fn counters(&self) -> [Counter<'_>; 22] {
         let c = |value, key, metric, gauge, help| Counter { value, key, metric, gauge, help };
         [
             c(
@@ -179,6 +182,13 @@ impl StoreStats {
                 "partitions_dropped_total",
                 false,
                 "Partitions dropped by retention.",
+            ),
+            c(
+                &self.beacon_pairs_untracked,
+                "beacon_pairs_untracked",
+                "beacon_pairs_untracked_total",
+                false,
+                "Contacts of new host/outside-service pairs the beaconing tracker had no room for (BEACON_PAIRS).",
             ),
             c(
                 &self.spool_bytes,

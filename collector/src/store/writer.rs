@@ -15,6 +15,7 @@
 //! partitions a batch needs in `partitions.rs`, the COPY stream in `copy.rs`, the
 //! rollup statements in `rollup.rs`, the tests' fault injection in `fault.rs`.
 
+use super::beacons::{self, PendingBeacons};
 use super::error::{describe, StoreError};
 use super::features::{self, FeatureColumns};
 use super::retry::{self, classify, Backoff, Failure, Next};
@@ -24,7 +25,7 @@ use super::{copy, fault, migrate, partitions, wait, Batch, FlowRow, Shared, Stor
 use bytes::BytesMut;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use flowvision_insights::HostFeatureSet;
-use flowvision_schema::tables::{HOST_FEATURES, INGEST_BATCHES};
+use flowvision_schema::tables::{HOST_BEACONS, HOST_FEATURES, INGEST_BATCHES};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -65,6 +66,7 @@ struct Conn {
     rollups: Vec<Statement>,
     exporters: Statement,
     host_features: Statement,
+    host_beacons: Statement,
 }
 
 struct Writer {
@@ -78,6 +80,7 @@ struct Writer {
     buf: BytesMut,
     agg: Aggregates,
     features: HostFeatureSet,
+    beacons: PendingBeacons,
     replay_failures: HashMap<u64, u32>,
     /// Since when the queue has been seen full (shared with [`watch_queue`]).
     full_since: Rc<Cell<Option<Instant>>>,
@@ -155,6 +158,7 @@ pub(crate) fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Batch>) {
         buf: copy::buffer(),
         agg: Aggregates::default(),
         features,
+        beacons: PendingBeacons::default(),
         replay_failures: HashMap::new(),
         full_since: Rc::new(Cell::new(None)),
     };
@@ -410,7 +414,8 @@ impl Writer {
         }
         let exporters = client.prepare(&rollup::exporters_sql()).await?;
         let host_features = client.prepare(&features::insert_sql()).await?;
-        Ok(Conn { client, insert_batch, rollups, exporters, host_features })
+        let host_beacons = client.prepare(&beacons::insert_sql()).await?;
+        Ok(Conn { client, insert_batch, rollups, exporters, host_features, host_beacons })
     }
 
     /// Stores a batch (with a deadline), trying again at once as [`retry::after`]
@@ -467,6 +472,10 @@ impl Writer {
             self.features.clear();
         }
         let feature_cols = FeatureColumns::from_set(&self.features);
+        let rows = batch.rows.iter().filter(keep).filter(|_| cfg.beacon_pairs > 0);
+        let (beacon_cols, untracked) =
+            self.beacons.for_batch(batch.id, &shared.beacons, rows.map(|r| (&r.record, r.time_received_ms)));
+        shared.stats.beacon_pairs_untracked.fetch_add(untracked, Ordering::Relaxed);
 
         let span = partitions::span_from_code(shared.flows_span.load(Ordering::Relaxed));
         let mut need = partitions::for_rows(batch.rows.iter().filter(keep).map(|r| r.time_received_ms));
@@ -474,6 +483,11 @@ impl Writer {
             partitions::for_rows(feature_cols.times())
                 .into_iter()
                 .filter(|(table, _, _)| *table == HOST_FEATURES),
+        );
+        need.extend(
+            partitions::for_rows(beacon_cols.times())
+                .into_iter()
+                .filter(|(table, _, _)| *table == HOST_BEACONS),
         );
         let created = partitions::create_missing(&conn.client, &shared.partitions, span, &need)
             .await
@@ -524,6 +538,7 @@ impl Writer {
             columns.iter().map(|c| c.params()).collect();
         let exporter_params = exporter_cols.params();
         let feature_params = feature_cols.params();
+        let beacon_params = beacon_cols.params();
         let mut futures = Vec::with_capacity(columns.len() + 2);
         for ((c, p), st) in columns.iter().zip(&params).zip(&conn.rollups) {
             if !c.is_empty() {
@@ -535,6 +550,9 @@ impl Writer {
         }
         if !feature_cols.is_empty() {
             futures.push(tx.execute(&conn.host_features, &feature_params));
+        }
+        if !beacon_cols.is_empty() {
+            futures.push(tx.execute(&conn.host_beacons, &beacon_params));
         }
         futures_util::future::try_join_all(futures).await.map_err(classify)?;
         tx.commit().await.map_err(classify)?;

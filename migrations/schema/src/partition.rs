@@ -80,6 +80,7 @@ pub const PARTITIONED: &[(&str, Family)] = &[
     (Rollup::Talker.minute(), Family::Minute),
     (tables::EXPORTER_STATS_1M, Family::Minute),
     (tables::HOST_FEATURES, Family::Minute),
+    (tables::HOST_BEACONS, Family::Minute),
     (Rollup::Exporter.hour(), Family::Hour),
     (Rollup::Interface.hour(), Family::Hour),
     (Rollup::Protocol.hour(), Family::Hour),
@@ -174,6 +175,6 @@ mod tests {
     #[test]
     fn partitioned_tables_are_named() {
         assert!(PARTITIONED.iter().all(|(t, _)| !t.is_empty()));
-        assert_eq!(PARTITIONED.len(), 15);
+        assert_eq!(PARTITIONED.len(), 16);
     }
 }

@@ -69,6 +69,9 @@ pub const EXPORTER_INTERFACES: &str = "exporter_interfaces";
 
 /// Per-host 10 s feature rows, partial aggregates per batch, partitioned by day (0012).
 pub const HOST_FEATURES: &str = "host_features";
+/// Contacts of internal hosts with outside services at a regular interval,
+/// partitioned by day (0016).
+pub const HOST_BEACONS: &str = "host_beacons";
 /// Detections of the insights engine (0012).
 pub const INSIGHTS: &str = "insights";
 
@@ -93,6 +96,7 @@ pub const ALL: &[&str] = &[
     EXPORTER_SNMP,
     EXPORTER_INTERFACES,
     HOST_FEATURES,
+    HOST_BEACONS,
     INSIGHTS,
     WEB_USERS,
     WEB_DEVICE_GROUPS,

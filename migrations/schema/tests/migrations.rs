@@ -74,7 +74,8 @@ fn partitioned_tables_are_partitioned_by_time() {
         let def = create_table(&sql, t);
         assert!(
             def.ends_with("PARTITION BY RANGE (bucket)")
-                || def.ends_with("PARTITION BY RANGE (time_received)"),
+                || def.ends_with("PARTITION BY RANGE (time_received)")
+                || def.ends_with("PARTITION BY RANGE (started)"),
             "{t}"
         );
     }

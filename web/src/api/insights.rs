@@ -15,7 +15,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The kinds the detectors report.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "syn_flood",
     "udp_flood",
     "icmp_flood",
@@ -23,6 +23,7 @@ pub const KINDS: [&str; 8] = [
     "port_scan",
     "host_sweep",
     "exfiltration",
+    "beaconing",
     "host_anomaly",
 ];
 

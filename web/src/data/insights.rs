@@ -6,6 +6,7 @@
 //! service except as insights, which are listed per scope.
 
 use super::{ts, DataResult, Db, Scope};
+use flowvision_insights::beacon::{BeaconRow, PairKey};
 use flowvision_insights::features::{Counters, HostFeatures, HostKey, COUNTERS};
 use flowvision_insights::{Distinct, Insight, Severity, CONTINUATION_GAP_MS};
 use serde::Serialize;
@@ -174,6 +175,42 @@ impl Db {
                 ports_out: sketch(3)?,
             };
             out.push((key, f));
+        }
+        Ok(out)
+    }
+
+    /// Engine only: the periodic contacts that started in `[from_ms, to_ms)`
+    /// (`host_beacons`), in start order.
+    pub async fn engine_beacon_rows(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<BeaconRow>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact \
+                 FROM host_beacons WHERE started >= $1 AND started < $2 ORDER BY started",
+                &[&at_ms(from_ms), &at_ms(to_ms)],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let started: OffsetDateTime = r.try_get(0)?;
+            let port: i32 = r.try_get(4)?;
+            let proto: i16 = r.try_get(5)?;
+            let contacts: i32 = r.try_get(6)?;
+            let jitter: f32 = r.try_get(8)?;
+            out.push(BeaconRow {
+                start_ms: unix_ms(started),
+                key: PairKey {
+                    exporter: r.try_get(1)?,
+                    host: r.try_get(2)?,
+                    peer: r.try_get(3)?,
+                    port: u16::try_from(port).unwrap_or(0),
+                    proto: u8::try_from(proto).unwrap_or(0),
+                },
+                contacts: u32::try_from(contacts).unwrap_or(0),
+                period_ms: r.try_get(7)?,
+                jitter: f64::from(jitter),
+                bytes_per_contact: r.try_get(9)?,
+            });
         }
         Ok(out)
     }

@@ -22,6 +22,8 @@ pub enum Kind {
     /// An internal host sending a large volume out of the network, far more than it
     /// receives.
     Exfiltration,
+    /// An internal host contacting one outside service at a regular interval.
+    Beaconing,
     /// A host's minute unlike the appliance's history (the host anomaly model).
     HostAnomaly,
 }
@@ -37,6 +39,7 @@ impl Kind {
             Kind::PortScan => "port_scan",
             Kind::HostSweep => "host_sweep",
             Kind::Exfiltration => "exfiltration",
+            Kind::Beaconing => "beaconing",
             Kind::HostAnomaly => "host_anomaly",
         }
     }

@@ -11,9 +11,11 @@
 //! - `amplification.rs`: `udp_amplification` (a victim of reflected UDP).
 //! - `scan.rs`: `port_scan`, `host_sweep` (a source).
 //! - `exfiltration.rs`: `exfiltration` (an internal host sending out of the network).
+//! - `beaconing.rs`: `beaconing` (an internal host checking in with an outside one).
 //! - `network.rs`: the volumetric floors following the size of the exporter's network.
 
 mod amplification;
+mod beaconing;
 mod exfiltration;
 mod flood;
 mod insight;
@@ -22,6 +24,7 @@ mod scan;
 mod thresholds;
 mod window;
 
+use crate::beacon::BeaconRow;
 use crate::features::{HostFeatures, HostKey};
 
 pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUATION_GAP_MS};
@@ -29,13 +32,25 @@ pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
 pub use window::{merge, HostWindow};
 
+/// What the rules read for the windows ending at one time.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// Host feature rows covering the longest window
+    /// ([`Thresholds::longest_window_ms`]).
+    pub hosts: &'a [(HostKey, HostFeatures)],
+    /// Contacts of regular pairs covering the beaconing window.
+    pub beacons: &'a [BeaconRow],
+    /// Each exporter's usual packet rate.
+    pub network: &'a NetworkSize,
+}
+
 /// Runs every rule over the feature rows of the windows that end at `end_ms`: the
 /// flood window (floods, reflection), the longer scan window (scans, sweeps) and the
 /// exfiltration window, as
 /// [`Thresholds`] sets them, with the volumetric floors following each exporter's
-/// size ([`NetworkSize`]). `rows` must cover the longest window
-/// ([`Thresholds::longest_window_ms`]).
-pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds, net: &NetworkSize) -> Vec<Insight> {
+/// size ([`NetworkSize`]), and the beaconing rule over the periodic contacts.
+pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
+    let (rows, net) = (ev.hosts, ev.network);
     let mut out = Vec::new();
     let floods = merge(rows.iter().copied(), end_ms - t.flood_window_secs.max(1) * 1000, end_ms);
     for w in &floods {
@@ -47,6 +62,7 @@ pub fn run(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds, net: &
         scan::check(w, &scans, t, &mut out);
     }
     exfiltration::check(rows, end_ms, t, &mut out);
+    beaconing::check(ev.beacons, end_ms, t, &mut out);
     out.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then(a.kind.cmp(&b.kind)).then(a.target.cmp(&b.target)));
     out
 }

@@ -60,7 +60,7 @@ fn detect_in(flows: &[FlowRecord], net: &NetworkSize) -> Vec<Insight> {
         set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
         rows.extend(set.rows());
     }
-    run(&rows, END, &Thresholds::default(), net)
+    run(&Evidence { hosts: &rows, beacons: &[], network: net }, END, &Thresholds::default())
 }
 
 /// Normal background: 200 clients browsing 20 servers, answered.
@@ -314,7 +314,11 @@ fn a_flood_seen_in_successive_windows_is_one_insight() {
     rows.extend(set.rows());
     let mut timeline = Timeline::default();
     for end in (T0 + 10_000..=T0 + 90_000).step_by(10_000) {
-        for i in run(&rows, end, &Thresholds::default(), &NetworkSize::default()) {
+        for i in run(
+            &Evidence { hosts: &rows, beacons: &[], network: &NetworkSize::default() },
+            end,
+            &Thresholds::default(),
+        ) {
             timeline.absorb(i);
         }
     }
@@ -380,4 +384,32 @@ fn a_server_answering_the_internet_is_not_exfiltration() {
         flows.push(flow(t, server, client, 6, 443, 40_000, 0x1b, 80, 100_000));
     }
     assert_eq!(kinds(&detect(&flows)), vec![]);
+}
+
+#[test]
+fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
+    let (implant, c2, resolver) = (ip(10, 1, 0, 7), ip(203, 0, 113, 66), ip(198, 51, 100, 53));
+    let mut tracker = crate::beacon::BeaconTracker::new(crate::features::InternalNetworks::default(), 1_000);
+    let mut beacons = Vec::new();
+    for i in 0..8u16 {
+        let t = END - 1_000 - i64::from(7 - i) * 60_000
+            + [0, 2_000, -1_000, 3_000, 0, -2_000, 1_000, 0][usize::from(i)];
+        beacons.extend(tracker.observe(&flow(t, implant, c2, 6, 40_000 + i, 443, 0x1b, 8, 1_000), END));
+        beacons.extend(tracker.observe(&flow(t, implant, resolver, 17, 50_000 + i, 53, 0, 1, 70), END));
+    }
+    let found = run(
+        &Evidence { hosts: &[], beacons: &beacons, network: &NetworkSize::default() },
+        END,
+        &Thresholds::default(),
+    );
+    assert_eq!(kinds(&found), vec![(Kind::Beaconing, Some(implant), Some(c2))]);
+    assert!(found[0].why.summary.contains("8 times every 60 s"), "{}", found[0].why.summary);
+    // Fewer contacts than the threshold: not yet.
+    let early: Vec<_> = beacons.iter().filter(|b| b.contacts < 6).copied().collect();
+    let none = run(
+        &Evidence { hosts: &[], beacons: &early, network: &NetworkSize::default() },
+        END,
+        &Thresholds::default(),
+    );
+    assert_eq!(kinds(&none), vec![]);
 }

@@ -61,6 +61,15 @@ pub struct Thresholds {
     /// exfiltration goes to few places; a server answering the Internet spreads its
     /// bytes over thousands of clients).
     pub exfiltration_bytes_per_peer: f64,
+    /// `beaconing`: contacts of one host with one outside service at a regular interval.
+    pub beacon_min_contacts: f64,
+    /// `beaconing`: at most this jitter (the interval's weighted standard deviation over
+    /// its mean).
+    pub beacon_max_jitter: f64,
+    /// `beaconing`: at least this interval, seconds (faster is polling, not a check-in).
+    pub beacon_min_period_secs: f64,
+    /// `beaconing`: destination ports whose clients poll by design.
+    pub beacon_ignore_ports: Vec<u16>,
     /// Floods and reflection in a small network: a floor comes down to this share of
     /// the exporter's usual packets per second (`detect/network.rs`).
     pub network_floor_share: f64,
@@ -76,6 +85,8 @@ pub struct Thresholds {
     /// Window of the exfiltration rule, seconds: several active timeouts' worth of an
     /// upload's flow records.
     pub exfiltration_window_secs: i64,
+    /// Window of the beaconing rule, seconds: the longest period it reports live.
+    pub beacon_window_secs: i64,
 }
 
 impl Default for Thresholds {
@@ -101,12 +112,17 @@ impl Default for Thresholds {
             exfiltration_bytes: 250e6,
             exfiltration_ratio: 10.0,
             exfiltration_bytes_per_peer: 5e6,
+            beacon_min_contacts: 8.0,
+            beacon_max_jitter: 0.1,
+            beacon_min_period_secs: 10.0,
+            beacon_ignore_ports: vec![53, 123],
             network_floor_share: 0.03,
             network_min_floor_ratio: 0.05,
             scaled_floor_min_sources: 10.0,
             flood_window_secs: 10,
             scan_window_secs: 60,
             exfiltration_window_secs: 300,
+            beacon_window_secs: 1800,
         }
     }
 }

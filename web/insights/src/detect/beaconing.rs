@@ -1,0 +1,66 @@
+//! `beaconing`: an internal host contacting one outside service at a regular interval
+//! with small connections ([`crate::beacon`] tracks the pairs as the flows pass).
+//!
+//! The tracker reports every contact of a loosely regular pair; the rule asks for the
+//! configured number of contacts and jitter, and leaves out the services whose
+//! clients poll by design (DNS, NTP by default). The source is the internal host, the
+//! target the outside address it checks in with.
+
+use super::{grade, Insight, Kind, Observation, Thresholds, Why};
+use crate::beacon::{BeaconRow, PairKey};
+use crate::features::BUCKET_MS;
+use std::collections::BTreeMap;
+
+/// The rule over the periodic contacts that started in `[end_ms - window, end_ms)`.
+pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
+    let from = end_ms - t.beacon_window_secs.max(1) * 1000;
+    // The latest contact of each pair says the most (all contacts so far).
+    let mut latest: BTreeMap<PairKey, &BeaconRow> = BTreeMap::new();
+    for b in beacons.iter().filter(|b| b.start_ms >= from && b.start_ms < end_ms) {
+        let e = latest.entry(b.key).or_insert(b);
+        if (b.start_ms, b.contacts) > (e.start_ms, e.contacts) {
+            *e = b;
+        }
+    }
+    for b in latest.values() {
+        let min_contacts = t.beacon_min_contacts;
+        if f64::from(b.contacts) < min_contacts
+            || b.jitter > t.beacon_max_jitter
+            || (b.period_ms as f64) < t.beacon_min_period_secs * 1000.0
+            || t.beacon_ignore_ports.contains(&b.key.port)
+        {
+            continue;
+        }
+        let (score, severity) = grade(f64::from(b.contacts), min_contacts);
+        let period_s = b.period_ms as f64 / 1000.0;
+        let first = b.start_ms - b.period_ms.saturating_mul(i64::from(b.contacts.saturating_sub(1)));
+        out.push(Insight {
+            kind: Kind::Beaconing,
+            severity,
+            score,
+            start_ms: first,
+            end_ms: (b.start_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS,
+            exporter: b.key.exporter,
+            source: Some(b.key.host),
+            target: Some(b.key.peer),
+            detector: format!("rule:{}", Kind::Beaconing.as_str()),
+            why: Why {
+                summary: format!(
+                    "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), about {} bytes each time",
+                    b.key.host,
+                    b.key.peer,
+                    b.key.port,
+                    b.contacts,
+                    b.jitter * 100.0,
+                    b.bytes_per_contact
+                ),
+                observed: vec![
+                    Observation { feature: "contacts", value: f64::from(b.contacts), threshold: min_contacts },
+                    Observation { feature: "interval_jitter", value: b.jitter, threshold: t.beacon_max_jitter },
+                    Observation { feature: "period_s", value: period_s, threshold: t.beacon_min_period_secs },
+                    Observation { feature: "bytes_per_contact", value: b.bytes_per_contact as f64, threshold: 0.0 },
+                ],
+            },
+        });
+    }
+}
