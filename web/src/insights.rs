@@ -11,7 +11,7 @@
 use crate::anomaly::{AnomalyConfig, AnomalyLoop};
 use crate::data::Db;
 use crate::models::ModelService;
-use flowvision_insights::detect::{self, Evidence, NetworkSize, Thresholds};
+use flowvision_insights::detect::{self, Evidence, ExporterMinutes, NetworkSize, Thresholds};
 use flowvision_insights::{Insight, Timeline, BUCKET_MS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,14 +46,26 @@ pub async fn detect_range(
             NetworkSize::new(db.engine_network_pps(chunk_start - NETWORK_HISTORY_MS, chunk_start).await?);
         let beacons =
             db.engine_beacon_rows(chunk_start - t.beacon_window_secs.max(1) * 1000, chunk_end).await?;
+        // The daily band's minutes, only when a window of the chunk is checked.
+        let step = t.traffic_step_secs.max(10) * 1000;
+        let traffic = if chunk_end.div_euclid(step) > (chunk_start - 1).div_euclid(step) {
+            let ranges = ExporterMinutes::ranges(chunk_start, chunk_end, t);
+            ExporterMinutes::new(db.engine_exporter_minutes(&ranges).await?)
+        } else {
+            ExporterMinutes::default()
+        };
         // Each window reads only its own rows (a chunk holds sixty windows' worth).
         rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
         let mut end = chunk_start;
         while end <= chunk_end {
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
             let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
-            let ev =
-                Evidence { hosts: rows.get(lo..hi).unwrap_or_default(), beacons: &beacons, network: &net };
+            let ev = Evidence {
+                hosts: rows.get(lo..hi).unwrap_or_default(),
+                beacons: &beacons,
+                network: &net,
+                traffic: &traffic,
+            };
             for i in detect::run(&ev, end, t) {
                 timeline.absorb(i);
             }

@@ -15,7 +15,7 @@ pub fn routes() -> Vec<Route> {
 }
 
 /// The kinds the detectors report.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "syn_flood",
     "udp_flood",
     "icmp_flood",
@@ -24,6 +24,7 @@ pub const KINDS: [&str; 9] = [
     "host_sweep",
     "exfiltration",
     "beaconing",
+    "traffic_anomaly",
     "host_anomaly",
 ];
 

@@ -215,6 +215,31 @@ impl Db {
         Ok(out)
     }
 
+    /// Engine only: every exporter's bytes per minute (`rollup_exporter_1m`) in the
+    /// given `[from_ms, to_ms)` ranges, as (exporter, minute ms, bytes).
+    pub async fn engine_exporter_minutes(
+        &self,
+        ranges: &[(i64, i64)],
+    ) -> DataResult<Vec<(IpAddr, i64, i64)>> {
+        let c = self.conn().await?;
+        let mut out = Vec::new();
+        // One query per range, so each prunes to its day's partition.
+        for &(from, to) in ranges {
+            let rows = c
+                .query(
+                    "SELECT exporter, bucket, sum(bytes)::int8 FROM rollup_exporter_1m \
+                     WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, bucket",
+                    &[&at_ms(from), &at_ms(to)],
+                )
+                .await?;
+            for r in rows {
+                let bucket: OffsetDateTime = r.try_get(1)?;
+                out.push((r.try_get(0)?, unix_ms(bucket), r.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Engine only: each exporter's usual packets per second before `to_ms`, the median
     /// of its per-minute rates (`rollup_exporter_1m`, sampling-corrected) in
     /// `[from_ms, to_ms)` (`flowvision_insights::detect::NetworkSize`).

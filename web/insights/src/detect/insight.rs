@@ -24,6 +24,8 @@ pub enum Kind {
     Exfiltration,
     /// An internal host contacting one outside service at a regular interval.
     Beaconing,
+    /// An exporter's volume outside its seasonal band, up or down.
+    TrafficAnomaly,
     /// A host's minute unlike the appliance's history (the host anomaly model).
     HostAnomaly,
 }
@@ -40,6 +42,7 @@ impl Kind {
             Kind::HostSweep => "host_sweep",
             Kind::Exfiltration => "exfiltration",
             Kind::Beaconing => "beaconing",
+            Kind::TrafficAnomaly => "traffic_anomaly",
             Kind::HostAnomaly => "host_anomaly",
         }
     }

@@ -12,6 +12,7 @@
 //! - `scan.rs`: `port_scan`, `host_sweep` (a source).
 //! - `exfiltration.rs`: `exfiltration` (an internal host sending out of the network).
 //! - `beaconing.rs`: `beaconing` (an internal host checking in with an outside one).
+//! - `traffic.rs`: `traffic_anomaly` (an exporter's volume outside its daily band).
 //! - `network.rs`: the volumetric floors following the size of the exporter's network.
 
 mod amplification;
@@ -22,6 +23,7 @@ mod insight;
 mod network;
 mod scan;
 mod thresholds;
+mod traffic;
 mod window;
 
 use crate::beacon::BeaconRow;
@@ -30,6 +32,7 @@ use crate::features::{HostFeatures, HostKey};
 pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUATION_GAP_MS};
 pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
+pub use traffic::{band, Band, ExporterMinutes};
 pub use window::{merge, HostWindow};
 
 /// What the rules read for the windows ending at one time.
@@ -42,6 +45,9 @@ pub struct Evidence<'a> {
     pub beacons: &'a [BeaconRow],
     /// Each exporter's usual packet rate.
     pub network: &'a NetworkSize,
+    /// Exporters' bytes per minute in the traffic window and the same window on the
+    /// previous days ([`ExporterMinutes::ranges`]).
+    pub traffic: &'a ExporterMinutes,
 }
 
 /// Runs every rule over the feature rows of the windows that end at `end_ms`: the
@@ -63,6 +69,7 @@ pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     }
     exfiltration::check(rows, end_ms, t, &mut out);
     beaconing::check(ev.beacons, end_ms, t, &mut out);
+    traffic::check(ev.traffic, end_ms, t, &mut out);
     out.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then(a.kind.cmp(&b.kind)).then(a.target.cmp(&b.target)));
     out
 }

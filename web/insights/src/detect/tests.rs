@@ -60,7 +60,11 @@ fn detect_in(flows: &[FlowRecord], net: &NetworkSize) -> Vec<Insight> {
         set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
         rows.extend(set.rows());
     }
-    run(&Evidence { hosts: &rows, beacons: &[], network: net }, END, &Thresholds::default())
+    run(
+        &Evidence { hosts: &rows, beacons: &[], network: net, traffic: &ExporterMinutes::default() },
+        END,
+        &Thresholds::default(),
+    )
 }
 
 /// Normal background: 200 clients browsing 20 servers, answered.
@@ -315,7 +319,12 @@ fn a_flood_seen_in_successive_windows_is_one_insight() {
     let mut timeline = Timeline::default();
     for end in (T0 + 10_000..=T0 + 90_000).step_by(10_000) {
         for i in run(
-            &Evidence { hosts: &rows, beacons: &[], network: &NetworkSize::default() },
+            &Evidence {
+                hosts: &rows,
+                beacons: &[],
+                network: &NetworkSize::default(),
+                traffic: &ExporterMinutes::default(),
+            },
             end,
             &Thresholds::default(),
         ) {
@@ -398,7 +407,12 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
         beacons.extend(tracker.observe(&flow(t, implant, resolver, 17, 50_000 + i, 53, 0, 1, 70), END));
     }
     let found = run(
-        &Evidence { hosts: &[], beacons: &beacons, network: &NetworkSize::default() },
+        &Evidence {
+            hosts: &[],
+            beacons: &beacons,
+            network: &NetworkSize::default(),
+            traffic: &ExporterMinutes::default(),
+        },
         END,
         &Thresholds::default(),
     );
@@ -407,9 +421,60 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     // Fewer contacts than the threshold: not yet.
     let early: Vec<_> = beacons.iter().filter(|b| b.contacts < 6).copied().collect();
     let none = run(
-        &Evidence { hosts: &[], beacons: &early, network: &NetworkSize::default() },
+        &Evidence {
+            hosts: &[],
+            beacons: &early,
+            network: &NetworkSize::default(),
+            traffic: &ExporterMinutes::default(),
+        },
         END,
         &Thresholds::default(),
     );
     assert_eq!(kinds(&none), vec![]);
+}
+
+/// A week of an exporter's minutes at `mbps` (a daily curve), then today at `today`
+/// times the usual from `from_ms` on.
+fn week(end: i64, today: f64) -> ExporterMinutes {
+    let mut rows = Vec::new();
+    for d in 0..=7i64 {
+        for m in 0..60i64 {
+            let t = end - d * traffic::DAY_MS - m * 60_000;
+            let usual = 12_000_000.0 * (1.0 + 0.05 * ((d * 7 + m) % 5) as f64);
+            let v = if d == 0 { usual * today } else { usual };
+            rows.push((exporter(), t - t.rem_euclid(60_000), v as i64));
+        }
+    }
+    ExporterMinutes::new(rows)
+}
+
+#[test]
+fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
+    let end = 1_700_000_100_000;
+    let t = Thresholds::default();
+    let run_at = |m: &ExporterMinutes| {
+        kinds(&run(
+            &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: m },
+            end,
+            &t,
+        ))
+    };
+    assert_eq!(run_at(&week(end, 1.0)), vec![]);
+    assert_eq!(run_at(&week(end, 1.2)), vec![], "a 20 % busier day is inside the band");
+    assert_eq!(run_at(&week(end, 3.0)), vec![(Kind::TrafficAnomaly, None, None)]);
+    assert_eq!(run_at(&week(end, 0.0)), vec![(Kind::TrafficAnomaly, None, None)], "a silent exporter");
+    // Not on a step boundary: not checked; two days of history: no band.
+    let found = run(
+        &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &week(end, 3.0) },
+        end + 10_000,
+        &t,
+    );
+    assert_eq!(kinds(&found), vec![]);
+    let short = Thresholds { traffic_history_days: 2, ..Thresholds::default() };
+    let found = run(
+        &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &week(end, 3.0) },
+        end,
+        &short,
+    );
+    assert_eq!(kinds(&found), vec![]);
 }

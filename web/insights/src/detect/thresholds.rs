@@ -70,6 +70,25 @@ pub struct Thresholds {
     pub beacon_min_period_secs: f64,
     /// `beaconing`: destination ports whose clients poll by design.
     pub beacon_ignore_ports: Vec<u16>,
+    /// `traffic_anomaly`: the window compared with the same window on previous days,
+    /// seconds.
+    pub traffic_window_secs: i64,
+    /// `traffic_anomaly`: how often a window is checked, seconds.
+    pub traffic_step_secs: i64,
+    /// `traffic_anomaly`: how long before the round the window ends, seconds (the
+    /// last minutes' flows are still arriving).
+    pub traffic_lag_secs: i64,
+    /// `traffic_anomaly`: previous days read.
+    pub traffic_history_days: u32,
+    /// `traffic_anomaly`: at least this many of them with traffic in the window.
+    pub traffic_min_days: u8,
+    /// `traffic_anomaly`: half-width of the band in spreads.
+    pub traffic_band_k: f64,
+    /// `traffic_anomaly`: the spread is at least this share of the usual value.
+    pub traffic_min_spread: f64,
+    /// `traffic_anomaly`: exporters usually carrying fewer bytes in the window are
+    /// left out (a few flows more or less are no anomaly).
+    pub traffic_min_bytes: f64,
     /// Floods and reflection in a small network: a floor comes down to this share of
     /// the exporter's usual packets per second (`detect/network.rs`).
     pub network_floor_share: f64,
@@ -116,6 +135,14 @@ impl Default for Thresholds {
             beacon_max_jitter: 0.1,
             beacon_min_period_secs: 10.0,
             beacon_ignore_ports: vec![53, 123],
+            traffic_window_secs: 900,
+            traffic_step_secs: 300,
+            traffic_lag_secs: 180,
+            traffic_history_days: 7,
+            traffic_min_days: 3,
+            traffic_band_k: 4.0,
+            traffic_min_spread: 0.1,
+            traffic_min_bytes: 10e6,
             network_floor_share: 0.03,
             network_min_floor_ratio: 0.05,
             scaled_floor_min_sources: 10.0,
