@@ -19,7 +19,9 @@ use std::time::Duration;
 /// How far back each round re-evaluates windows, ms.
 pub const LOOKBACK_MS: i64 = 60_000;
 
-/// The history each chunk of windows reads the exporters' usual rates from, ms.
+/// The exporters' usual rates of a window are those of the clock hour before the one
+/// it ends in, ms: the same for the live rounds and a backtest, wherever their chunks
+/// of windows start.
 const NETWORK_HISTORY_MS: i64 = 3_600_000;
 
 /// Time between rounds.
@@ -35,6 +37,7 @@ pub async fn detect_range(
 ) -> crate::data::DataResult<Vec<Insight>> {
     let longest = t.longest_window_ms();
     let mut timeline = Timeline::default();
+    let mut sizes: std::collections::BTreeMap<i64, NetworkSize> = std::collections::BTreeMap::new();
     // A chunk of windows per query, so a long backtest never holds days of rows.
     const CHUNK_MS: i64 = 600_000;
     let first_end = (from_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS;
@@ -42,8 +45,6 @@ pub async fn detect_range(
     while chunk_start <= to_ms {
         let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
         let mut rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
-        let net =
-            NetworkSize::new(db.engine_network_pps(chunk_start - NETWORK_HISTORY_MS, chunk_start).await?);
         let beacons =
             db.engine_beacon_rows(chunk_start - t.beacon_window_secs.max(1) * 1000, chunk_end).await?;
         // The daily band's minutes, only when a window of the chunk is checked.
@@ -60,10 +61,16 @@ pub async fn detect_range(
         while end <= chunk_end {
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
             let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
+            let hour = end.div_euclid(NETWORK_HISTORY_MS) * NETWORK_HISTORY_MS;
+            if !sizes.contains_key(&hour) {
+                let rates = db.engine_network_pps(hour - NETWORK_HISTORY_MS, hour).await?;
+                sizes.insert(hour, NetworkSize::new(rates));
+            }
+            let unknown = NetworkSize::default();
             let ev = Evidence {
                 hosts: rows.get(lo..hi).unwrap_or_default(),
                 beacons: &beacons,
-                network: &net,
+                network: sizes.get(&hour).unwrap_or(&unknown),
                 traffic: &traffic,
             };
             for i in detect::run(&ev, end, t) {

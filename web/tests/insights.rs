@@ -343,3 +343,71 @@ fn a_damaged_model_leaves_the_detectors_working_and_says_why() {
         "{page}"
     );
 }
+
+/// Exfiltration, beaconing and a silent exporter, stored by the collector's store:
+/// the tracker's contact rows and the external-bytes features are written with the
+/// batches, and the backtest reports each with its hosts.
+#[test]
+fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wrote() {
+    let web = Web::start_with(|c| c.insights = false);
+    let now = now_ms();
+    let (implant, c2, insider, drop) =
+        (ip("10.9.0.7"), ip("203.0.113.66"), ip("10.9.0.8"), ip("198.51.100.9"));
+    let mut rows = Vec::new();
+    // Twelve check-ins a minute apart (± 2 s), each a new small TLS connection.
+    for i in 0..12i64 {
+        let t = now - 60_000 - (11 - i) * 60_000 + [0, 2_000, -1_000, 1_500][(i % 4) as usize];
+        rows.push(row("192.0.2.1", t, implant, c2, 6, 40_000 + i as u16, 443, 0x1b, 12));
+    }
+    // Five one-minute records of 60 MB each uploaded out of the network, ACKs back.
+    for m in 0..5i64 {
+        let end = now - 30_000 - m * 55_000;
+        let mut up = row("192.0.2.2", end, insider, drop, 6, 50_000, 443, 0x18, 40_000);
+        up.record.bytes = 60_000_000;
+        up.record.flow_start_ms = Some(end - 60_000);
+        let mut back = row("192.0.2.2", end, drop, insider, 6, 443, 50_000, 0x10, 20_000);
+        back.record.flow_start_ms = Some(end - 60_000);
+        rows.extend([up, back]);
+    }
+    rows.sort_by_key(|r| r.time_received_ms);
+    store(web.pg.url(), &rows);
+    let contacts: i64 =
+        web.pg.connect().unwrap().query_one("SELECT count(*) FROM host_beacons", &[]).unwrap().get(0);
+    assert!(contacts >= 4, "{contacts} contact rows");
+
+    // 192.0.2.3 carried 50 MB a minute at this time of day on each of the last three
+    // days and nothing today.
+    let mut history = Vec::new();
+    for d in 1..=3i64 {
+        for m in 0..40i64 {
+            let t = now - d * 86_400_000 - m * 60_000;
+            let mut r = row("192.0.2.3", t, ip("10.9.1.1"), ip("203.0.113.1"), 6, 40_000, 443, 0x1b, 35_000);
+            r.record.bytes = 50_000_000;
+            history.push(r);
+        }
+    }
+    history.sort_by_key(|r| r.time_received_ms);
+    store(web.pg.url(), &history);
+
+    let out = Command::new(BIN)
+        .args(["insights", "backtest", "--from", &(now - 900_000).to_string(), "--to", &now.to_string()])
+        .env("DATABASE_URL", web.pg.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let found = kinds(&serde_json::json!({ "insights": lines }));
+    let s = |a: IpAddr| Value::String(a.to_string());
+    assert_eq!(
+        found,
+        vec![
+            ("beaconing".into(), "192.0.2.1".into(), s(implant), s(c2)),
+            ("exfiltration".into(), "192.0.2.2".into(), s(insider), Value::Null),
+            ("traffic_anomaly".into(), "192.0.2.3".into(), Value::Null, Value::Null),
+        ],
+        "{lines:#?}"
+    );
+    let traffic = lines.iter().find(|l| l["kind"] == "traffic_anomaly").unwrap();
+    assert!(traffic["why"]["summary"].as_str().unwrap().contains("below its usual"), "{traffic:#}");
+}

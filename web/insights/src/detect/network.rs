@@ -10,10 +10,12 @@
 //! A lowered floor also asks for several distinct sources, the signature that tells a
 //! low-rate flood from one client retrying.
 //!
-//! "Usual" is the median of the exporter's per-minute packet rates over the hour
-//! before the window (the console reads them from `rollup_exporter_1m`): the median,
-//! so that a flood's own minutes do not raise the floor it is measured against. An
-//! exporter without that history keeps the configured floors.
+//! "Usual" is the median of the exporter's per-minute packet rates over the clock hour
+//! before the one the window ends in (the console reads them from
+//! `rollup_exporter_1m`): the median, so that a flood's own minutes do not raise the
+//! floor it is measured against, and a clock hour, so that the live rounds and a
+//! backtest measure a window against the same size. An exporter without that history
+//! keeps the configured floors.
 
 use super::Thresholds;
 use std::collections::BTreeMap;
