@@ -25,6 +25,7 @@ pub mod net;
 pub mod openapi;
 pub mod pages;
 pub mod params;
+pub mod pattern;
 mod security;
 pub mod simulations;
 pub mod snmp;

@@ -290,7 +290,27 @@ fn schemas() -> Value {
         ],
         &["id", "username", "role", "all_exporters", "disabled", "prefixes", "groups"],
     );
-    json!({
+    // Beyond the json! macro's recursion limit, added after it.
+    let pattern_point = obj(
+        &[
+            ("t", int("Slot start, Unix ms")),
+            ("bps", num("Average bits/s in the slot")),
+            ("usual_bps", nullable(num("Median of the same slot on the previous days"))),
+            ("low_bps", nullable(num("Lower edge of the usual band"))),
+            ("high_bps", nullable(num("Upper edge of the usual band"))),
+        ],
+        &["t", "bps"],
+    );
+    let pattern = obj(
+        &[
+            ("exporter", string("")),
+            ("step_seconds", int("Slot length (300)")),
+            ("days", int("Previous days the bands are built from, at most")),
+            ("points", array(r("PatternPoint"))),
+        ],
+        &["exporter", "step_seconds", "days", "points"],
+    );
+    let mut all = json!({
         "Error": obj(&[("error", string("What went wrong")), ("status", int("HTTP status")),
                         ("code", string("Machine-readable cause, where the operation documents codes"))], &["error"]),
         "Role": { "type": "string", "enum": ["viewer", "analyst", "operator", "admin"] },
@@ -387,7 +407,12 @@ fn schemas() -> Value {
                            ("limit", int("")), ("distinct", int("Values of the key among the matching flows")),
                            ("total", r("StatRow")), ("rows", array(r("StatRow")))],
                          &["from", "to", "key", "order", "limit", "distinct", "total", "rows"]),
-    })
+    });
+    if let Some(m) = all.as_object_mut() {
+        m.insert("PatternPoint".into(), pattern_point);
+        m.insert("Pattern".into(), pattern);
+    }
+    all
 }
 
 /// The OpenAPI document.
@@ -530,6 +555,22 @@ pub fn document() -> Value {
             params: ip,
             body: None,
             ok: (200, "The interfaces", Some(r("InterfaceList"))),
+            errors: &[400, 403, 404, 503],
+        },
+    );
+    add(
+        "/api/v1/exporters/{addr}/pattern",
+        "get",
+        "getExporterPattern",
+        Op {
+            summary: "The last 24 hours of an exporter against its usual band",
+            description: "5-minute slots; each slot's band is the same slot on the previous days (median and robust \
+                          spread, at least 3 days; INSIGHT_THRESHOLDS' traffic_* settings), the band traffic_anomaly \
+                          insights report leaving. 404 for an exporter outside the caller's scope.",
+            tag: "exporters",
+            params: vec![addr.clone()],
+            body: None,
+            ok: (200, "The pattern", Some(r("Pattern"))),
             errors: &[400, 403, 404, 503],
         },
     );

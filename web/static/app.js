@@ -19,6 +19,15 @@
   }
 
   function datasets(kind, points) {
+    if (kind === "pattern") {
+      // The band first (its upper edge filled down to the lower one), then the traffic.
+      return [
+        { label: "usual low", data: points.map(function (p) { return p.low_bps; }), yAxisID: "y", borderColor: "rgba(100,116,139,0.4)", borderWidth: 1, fill: false },
+        { label: "usual high", data: points.map(function (p) { return p.high_bps; }), yAxisID: "y", borderColor: "rgba(100,116,139,0.4)", borderWidth: 1, backgroundColor: "rgba(100,116,139,0.15)", fill: "-1" },
+        { label: "usual (median)", data: points.map(function (p) { return p.usual_bps; }), yAxisID: "y", borderColor: "#64748b", borderDash: [4, 4], borderWidth: 1, fill: false },
+        { label: "bits/s", data: points.map(function (p) { return p.bps; }), yAxisID: "y", borderColor: "#2563eb", fill: false }
+      ];
+    }
     if (kind === "interface") {
       return [
         { label: "in (bits/s)", data: points.map(function (p) { return p.in_bps; }), yAxisID: "y", borderColor: "#2563eb", backgroundColor: "rgba(37,99,235,0.15)", fill: true },
@@ -118,7 +127,7 @@
             elements: { point: { radius: 0 }, line: { tension: 0.2, borderWidth: 2 } },
             scales: {
               y: { beginAtZero: true, position: "left", ticks: { callback: function (v) { return fmt(v, BPS); } } },
-              y1: { display: kind !== "interface", beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, ticks: { callback: function (v) { return fmt(v, PPS); } } }
+              y1: { display: kind !== "interface" && kind !== "pattern", beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, ticks: { callback: function (v) { return fmt(v, PPS); } } }
             },
             plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + fmt(c.parsed.y, c.dataset.yAxisID === "y1" ? PPS : BPS); } } } }
           }

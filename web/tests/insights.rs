@@ -410,4 +410,23 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     );
     let traffic = lines.iter().find(|l| l["kind"] == "traffic_anomaly").unwrap();
     assert!(traffic["why"]["summary"].as_str().unwrap().contains("below its usual"), "{traffic:#}");
+
+    // The exporter's pattern: today's silent slots against the band of the same slots
+    // on the three days before (50 MB a minute: 6.67 Mbit/s).
+    let admin = web.login(ADMIN, ADMIN_PW);
+    let p = web.json("/api/v1/exporters/192.0.2.3/pattern", &admin);
+    let points = p["points"].as_array().unwrap();
+    assert_eq!((points.len(), p["step_seconds"].as_i64()), (288, Some(300)));
+    let banded: Vec<&Value> = points.iter().filter(|p| !p["usual_bps"].is_null()).collect();
+    assert!(banded.len() >= 6, "{} slots with a band", banded.len());
+    for b in &banded {
+        assert_eq!(b["bps"].as_f64(), Some(0.0));
+        assert!(b["low_bps"].as_f64().unwrap() > 0.0, "{b}");
+    }
+    assert!(
+        banded.iter().any(|b| (b["usual_bps"].as_f64().unwrap() - 6_666_666.7).abs() < 1.0),
+        "{banded:?}"
+    );
+    let r = web.api("GET", "/api/v1/exporters/not-an-address/pattern", Cred::Session(&admin), None);
+    assert_eq!(r.status, Status::NotFound);
 }

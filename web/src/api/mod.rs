@@ -56,6 +56,7 @@ pub fn routes() -> Vec<Route> {
         top_as,
         exporters,
         exporter,
+        exporter_pattern,
         interfaces,
         interface_traffic,
         flows,
@@ -192,6 +193,17 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str) -> JsonResult {
     let mut e = app.db.exporter(auth.scope(), ip).await?.ok_or(AppError::NotFound)?;
     app.snmp.fill_identity(&app.mibs, std::slice::from_mut(&mut e));
     to_json(&e)
+}
+
+#[get("/exporters/<addr>/pattern")]
+async fn exporter_pattern(auth: Auth, app: &State<App>, addr: &str) -> JsonResult {
+    auth.require(Permission::ViewDashboards)?;
+    let ip = parse_exporter(addr)?;
+    if !auth.scope().allows(ip) {
+        return Err(AppError::NotFound);
+    }
+    let now = crate::data::insights::unix_ms(time::OffsetDateTime::now_utc());
+    to_json(&crate::pattern::exporter_pattern(&app.db, ip, now, &app.cfg.insight_thresholds).await?)
 }
 
 #[get("/exporters/<addr>/interfaces?<q..>")]

@@ -240,6 +240,31 @@ impl Db {
         Ok(out)
     }
 
+    /// Bytes of one exporter per `slot_ms` slot (slot start, Unix ms) in
+    /// `[from_ms, to_ms)`, from `rollup_exporter_1m`. The caller checks the scope.
+    pub async fn exporter_slots(
+        &self,
+        exporter: IpAddr,
+        from_ms: i64,
+        to_ms: i64,
+        slot_ms: i64,
+    ) -> DataResult<std::collections::BTreeMap<i64, i64>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT (floor(extract(epoch FROM bucket) * 1000 / $4::float8) * $4::float8)::int8 AS slot, \
+                        sum(bytes)::int8 FROM rollup_exporter_1m \
+                 WHERE exporter = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1",
+                &[&exporter, &at_ms(from_ms), &at_ms(to_ms), &(slot_ms as f64)],
+            )
+            .await?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in rows {
+            out.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?);
+        }
+        Ok(out)
+    }
+
     /// Engine only: each exporter's usual packets per second before `to_ms`, the median
     /// of its per-minute rates (`rollup_exporter_1m`, sampling-corrected) in
     /// `[from_ms, to_ms)` (`flowvision_insights::detect::NetworkSize`).

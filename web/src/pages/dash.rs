@@ -421,6 +421,7 @@ async fn exporter(auth: Auth, app: &State<App>, addr: &str, q: DashParams) -> Ap
             }
             (chart("chart-traffic", "traffic", &api, "Traffic of this exporter"))
             (chart("chart-top-interfaces", "top-interfaces", &top_ifs, "Top interfaces (average bits/s in and out)"))
+            (chart("chart-pattern", "pattern", &format!("/api/v1/exporters/{ip}/pattern"), "Last 24 hours against the usual band (the same time on the previous days)"))
             div.grid2 {
                 section {
                     h2 { "Interfaces" }
