@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run --release -p flowvision-bench --bin ingest -- [--quick] [--rates 50000,100000]
 //!     [--nfacctd-rates 25000,50000] [--step-secs 60] [--repeats 2] [--protocols v5,ipfix]
-//!     [--peers flowvision,nfacctd,flowvision+relay] [--hold-for-profile RATE:SECS]
+//!     [--peers flowvision,nfacctd,flowvision+relay,flowvision-noinsights]
+//!     [--hold-for-profile RATE:SECS]
 //! ```
 //!
 //! `flowvision+relay` is the same collector with one raw forwarding rule (`any`: every
@@ -89,6 +90,10 @@ enum PeerKind {
     FlowVision,
     /// The collector with a raw forwarding rule relaying every datagram.
     FlowVisionRelay,
+    /// The collector without the insights' ingest work (`FEATURE_HOSTS=0`,
+    /// `BEACON_PAIRS=0`): with `flowvision` in the same run, what the features and the
+    /// beacon tracker cost (issue 13's goal: under 10 % of ingest).
+    FlowVisionNoInsights,
     Nfacctd,
 }
 
@@ -97,6 +102,7 @@ impl PeerKind {
         match self {
             PeerKind::FlowVision => "flowvision",
             PeerKind::FlowVisionRelay => "flowvision+relay",
+            PeerKind::FlowVisionNoInsights => "flowvision-noinsights",
             PeerKind::Nfacctd => "nfacctd",
         }
     }
@@ -105,6 +111,7 @@ impl PeerKind {
         match self {
             PeerKind::FlowVision => "flowvision",
             PeerKind::FlowVisionRelay => "flowvision_relay",
+            PeerKind::FlowVisionNoInsights => "flowvision_noinsights",
             PeerKind::Nfacctd => "nfacctd",
         }
     }
@@ -134,7 +141,8 @@ struct Cli {
     /// Export protocols, in order: v5, ipfix [v5,ipfix].
     #[arg(long, value_name = "P,...", value_delimiter = ',', value_parser = parse_protocol)]
     protocols: Vec<Protocol>,
-    /// Peers, in order: flowvision, flowvision+relay, nfacctd [flowvision,nfacctd].
+    /// Peers, in order: flowvision, flowvision+relay, flowvision-noinsights, nfacctd
+    /// [flowvision,nfacctd].
     #[arg(long, value_name = "PEER,...", value_delimiter = ',', value_parser = parse_peer)]
     peers: Vec<PeerKind>,
     /// After the rising steps, one more FlowVision step at RATE for SECS, printing the
@@ -147,8 +155,11 @@ fn parse_peer(s: &str) -> Result<PeerKind, String> {
     match s.trim() {
         "flowvision" => Ok(PeerKind::FlowVision),
         "flowvision+relay" => Ok(PeerKind::FlowVisionRelay),
+        "flowvision-noinsights" => Ok(PeerKind::FlowVisionNoInsights),
         "nfacctd" => Ok(PeerKind::Nfacctd),
-        other => Err(format!("unknown peer {other}: flowvision, flowvision+relay or nfacctd")),
+        other => Err(format!(
+            "unknown peer {other}: flowvision, flowvision+relay, flowvision-noinsights or nfacctd"
+        )),
     }
 }
 
@@ -248,6 +259,9 @@ fn main() -> Result<()> {
                     let mut p = Peer::start_flowvision(&collector_bin, &pg, &db, PeerKind::FlowVisionRelay)?;
                     p.add_relay(&collector_bin, &pg, &db)?;
                     p
+                }
+                PeerKind::FlowVisionNoInsights => {
+                    Peer::start_flowvision(&collector_bin, &pg, &db, PeerKind::FlowVisionNoInsights)?
                 }
                 PeerKind::Nfacctd => Peer::start_nfacctd(&pg, &db)?,
             };
@@ -895,8 +909,13 @@ impl Peer {
         let ipfix_port = free_udp_port()?;
         let log = dir.path().join("collector.log");
         let out = File::create(&log)?;
+        // The defaults, explicitly, so a changed default cannot make the two peers equal.
+        let (feature_hosts, beacon_pairs) =
+            if kind == PeerKind::FlowVisionNoInsights { ("0", "0") } else { ("16", "250000") };
         let child = Command::new(bin)
             .arg("run")
+            .env("FEATURE_HOSTS", feature_hosts)
+            .env("BEACON_PAIRS", beacon_pairs)
             .env("DATABASE_URL", pg.url(db))
             .env("NETFLOW_PORT", port.to_string())
             .env("SFLOW_PORT", free_udp_port()?.to_string())
@@ -1063,7 +1082,7 @@ impl Peer {
     /// Flows stored so far (cheap enough to poll).
     fn stored(&mut self) -> Result<u64> {
         match self.kind {
-            PeerKind::FlowVision | PeerKind::FlowVisionRelay => {
+            PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => {
                 let m = scrape(self.metrics.ok_or_else(|| anyhow!("no metrics"))?)?;
                 Ok(m.get("flowvision_store_rows_stored_total").copied().unwrap_or(0))
             }
@@ -1123,7 +1142,7 @@ impl Peer {
 
     fn stop(&mut self) {
         let sig = match self.kind {
-            PeerKind::FlowVision | PeerKind::FlowVisionRelay => Signal::SIGTERM,
+            PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => Signal::SIGTERM,
             PeerKind::Nfacctd => Signal::SIGINT,
         };
         stop_child(&mut self.child, sig, Duration::from_secs(60));
@@ -1215,7 +1234,7 @@ impl StepResult {
     /// twice are reported (`duplicates`) but do not fail it.
     fn kept_up(&self, kind: PeerKind) -> bool {
         match kind {
-            PeerKind::FlowVision | PeerKind::FlowVisionRelay => {
+            PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => {
                 self.lossless() && self.spooled.unwrap_or(0) == 0 && self.drained_s <= 5.0
             }
             PeerKind::Nfacctd => self.nothing_missing(),
@@ -1329,17 +1348,17 @@ fn run_step(
     let flushed = sender.flush(pool);
     // The collector's counter includes the flush rows; nfacctd's query excludes them.
     let expect = match peer.kind {
-        PeerKind::FlowVision | PeerKind::FlowVisionRelay => sent.flows + flushed,
+        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => sent.flows + flushed,
         PeerKind::Nfacctd => sent.flows,
     };
     // Drain: until everything sent is stored, or nothing more arrives for a while.
     let t = Instant::now();
     let quiet = match peer.kind {
-        PeerKind::FlowVision | PeerKind::FlowVisionRelay => Duration::from_secs(5),
+        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => Duration::from_secs(5),
         PeerKind::Nfacctd => Duration::from_secs(2 * NFACCTD_REFRESH_S + 5),
     };
     let poll = match peer.kind {
-        PeerKind::FlowVision | PeerKind::FlowVisionRelay => Duration::from_millis(250),
+        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => Duration::from_millis(250),
         PeerKind::Nfacctd => Duration::from_secs(1),
     };
     let mut last = stored0;
@@ -1507,6 +1526,15 @@ fn report(opts: &Options, results: &[Outcome]) -> String {
                  (cost {:.1} % of ingest throughput)",
                 b / a,
                 (1.0 - b / a) * 100.0
+            );
+        }
+        if let (Some(a), Some(b)) = (top.get(&PeerKind::FlowVision), top.get(&PeerKind::FlowVisionNoInsights)) {
+            let _ = writeln!(
+                s,
+                "insights at ingest: highest sustained rate with the features and beacon tracker / without: {:.3} \
+                 (cost {:.1} % of ingest throughput; compare the per-step CPU and WAL per flow above)",
+                a / b,
+                (1.0 - a / b) * 100.0
             );
         }
         for c in of_protocol.iter().filter_map(|o| o.ceiling.as_ref()) {
