@@ -272,6 +272,7 @@ pub async fn score_minute(
                 start_ms: minute,
                 end_ms: minute + MINUTE_MS,
                 exporter,
+                interface: None,
                 source: outbound.then_some(host),
                 target: (!outbound).then_some(host),
                 detector: detector.clone(),

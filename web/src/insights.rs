@@ -52,6 +52,7 @@ pub async fn detect_range(
         let traffic = if chunk_end.div_euclid(step) > (chunk_start - 1).div_euclid(step) {
             let ranges = ExporterMinutes::ranges(chunk_start, chunk_end, t);
             ExporterMinutes::new(db.engine_exporter_minutes(&ranges).await?)
+                .with_interfaces(db.engine_interface_minutes(&ranges).await?)
         } else {
             ExporterMinutes::default()
         };

@@ -304,6 +304,7 @@ fn schemas() -> Value {
     let pattern = obj(
         &[
             ("exporter", string("")),
+            ("interface", nullable(int("The interface (ifIndex; in plus out), null for the exporter's total"))),
             ("step_seconds", int("Slot length (300)")),
             ("days", int("Previous days the bands are built from, at most")),
             ("points", array(r("PatternPoint"))),
@@ -569,6 +570,22 @@ pub fn document() -> Value {
                           insights report leaving. 404 for an exporter outside the caller's scope.",
             tag: "exporters",
             params: vec![addr.clone()],
+            body: None,
+            ok: (200, "The pattern", Some(r("Pattern"))),
+            errors: &[400, 403, 404, 503],
+        },
+    );
+    add(
+        "/api/v1/exporters/{addr}/interfaces/{ifindex}/pattern",
+        "get",
+        "getInterfacePattern",
+        Op {
+            summary: "The last 24 hours of an interface against its usual band",
+            description: "As the exporter's pattern, for the interface's bytes in plus out (the volume an interface's \
+                          traffic_anomaly insight compares). 404 for an exporter outside the caller's scope or \
+                          ifIndex 0.",
+            tag: "exporters",
+            params: vec![addr.clone(), ifindex.clone()],
             body: None,
             ok: (200, "The pattern", Some(r("Pattern"))),
             errors: &[400, 403, 404, 503],

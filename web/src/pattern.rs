@@ -1,5 +1,5 @@
-//! Traffic patterns: an exporter's last 24 hours in 5-minute slots, each against its
-//! usual band, the same slot on the previous days (`flowvision_insights::detect::band`,
+//! Traffic patterns: an exporter's or an interface's last 24 hours in 5-minute slots,
+//! each against its usual band, the same slot on the previous days (`flowvision_insights::detect::band`,
 //! the band `traffic_anomaly` reports leaving). What an operator looks at to see
 //! whether tonight is quieter than usual or this morning's peak came early.
 
@@ -30,11 +30,14 @@ pub struct PatternPoint {
     pub high_bps: Option<f64>,
 }
 
-/// An exporter's pattern.
+/// An exporter's or an interface's pattern.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Pattern {
     /// The exporter.
     pub exporter: String,
+    /// The interface (ifIndex; its traffic in plus out, as `traffic_anomaly` counts
+    /// it), or `None` for the exporter's total.
+    pub interface: Option<u32>,
     /// Slot length, seconds.
     pub step_seconds: i64,
     /// Previous days the bands are built from (at most).
@@ -43,14 +46,22 @@ pub struct Pattern {
     pub points: Vec<PatternPoint>,
 }
 
-/// The pattern of `exporter` (the caller checked its scope) up to `now_ms`.
-pub async fn exporter_pattern(db: &Db, exporter: IpAddr, now_ms: i64, t: &Thresholds) -> DataResult<Pattern> {
+/// The pattern of `exporter`, or of one of its interfaces, (the caller checked its
+/// scope) up to `now_ms`.
+pub async fn exporter_pattern(
+    db: &Db,
+    exporter: IpAddr,
+    interface: Option<u32>,
+    now_ms: i64,
+    t: &Thresholds,
+) -> DataResult<Pattern> {
     let days = t.traffic_history_days.clamp(1, 28);
     let end = now_ms.div_euclid(SLOT_MS) * SLOT_MS;
     let start = end - SLOTS * SLOT_MS;
-    let slots = db.exporter_slots(exporter, start - i64::from(days) * DAY_MS, end, SLOT_MS).await?;
+    let slots = db.exporter_slots(exporter, interface, start - i64::from(days) * DAY_MS, end, SLOT_MS).await?;
     Ok(Pattern {
         exporter: exporter.to_string(),
+        interface,
         step_seconds: SLOT_MS / 1000,
         days,
         points: points(&slots, start, end, days, t),

@@ -386,6 +386,22 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
             history.push(r);
         }
     }
+    // 192.0.2.4 carried as much, 45 MB a minute from its interface 1 and 5 MB from
+    // interface 2 on the last three days, all 50 from interface 2 today (its primary
+    // link failed over): the exporter's total is as usual, both interfaces are not.
+    for d in 0..=3i64 {
+        for m in 0..40i64 {
+            let t = now - d * 86_400_000 - m * 60_000;
+            let shares: &[(u32, u64)] = if d == 0 { &[(2, 50_000_000)] } else { &[(1, 45_000_000), (2, 5_000_000)] };
+            for &(interface, bytes) in shares {
+                let mut r = row("192.0.2.4", t, ip("203.0.113.2"), ip("10.9.2.1"), 6, 443, 40_000, 0x1b, 35_000);
+                r.record.bytes = bytes;
+                r.record.in_if = interface;
+                r.record.out_if = 3;
+                history.push(r);
+            }
+        }
+    }
     history.sort_by_key(|r| r.time_received_ms);
     store(web.pg.url(), &history);
 
@@ -405,9 +421,19 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
             ("beaconing".into(), "192.0.2.1".into(), s(implant), s(c2)),
             ("exfiltration".into(), "192.0.2.2".into(), s(insider), Value::Null),
             ("traffic_anomaly".into(), "192.0.2.3".into(), Value::Null, Value::Null),
+            ("traffic_anomaly".into(), "192.0.2.4".into(), Value::Null, Value::Null),
+            ("traffic_anomaly".into(), "192.0.2.4".into(), Value::Null, Value::Null),
         ],
         "{lines:#?}"
     );
+    let mut moved: Vec<(Value, bool)> = lines
+        .iter()
+        .filter(|l| l["exporter"] == "192.0.2.4")
+        .map(|l| (l["interface"].clone(), l["why"]["summary"].as_str().unwrap().contains("below its usual")))
+        .collect();
+    moved.sort_by_key(|(i, _)| i.as_i64());
+    assert_eq!(moved, vec![(Value::from(1), true), (Value::from(2), false)], "{lines:#?}");
+    assert!(lines.iter().filter(|l| l["exporter"] != "192.0.2.4").all(|l| l["interface"].is_null()));
     let traffic = lines.iter().find(|l| l["kind"] == "traffic_anomaly").unwrap();
     assert!(traffic["why"]["summary"].as_str().unwrap().contains("below its usual"), "{traffic:#}");
 
@@ -428,5 +454,29 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
         "{banded:?}"
     );
     let r = web.api("GET", "/api/v1/exporters/not-an-address/pattern", Cred::Session(&admin), None);
+    assert_eq!(r.status, Status::NotFound);
+
+    // The failed-over interface's pattern: its bytes both ways (45 MB a minute in on
+    // it) on the previous days, none today.
+    let p = web.json("/api/v1/exporters/192.0.2.4/interfaces/1/pattern", &admin);
+    assert_eq!(p["interface"].as_i64(), Some(1));
+    let points = p["points"].as_array().unwrap();
+    let banded: Vec<&Value> = points.iter().filter(|p| !p["usual_bps"].is_null()).collect();
+    assert!(banded.len() >= 6, "{} slots with a band", banded.len());
+    assert!(banded.iter().all(|b| b["bps"].as_f64() == Some(0.0)), "{banded:?}");
+    assert!(banded.iter().any(|b| (b["usual_bps"].as_f64().unwrap() - 6_000_000.0).abs() < 1.0), "{banded:?}");
+    // Interface 3 carried the same out, every day: today is inside its band.
+    let p = web.json("/api/v1/exporters/192.0.2.4/interfaces/3/pattern", &admin);
+    let today: Vec<&Value> = p["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["usual_bps"].is_null() && p["bps"].as_f64() > Some(0.0))
+        .collect();
+    assert!(
+        today.iter().any(|b| b["bps"].as_f64() >= b["low_bps"].as_f64() && b["bps"].as_f64() <= b["high_bps"].as_f64()),
+        "{today:?}"
+    );
+    let r = web.api("GET", "/api/v1/exporters/192.0.2.4/interfaces/0/pattern", Cred::Session(&admin), None);
     assert_eq!(r.status, Status::NotFound);
 }

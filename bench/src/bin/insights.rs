@@ -13,10 +13,13 @@
 //! - **attack runs**, one per seed (`--seeds`, default 101-105: not the seeds of the
 //!   tests): `--attack-hours` of diurnal background from mixed exporters with one
 //!   anomaly of each simulated kind, at staggered times on different exporters;
-//! - **a clean run**: `--clean-days` of background with the simulator's benign bursts
+//! - **a week run** (`--clean-days`, 7): background with the simulator's benign bursts
 //!   (a nightly backup, a daily speed test and bulk download, a new popular service
-//!   on the third day); every insight is a false positive, reported per 1,000
-//!   internal hosts per day.
+//!   on the third day) and, once the exporters have days of history, the two events
+//!   only a seasonal baseline finds: an uplink that fails over to its neighbour on the
+//!   fifth day and an exporter whose export stops for 45 minutes on the sixth
+//!   (`link_failure`, `export_outage`, both for `traffic_anomaly`). Every insight that
+//!   matches neither is a false positive, reported per 1,000 internal hosts per day.
 //!
 //! Attack runs carry one benign burst of each kind too. An insight about a benign
 //! burst (one of its hosts, overlapping its window) is reported on its own line:
@@ -161,9 +164,12 @@ fn attacks(seed: u64, hours: u32) -> String {
     out
 }
 
-/// The clean run's benign bursts: every night a backup, every day a speed test and a
-/// bulk download, and a service that becomes popular on the third day and stays.
-fn benign_bursts(days: u32) -> String {
+/// The week run's events: every night a backup, every day a speed test and a bulk
+/// download, a service that becomes popular on the third day and stays (all benign);
+/// on the fifth day uplink 1 of a NetFlow v9 exporter fails for an hour (its traffic
+/// takes uplink 2), on the sixth the sampled NetFlow v5 exporter's export stops for 45
+/// minutes (both for `traffic_anomaly`, which needs 3 days of history).
+fn week_events(days: u32) -> String {
     let mut out = String::new();
     let mut push = |kind: &str, start_h: f64, duration: &str, exporter: u32| {
         out.push_str(&format!(
@@ -172,6 +178,12 @@ fn benign_bursts(days: u32) -> String {
             exporter as usize % EXPORTER_COUNT
         ));
     };
+    if days >= 5 {
+        push("link_failure", 4.0 * 24.0 + 10.0, "1h", 1);
+    }
+    if days >= 6 {
+        push("export_outage", 5.0 * 24.0 + 14.0, "45m", 4);
+    }
     for d in 0..days {
         let day = f64::from(d) * 24.0;
         push("backup", day + 2.0, "1h", d);
@@ -391,6 +403,7 @@ fn family(kind: &str) -> &str {
     match kind {
         "syn_flood" | "udp_flood" | "icmp_flood" | "udp_amplification" => "flood",
         "port_scan" | "host_sweep" => "recon",
+        "traffic_anomaly" | "export_outage" | "link_failure" => "traffic",
         other => other,
     }
 }
@@ -410,11 +423,15 @@ fn involves(l: &Label, a: IpAddr) -> bool {
         || in_prefixes(&i.source_prefixes)
 }
 
-/// Whether the insight is about the label's hosts during its window, whatever its kind.
+/// Whether the insight is about the label's hosts during its window, whatever its kind;
+/// for an event of the exporter itself (an outage, a failed link), whether it is about
+/// that exporter and no host.
 fn about(i: &Insight, l: &Label) -> bool {
-    i.start_ms < l.end_ms + LABEL_SLACK_MS
-        && i.end_ms > l.start_ms
-        && i.source.into_iter().chain(i.target).any(|a| involves(l, a))
+    let overlaps = i.start_ms < l.end_ms + LABEL_SLACK_MS && i.end_ms > l.start_ms;
+    if family(&label_kind(l)) == "traffic" {
+        return overlaps && i.exporter == l.exporter && i.source.is_none() && i.target.is_none();
+    }
+    overlaps && i.source.into_iter().chain(i.target).any(|a| involves(l, a))
 }
 
 /// The insights about benign bursts, as report lines.
@@ -441,8 +458,12 @@ fn matches(i: &Insight, l: &Label) -> bool {
 }
 
 /// When an insight first fired: the end of its first window, or for `beaconing`
-/// (whose start is the first contact) the contact that reached the rule's count.
+/// (whose start is the first contact) the contact that reached the rule's count, or for
+/// `traffic_anomaly` (whose window ends `traffic_lag_secs` before the check) the check.
 fn fired_ms(i: &Insight, t: &Thresholds) -> i64 {
+    if family(i.kind.as_str()) == "traffic" {
+        return i.start_ms + t.traffic_window_secs.max(60) * 1000 + t.traffic_lag_secs.max(0) * 1000;
+    }
     if i.kind.as_str() == "beaconing" {
         let period_s = i.why.observed.iter().find(|o| o.feature == "period_s").map_or(0.0, |o| o.value);
         let contacts = (t.beacon_min_contacts - 1.0).max(0.0);
@@ -476,6 +497,32 @@ struct Precision {
     matched: u64,
 }
 
+/// Recall and delay per kind of `r`'s attack labels; a label no insight found is a
+/// line in `unmatched`.
+fn score_labels(
+    run: &str,
+    r: &RunResult,
+    t: &Thresholds,
+    recall: &mut BTreeMap<String, KindScore>,
+    unmatched: &mut Vec<String>,
+) {
+    for l in r.labels.iter().filter(|l| !l.benign) {
+        let kind = label_kind(l);
+        let score = recall.entry(kind.clone()).or_default();
+        score.labels += 1;
+        let sampled = matches!(l.protocol, Protocol::NetflowV5 | Protocol::SflowV5);
+        score.sampled_labels += u64::from(sampled);
+        let first = r.insights.iter().filter(|i| matches(i, l)).map(|i| fired_ms(i, t)).min();
+        if let Some(fired) = first {
+            score.found += 1;
+            score.sampled_found += u64::from(sampled);
+            score.delays_ms.push((fired - l.start_ms).max(0) + ENGINE_ROUND_MS);
+        } else {
+            unmatched.push(format!("{run}: {kind} on {} ({}) at {} not found", l.exporter, l.protocol.as_str(), l.start));
+        }
+    }
+}
+
 fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     if sorted.is_empty() {
         return None;
@@ -486,6 +533,10 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // Checked now rather than after the runs, whose results would be lost.
+    if let Some(b) = args.web_binary.as_ref().filter(|b| !b.is_file()) {
+        bail!("--web-binary {}: no such file (build it: cargo build --release -p flowvision-web)", b.display());
+    }
     let thresholds = Thresholds::default();
     let now = flowvision_collector::clock::now_ms();
     println!(
@@ -552,26 +603,7 @@ fn main() -> Result<()> {
         detect_cpu += r.detect_cpu_s;
         benign_labels += r.labels.iter().filter(|l| l.benign).count();
         benign_hits.extend(benign_reported(&format!("seed {seed}"), &r));
-        for l in r.labels.iter().filter(|l| !l.benign) {
-            let kind = label_kind(l);
-            let score = recall.entry(kind.clone()).or_default();
-            score.labels += 1;
-            let sampled = matches!(l.protocol, Protocol::NetflowV5 | Protocol::SflowV5);
-            score.sampled_labels += u64::from(sampled);
-            let first = r.insights.iter().filter(|i| matches(i, l)).map(|i| fired_ms(i, &thresholds)).min();
-            if let Some(fired) = first {
-                score.found += 1;
-                score.sampled_found += u64::from(sampled);
-                score.delays_ms.push((fired - l.start_ms).max(0) + ENGINE_ROUND_MS);
-            } else {
-                unmatched.push(format!(
-                    "seed {seed}: {kind} on {} ({}) at {} not found",
-                    l.exporter,
-                    l.protocol.as_str(),
-                    l.start
-                ));
-            }
-        }
+        score_labels(&format!("seed {seed}"), &r, &thresholds, &mut recall, &mut unmatched);
         for i in &r.insights {
             let p = precision.entry(i.kind.as_str().to_string()).or_default();
             p.insights += 1;
@@ -600,7 +632,7 @@ fn main() -> Result<()> {
             args.clean_rate,
             f64::from(args.clean_days) * 24.0,
             args.hosts,
-            &benign_bursts(args.clean_days),
+            &week_events(args.clean_days),
         );
         // The model learns from the first five sevenths (five days of a week), the rest is
         // scored: what an appliance trained on last week would report this week.
@@ -632,24 +664,39 @@ fn main() -> Result<()> {
         benign_hits.extend(benign_reported("clean", &r));
         flows += r.flows;
         detect_cpu += r.detect_cpu_s;
-        let days = (r.range.1 - r.range.0) as f64 / DAY_MS as f64;
-        let per_k = r.insights.len() as f64 / (f64::from(args.hosts) / 1000.0) / days.max(1e-9);
+        // The outages' labels count like the attack runs'; every other insight is a
+        // false positive (traffic_anomaly's precision is the week's).
+        score_labels("week", &r, &thresholds, &mut recall, &mut unmatched);
+        let mut false_positives = 0usize;
         for i in &r.insights {
+            let matched = r.labels.iter().any(|l| matches(i, l));
+            if matched || family(i.kind.as_str()) == "traffic" {
+                let p = precision.entry(i.kind.as_str().to_string()).or_default();
+                p.insights += 1;
+                p.matched += u64::from(matched);
+            }
+            if matched {
+                continue;
+            }
+            false_positives += 1;
             println!(
-                "  clean-run insight: {} on {} source {:?} target {:?} at {}: {}",
+                "  week-run false positive: {} on {}{} source {:?} target {:?} at {}: {}",
                 i.kind.as_str(),
                 i.exporter,
+                i.interface.map_or(String::new(), |n| format!(" interface {n}")),
                 i.source,
                 i.target,
                 i.start_ms,
                 i.why.summary
             );
         }
-        clean = Some((r.insights.len(), days, per_k));
+        let days = (r.range.1 - r.range.0) as f64 / DAY_MS as f64;
+        let per_k = false_positives as f64 / (f64::from(args.hosts) / 1000.0) / days.max(1e-9);
+        clean = Some((false_positives, days, per_k));
     }
 
     println!(
-        "\nrecall per simulated kind (label matched by an insight of its family, same host, overlapping):"
+        "\nrecall per simulated kind (label matched by an insight of its family, same host (outages: same exporter), overlapping; export_outage and link_failure from the week run):"
     );
     println!(
         "{:<20} {:>7} {:>6} {:>7} {:>12} {:>12} {:>16} {:>16}",
@@ -671,7 +718,7 @@ fn main() -> Result<()> {
             format!("{} of {}", s.sampled_found, s.sampled_labels)
         );
     }
-    println!("\nprecision per insight kind (attack runs):");
+    println!("\nprecision per insight kind (attack runs; traffic_anomaly from the week run):");
     for (kind, p) in &precision {
         println!(
             "{kind:<20} {:>7} insights, {:>6} matched a label, precision {:.2}",
@@ -688,7 +735,7 @@ fn main() -> Result<()> {
         println!("  {b}");
     }
     if let Some((n, days, per_k)) = clean {
-        println!("\nclean run: {n} insights over {days:.1} days and {} hosts = {per_k:.2} false positives per 1,000 hosts per day", args.hosts);
+        println!("\nweek run: {n} insights matching no label over {days:.1} days and {} hosts = {per_k:.2} false positives per 1,000 hosts per day", args.hosts);
     }
     println!(
         "\ndetectors: {detect_cpu:.1} CPU-s for {flows} flows = {:.2} CPU-s per 1M flows",

@@ -218,6 +218,8 @@ pub struct AnomalySpec {
     pub period: Option<String>,
     /// Beaconing: jitter as a share of the period.
     pub jitter: Option<f64>,
+    /// Link failure: the ifIndex that fails (default 1, the first uplink).
+    pub interface: Option<u32>,
 }
 
 impl AnomalySpec {
@@ -242,6 +244,7 @@ impl Default for AnomalySpec {
             bytes: None,
             period: None,
             jitter: None,
+            interface: None,
         }
     }
 }
@@ -534,6 +537,9 @@ impl Scenario {
                 Some(e) => return invalid(format!("anomaly {}: no exporter {e}", a.kind.as_str())),
                 None => (seed.wrapping_add(i as u64 * 7919) % exporters.len() as u64) as usize,
             };
+            if a.interface == Some(0) {
+                return invalid(format!("anomaly {}: interface 0 is no interface", a.kind.as_str()));
+            }
             anomalies.push(AnomalyPlan { spec: a.clone(), start_ms: start, end_ms: start + len, exporter });
         }
         Ok(Plan {

@@ -17,7 +17,8 @@
 //! scenario give the same datagrams byte for byte.
 
 use crate::anomaly::labels::Label;
-use crate::anomaly::{Accumulator, Injector};
+use crate::anomaly::outage::Fate;
+use crate::anomaly::{Accumulator, AnomalyKind, Injector};
 use crate::error::SimError;
 use crate::exporter::{Exporter, ExporterStats, Sink, Timeline};
 use crate::rng::Rng;
@@ -151,6 +152,11 @@ impl Simulation {
             e.restart_due(t0, &mut self.timeline, sink)?;
         }
 
+        // Export outages and link failures change the background of their exporter.
+        let outages = self.injectors.iter().any(|i| {
+            matches!(i.common().plan.spec.kind, AnomalyKind::ExportOutage | AnomalyKind::LinkFailure)
+                && i.common().overlap(sim0, sim1 + 1).is_some()
+        });
         let load = self.plan.diurnal.load(sim0);
         let n = self.due.take(self.plan.rate * load * tick as f64 / 1e9);
         let mut made = 0u64;
@@ -173,7 +179,27 @@ impl Simulation {
                 &mut self.scratch,
             );
             made += k.max(1) as u64;
-            for rec in self.scratch.drain(..) {
+            for mut rec in self.scratch.drain(..) {
+                if outages {
+                    let mut lost = false;
+                    for (inj, counts) in self.injectors.iter_mut().zip(self.anomaly_counts.iter_mut()) {
+                        if inj.common().plan.exporter != ei {
+                            continue;
+                        }
+                        let Some(o) = inj.outage() else { continue };
+                        match o.reroute(now_ms, &exporter.plan.site, &mut rec) {
+                            Fate::Untouched => continue,
+                            Fate::Lost => lost = true,
+                            Fate::Rerouted => {}
+                        }
+                        counts.0 += 1;
+                        counts.1 += rec.bytes;
+                        counts.2 += rec.packets;
+                    }
+                    if lost {
+                        continue;
+                    }
+                }
                 if exporter.push(rec, vt, &mut self.timeline, sink)?.is_some() {
                     self.flows += 1;
                 }

@@ -220,6 +220,7 @@ fn labels_line_up_with_the_decoded_traffic() {
             | AnomalyKind::NewService => {
                 panic!("no benign burst in this run")
             }
+            AnomalyKind::ExportOutage | AnomalyKind::LinkFailure => panic!("no outage in this run"),
         }
         println!(
             "labels: {:<18} on {:<10} {} flows in [{}, {}) and none outside",
@@ -339,5 +340,56 @@ fn benign_bursts_line_up_with_the_decoded_traffic_and_say_they_are_benign() {
             other => panic!("{other:?} is not benign"),
         }
         println!("labels: benign {:<14} {} flows in [{}, {})", l.kind.as_str(), l.flows, l.start, l.end);
+    }
+}
+
+#[test]
+fn an_export_outage_and_a_link_failure_change_what_the_exporter_exports() {
+    let dir = temp_dir("outage");
+    let pcap = dir.join("run.pcap");
+    let mut s = scenario(&[Protocol::Ipfix], 1, 1, 41);
+    s.count = None;
+    s.duration = Some("4s".into());
+    s.speedup = 60.0;
+    s.rate = 5_000.0;
+    s.exporters = [Protocol::Ipfix, Protocol::NetflowV9]
+        .into_iter()
+        .map(|protocol| ExporterGroup { protocol, ..ExporterGroup::default() })
+        .collect();
+    s.anomalies = vec![
+        anomaly(AnomalyKind::ExportOutage, 0, "60s", "90s"),
+        anomaly(AnomalyKind::LinkFailure, 1, "60s", "90s"),
+    ];
+    let (_sent, sim) = run(plan(&s), Some(&pcap));
+    let labels = sim.labels();
+    let records = decode_with_times(&pcap);
+    assert_eq!(labels.len(), 2);
+    for l in &labels {
+        assert!(!l.benign && l.flows > 0 && l.involved.victims.is_empty(), "{l:?}");
+        // Flows end at most the inactive timeout (15 s) before they are exported.
+        let silent = |t: i64| t >= l.start_ms && t < l.end_ms - 16_000;
+        let before = |t: i64| t < l.start_ms;
+        let of = |r: &FlowRecord| r.exporter == l.exporter;
+        let via = |r: &FlowRecord, i: u32| r.in_if == i || r.out_if == i;
+        let count = |f: &dyn Fn(&FlowRecord, i64) -> bool| records.iter().filter(|(r, t)| of(r) && f(r, *t)).count();
+        match l.kind {
+            AnomalyKind::ExportOutage => {
+                assert_eq!(count(&|_, t| silent(t)), 0, "nothing exported in the outage");
+                assert!(count(&|_, t| before(t)) > 1000 && count(&|_, t| t >= l.end_ms) > 1000);
+            }
+            AnomalyKind::LinkFailure => {
+                assert_eq!((l.involved.details["interface"].as_u64(), l.involved.details["backup"].as_u64()), (Some(1), Some(2)));
+                assert_eq!(count(&|r, t| via(r, 1) && silent(t)), 0, "nothing through the failed uplink");
+                assert!(count(&|r, t| via(r, 1) && before(t)) > 500);
+                // Its share went to the other uplink.
+                let share = |i: u32, when: &dyn Fn(i64) -> bool| {
+                    count(&|r, t| via(r, i) && when(t)) as f64 / count(&|_, t| when(t)).max(1) as f64
+                };
+                let (moved, now) = (share(1, &before) + share(2, &before), share(2, &silent));
+                assert!((now - moved).abs() < 0.05, "uplink 2 carries {now:.3} of the flows, expected {moved:.3}");
+                assert!(count(&|_, t| silent(t)) > 1000, "the exporter kept exporting");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

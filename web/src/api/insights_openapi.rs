@@ -123,6 +123,8 @@ pub fn schemas() -> Map<String, Value> {
                     "start": s("First window's start, flow time (RFC 3339)"),
                     "end": s("Last window's end (RFC 3339)"),
                     "exporter": s("The exporter that saw it"),
+                    "interface": { "type": "integer", "format": "int64", "nullable": true,
+                                   "description": "The exporter's interface (ifIndex) it is about, when one (traffic_anomaly)" },
                     "source": ns("The attacking or scanning host, when one address"),
                     "target": ns("The victim, when one address"),
                     "detector": s("rule:NAME"),

@@ -57,6 +57,7 @@ pub fn routes() -> Vec<Route> {
         exporters,
         exporter,
         exporter_pattern,
+        interface_pattern,
         interfaces,
         interface_traffic,
         flows,
@@ -203,7 +204,20 @@ async fn exporter_pattern(auth: Auth, app: &State<App>, addr: &str) -> JsonResul
         return Err(AppError::NotFound);
     }
     let now = crate::data::insights::unix_ms(time::OffsetDateTime::now_utc());
-    to_json(&crate::pattern::exporter_pattern(&app.db, ip, now, &app.cfg.insight_thresholds).await?)
+    to_json(&crate::pattern::exporter_pattern(&app.db, ip, None, now, &app.cfg.insight_thresholds).await?)
+}
+
+#[get("/exporters/<addr>/interfaces/<ifindex>/pattern")]
+async fn interface_pattern(auth: Auth, app: &State<App>, addr: &str, ifindex: &str) -> JsonResult {
+    auth.require(Permission::ViewDashboards)?;
+    let ip = parse_exporter(addr)?;
+    // ifIndex 0 is no interface (the exporter did not know it).
+    let ifindex: u32 = ifindex.parse().ok().filter(|i| *i > 0).ok_or(AppError::NotFound)?;
+    if !auth.scope().allows(ip) {
+        return Err(AppError::NotFound);
+    }
+    let now = crate::data::insights::unix_ms(time::OffsetDateTime::now_utc());
+    to_json(&crate::pattern::exporter_pattern(&app.db, ip, Some(ifindex), now, &app.cfg.insight_thresholds).await?)
 }
 
 #[get("/exporters/<addr>/interfaces?<q..>")]

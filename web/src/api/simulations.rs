@@ -243,7 +243,8 @@ pub fn document(doc: &mut Value) {
                 "service": { "type": "string", "enum": ["dns", "ntp", "memcached", "ssdp"] },
                 "sources": { "type": "integer", "minimum": 0 }, "targets": { "type": "integer", "minimum": 0 },
                 "bytes": { "type": "integer", "format": "int64", "minimum": 0 },
-                "period": s("Beaconing period"), "jitter": n("Beaconing jitter (share of the period)") } } },
+                "period": s("Beaconing period"), "jitter": n("Beaconing jitter (share of the period)"),
+                "interface": { "type": "integer", "minimum": 1, "description": "link_failure: the ifIndex that fails (1)" } } } },
         } },
         "Simulation": { "type": "object", "required": ["id", "scenario", "target", "rate", "state", "started_by", "started_at", "progress", "labels"],
             "properties": {

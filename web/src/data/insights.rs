@@ -33,6 +33,8 @@ pub struct InsightRow {
     pub end: String,
     /// The exporter that saw it.
     pub exporter: String,
+    /// The exporter's interface (ifIndex) it is about, when one.
+    pub interface: Option<i64>,
     /// The attacker or scanner, when one address.
     pub source: Option<String>,
     /// The victim, when one address.
@@ -49,7 +51,7 @@ pub struct InsightRow {
 
 /// The columns [`insight_row`] reads, in its order.
 const INSIGHT_COLUMNS: &str = "id, kind, severity, score, start_time, end_time, exporter, source, target, \
-     detector, why, acknowledged_by, acknowledged_at";
+     detector, why, acknowledged_by, acknowledged_at, interface";
 
 fn insight_row(r: &tokio_postgres::Row) -> DataResult<InsightRow> {
     let score: f32 = r.try_get(3)?;
@@ -65,6 +67,7 @@ fn insight_row(r: &tokio_postgres::Row) -> DataResult<InsightRow> {
         start: ts(r.try_get(4)?),
         end: ts(r.try_get(5)?),
         exporter: exporter.to_string(),
+        interface: r.try_get(13)?,
         source: source.map(|a| a.to_string()),
         target: target.map(|a| a.to_string()),
         detector: r.try_get(9)?,
@@ -129,6 +132,7 @@ pub fn backtest_json(i: &Insight) -> serde_json::Value {
         "start": ts(at_ms(i.start_ms)),
         "end": ts(at_ms(i.end_ms)),
         "exporter": i.exporter.to_string(),
+        "interface": i.interface,
         "source": i.source.map(|a| a.to_string()),
         "target": i.target.map(|a| a.to_string()),
         "detector": i.detector,
@@ -240,24 +244,81 @@ impl Db {
         Ok(out)
     }
 
-    /// Bytes of one exporter per `slot_ms` slot (slot start, Unix ms) in
-    /// `[from_ms, to_ms)`, from `rollup_exporter_1m`. The caller checks the scope.
+    /// Engine only: every exporter's interfaces' bytes per minute (`rollup_interface_1m`,
+    /// flows in on the interface plus flows out on it) in the given `[from_ms, to_ms)`
+    /// ranges, as (exporter, ifIndex, minute ms, bytes).
+    pub async fn engine_interface_minutes(
+        &self,
+        ranges: &[(i64, i64)],
+    ) -> DataResult<Vec<(IpAddr, u32, i64, i64)>> {
+        let c = self.conn().await?;
+        let mut out = Vec::new();
+        for &(from, to) in ranges {
+            let rows = c
+                .query(
+                    "SELECT exporter, interface, bucket, sum(bytes)::int8 FROM ( \
+                         SELECT exporter, in_if AS interface, bucket, bytes FROM rollup_interface_1m \
+                          WHERE bucket >= $1 AND bucket < $2 \
+                         UNION ALL \
+                         SELECT exporter, out_if, bucket, bytes FROM rollup_interface_1m \
+                          WHERE bucket >= $1 AND bucket < $2) AS both_ways \
+                     WHERE interface > 0 GROUP BY exporter, interface, bucket",
+                    &[&at_ms(from), &at_ms(to)],
+                )
+                .await?;
+            for r in rows {
+                let bucket: OffsetDateTime = r.try_get(2)?;
+                // ifIndex is 32 bits on the wire; anything else is no interface.
+                let Ok(interface) = u32::try_from(r.try_get::<_, i64>(1)?) else { continue };
+                out.push((r.try_get(0)?, interface, unix_ms(bucket), r.try_get(3)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes of one exporter (or of one of its interfaces: flows in on it plus flows
+    /// out on it) per `slot_ms` slot (slot start, Unix ms) in `[from_ms, to_ms)`, from
+    /// `rollup_exporter_1m` (`rollup_interface_1m`). The caller checks the scope.
     pub async fn exporter_slots(
         &self,
         exporter: IpAddr,
+        interface: Option<u32>,
         from_ms: i64,
         to_ms: i64,
         slot_ms: i64,
     ) -> DataResult<std::collections::BTreeMap<i64, i64>> {
         let c = self.conn().await?;
-        let rows = c
-            .query(
-                "SELECT (floor(extract(epoch FROM bucket) * 1000 / $4::float8) * $4::float8)::int8 AS slot, \
-                        sum(bytes)::int8 FROM rollup_exporter_1m \
-                 WHERE exporter = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1",
-                &[&exporter, &at_ms(from_ms), &at_ms(to_ms), &(slot_ms as f64)],
-            )
-            .await?;
+        let slot = "(floor(extract(epoch FROM bucket) * 1000 / $4::float8) * $4::float8)::int8";
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&exporter, &at_ms(from_ms), &at_ms(to_ms), &(slot_ms as f64)];
+        let rows = match interface {
+            None => {
+                c.query(
+                    &format!(
+                        "SELECT {slot}, sum(bytes)::int8 FROM rollup_exporter_1m \
+                         WHERE exporter = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1"
+                    ),
+                    &params,
+                )
+                .await?
+            }
+            Some(i) => {
+                let mut p = params.to_vec();
+                let i = i64::from(i);
+                p.push(&i);
+                c.query(
+                    &format!(
+                        "SELECT {slot}, sum(CASE WHEN in_if = $5 THEN bytes ELSE 0 END \
+                                           + CASE WHEN out_if = $5 THEN bytes ELSE 0 END)::int8 \
+                         FROM rollup_interface_1m \
+                         WHERE exporter = $1 AND bucket >= $2 AND bucket < $3 AND (in_if = $5 OR out_if = $5) \
+                         GROUP BY 1"
+                    ),
+                    &p,
+                )
+                .await?
+            }
+        };
         let mut out = std::collections::BTreeMap::new();
         for r in rows {
             out.insert(r.try_get::<_, i64>(0)?, r.try_get::<_, i64>(1)?);
@@ -287,7 +348,7 @@ impl Db {
     }
 
     /// Engine only: stores a detection, extending the stored insight it continues
-    /// (same kind, exporter, source and target, at most
+    /// (same kind, exporter, interface, source and target, at most
     /// [`CONTINUATION_GAP_MS`] apart) or adding a new one. Returns the insight's id.
     pub async fn engine_record(&self, i: &Insight) -> DataResult<i64> {
         let c = self.conn().await?;
@@ -297,6 +358,7 @@ impl Db {
         let kind = i.kind.as_str();
         let severity = severity_name(i.severity);
         let score = i.score as f32;
+        let interface = i.interface.map(i64::from);
         let updated = c
             .query_opt(
                 &format!(
@@ -305,6 +367,7 @@ impl Db {
                         score = greatest(score, $7::real), \
                         severity = CASE WHEN {} > {} THEN $9 ELSE severity END \
                      WHERE id = (SELECT id FROM insights WHERE kind = $1 AND exporter = $2 \
+                                   AND interface IS NOT DISTINCT FROM $11 \
                                    AND source IS NOT DISTINCT FROM $3 AND target IS NOT DISTINCT FROM $4 \
                                    AND end_time >= $10 AND start_time <= $6 \
                                  ORDER BY end_time DESC LIMIT 1) \
@@ -312,7 +375,19 @@ impl Db {
                     rank("$9::text"),
                     rank("severity")
                 ),
-                &[&kind, &i.exporter, &i.source, &i.target, &start, &end, &score, &why, &severity, &gap_start],
+                &[
+                    &kind,
+                    &i.exporter,
+                    &i.source,
+                    &i.target,
+                    &start,
+                    &end,
+                    &score,
+                    &why,
+                    &severity,
+                    &gap_start,
+                    &interface,
+                ],
             )
             .await?;
         if let Some(row) = updated {
@@ -320,9 +395,10 @@ impl Db {
         }
         let row = c
             .query_one(
-                "INSERT INTO insights (kind, severity, score, start_time, end_time, exporter, source, target, detector, why) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-                &[&kind, &severity, &score, &start, &end, &i.exporter, &i.source, &i.target, &i.detector, &why],
+                "INSERT INTO insights (kind, severity, score, start_time, end_time, exporter, source, target, detector, why, \
+                                       interface) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                &[&kind, &severity, &score, &start, &end, &i.exporter, &i.source, &i.target, &i.detector, &why, &interface],
             )
             .await?;
         Ok(row.try_get(0)?)

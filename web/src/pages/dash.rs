@@ -490,6 +490,7 @@ async fn interface(auth: Auth, app: &State<App>, addr: &str, ifindex: u32, q: Da
                 }
             }
             (chart("chart-interface", "interface", &api, "Traffic in and out (bits/s)"))
+            (chart("chart-pattern", "pattern", &format!("/api/v1/exporters/{ip}/interfaces/{ifindex}/pattern"), "Last 24 hours in + out against the usual band (the same time on the previous days)"))
             @if auth.role.allows(Permission::SearchFlows) {
                 p { a href={ "/flows?exporter=" (urlencode(&ip.to_string())) "&interface=" (ifindex) } { "Search the flows of this interface" } }
             }

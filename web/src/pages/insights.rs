@@ -61,8 +61,11 @@ fn form(q: &InsightParams) -> Markup {
 
 /// The flow search of an insight's addresses from its start on (flow search ranges
 /// are reception time, which follows flow time by the exporter's timeouts).
-fn flows_link(start: &str, exporter: &str, source: Option<&str>, target: Option<&str>) -> String {
+fn flows_link(start: &str, exporter: &str, interface: Option<i64>, source: Option<&str>, target: Option<&str>) -> String {
     let mut link = format!("/flows?from={}&exporter={}", urlencode(start), urlencode(exporter));
+    if let Some(i) = interface {
+        link.push_str(&format!("&interface={i}"));
+    }
     if let Some(s) = source {
         link.push_str(&format!("&src={}", urlencode(s)));
     }
@@ -82,6 +85,20 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
         }
         Ok(query) => {
             let rows = app.db.insights(auth.scope(), &query).await?;
+            // Interfaces by their SNMP names where the poller has them.
+            let mut if_names = std::collections::HashMap::new();
+            for r in &rows {
+                if let (Some(i), Ok(e)) = (r.interface, r.exporter.parse::<std::net::IpAddr>()) {
+                    if let Some(n) = app.db.interface_names(auth.scope(), e, &[i]).await?.remove(&i) {
+                        let label = match (n.name.or(n.descr), n.alias.filter(|a| !a.is_empty())) {
+                            (Some(name), Some(alias)) => format!("{name} — {alias}"),
+                            (Some(one), None) | (None, Some(one)) => one,
+                            (None, None) => continue,
+                        };
+                        if_names.insert((r.exporter.clone(), i), label);
+                    }
+                }
+            }
             let can_ack = auth.role.allows(Permission::AcknowledgeInsights);
             m! {
                 (form(&q))
@@ -97,7 +114,15 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
                                 td.kind { (r.kind) }
                                 td class={ "severity " (r.severity) } { (r.severity) " " span.muted { (format!("{:.2}", r.score)) } }
                                 td { (r.start) } td { (r.end) }
-                                td { (r.exporter) }
+                                td {
+                                    (r.exporter)
+                                    @if let Some(i) = r.interface {
+                                        " " span.interface data-test="interface" {
+                                            "ifIndex " (i)
+                                            @if let Some(n) = if_names.get(&(r.exporter.clone(), i)) { " " (n) }
+                                        }
+                                    }
+                                }
                                 td.source { (host_link(r.source.as_deref())) }
                                 td.target { (host_link(r.target.as_deref())) }
                                 td.why {
@@ -113,7 +138,7 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
                                     }
                                 }
                                 td.actions {
-                                    a href=(flows_link(&r.start, &r.exporter, r.source.as_deref(), r.target.as_deref())) { "flows" }
+                                    a href=(flows_link(&r.start, &r.exporter, r.interface, r.source.as_deref(), r.target.as_deref())) { "flows" }
                                     @if let Some(by) = &r.acknowledged_by {
                                         div.acknowledged data-test="acknowledged" { "acknowledged by " (by) }
                                     }

@@ -24,6 +24,7 @@ pub mod exfiltration;
 pub mod host_sweep;
 pub mod labels;
 pub mod new_service;
+pub mod outage;
 pub mod port_scan;
 pub mod speed_test;
 pub mod syn_flood;
@@ -63,11 +64,15 @@ pub enum AnomalyKind {
     BulkDownload,
     /// Benign: thousands of clients start using a new internal service.
     NewService,
+    /// The exporter exports nothing for the window.
+    ExportOutage,
+    /// One of the exporter's interfaces fails; an uplink's traffic takes the next one.
+    LinkFailure,
 }
 
 impl AnomalyKind {
     /// All kinds.
-    pub const ALL: [AnomalyKind; 10] = [
+    pub const ALL: [AnomalyKind; 12] = [
         AnomalyKind::SynFlood,
         AnomalyKind::UdpAmplification,
         AnomalyKind::PortScan,
@@ -78,6 +83,8 @@ impl AnomalyKind {
         AnomalyKind::Backup,
         AnomalyKind::BulkDownload,
         AnomalyKind::NewService,
+        AnomalyKind::ExportOutage,
+        AnomalyKind::LinkFailure,
     ];
 
     /// The name used in scenarios, flags and labels.
@@ -93,6 +100,8 @@ impl AnomalyKind {
             AnomalyKind::Backup => "backup",
             AnomalyKind::BulkDownload => "bulk_download",
             AnomalyKind::NewService => "new_service",
+            AnomalyKind::ExportOutage => "export_outage",
+            AnomalyKind::LinkFailure => "link_failure",
         }
     }
 
@@ -157,6 +166,8 @@ pub enum Injector {
     BulkDownload(bulk_download::BulkDownload),
     /// See [`new_service`].
     NewService(new_service::NewService),
+    /// See [`outage`]: `export_outage` and `link_failure`.
+    Outage(outage::Outage),
 }
 
 /// What every kind shares: window, exporter, random stream.
@@ -224,6 +235,7 @@ impl Injector {
                 Injector::BulkDownload(bulk_download::BulkDownload::new(common, net)?)
             }
             AnomalyKind::NewService => Injector::NewService(new_service::NewService::new(common, net)?),
+            AnomalyKind::ExportOutage | AnomalyKind::LinkFailure => Injector::Outage(outage::Outage::new(common)),
         })
     }
 
@@ -240,6 +252,7 @@ impl Injector {
             Injector::Backup(a) => &a.common,
             Injector::BulkDownload(a) => &a.common,
             Injector::NewService(a) => &a.common,
+            Injector::Outage(a) => &a.common,
         }
     }
 
@@ -268,6 +281,8 @@ impl Injector {
             Injector::Backup(a) => a.emit(t0, t1, site, template, out),
             Injector::BulkDownload(a) => a.emit(t0, t1, site, template, out),
             Injector::NewService(a) => a.emit(t0, t1, background, site, template, out),
+            // It changes the background instead ([`Injector::outage`]).
+            Injector::Outage(_) => {}
         }
     }
 
@@ -284,6 +299,15 @@ impl Injector {
             Injector::Backup(a) => a.involved(),
             Injector::BulkDownload(a) => a.involved(),
             Injector::NewService(a) => a.involved(),
+            Injector::Outage(a) => a.involved(),
+        }
+    }
+
+    /// The running export outage or link failure, if this is one.
+    pub fn outage(&mut self) -> Option<&mut outage::Outage> {
+        match self {
+            Injector::Outage(o) => Some(o),
+            _ => None,
         }
     }
 }

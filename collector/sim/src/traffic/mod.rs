@@ -113,7 +113,8 @@ impl Site {
         rec.dst_mac = Some(self.router_mac);
     }
 
-    fn uplink_hop(&self, uplink: u32, v6: bool) -> IpAddr {
+    /// The next hop towards uplink `uplink`.
+    pub(crate) fn uplink_hop(&self, uplink: u32, v6: bool) -> IpAddr {
         if v6 {
             IpAddr::V6(Ipv6Addr::from(u128::from(self.uplink_v6) + u128::from(uplink)))
         } else {

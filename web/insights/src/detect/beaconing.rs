@@ -41,6 +41,7 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
             start_ms: first,
             end_ms: (b.start_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS,
             exporter: b.key.exporter,
+            interface: None,
             source: Some(b.key.host),
             target: Some(b.key.peer),
             detector: format!("rule:{}", Kind::Beaconing.as_str()),

@@ -95,6 +95,9 @@ pub struct Insight {
     pub end_ms: i64,
     /// The exporter that saw it.
     pub exporter: IpAddr,
+    /// The exporter's interface (ifIndex) it is about, when one (`traffic_anomaly` of
+    /// an interface).
+    pub interface: Option<u32>,
     /// The attacking or scanning host, when it is one address.
     pub source: Option<IpAddr>,
     /// The victim, when it is one address.
@@ -109,11 +112,12 @@ pub struct Insight {
 pub const CONTINUATION_GAP_MS: i64 = 60_000;
 
 impl Insight {
-    /// Whether `later` is the same detection going on: same kind, exporter, source and
-    /// target, starting no later than [`CONTINUATION_GAP_MS`] after this one ends.
+    /// Whether `later` is the same detection going on: same kind, exporter, interface,
+    /// source and target, starting no later than [`CONTINUATION_GAP_MS`] after this one ends.
     pub fn is_continued_by(&self, later: &Insight) -> bool {
         self.kind == later.kind
             && self.exporter == later.exporter
+            && self.interface == later.interface
             && self.source == later.source
             && self.target == later.target
             && later.start_ms <= self.end_ms + CONTINUATION_GAP_MS

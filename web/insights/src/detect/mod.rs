@@ -92,6 +92,7 @@ pub(crate) fn insight(
         start_ms: w.from_ms,
         end_ms: w.to_ms,
         exporter: w.exporter,
+        interface: None,
         source,
         target,
         detector: format!("rule:{}", kind.as_str()),

@@ -433,19 +433,24 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     assert_eq!(kinds(&none), vec![]);
 }
 
-/// A week of an exporter's minutes at `mbps` (a daily curve), then today at `today`
-/// times the usual from `from_ms` on.
-fn week(end: i64, today: f64) -> ExporterMinutes {
+/// The last hour of each of the last 8 days before `end`, as (minute, bytes): about
+/// 12 MB a minute (`share` of it), varying a little, and `today` times that today.
+fn minutes(end: i64, share: f64, today: f64) -> Vec<(i64, i64)> {
     let mut rows = Vec::new();
     for d in 0..=7i64 {
         for m in 0..60i64 {
             let t = end - d * traffic::DAY_MS - m * 60_000;
-            let usual = 12_000_000.0 * (1.0 + 0.05 * ((d * 7 + m) % 5) as f64);
+            let usual = share * 12_000_000.0 * (1.0 + 0.05 * ((d * 7 + m) % 5) as f64);
             let v = if d == 0 { usual * today } else { usual };
-            rows.push((exporter(), t - t.rem_euclid(60_000), v as i64));
+            rows.push((t - t.rem_euclid(60_000), v as i64));
         }
     }
-    ExporterMinutes::new(rows)
+    rows
+}
+
+/// An exporter's week, today at `today` times the usual.
+fn week(end: i64, today: f64) -> ExporterMinutes {
+    ExporterMinutes::new(minutes(end, 1.0, today).into_iter().map(|(m, b)| (exporter(), m, b)))
 }
 
 #[test]
@@ -477,4 +482,41 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
         &short,
     );
     assert_eq!(kinds(&found), vec![]);
+}
+
+#[test]
+fn an_interface_outside_its_band_is_reported_when_its_exporter_is_not() {
+    let end = 1_700_000_100_000;
+    let t = Thresholds::default();
+    // Traffic moved from interface 1 to its backup, interface 2: the exporter's total
+    // is as usual, each interface is not.
+    let moved = |total: f64, first: f64, second: f64| {
+        ExporterMinutes::new(minutes(end, 1.0, total).into_iter().map(|(m, b)| (exporter(), m, b))).with_interfaces(
+            minutes(end, 0.9, first)
+                .into_iter()
+                .map(|(m, b)| (exporter(), 1, m, b))
+                .chain(minutes(end, 0.1, second).into_iter().map(|(m, b)| (exporter(), 2, m, b)))
+                // ifIndex 0 is no interface, however odd its traffic.
+                .chain(minutes(end, 0.5, 9.0).into_iter().map(|(m, b)| (exporter(), 0, m, b))),
+        )
+    };
+    let found = |m: &ExporterMinutes| {
+        let ev = Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: m };
+        run(&ev, end, &t).into_iter().map(|i| (i.kind, i.interface)).collect::<Vec<_>>()
+    };
+    let mut got = found(&moved(1.0, 0.0, 9.0));
+    got.sort();
+    assert_eq!(got, vec![(Kind::TrafficAnomaly, Some(1)), (Kind::TrafficAnomaly, Some(2))]);
+    assert_eq!(found(&moved(1.0, 1.0, 1.0)), vec![]);
+    // A silent exporter is one insight, not one per interface too.
+    assert_eq!(found(&moved(0.0, 0.0, 0.0)), vec![(Kind::TrafficAnomaly, None)]);
+    // The exporter busier and one interface quiet: both are news; the other interface
+    // busier with it is the exporter's insight.
+    let mut got = found(&moved(3.0, 0.0, 29.0));
+    got.sort();
+    assert_eq!(got, vec![(Kind::TrafficAnomaly, None), (Kind::TrafficAnomaly, Some(1))]);
+    // The why names the interface.
+    let ev = Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &moved(1.0, 0.0, 9.0) };
+    let why = run(&ev, end, &t).into_iter().find(|i| i.interface == Some(1)).map(|i| i.why.summary);
+    assert!(why.is_some_and(|w| w.contains("interface 1 (in + out)") && w.contains("below")));
 }

@@ -1,4 +1,5 @@
-//! `traffic_anomaly`: an exporter's volume outside its seasonal band, up or down.
+//! `traffic_anomaly`: an exporter's or an interface's volume outside its seasonal band,
+//! up or down.
 //!
 //! The band of a window is built from the same window of the previous days (the daily
 //! season): its center is their median, its half-width `traffic_band_k` times their
@@ -9,6 +10,12 @@
 //! run: there is no usual traffic to leave yet. An exporter whose traffic stops while
 //! its history says it should carry some is reported too (it went silent, or its
 //! export broke).
+//!
+//! An interface's volume is what it carried both ways (flows in on it plus flows out
+//! on it). It is reported only when its exporter's total is not itself out of its band
+//! the same way: a silent uplink of a one-uplink router is one event, the router's, and
+//! an interface is worth its own insight when the whole exporter looks normal (traffic
+//! moved from a failed link to its backup, one customer port gone quiet).
 //!
 //! The window ends `traffic_lag_secs` before the round, because the last minutes'
 //! flows are still in exporters' caches (their active timeouts) and in batches: a
@@ -21,22 +28,39 @@ use std::net::IpAddr;
 /// One day, ms.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// Exporters' bytes per minute (sampling-corrected, `rollup_exporter_1m`), keyed by
-/// (exporter, minute start in Unix ms).
+/// Exporters' bytes per minute (sampling-corrected, `rollup_exporter_1m`) and their
+/// interfaces' (`rollup_interface_1m`, in plus out), keyed by (exporter, interface
+/// or `None` for the exporter's total, minute start in Unix ms).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExporterMinutes {
-    bytes: BTreeMap<(IpAddr, i64), i64>,
+    bytes: BTreeMap<(IpAddr, Option<u32>, i64), i64>,
 }
 
 impl ExporterMinutes {
-    /// From (exporter, minute start ms, bytes) rows; rows of the same minute add up.
+    /// From (exporter, minute start ms, bytes) rows of exporters' totals; rows of the
+    /// same minute add up.
     pub fn new(rows: impl IntoIterator<Item = (IpAddr, i64, i64)>) -> ExporterMinutes {
-        let mut bytes: BTreeMap<(IpAddr, i64), i64> = BTreeMap::new();
-        for (e, m, b) in rows {
-            let v = bytes.entry((e, m)).or_default();
-            *v = v.saturating_add(b);
+        let mut m = ExporterMinutes::default();
+        for (e, minute, b) in rows {
+            m.add((e, None, minute), b);
         }
-        ExporterMinutes { bytes }
+        m
+    }
+
+    /// Adds (exporter, ifIndex, minute start ms, bytes) rows of interfaces; ifIndex 0
+    /// (unknown to the exporter) is left out, it is no interface.
+    pub fn with_interfaces(mut self, rows: impl IntoIterator<Item = (IpAddr, u32, i64, i64)>) -> ExporterMinutes {
+        for (e, interface, minute, b) in rows {
+            if interface != 0 {
+                self.add((e, Some(interface), minute), b);
+            }
+        }
+        self
+    }
+
+    fn add(&mut self, key: (IpAddr, Option<u32>, i64), b: i64) {
+        let v = self.bytes.entry(key).or_default();
+        *v = v.saturating_add(b);
     }
 
     /// The time ranges a check of windows ending in `[first_end, last_end]` reads: the
@@ -49,29 +73,33 @@ impl ExporterMinutes {
             .collect()
     }
 
-    /// Bytes of `exporter` in `[from, to)`, and whether any minute of it was seen.
-    fn sum(&self, exporter: IpAddr, from: i64, to: i64) -> (i64, bool) {
+    /// Bytes of a series in `[from, to)`, and whether any minute of it was seen.
+    fn sum(&self, (exporter, interface): Series, from: i64, to: i64) -> (i64, bool) {
         let mut total = 0i64;
         let mut seen = false;
-        for (_, b) in self.bytes.range((exporter, from)..(exporter, to)) {
+        for (_, b) in self.bytes.range((exporter, interface, from)..(exporter, interface, to)) {
             total = total.saturating_add(*b);
             seen = true;
         }
         (total, seen)
     }
 
-    fn exporters(&self) -> impl Iterator<Item = IpAddr> + '_ {
+    /// Every series, each exporter's total before its interfaces.
+    fn series(&self) -> impl Iterator<Item = Series> + '_ {
         let mut last = None;
-        self.bytes.keys().filter_map(move |(e, _)| {
-            if last == Some(*e) {
+        self.bytes.keys().filter_map(move |&(e, i, _)| {
+            if last == Some((e, i)) {
                 None
             } else {
-                last = Some(*e);
+                last = Some((e, i));
                 last
             }
         })
     }
 }
+
+/// An exporter's total (`None`) or one of its interfaces.
+type Series = (IpAddr, Option<u32>);
 
 /// The window's band from the same window on previous days.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,6 +136,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// Where a window's value fell against its band.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outside {
+    Above,
+    Below,
+}
+
 /// The rule for the window ending `traffic_lag_secs` before `end_ms`, checked when
 /// `end_ms` is on a `traffic_step_secs` boundary.
 pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
@@ -118,28 +153,49 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
     let window = t.traffic_window_secs.max(60) * 1000;
     let to = end_ms - t.traffic_lag_secs.max(0) * 1000;
     let from = to - window;
-    for exporter in minutes.exporters() {
+    // The exporter's own verdict, met before its interfaces (the series are sorted).
+    let mut total: Option<(IpAddr, Option<Outside>)> = None;
+    for series in minutes.series() {
+        let (exporter, interface) = series;
         let history: Vec<f64> = (1..=i64::from(t.traffic_history_days))
-            .filter_map(|d| match minutes.sum(exporter, from - d * DAY_MS, to - d * DAY_MS) {
+            .filter_map(|d| match minutes.sum(series, from - d * DAY_MS, to - d * DAY_MS) {
                 (b, true) => Some(b as f64),
                 _ => None,
             })
             .collect();
-        let Some(b) = band(&history, t) else { continue };
-        if b.center < t.traffic_min_bytes {
+        let Some(b) = band(&history, t).filter(|b| b.center >= t.traffic_min_bytes) else {
+            if interface.is_none() {
+                total = Some((exporter, None));
+            }
             continue;
-        }
-        let (now, _) = minutes.sum(exporter, from, to);
-        let now = now as f64;
-        let secs = (window / 1000) as f64;
-        let mbps = |v: f64| v * 8.0 / secs / 1e6;
-        let (edge, direction, ratio) = if now > b.high {
-            (b.high, "above", now / b.high.max(1.0))
+        };
+        let now = minutes.sum(series, from, to).0 as f64;
+        let (edge, outside, ratio) = if now > b.high {
+            (b.high, Outside::Above, now / b.high.max(1.0))
         } else if now < b.low {
             // How far below: the edge over the value, so a silent exporter is critical.
-            (b.low, "below", b.low / now.max(b.low / 100.0).max(1.0))
+            (b.low, Outside::Below, b.low / now.max(b.low / 100.0).max(1.0))
         } else {
+            if interface.is_none() {
+                total = Some((exporter, None));
+            }
             continue;
+        };
+        if interface.is_none() {
+            total = Some((exporter, Some(outside)));
+        } else if total == Some((exporter, Some(outside))) {
+            // The exporter's insight tells it already.
+            continue;
+        }
+        let secs = (window / 1000) as f64;
+        let mbps = |v: f64| v * 8.0 / secs / 1e6;
+        let what = match interface {
+            None => exporter.to_string(),
+            Some(i) => format!("{exporter} interface {i} (in + out)"),
+        };
+        let direction = match outside {
+            Outside::Above => "above",
+            Outside::Below => "below",
         };
         let (score, severity) = grade(ratio, 1.0);
         out.push(Insight {
@@ -149,12 +205,13 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             start_ms: from,
             end_ms: to,
             exporter,
+            interface,
             source: None,
             target: None,
             detector: format!("rule:{}", Kind::TrafficAnomaly.as_str()),
             why: Why {
                 summary: format!(
-                    "{exporter} carried {:.1} Mbit/s over {:.0} min, {direction} its usual {:.1}-{:.1} Mbit/s at this time of day (median {:.1} of the last {} days)",
+                    "{what} carried {:.1} Mbit/s over {:.0} min, {direction} its usual {:.1}-{:.1} Mbit/s at this time of day (median {:.1} of the last {} days)",
                     mbps(now),
                     secs / 60.0,
                     mbps(b.low),
