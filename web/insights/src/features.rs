@@ -92,7 +92,9 @@ pub struct Counters {
 pub const COUNTERS: usize = 18;
 
 impl Counters {
-    /// Adds `o`, saturating.
+    /// Adds `o`, saturating. Inlined: per record it adds a contribution whose fields
+    /// are mostly constant zeros the compiler then drops.
+    #[inline]
     pub fn add(&mut self, o: &Counters) {
         for (a, b) in self.fields_mut().into_iter().zip(o.fields()) {
             *a = a.saturating_add(b);
@@ -100,6 +102,7 @@ impl Counters {
     }
 
     /// The counters in storage order (see [`Counters::NAMES`]).
+    #[inline]
     pub fn fields(&self) -> [i64; COUNTERS] {
         [
             self.flows_in,
@@ -123,6 +126,7 @@ impl Counters {
         ]
     }
 
+    #[inline]
     fn fields_mut(&mut self) -> [&mut i64; COUNTERS] {
         [
             &mut self.flows_in,
@@ -473,36 +477,42 @@ impl HostFeatureSet {
         }
     }
 
-    /// Moves the counters of the selected hosts into `rows`.
+    /// Moves the counters of the selected hosts into `rows`. Candidates are (value,
+    /// host) references, so the selection moves 24-byte entries, not whole counters,
+    /// and a signal only ranks the hosts that have some of it.
     fn select(&mut self, per_signal: usize) {
-        let mut groups: FxHashMap<(i64, IpAddr), Vec<(HostKey, Counters)>> = FxHashMap::default();
-        for (k, c) in self.counters.drain() {
-            groups.entry((k.bucket_ms, k.exporter)).or_default().push((k, c));
-        }
-        for (_, mut hosts) in groups {
-            if hosts.len() <= per_signal {
-                for (k, c) in hosts {
-                    self.rows.insert(k, HostFeatures { counters: c, ..HostFeatures::default() });
-                }
-                continue;
+        let HostFeatureSet { counters, rows, .. } = self;
+        if per_signal > 0 {
+            let mut groups: FxHashMap<(i64, IpAddr), Vec<(&HostKey, &Counters)>> = FxHashMap::default();
+            for (k, c) in counters.iter() {
+                groups.entry((k.bucket_ms, k.exporter)).or_default().push((k, c));
             }
-            for signal in SIGNALS {
-                if per_signal == 0 {
-                    break;
+            let mut candidates: Vec<(i64, &HostKey, &Counters)> = Vec::new();
+            for hosts in groups.values() {
+                if hosts.len() <= per_signal {
+                    for (k, c) in hosts {
+                        rows.insert(**k, HostFeatures { counters: **c, ..HostFeatures::default() });
+                    }
+                    continue;
                 }
-                // Ties broken by key, so the same batch always gives the same rows.
-                hosts.select_nth_unstable_by(per_signal - 1, |a, b| {
-                    signal(&b.1).cmp(&signal(&a.1)).then(a.0.cmp(&b.0))
-                });
-                for (k, c) in hosts.iter().take(per_signal) {
-                    if signal(c) > 0 {
-                        self.rows
-                            .entry(*k)
-                            .or_insert(HostFeatures { counters: *c, ..HostFeatures::default() });
+                for signal in SIGNALS {
+                    candidates.clear();
+                    candidates.extend(hosts.iter().filter_map(|&(k, c)| {
+                        let v = signal(c);
+                        (v > 0).then_some((v, k, c))
+                    }));
+                    if candidates.len() > per_signal {
+                        // Ties broken by key, so the same batch always gives the same rows.
+                        candidates.select_nth_unstable_by(per_signal - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+                        candidates.truncate(per_signal);
+                    }
+                    for (_, k, c) in &candidates {
+                        rows.entry(**k).or_insert(HostFeatures { counters: **c, ..HostFeatures::default() });
                     }
                 }
             }
         }
+        counters.clear();
     }
 
     /// Forgets the last batch.
