@@ -106,7 +106,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../0015_feature_external_bytes.sql"),
     },
     Migration { version: 16, name: "0016_host_beacons.sql", sql: include_str!("../0016_host_beacons.sql") },
-    Migration { version: 17, name: "0017_insight_interface.sql", sql: include_str!("../0017_insight_interface.sql") },
+    Migration {
+        version: 17,
+        name: "0017_insight_interface.sql",
+        sql: include_str!("../0017_insight_interface.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

@@ -304,7 +304,10 @@ fn schemas() -> Value {
     let pattern = obj(
         &[
             ("exporter", string("")),
-            ("interface", nullable(int("The interface (ifIndex; in plus out), null for the exporter's total"))),
+            (
+                "interface",
+                nullable(int("The interface (ifIndex; in plus out), null for the exporter's total")),
+            ),
             ("step_seconds", int("Slot length (300)")),
             ("days", int("Previous days the bands are built from, at most")),
             ("points", array(r("PatternPoint"))),

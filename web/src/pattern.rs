@@ -58,7 +58,8 @@ pub async fn exporter_pattern(
     let days = t.traffic_history_days.clamp(1, 28);
     let end = now_ms.div_euclid(SLOT_MS) * SLOT_MS;
     let start = end - SLOTS * SLOT_MS;
-    let slots = db.exporter_slots(exporter, interface, start - i64::from(days) * DAY_MS, end, SLOT_MS).await?;
+    let slots =
+        db.exporter_slots(exporter, interface, start - i64::from(days) * DAY_MS, end, SLOT_MS).await?;
     Ok(Pattern {
         exporter: exporter.to_string(),
         interface,

@@ -392,9 +392,11 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     for d in 0..=3i64 {
         for m in 0..40i64 {
             let t = now - d * 86_400_000 - m * 60_000;
-            let shares: &[(u32, u64)] = if d == 0 { &[(2, 50_000_000)] } else { &[(1, 45_000_000), (2, 5_000_000)] };
+            let shares: &[(u32, u64)] =
+                if d == 0 { &[(2, 50_000_000)] } else { &[(1, 45_000_000), (2, 5_000_000)] };
             for &(interface, bytes) in shares {
-                let mut r = row("192.0.2.4", t, ip("203.0.113.2"), ip("10.9.2.1"), 6, 443, 40_000, 0x1b, 35_000);
+                let mut r =
+                    row("192.0.2.4", t, ip("203.0.113.2"), ip("10.9.2.1"), 6, 443, 40_000, 0x1b, 35_000);
                 r.record.bytes = bytes;
                 r.record.in_if = interface;
                 r.record.out_if = 3;
@@ -464,7 +466,10 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     let banded: Vec<&Value> = points.iter().filter(|p| !p["usual_bps"].is_null()).collect();
     assert!(banded.len() >= 6, "{} slots with a band", banded.len());
     assert!(banded.iter().all(|b| b["bps"].as_f64() == Some(0.0)), "{banded:?}");
-    assert!(banded.iter().any(|b| (b["usual_bps"].as_f64().unwrap() - 6_000_000.0).abs() < 1.0), "{banded:?}");
+    assert!(
+        banded.iter().any(|b| (b["usual_bps"].as_f64().unwrap() - 6_000_000.0).abs() < 1.0),
+        "{banded:?}"
+    );
     // Interface 3 carried the same out, every day: today is inside its band.
     let p = web.json("/api/v1/exporters/192.0.2.4/interfaces/3/pattern", &admin);
     let today: Vec<&Value> = p["points"]
@@ -474,7 +479,9 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
         .filter(|p| !p["usual_bps"].is_null() && p["bps"].as_f64() > Some(0.0))
         .collect();
     assert!(
-        today.iter().any(|b| b["bps"].as_f64() >= b["low_bps"].as_f64() && b["bps"].as_f64() <= b["high_bps"].as_f64()),
+        today.iter().any(
+            |b| b["bps"].as_f64() >= b["low_bps"].as_f64() && b["bps"].as_f64() <= b["high_bps"].as_f64()
+        ),
         "{today:?}"
     );
     let r = web.api("GET", "/api/v1/exporters/192.0.2.4/interfaces/0/pattern", Cred::Session(&admin), None);

@@ -1142,7 +1142,9 @@ impl Peer {
 
     fn stop(&mut self) {
         let sig = match self.kind {
-            PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => Signal::SIGTERM,
+            PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => {
+                Signal::SIGTERM
+            }
             PeerKind::Nfacctd => Signal::SIGINT,
         };
         stop_child(&mut self.child, sig, Duration::from_secs(60));
@@ -1348,17 +1350,23 @@ fn run_step(
     let flushed = sender.flush(pool);
     // The collector's counter includes the flush rows; nfacctd's query excludes them.
     let expect = match peer.kind {
-        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => sent.flows + flushed,
+        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => {
+            sent.flows + flushed
+        }
         PeerKind::Nfacctd => sent.flows,
     };
     // Drain: until everything sent is stored, or nothing more arrives for a while.
     let t = Instant::now();
     let quiet = match peer.kind {
-        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => Duration::from_secs(5),
+        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => {
+            Duration::from_secs(5)
+        }
         PeerKind::Nfacctd => Duration::from_secs(2 * NFACCTD_REFRESH_S + 5),
     };
     let poll = match peer.kind {
-        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => Duration::from_millis(250),
+        PeerKind::FlowVision | PeerKind::FlowVisionRelay | PeerKind::FlowVisionNoInsights => {
+            Duration::from_millis(250)
+        }
         PeerKind::Nfacctd => Duration::from_secs(1),
     };
     let mut last = stored0;
@@ -1528,7 +1536,8 @@ fn report(opts: &Options, results: &[Outcome]) -> String {
                 (1.0 - b / a) * 100.0
             );
         }
-        if let (Some(a), Some(b)) = (top.get(&PeerKind::FlowVision), top.get(&PeerKind::FlowVisionNoInsights)) {
+        if let (Some(a), Some(b)) = (top.get(&PeerKind::FlowVision), top.get(&PeerKind::FlowVisionNoInsights))
+        {
             let _ = writeln!(
                 s,
                 "insights at ingest: highest sustained rate with the features and beacon tracker / without: {:.3} \

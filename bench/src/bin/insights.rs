@@ -518,7 +518,12 @@ fn score_labels(
             score.sampled_found += u64::from(sampled);
             score.delays_ms.push((fired - l.start_ms).max(0) + ENGINE_ROUND_MS);
         } else {
-            unmatched.push(format!("{run}: {kind} on {} ({}) at {} not found", l.exporter, l.protocol.as_str(), l.start));
+            unmatched.push(format!(
+                "{run}: {kind} on {} ({}) at {} not found",
+                l.exporter,
+                l.protocol.as_str(),
+                l.start
+            ));
         }
     }
 }
@@ -535,7 +540,10 @@ fn main() -> Result<()> {
     let args = Args::parse();
     // Checked now rather than after the runs, whose results would be lost.
     if let Some(b) = args.web_binary.as_ref().filter(|b| !b.is_file()) {
-        bail!("--web-binary {}: no such file (build it: cargo build --release -p flowvision-web)", b.display());
+        bail!(
+            "--web-binary {}: no such file (build it: cargo build --release -p flowvision-web)",
+            b.display()
+        );
     }
     let thresholds = Thresholds::default();
     let now = flowvision_collector::clock::now_ms();

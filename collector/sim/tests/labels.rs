@@ -371,14 +371,18 @@ fn an_export_outage_and_a_link_failure_change_what_the_exporter_exports() {
         let before = |t: i64| t < l.start_ms;
         let of = |r: &FlowRecord| r.exporter == l.exporter;
         let via = |r: &FlowRecord, i: u32| r.in_if == i || r.out_if == i;
-        let count = |f: &dyn Fn(&FlowRecord, i64) -> bool| records.iter().filter(|(r, t)| of(r) && f(r, *t)).count();
+        let count =
+            |f: &dyn Fn(&FlowRecord, i64) -> bool| records.iter().filter(|(r, t)| of(r) && f(r, *t)).count();
         match l.kind {
             AnomalyKind::ExportOutage => {
                 assert_eq!(count(&|_, t| silent(t)), 0, "nothing exported in the outage");
                 assert!(count(&|_, t| before(t)) > 1000 && count(&|_, t| t >= l.end_ms) > 1000);
             }
             AnomalyKind::LinkFailure => {
-                assert_eq!((l.involved.details["interface"].as_u64(), l.involved.details["backup"].as_u64()), (Some(1), Some(2)));
+                assert_eq!(
+                    (l.involved.details["interface"].as_u64(), l.involved.details["backup"].as_u64()),
+                    (Some(1), Some(2))
+                );
                 assert_eq!(count(&|r, t| via(r, 1) && silent(t)), 0, "nothing through the failed uplink");
                 assert!(count(&|r, t| via(r, 1) && before(t)) > 500);
                 // Its share went to the other uplink.
@@ -386,7 +390,10 @@ fn an_export_outage_and_a_link_failure_change_what_the_exporter_exports() {
                     count(&|r, t| via(r, i) && when(t)) as f64 / count(&|_, t| when(t)).max(1) as f64
                 };
                 let (moved, now) = (share(1, &before) + share(2, &before), share(2, &silent));
-                assert!((now - moved).abs() < 0.05, "uplink 2 carries {now:.3} of the flows, expected {moved:.3}");
+                assert!(
+                    (now - moved).abs() < 0.05,
+                    "uplink 2 carries {now:.3} of the flows, expected {moved:.3}"
+                );
                 assert!(count(&|_, t| silent(t)) > 1000, "the exporter kept exporting");
             }
             other => panic!("{other:?}"),

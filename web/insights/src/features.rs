@@ -503,7 +503,8 @@ impl HostFeatureSet {
                     }));
                     if candidates.len() > per_signal {
                         // Ties broken by key, so the same batch always gives the same rows.
-                        candidates.select_nth_unstable_by(per_signal - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+                        candidates
+                            .select_nth_unstable_by(per_signal - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
                         candidates.truncate(per_signal);
                     }
                     for (_, k, c) in &candidates {

@@ -217,7 +217,10 @@ async fn interface_pattern(auth: Auth, app: &State<App>, addr: &str, ifindex: &s
         return Err(AppError::NotFound);
     }
     let now = crate::data::insights::unix_ms(time::OffsetDateTime::now_utc());
-    to_json(&crate::pattern::exporter_pattern(&app.db, ip, Some(ifindex), now, &app.cfg.insight_thresholds).await?)
+    to_json(
+        &crate::pattern::exporter_pattern(&app.db, ip, Some(ifindex), now, &app.cfg.insight_thresholds)
+            .await?,
+    )
 }
 
 #[get("/exporters/<addr>/interfaces?<q..>")]

@@ -61,7 +61,13 @@ fn form(q: &InsightParams) -> Markup {
 
 /// The flow search of an insight's addresses from its start on (flow search ranges
 /// are reception time, which follows flow time by the exporter's timeouts).
-fn flows_link(start: &str, exporter: &str, interface: Option<i64>, source: Option<&str>, target: Option<&str>) -> String {
+fn flows_link(
+    start: &str,
+    exporter: &str,
+    interface: Option<i64>,
+    source: Option<&str>,
+    target: Option<&str>,
+) -> String {
     let mut link = format!("/flows?from={}&exporter={}", urlencode(start), urlencode(exporter));
     if let Some(i) = interface {
         link.push_str(&format!("&interface={i}"));

@@ -235,7 +235,9 @@ impl Injector {
                 Injector::BulkDownload(bulk_download::BulkDownload::new(common, net)?)
             }
             AnomalyKind::NewService => Injector::NewService(new_service::NewService::new(common, net)?),
-            AnomalyKind::ExportOutage | AnomalyKind::LinkFailure => Injector::Outage(outage::Outage::new(common)),
+            AnomalyKind::ExportOutage | AnomalyKind::LinkFailure => {
+                Injector::Outage(outage::Outage::new(common))
+            }
         })
     }
 

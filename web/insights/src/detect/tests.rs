@@ -491,14 +491,15 @@ fn an_interface_outside_its_band_is_reported_when_its_exporter_is_not() {
     // Traffic moved from interface 1 to its backup, interface 2: the exporter's total
     // is as usual, each interface is not.
     let moved = |total: f64, first: f64, second: f64| {
-        ExporterMinutes::new(minutes(end, 1.0, total).into_iter().map(|(m, b)| (exporter(), m, b))).with_interfaces(
-            minutes(end, 0.9, first)
-                .into_iter()
-                .map(|(m, b)| (exporter(), 1, m, b))
-                .chain(minutes(end, 0.1, second).into_iter().map(|(m, b)| (exporter(), 2, m, b)))
-                // ifIndex 0 is no interface, however odd its traffic.
-                .chain(minutes(end, 0.5, 9.0).into_iter().map(|(m, b)| (exporter(), 0, m, b))),
-        )
+        ExporterMinutes::new(minutes(end, 1.0, total).into_iter().map(|(m, b)| (exporter(), m, b)))
+            .with_interfaces(
+                minutes(end, 0.9, first)
+                    .into_iter()
+                    .map(|(m, b)| (exporter(), 1, m, b))
+                    .chain(minutes(end, 0.1, second).into_iter().map(|(m, b)| (exporter(), 2, m, b)))
+                    // ifIndex 0 is no interface, however odd its traffic.
+                    .chain(minutes(end, 0.5, 9.0).into_iter().map(|(m, b)| (exporter(), 0, m, b))),
+            )
     };
     let found = |m: &ExporterMinutes| {
         let ev = Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: m };
@@ -516,7 +517,12 @@ fn an_interface_outside_its_band_is_reported_when_its_exporter_is_not() {
     got.sort();
     assert_eq!(got, vec![(Kind::TrafficAnomaly, None), (Kind::TrafficAnomaly, Some(1))]);
     // The why names the interface.
-    let ev = Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &moved(1.0, 0.0, 9.0) };
+    let ev = Evidence {
+        hosts: &[],
+        beacons: &[],
+        network: &NetworkSize::default(),
+        traffic: &moved(1.0, 0.0, 9.0),
+    };
     let why = run(&ev, end, &t).into_iter().find(|i| i.interface == Some(1)).map(|i| i.why.summary);
     assert!(why.is_some_and(|w| w.contains("interface 1 (in + out)") && w.contains("below")));
 }

@@ -49,7 +49,10 @@ impl ExporterMinutes {
 
     /// Adds (exporter, ifIndex, minute start ms, bytes) rows of interfaces; ifIndex 0
     /// (unknown to the exporter) is left out, it is no interface.
-    pub fn with_interfaces(mut self, rows: impl IntoIterator<Item = (IpAddr, u32, i64, i64)>) -> ExporterMinutes {
+    pub fn with_interfaces(
+        mut self,
+        rows: impl IntoIterator<Item = (IpAddr, u32, i64, i64)>,
+    ) -> ExporterMinutes {
         for (e, interface, minute, b) in rows {
             if interface != 0 {
                 self.add((e, Some(interface), minute), b);
