@@ -375,29 +375,32 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
         web.pg.connect().unwrap().query_one("SELECT count(*) FROM host_beacons", &[]).unwrap().get(0);
     assert!(contacts >= 4, "{contacts} contact rows");
 
-    // 192.0.2.3 carried 50 MB a minute at this time of day on each of the last three
-    // days and nothing today.
+    // 192.0.2.3 carried 50 MB a minute in 10 flows at this time of day on each of the
+    // last three days and nothing today.
     let mut history = Vec::new();
     for d in 1..=3i64 {
         for m in 0..40i64 {
             let t = now - d * 86_400_000 - m * 60_000;
-            let mut r = row("192.0.2.3", t, ip("10.9.1.1"), ip("203.0.113.1"), 6, 40_000, 443, 0x1b, 35_000);
-            r.record.bytes = 50_000_000;
-            history.push(r);
+            for f in 0..10u16 {
+                let mut r =
+                    row("192.0.2.3", t, ip("10.9.1.1"), ip("203.0.113.1"), 6, 40_000 + f, 443, 0x1b, 3_500);
+                r.record.bytes = 5_000_000;
+                history.push(r);
+            }
         }
     }
-    // 192.0.2.4 carried as much, 45 MB a minute from its interface 1 and 5 MB from
-    // interface 2 on the last three days, all 50 from interface 2 today (its primary
-    // link failed over): the exporter's total is as usual, both interfaces are not.
+    // 192.0.2.4 carried as much in twice the flows (2.5 MB each), 30 MB a minute from
+    // its interface 1 and 20 from interface 2 on the last three days, all 50 from
+    // interface 2 today (its primary link failed over): the exporter's total is as
+    // usual, both interfaces are not.
     for d in 0..=3i64 {
         for m in 0..40i64 {
             let t = now - d * 86_400_000 - m * 60_000;
-            let shares: &[(u32, u64)] =
-                if d == 0 { &[(2, 50_000_000)] } else { &[(1, 45_000_000), (2, 5_000_000)] };
-            for &(interface, bytes) in shares {
+            for f in 0..20u16 {
+                let interface = if d == 0 || f >= 12 { 2 } else { 1 };
                 let mut r =
-                    row("192.0.2.4", t, ip("203.0.113.2"), ip("10.9.2.1"), 6, 443, 40_000, 0x1b, 35_000);
-                r.record.bytes = bytes;
+                    row("192.0.2.4", t, ip("203.0.113.2"), ip("10.9.2.1"), 6, 443, 40_000 + f, 0x1b, 1_750);
+                r.record.bytes = 2_500_000;
                 r.record.in_if = interface;
                 r.record.out_if = 3;
                 history.push(r);
@@ -458,7 +461,7 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     let r = web.api("GET", "/api/v1/exporters/not-an-address/pattern", Cred::Session(&admin), None);
     assert_eq!(r.status, Status::NotFound);
 
-    // The failed-over interface's pattern: its bytes both ways (45 MB a minute in on
+    // The failed-over interface's pattern: its bytes both ways (30 MB a minute in on
     // it) on the previous days, none today.
     let p = web.json("/api/v1/exporters/192.0.2.4/interfaces/1/pattern", &admin);
     assert_eq!(p["interface"].as_i64(), Some(1));
@@ -467,7 +470,7 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     assert!(banded.len() >= 6, "{} slots with a band", banded.len());
     assert!(banded.iter().all(|b| b["bps"].as_f64() == Some(0.0)), "{banded:?}");
     assert!(
-        banded.iter().any(|b| (b["usual_bps"].as_f64().unwrap() - 6_000_000.0).abs() < 1.0),
+        banded.iter().any(|b| (b["usual_bps"].as_f64().unwrap() - 4_000_000.0).abs() < 1.0),
         "{banded:?}"
     );
     // Interface 3 carried the same out, every day: today is inside its band.

@@ -13,7 +13,7 @@ use flowvision_codec::{DecodeOutput, Decoder, FlowRecord, Protocol, TemplateCach
 use flowvision_sim::anomaly::labels::{read_labels, write_labels};
 use flowvision_sim::scenario::{AnomalySpec, ExporterGroup};
 use flowvision_sim::traffic::hosts::Prefix;
-use flowvision_sim::{AnomalyKind, Label};
+use flowvision_sim::{AnomalyKind, Label, Scenario};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::Path;
@@ -246,19 +246,25 @@ fn labels_line_up_with_the_decoded_traffic() {
     println!("labels: {} decoded records, {} attributed to 7 labelled anomalies", records.len(), attributed);
 }
 
-#[test]
-fn benign_bursts_line_up_with_the_decoded_traffic_and_say_they_are_benign() {
-    let dir = temp_dir("benign");
-    let pcap = dir.join("run.pcap");
-    let mut s = scenario(&[Protocol::Ipfix], 1, 1, 37);
+/// Four simulated minutes (4 s at 60x) of 5,000 flows/s through one exporter of each
+/// protocol given.
+fn four_minutes(protocols: &[Protocol], seed: u64) -> Scenario {
+    let mut s = scenario(&[Protocol::Ipfix], 1, 1, seed);
     s.count = None;
     s.duration = Some("4s".into());
     s.speedup = 60.0;
     s.rate = 5_000.0;
-    s.exporters = [Protocol::Ipfix, Protocol::NetflowV9, Protocol::Ipfix, Protocol::NetflowV9]
-        .into_iter()
-        .map(|protocol| ExporterGroup { protocol, ..ExporterGroup::default() })
-        .collect();
+    s.exporters =
+        protocols.iter().map(|&protocol| ExporterGroup { protocol, ..ExporterGroup::default() }).collect();
+    s
+}
+
+#[test]
+fn benign_bursts_line_up_with_the_decoded_traffic_and_say_they_are_benign() {
+    let dir = temp_dir("benign");
+    let pcap = dir.join("run.pcap");
+    let mut s =
+        four_minutes(&[Protocol::Ipfix, Protocol::NetflowV9, Protocol::Ipfix, Protocol::NetflowV9], 37);
     let mut speed = anomaly(AnomalyKind::SpeedTest, 0, "20s", "30s");
     speed.bytes = Some(600_000_000);
     let mut download = anomaly(AnomalyKind::BulkDownload, 1, "30s", "150s");
@@ -347,15 +353,7 @@ fn benign_bursts_line_up_with_the_decoded_traffic_and_say_they_are_benign() {
 fn an_export_outage_and_a_link_failure_change_what_the_exporter_exports() {
     let dir = temp_dir("outage");
     let pcap = dir.join("run.pcap");
-    let mut s = scenario(&[Protocol::Ipfix], 1, 1, 41);
-    s.count = None;
-    s.duration = Some("4s".into());
-    s.speedup = 60.0;
-    s.rate = 5_000.0;
-    s.exporters = [Protocol::Ipfix, Protocol::NetflowV9]
-        .into_iter()
-        .map(|protocol| ExporterGroup { protocol, ..ExporterGroup::default() })
-        .collect();
+    let mut s = four_minutes(&[Protocol::Ipfix, Protocol::NetflowV9], 41);
     s.anomalies = vec![
         anomaly(AnomalyKind::ExportOutage, 0, "60s", "90s"),
         anomaly(AnomalyKind::LinkFailure, 1, "60s", "90s"),

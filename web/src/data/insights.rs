@@ -7,6 +7,7 @@
 
 use super::{ts, DataResult, Db, Scope};
 use flowvision_insights::beacon::{BeaconRow, PairKey};
+use flowvision_insights::detect::Volume;
 use flowvision_insights::features::{Counters, HostFeatures, HostKey, COUNTERS};
 use flowvision_insights::{Distinct, Insight, Severity, CONTINUATION_GAP_MS};
 use serde::Serialize;
@@ -219,48 +220,52 @@ impl Db {
         Ok(out)
     }
 
-    /// Engine only: every exporter's bytes per minute (`rollup_exporter_1m`) in the
-    /// given `[from_ms, to_ms)` ranges, as (exporter, minute ms, bytes).
+    /// Engine only: every exporter's bytes and flows per minute (`rollup_exporter_1m`)
+    /// in the given `[from_ms, to_ms)` ranges, as (exporter, minute ms, volume).
     pub async fn engine_exporter_minutes(
         &self,
         ranges: &[(i64, i64)],
-    ) -> DataResult<Vec<(IpAddr, i64, i64)>> {
+    ) -> DataResult<Vec<(IpAddr, i64, Volume)>> {
         let c = self.conn().await?;
         let mut out = Vec::new();
         // One query per range, so each prunes to its day's partition.
         for &(from, to) in ranges {
             let rows = c
                 .query(
-                    "SELECT exporter, bucket, sum(bytes)::int8 FROM rollup_exporter_1m \
+                    "SELECT exporter, bucket, sum(bytes)::int8, sum(flows)::int8 FROM rollup_exporter_1m \
                      WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, bucket",
                     &[&at_ms(from), &at_ms(to)],
                 )
                 .await?;
             for r in rows {
                 let bucket: OffsetDateTime = r.try_get(1)?;
-                out.push((r.try_get(0)?, unix_ms(bucket), r.try_get(2)?));
+                out.push((
+                    r.try_get(0)?,
+                    unix_ms(bucket),
+                    Volume { bytes: r.try_get(2)?, flows: r.try_get(3)? },
+                ));
             }
         }
         Ok(out)
     }
 
-    /// Engine only: every exporter's interfaces' bytes per minute (`rollup_interface_1m`,
-    /// flows in on the interface plus flows out on it) in the given `[from_ms, to_ms)`
-    /// ranges, as (exporter, ifIndex, minute ms, bytes).
+    /// Engine only: every exporter's interfaces' bytes and flows per minute
+    /// (`rollup_interface_1m`, flows in on the interface plus flows out on it) in the
+    /// given `[from_ms, to_ms)` ranges, as (exporter, ifIndex, minute ms, volume).
     pub async fn engine_interface_minutes(
         &self,
         ranges: &[(i64, i64)],
-    ) -> DataResult<Vec<(IpAddr, u32, i64, i64)>> {
+    ) -> DataResult<Vec<(IpAddr, u32, i64, Volume)>> {
         let c = self.conn().await?;
         let mut out = Vec::new();
         for &(from, to) in ranges {
             let rows = c
                 .query(
-                    "SELECT exporter, interface, bucket, sum(bytes)::int8 FROM ( \
-                         SELECT exporter, in_if AS interface, bucket, bytes FROM rollup_interface_1m \
+                    "SELECT exporter, interface, bucket, sum(bytes)::int8, sum(flows)::int8 FROM ( \
+                         SELECT exporter, in_if AS interface, bucket, bytes, flows FROM rollup_interface_1m \
                           WHERE bucket >= $1 AND bucket < $2 \
                          UNION ALL \
-                         SELECT exporter, out_if, bucket, bytes FROM rollup_interface_1m \
+                         SELECT exporter, out_if, bucket, bytes, flows FROM rollup_interface_1m \
                           WHERE bucket >= $1 AND bucket < $2) AS both_ways \
                      WHERE interface > 0 GROUP BY exporter, interface, bucket",
                     &[&at_ms(from), &at_ms(to)],
@@ -270,7 +275,8 @@ impl Db {
                 let bucket: OffsetDateTime = r.try_get(2)?;
                 // ifIndex is 32 bits on the wire; anything else is no interface.
                 let Ok(interface) = u32::try_from(r.try_get::<_, i64>(1)?) else { continue };
-                out.push((r.try_get(0)?, interface, unix_ms(bucket), r.try_get(3)?));
+                let volume = Volume { bytes: r.try_get(3)?, flows: r.try_get(4)? };
+                out.push((r.try_get(0)?, interface, unix_ms(bucket), volume));
             }
         }
         Ok(out)

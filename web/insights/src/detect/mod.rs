@@ -32,7 +32,7 @@ use crate::features::{HostFeatures, HostKey};
 pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUATION_GAP_MS};
 pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
-pub use traffic::{band, Band, ExporterMinutes};
+pub use traffic::{band, Band, ExporterMinutes, Volume};
 pub use window::{merge, HostWindow};
 
 /// What the rules read for the windows ending at one time.

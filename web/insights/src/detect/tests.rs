@@ -433,19 +433,26 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     assert_eq!(kinds(&none), vec![]);
 }
 
-/// The last hour of each of the last 8 days before `end`, as (minute, bytes): about
-/// 12 MB a minute (`share` of it), varying a little, and `today` times that today.
-fn minutes(end: i64, share: f64, today: f64) -> Vec<(i64, i64)> {
+/// The last hour of each of the last 8 days before `end`, as (minute, volume): about
+/// 12 MB and 1,000 flows a minute (`share` of it), varying a little, and today
+/// `bytes_x` times those bytes and `flows_x` times those flows.
+fn minutes_scaled(end: i64, share: f64, bytes_x: f64, flows_x: f64) -> Vec<(i64, Volume)> {
     let mut rows = Vec::new();
     for d in 0..=7i64 {
         for m in 0..60i64 {
             let t = end - d * traffic::DAY_MS - m * 60_000;
-            let usual = share * 12_000_000.0 * (1.0 + 0.05 * ((d * 7 + m) % 5) as f64);
-            let v = if d == 0 { usual * today } else { usual };
-            rows.push((t - t.rem_euclid(60_000), v as i64));
+            let usual = share * (1.0 + 0.05 * ((d * 7 + m) % 5) as f64);
+            let (b, f) = if d == 0 { (usual * bytes_x, usual * flows_x) } else { (usual, usual) };
+            let v = Volume { bytes: (b * 12_000_000.0) as i64, flows: (f * 1_000.0) as i64 };
+            rows.push((t - t.rem_euclid(60_000), v));
         }
     }
     rows
+}
+
+/// As [`minutes_scaled`], bytes and flows `today` times the usual.
+fn minutes(end: i64, share: f64, today: f64) -> Vec<(i64, Volume)> {
+    minutes_scaled(end, share, today, today)
 }
 
 /// An exporter's week, today at `today` times the usual.
@@ -468,6 +475,16 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     assert_eq!(run_at(&week(end, 1.2)), vec![], "a 20 % busier day is inside the band");
     assert_eq!(run_at(&week(end, 3.0)), vec![(Kind::TrafficAnomaly, None, None)]);
     assert_eq!(run_at(&week(end, 0.0)), vec![(Kind::TrafficAnomaly, None, None)], "a silent exporter");
+    // Three times the bytes in as many flows as usual: a few large transfers (the host
+    // rules' business), not a change of what the network does.
+    let elephants = |bytes_x: f64, flows_x: f64| {
+        ExporterMinutes::new(
+            minutes_scaled(end, 1.0, bytes_x, flows_x).into_iter().map(|(m, v)| (exporter(), m, v)),
+        )
+    };
+    assert_eq!(run_at(&elephants(3.0, 1.0)), vec![]);
+    assert_eq!(run_at(&elephants(1.0, 3.0)), vec![], "many more tiny flows, same bytes");
+    assert_eq!(run_at(&elephants(3.0, 2.0)), vec![(Kind::TrafficAnomaly, None, None)]);
     // Not on a step boundary: not checked; two days of history: no band.
     let found = run(
         &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &week(end, 3.0) },

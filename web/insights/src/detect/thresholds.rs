@@ -89,6 +89,8 @@ pub struct Thresholds {
     /// `traffic_anomaly`: exporters usually carrying fewer bytes in the window are
     /// left out (a few flows more or less are no anomaly).
     pub traffic_min_bytes: f64,
+    /// `traffic_anomaly`: ... or fewer flows (records).
+    pub traffic_min_flows: f64,
     /// Floods and reflection in a small network: a floor comes down to this share of
     /// the exporter's usual packets per second (`detect/network.rs`).
     pub network_floor_share: f64,
@@ -143,6 +145,7 @@ impl Default for Thresholds {
             traffic_band_k: 4.0,
             traffic_min_spread: 0.1,
             traffic_min_bytes: 10e6,
+            traffic_min_flows: 100.0,
             network_floor_share: 0.03,
             network_min_floor_ratio: 0.05,
             scaled_floor_min_sources: 10.0,

@@ -11,6 +11,12 @@
 //! its history says it should carry some is reported too (it went silent, or its
 //! export broke).
 //!
+//! A window is outside its band when its bytes and its flows both are, the same way:
+//! bytes alone swing with single large transfers (one backup or download doubles a
+//! quiet link's quarter hour, and the host rules judge those), while a change in what
+//! the network does (an outage, a failover, a flash crowd, an attack) moves the number
+//! of flows too. Flows are the exporter's records, as counted in its rollups.
+//!
 //! An interface's volume is what it carried both ways (flows in on it plus flows out
 //! on it). It is reported only when its exporter's total is not itself out of its band
 //! the same way: a silent uplink of a one-uplink router is one event, the router's, and
@@ -28,42 +34,57 @@ use std::net::IpAddr;
 /// One day, ms.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// Exporters' bytes per minute (sampling-corrected, `rollup_exporter_1m`) and their
-/// interfaces' (`rollup_interface_1m`, in plus out), keyed by (exporter, interface
-/// or `None` for the exporter's total, minute start in Unix ms).
+/// Bytes (sampling-corrected) and flows of a minute or a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Volume {
+    /// Bytes.
+    pub bytes: i64,
+    /// Flows (records).
+    pub flows: i64,
+}
+
+impl Volume {
+    fn add(&mut self, o: Volume) {
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.flows = self.flows.saturating_add(o.flows);
+    }
+}
+
+/// Exporters' volume per minute (`rollup_exporter_1m`) and their interfaces'
+/// (`rollup_interface_1m`, in plus out), keyed by (exporter, interface or `None` for
+/// the exporter's total, minute start in Unix ms).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExporterMinutes {
-    bytes: BTreeMap<(IpAddr, Option<u32>, i64), i64>,
+    minutes: BTreeMap<(IpAddr, Option<u32>, i64), Volume>,
 }
 
 impl ExporterMinutes {
-    /// From (exporter, minute start ms, bytes) rows of exporters' totals; rows of the
-    /// same minute add up.
-    pub fn new(rows: impl IntoIterator<Item = (IpAddr, i64, i64)>) -> ExporterMinutes {
+    /// From (exporter, minute start ms, volume) rows of exporters' totals; rows of
+    /// the same minute add up.
+    pub fn new(rows: impl IntoIterator<Item = (IpAddr, i64, Volume)>) -> ExporterMinutes {
         let mut m = ExporterMinutes::default();
-        for (e, minute, b) in rows {
-            m.add((e, None, minute), b);
+        for (e, minute, v) in rows {
+            m.add((e, None, minute), v);
         }
         m
     }
 
-    /// Adds (exporter, ifIndex, minute start ms, bytes) rows of interfaces; ifIndex 0
+    /// Adds (exporter, ifIndex, minute start ms, volume) rows of interfaces; ifIndex 0
     /// (unknown to the exporter) is left out, it is no interface.
     pub fn with_interfaces(
         mut self,
-        rows: impl IntoIterator<Item = (IpAddr, u32, i64, i64)>,
+        rows: impl IntoIterator<Item = (IpAddr, u32, i64, Volume)>,
     ) -> ExporterMinutes {
-        for (e, interface, minute, b) in rows {
+        for (e, interface, minute, v) in rows {
             if interface != 0 {
-                self.add((e, Some(interface), minute), b);
+                self.add((e, Some(interface), minute), v);
             }
         }
         self
     }
 
-    fn add(&mut self, key: (IpAddr, Option<u32>, i64), b: i64) {
-        let v = self.bytes.entry(key).or_default();
-        *v = v.saturating_add(b);
+    fn add(&mut self, key: (IpAddr, Option<u32>, i64), v: Volume) {
+        self.minutes.entry(key).or_default().add(v);
     }
 
     /// The time ranges a check of windows ending in `[first_end, last_end]` reads: the
@@ -76,12 +97,12 @@ impl ExporterMinutes {
             .collect()
     }
 
-    /// Bytes of a series in `[from, to)`, and whether any minute of it was seen.
-    fn sum(&self, (exporter, interface): Series, from: i64, to: i64) -> (i64, bool) {
-        let mut total = 0i64;
+    /// Volume of a series in `[from, to)`, and whether any minute of it was seen.
+    fn sum(&self, (exporter, interface): Series, from: i64, to: i64) -> (Volume, bool) {
+        let mut total = Volume::default();
         let mut seen = false;
-        for (_, b) in self.bytes.range((exporter, interface, from)..(exporter, interface, to)) {
-            total = total.saturating_add(*b);
+        for (_, v) in self.minutes.range((exporter, interface, from)..(exporter, interface, to)) {
+            total.add(*v);
             seen = true;
         }
         (total, seen)
@@ -90,7 +111,7 @@ impl ExporterMinutes {
     /// Every series, each exporter's total before its interfaces.
     fn series(&self) -> impl Iterator<Item = Series> + '_ {
         let mut last = None;
-        self.bytes.keys().filter_map(move |&(e, i, _)| {
+        self.minutes.keys().filter_map(move |&(e, i, _)| {
             if last == Some((e, i)) {
                 None
             } else {
@@ -104,14 +125,15 @@ impl ExporterMinutes {
 /// An exporter's total (`None`) or one of its interfaces.
 type Series = (IpAddr, Option<u32>);
 
-/// The window's band from the same window on previous days.
+/// The window's band from the same window on previous days, in the unit of the
+/// values it was built from (bytes, flows).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Band {
-    /// Median of the previous days, bytes.
+    /// Median of the previous days.
     pub center: f64,
-    /// Lower edge, bytes (at least 0).
+    /// Lower edge (at least 0).
     pub low: f64,
-    /// Upper edge, bytes.
+    /// Upper edge.
     pub high: f64,
     /// Days it was built from.
     pub days: usize,
@@ -160,25 +182,28 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
     let mut total: Option<(IpAddr, Option<Outside>)> = None;
     for series in minutes.series() {
         let (exporter, interface) = series;
-        let history: Vec<f64> = (1..=i64::from(t.traffic_history_days))
+        let history: Vec<Volume> = (1..=i64::from(t.traffic_history_days))
             .filter_map(|d| match minutes.sum(series, from - d * DAY_MS, to - d * DAY_MS) {
-                (b, true) => Some(b as f64),
+                (v, true) => Some(v),
                 _ => None,
             })
             .collect();
-        let Some(b) = band(&history, t).filter(|b| b.center >= t.traffic_min_bytes) else {
-            if interface.is_none() {
-                total = Some((exporter, None));
+        let bands = band(&history.iter().map(|v| v.bytes as f64).collect::<Vec<_>>(), t)
+            .zip(band(&history.iter().map(|v| v.flows as f64).collect::<Vec<_>>(), t))
+            .filter(|(b, f)| b.center >= t.traffic_min_bytes && f.center >= t.traffic_min_flows);
+        let now = minutes.sum(series, from, to).0;
+        let (now, now_flows) = (now.bytes as f64, now.flows as f64);
+        let verdict = bands.and_then(|(b, f)| {
+            if now > b.high && now_flows > f.high {
+                Some((b, f, Outside::Above, now / b.high.max(1.0)))
+            } else if now < b.low && now_flows < f.low {
+                // How far below: the edge over the value, so a silent exporter is critical.
+                Some((b, f, Outside::Below, b.low / now.max(b.low / 100.0).max(1.0)))
+            } else {
+                None
             }
-            continue;
-        };
-        let now = minutes.sum(series, from, to).0 as f64;
-        let (edge, outside, ratio) = if now > b.high {
-            (b.high, Outside::Above, now / b.high.max(1.0))
-        } else if now < b.low {
-            // How far below: the edge over the value, so a silent exporter is critical.
-            (b.low, Outside::Below, b.low / now.max(b.low / 100.0).max(1.0))
-        } else {
+        });
+        let Some((b, f, outside, ratio)) = verdict else {
             if interface.is_none() {
                 total = Some((exporter, None));
             }
@@ -200,6 +225,11 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             Outside::Above => "above",
             Outside::Below => "below",
         };
+        // The edge crossed.
+        let edge = |band: Band| match outside {
+            Outside::Above => band.high,
+            Outside::Below => band.low,
+        };
         let (score, severity) = grade(ratio, 1.0);
         out.push(Insight {
             kind: Kind::TrafficAnomaly,
@@ -214,17 +244,21 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             detector: format!("rule:{}", Kind::TrafficAnomaly.as_str()),
             why: Why {
                 summary: format!(
-                    "{what} carried {:.1} Mbit/s over {:.0} min, {direction} its usual {:.1}-{:.1} Mbit/s at this time of day (median {:.1} of the last {} days)",
+                    "{what} carried {:.1} Mbit/s and {:.1} flows/s over {:.0} min, {direction} its usual {:.1}-{:.1} Mbit/s and {:.1}-{:.1} flows/s at this time of day (medians of the last {} days)",
                     mbps(now),
+                    now_flows / secs,
                     secs / 60.0,
                     mbps(b.low),
                     mbps(b.high),
-                    mbps(b.center),
+                    f.low / secs,
+                    f.high / secs,
                     b.days
                 ),
                 observed: vec![
-                    Observation { feature: "bits_per_s", value: now * 8.0 / secs, threshold: edge * 8.0 / secs },
+                    Observation { feature: "bits_per_s", value: now * 8.0 / secs, threshold: edge(b) * 8.0 / secs },
                     Observation { feature: "usual_bits_per_s", value: b.center * 8.0 / secs, threshold: 0.0 },
+                    Observation { feature: "flows_per_s", value: now_flows / secs, threshold: edge(f) / secs },
+                    Observation { feature: "usual_flows_per_s", value: f.center / secs, threshold: 0.0 },
                 ],
             },
         });
