@@ -63,9 +63,9 @@ pub async fn detect_range(
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
             let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
             let hour = end.div_euclid(NETWORK_HISTORY_MS) * NETWORK_HISTORY_MS;
-            if !sizes.contains_key(&hour) {
+            if let std::collections::btree_map::Entry::Vacant(e) = sizes.entry(hour) {
                 let rates = db.engine_network_pps(hour - NETWORK_HISTORY_MS, hour).await?;
-                sizes.insert(hour, NetworkSize::new(rates));
+                e.insert(NetworkSize::new(rates));
             }
             let unknown = NetworkSize::default();
             let ev = Evidence {
