@@ -489,4 +489,22 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     );
     let r = web.api("GET", "/api/v1/exporters/192.0.2.4/interfaces/0/pattern", Cred::Session(&admin), None);
     assert_eq!(r.status, Status::NotFound);
+
+    // An interface's insight as the engine stores it: the API and the page name the
+    // interface, and its flows link asks for it.
+    let why = serde_json::to_value(&traffic["why"]).unwrap();
+    web.pg
+        .connect()
+        .unwrap()
+        .execute(
+            "INSERT INTO insights (kind, severity, score, start_time, end_time, exporter, interface, detector, why) \
+             VALUES ('traffic_anomaly', 'critical', 1, now() - interval '20 minutes', now() - interval '5 minutes', \
+                     '192.0.2.4', 1, 'rule:traffic_anomaly', $1)",
+            &[&why],
+        )
+        .unwrap();
+    let listed = web.json("/api/v1/insights?kind=traffic_anomaly&exporter=192.0.2.4", &admin);
+    assert_eq!(listed["insights"][0]["interface"].as_i64(), Some(1), "{listed}");
+    let page = web.get("/insights?kind=traffic_anomaly", Some(&admin)).body;
+    assert!(page.contains("ifIndex 1") && page.contains("interface=1"), "{page}");
 }

@@ -91,18 +91,24 @@ async fn insights_page(auth: Auth, app: &State<App>, q: InsightParams) -> AppRes
         }
         Ok(query) => {
             let rows = app.db.insights(auth.scope(), &query).await?;
-            // Interfaces by their SNMP names where the poller has them.
-            let mut if_names = std::collections::HashMap::new();
+            // Interfaces by their SNMP names where the poller has them: one query per
+            // exporter, not per row.
+            let mut wanted: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
             for r in &rows {
-                if let (Some(i), Ok(e)) = (r.interface, r.exporter.parse::<std::net::IpAddr>()) {
-                    if let Some(n) = app.db.interface_names(auth.scope(), e, &[i]).await?.remove(&i) {
-                        let label = match (n.name.or(n.descr), n.alias.filter(|a| !a.is_empty())) {
-                            (Some(name), Some(alias)) => format!("{name} — {alias}"),
-                            (Some(one), None) | (None, Some(one)) => one,
-                            (None, None) => continue,
-                        };
-                        if_names.insert((r.exporter.clone(), i), label);
-                    }
+                if let Some(i) = r.interface {
+                    wanted.entry(r.exporter.as_str()).or_default().push(i);
+                }
+            }
+            let mut if_names = std::collections::HashMap::new();
+            for (exporter, indexes) in wanted {
+                let Ok(e) = exporter.parse::<std::net::IpAddr>() else { continue };
+                for (i, n) in app.db.interface_names(auth.scope(), e, &indexes).await? {
+                    let label = match (n.name.or(n.descr), n.alias.filter(|a| !a.is_empty())) {
+                        (Some(name), Some(alias)) => format!("{name} — {alias}"),
+                        (Some(one), None) | (None, Some(one)) => one,
+                        (None, None) => continue,
+                    };
+                    if_names.insert((exporter.to_string(), i), label);
                 }
             }
             let can_ack = auth.role.allows(Permission::AcknowledgeInsights);
