@@ -86,7 +86,11 @@ async function chartsReady(page) {
   for (let i = 0; i < n; i++) {
     const c = canvases.nth(i);
     assert.equal(await c.getAttribute("data-state"), "ready", `chart ${i} on ${page.url()}: ${await c.getAttribute("data-error")}`);
-    assert.ok(Number(await c.getAttribute("data-nonzero-points")) > 0, `chart ${i} on ${page.url()} has data`);
+    // A traffic pattern shows complete 5-minute slots only: flows sent a minute ago
+    // may all sit in the current one, so on a fresh appliance it may be empty yet.
+    if ((await c.getAttribute("data-chart")) !== "pattern") {
+      assert.ok(Number(await c.getAttribute("data-nonzero-points")) > 0, `chart ${i} on ${page.url()} has data`);
+    }
     const box = await c.boundingBox();
     assert.ok(box && box.width > 200 && box.height > 100, `chart ${i} is drawn at a visible size`);
   }
