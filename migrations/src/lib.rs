@@ -111,6 +111,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0017_insight_interface.sql",
         sql: include_str!("../0017_insight_interface.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_flows_address_bloom.sql",
+        sql: include_str!("../0018_flows_address_bloom.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

@@ -58,6 +58,15 @@ pub fn to_sql(expr: &Expr, params: &mut Vec<SqlParam>) -> String {
     }
 }
 
+/// `col op ph`, false (not NULL) where the column is NULL (an address absent from the
+/// template), so `not host X` keeps such rows as the in-memory evaluation does.
+/// Written as `col op ph AND col IS NOT NULL` rather than `COALESCE(col op ph,
+/// FALSE)`: the planner can use the bare comparison as an index condition (the BRIN
+/// bloom index on the addresses, migrations/0018), which it cannot inside COALESCE.
+fn present(col: &str, op: &str, ph: &str) -> String {
+    format!("({col} {op} {ph} AND {col} IS NOT NULL)")
+}
+
 fn inet(a: IpAddr) -> SqlParam {
     SqlParam::Inet(a.to_string())
 }
@@ -67,13 +76,17 @@ fn pred(p: &Pred, params: &mut Vec<SqlParam>) -> String {
         Pred::Any => "TRUE".into(),
         Pred::Host(dir, a) => {
             let ph = push(params, inet(*a));
-            // NULL addresses (absent in the template) make the test false, not NULL,
-            // so `not host X` keeps them as the in-memory evaluation does.
-            both(*dir, |d| format!("COALESCE({d}_addr = {ph}, FALSE)"))
+            both(*dir, |d| present(&format!("{d}_addr"), "=", &ph))
+        }
+        // A whole-address prefix (/32, /128: the console's address fields send one for
+        // a single host) is that host: equality, which the address index can answer.
+        Pred::Net(dir, n) if n.len() == if n.addr().is_ipv4() { 32 } else { 128 } => {
+            let ph = push(params, inet(n.addr()));
+            both(*dir, |d| present(&format!("{d}_addr"), "=", &ph))
         }
         Pred::Net(dir, n) => {
             let ph = push(params, SqlParam::Inet(n.to_string()));
-            both(*dir, |d| format!("COALESCE({d}_addr <<= {ph}, FALSE)"))
+            both(*dir, |d| present(&format!("{d}_addr"), "<<=", &ph))
         }
         Pred::Port(dir, cmp, port) => {
             let ph = push(params, SqlParam::Int(i64::from(*port)));
@@ -102,6 +115,6 @@ fn pred(p: &Pred, params: &mut Vec<SqlParam>) -> String {
         }
         Pred::Tos(cmp, n) => format!("tos {} {}", cmp.sql(), push(params, SqlParam::Int(i64::from(*n)))),
         Pred::Vlan(cmp, n) => format!("vlan {} {}", cmp.sql(), push(params, SqlParam::Int(i64::from(*n)))),
-        Pred::NextHop(a) => format!("COALESCE(next_hop = {}, FALSE)", push(params, inet(*a))),
+        Pred::NextHop(a) => present("next_hop", "=", &push(params, inet(*a))),
     }
 }

@@ -120,7 +120,7 @@ fn renders_parameterized_sql() {
     let sql = to_sql(&f, &mut params);
     assert_eq!(
         sql,
-        "((proto = $1::bigint AND dst_port = $2::bigint) AND COALESCE(src_addr <<= $3::text::inet, FALSE))"
+        "((proto = $1::bigint AND dst_port = $2::bigint) AND (src_addr <<= $3::text::inet AND src_addr IS NOT NULL))"
     );
     assert_eq!(params, vec![SqlParam::Int(6), SqlParam::Int(443), SqlParam::Inet("10.0.0.0/8".into())]);
 
@@ -129,10 +129,15 @@ fn renders_parameterized_sql() {
     let sql = to_sql(&parse("not (host 192.0.2.1 or in if 3)").unwrap(), &mut params);
     assert_eq!(
         sql,
-        "(NOT ((COALESCE(src_addr = $2::text::inet, FALSE) OR COALESCE(dst_addr = $2::text::inet, FALSE)) OR \
+        "(NOT (((src_addr = $2::text::inet AND src_addr IS NOT NULL) OR (dst_addr = $2::text::inet AND dst_addr IS NOT NULL)) OR \
          in_if = $3::bigint))"
     );
     assert_eq!(params[1], SqlParam::Inet("192.0.2.1".into()));
+    // A prefix of one whole address is that host: equality, as `host` renders.
+    let mut params = Vec::new();
+    let sql = to_sql(&parse("dst net 2001:db8::1/128").unwrap(), &mut params);
+    assert_eq!(sql, "(dst_addr = $1::text::inet AND dst_addr IS NOT NULL)");
+    assert_eq!(params, vec![SqlParam::Inet("2001:db8::1".into())]);
     // No value ever appears in the SQL text (injection-proof by construction).
     let mut params = Vec::new();
     let sql = to_sql(&parse("exporter 192.0.2.1 and src as > 64500").unwrap(), &mut params);

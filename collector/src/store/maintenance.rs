@@ -31,6 +31,8 @@ pub struct MaintenanceReport {
     pub batch_ids_pruned: u64,
     /// Span of new `flows` partitions now in force.
     pub flows_span_hours: u32,
+    /// BRIN page ranges of recent `flows` partitions summarized this round.
+    pub brin_ranges_summarized: i64,
     /// What the top-N compaction did (none when it failed; the round still counts).
     pub compaction: Option<super::compaction::CompactionReport>,
 }
@@ -249,6 +251,15 @@ impl Maint {
                     &[&super::time::system_time(now - TEMPLATE_MAX_AGE_MS)],
                 )
                 .await?;
+            // A failed summary (it is only an index's coverage) must not fail the round.
+            let brin_ranges_summarized =
+                match super::summaries::summarize_recent(client, &shared.partitions, now).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        log::warn!("BRIN summaries of recent flows partitions: {e}");
+                        0
+                    }
+                };
             // Compaction failing (e.g. a deadlock with a replaying writer) must not
             // fail partition upkeep: it is retried next round.
             let compaction = if compact {
@@ -267,6 +278,7 @@ impl Maint {
                 dropped,
                 batch_ids_pruned: pruned,
                 flows_span_hours: (span.len_ms() / 3_600_000) as u32,
+                brin_ranges_summarized,
                 compaction,
             })
         }

@@ -32,6 +32,7 @@ mod rollup;
 mod spool;
 mod state;
 mod stats;
+mod summaries;
 pub mod templates;
 mod time;
 mod tx;
