@@ -437,12 +437,18 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
 /// 12 MB and 1,000 flows a minute (`share` of it), varying a little, and today
 /// `bytes_x` times those bytes and `flows_x` times those flows.
 fn minutes_scaled(end: i64, share: f64, bytes_x: f64, flows_x: f64) -> Vec<(i64, Volume)> {
+    minutes_by_day(end, share, |d| if d == 0 { (bytes_x, flows_x) } else { (1.0, 1.0) })
+}
+
+/// As [`minutes_scaled`], with the bytes and flows factors of each day `d` days ago.
+fn minutes_by_day(end: i64, share: f64, factors: impl Fn(i64) -> (f64, f64)) -> Vec<(i64, Volume)> {
     let mut rows = Vec::new();
     for d in 0..=7i64 {
         for m in 0..60i64 {
             let t = end - d * traffic::DAY_MS - m * 60_000;
             let usual = share * (1.0 + 0.05 * ((d * 7 + m) % 5) as f64);
-            let (b, f) = if d == 0 { (usual * bytes_x, usual * flows_x) } else { (usual, usual) };
+            let (bytes_x, flows_x) = factors(d);
+            let (b, f) = (usual * bytes_x, usual * flows_x);
             let v = Volume { bytes: (b * 12_000_000.0) as i64, flows: (f * 1_000.0) as i64 };
             rows.push((t - t.rem_euclid(60_000), v));
         }
@@ -473,6 +479,8 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     };
     assert_eq!(run_at(&week(end, 1.0)), vec![]);
     assert_eq!(run_at(&week(end, 1.2)), vec![], "a 20 % busier day is inside the band");
+    assert_eq!(run_at(&week(end, 1.7)), vec![], "out of a narrow band, but not twice the usual");
+    assert_eq!(run_at(&week(end, 0.6)), vec![], "... nor half of it");
     assert_eq!(run_at(&week(end, 3.0)), vec![(Kind::TrafficAnomaly, None, None)]);
     assert_eq!(run_at(&week(end, 0.0)), vec![(Kind::TrafficAnomaly, None, None)], "a silent exporter");
     // Three times the bytes in as many flows as usual: a few large transfers (the host
@@ -484,7 +492,23 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     };
     assert_eq!(run_at(&elephants(3.0, 1.0)), vec![]);
     assert_eq!(run_at(&elephants(1.0, 3.0)), vec![], "many more tiny flows, same bytes");
-    assert_eq!(run_at(&elephants(3.0, 2.0)), vec![(Kind::TrafficAnomaly, None, None)]);
+    assert_eq!(run_at(&elephants(3.0, 2.5)), vec![(Kind::TrafficAnomaly, None, None)]);
+    // The same change yesterday at this time: the new normal (a service went live).
+    let since = |days: i64, x: f64| {
+        ExporterMinutes::new(
+            minutes_by_day(end, 1.0, |d| if d < days { (x, x) } else { (1.0, 1.0) })
+                .into_iter()
+                .map(|(m, v)| (exporter(), m, v)),
+        )
+    };
+    assert_eq!(run_at(&since(1, 3.0)), vec![(Kind::TrafficAnomaly, None, None)], "new today");
+    assert_eq!(run_at(&since(2, 3.0)), vec![], "there yesterday too");
+    assert_eq!(run_at(&since(2, 0.3)), vec![], "down since yesterday");
+    assert_eq!(
+        run_at(&since(2, 0.0)),
+        vec![(Kind::TrafficAnomaly, None, None)],
+        "silent: news until it ends"
+    );
     // Not on a step boundary: not checked; two days of history: no band.
     let found = run(
         &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &week(end, 3.0) },

@@ -86,6 +86,10 @@ pub struct Thresholds {
     pub traffic_band_k: f64,
     /// `traffic_anomaly`: the spread is at least this share of the usual value.
     pub traffic_min_spread: f64,
+    /// `traffic_anomaly`: and the window is at least this many times its usual value,
+    /// or at most the usual value divided by it (a quiet link's quarter hour swings by
+    /// half without anything happening).
+    pub traffic_min_factor: f64,
     /// `traffic_anomaly`: exporters usually carrying fewer bytes in the window are
     /// left out (a few flows more or less are no anomaly).
     pub traffic_min_bytes: f64,
@@ -144,6 +148,7 @@ impl Default for Thresholds {
             traffic_min_days: 3,
             traffic_band_k: 4.0,
             traffic_min_spread: 0.1,
+            traffic_min_factor: 2.0,
             traffic_min_bytes: 10e6,
             traffic_min_flows: 100.0,
             network_floor_share: 0.03,

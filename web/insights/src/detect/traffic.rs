@@ -23,6 +23,19 @@
 //! an interface is worth its own insight when the whole exporter looks normal (traffic
 //! moved from a failed link to its backup, one customer port gone quiet).
 //!
+//! Leaving the band is not enough on its own: the window must also be at least
+//! `traffic_min_factor` (2) times its usual value, or at most the usual value divided
+//! by it. Quiet links (a few hundred flows a quarter hour) swing by half from one day
+//! to the next without anything happening, and the band built from four or five such
+//! days is narrow by chance; a failed link, a failover, a silent exporter or a flash
+//! crowd moves its traffic by more than that.
+//!
+//! A change that was already there yesterday at the same time is the new normal (a new
+//! service went live, a customer moved to another port): the window is not reported
+//! when the previous day's same window was outside the band the same way. The first
+//! day's insight stands; the band takes the change in as the days pass. A silent
+//! series (no flows at all) is reported for as long as it stays silent.
+//!
 //! The window ends `traffic_lag_secs` before the round, because the last minutes'
 //! flows are still in exporters' caches (their active timeouts) and in batches: a
 //! window read too early looks like a drop.
@@ -168,6 +181,21 @@ enum Outside {
     Below,
 }
 
+/// Whether bytes and flows both left their bands the same way, each by at least
+/// `traffic_min_factor` of its usual value.
+fn outside(bytes: f64, flows: f64, b: Band, f: Band, t: &Thresholds) -> Option<Outside> {
+    let factor = t.traffic_min_factor.max(1.0);
+    let above = |v: f64, band: Band| v > band.high && v >= band.center * factor;
+    let below = |v: f64, band: Band| v < band.low && v <= band.center / factor;
+    if above(bytes, b) && above(flows, f) {
+        Some(Outside::Above)
+    } else if below(bytes, b) && below(flows, f) {
+        Some(Outside::Below)
+    } else {
+        None
+    }
+}
+
 /// The rule for the window ending `traffic_lag_secs` before `end_ms`, checked when
 /// `end_ms` is on a `traffic_step_secs` boundary.
 pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
@@ -194,14 +222,19 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
         let now = minutes.sum(series, from, to).0;
         let (now, now_flows) = (now.bytes as f64, now.flows as f64);
         let verdict = bands.and_then(|(b, f)| {
-            if now > b.high && now_flows > f.high {
-                Some((b, f, Outside::Above, now / b.high.max(1.0)))
-            } else if now < b.low && now_flows < f.low {
-                // How far below: the edge over the value, so a silent exporter is critical.
-                Some((b, f, Outside::Below, b.low / now.max(b.low / 100.0).max(1.0)))
-            } else {
-                None
+            let way = outside(now, now_flows, b, f, t)?;
+            // Yesterday's same window out the same way: the new normal. Not for a
+            // silent series: that stays news for as long as it lasts.
+            let (y, seen) = minutes.sum(series, from - DAY_MS, to - DAY_MS);
+            if seen && now_flows > 0.0 && outside(y.bytes as f64, y.flows as f64, b, f, t) == Some(way) {
+                return None;
             }
+            let ratio = match way {
+                Outside::Above => now / b.high.max(1.0),
+                // How far below: the edge over the value, so a silent exporter is critical.
+                Outside::Below => b.low / now.max(b.low / 100.0).max(1.0),
+            };
+            Some((b, f, way, ratio))
         });
         let Some((b, f, outside, ratio)) = verdict else {
             if interface.is_none() {
