@@ -385,7 +385,23 @@ fn main() -> Result<()> {
                 "SELECT time_received, src_addr FROM {flows} WHERE time_received >= now() - interval '1 hour' \
                  AND src_addr <<= '100.64.0.0/16'::inet ORDER BY time_received DESC LIMIT 100"
             ),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            // A 1-hour host search's three slices as flow search sends them (the view,
+            // the scope, the address bloom index's condition).
+            [(5, 0), (25, 5), (60, 25)].map(|(from, to)| {
+                format!(
+                    "SELECT time_received, src_addr FROM {} WHERE time_received >= now() - interval '{from} minutes' \
+                     AND time_received < now() - interval '{to} minutes' \
+                     AND exporter <<= ANY('{{0.0.0.0/0,::/0}}'::text[]::inet[]) \
+                     AND ((src_addr = '198.18.1.7'::inet AND src_addr IS NOT NULL) \
+                     OR (dst_addr = '198.18.1.7'::inet AND dst_addr IS NOT NULL)) ORDER BY time_received DESC LIMIT 100",
+                    tables::FLOWS_SEARCHABLE
+                )
+            }),
+        ) {
+            db.batch_execute("SET jit = off")?; // as the console's connections
             for r in db.query(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"), &[])? {
                 println!("{}", r.get::<_, String>(0));
             }
