@@ -27,7 +27,7 @@ fn main() {
     let bases = base::dirs(std::env::var_os(base::ENV).as_deref());
     let mut sources = fs::read_files(&fs::collect_files(&[corpus]).unwrap()).unwrap();
     sources.extend(fs::read_files(&fs::base_files(&bases).unwrap()).unwrap());
-    let options = ResolveOptions { threads: Some(1) };
+    let options = ResolveOptions { threads: Some(1), ..Default::default() };
     match args.get(1).map(String::as_str) {
         Some("read") => println!("{} files", sources.len()),
         Some("full") => println!("{} nodes", resolve(&sources, &options).nodes().len()),

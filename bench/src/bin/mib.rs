@@ -3,6 +3,9 @@
 //! `snmptranslate -m ALL -M <same folders> -Tz` in the same run; and the time to
 //! re-resolve after adding one module, incrementally and in full.
 //!
+//! The native reader (the default engine) and `mib-rs` (the engine before it) are both
+//! timed in each repetition.
+//!
 //! Each figure is the median of `--runs` repetitions, interleaved (ours, then
 //! snmptranslate, then the next repetition) so that load from elsewhere on the machine
 //! hits both alike. Reading the files is timed apart from resolving them; snmptranslate
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use flowvision_mib::{base, fs, resolve, resolve_incremental, ResolveOptions, SourceText};
+use flowvision_mib::{base, fs, resolve, resolve_incremental, Engine, ResolveOptions, SourceText};
 
 #[derive(Parser)]
 #[command(about = "MIB corpus load and resolve time against snmptranslate")]
@@ -32,6 +35,9 @@ struct Args {
     /// Parser threads (default: one per CPU, as `mib dump` runs).
     #[arg(long)]
     threads: Option<usize>,
+    /// Skip the mib-rs engine's runs (measured in the same run by default).
+    #[arg(long)]
+    no_mib_rs: bool,
 }
 
 /// The leaf added in the "add one module" case: nothing imports it, as with a
@@ -91,11 +97,13 @@ fn main() -> anyhow::Result<()> {
     dirs.extend(bases.iter().cloned());
     let files = fs::collect_files(std::slice::from_ref(&corpus))?;
     let base_files = fs::base_files(&bases)?;
-    let options = ResolveOptions { threads: args.threads };
+    let options = ResolveOptions { threads: args.threads, ..Default::default() };
 
-    let (mut read, mut ours, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let reference = ResolveOptions { threads: args.threads, engine: Engine::MibRs };
+
+    let (mut read, mut ours, mut theirs, mut mib_rs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut sources: Vec<SourceText> = Vec::new();
-    let (mut nodes, mut pairs) = (0, 0);
+    let (mut nodes, mut pairs, mut mib_rs_nodes) = (0, 0, 0);
     for _ in 0..args.runs.max(1) {
         let started = Instant::now();
         sources = fs::read_files(&files)?;
@@ -108,6 +116,11 @@ fn main() -> anyhow::Result<()> {
         let (took, n) = snmptranslate(&dirs)?;
         theirs.push(took);
         pairs = n;
+        if !args.no_mib_rs {
+            let started = Instant::now();
+            mib_rs_nodes = resolve(&sources, &reference).nodes().len();
+            mib_rs.push(started.elapsed());
+        }
     }
     let bytes: usize = sources.iter().map(|s| s.bytes().len()).sum();
     println!(
@@ -120,10 +133,20 @@ fn main() -> anyhow::Result<()> {
         args.threads.map_or("per CPU".to_owned(), |t| t.to_string())
     );
     let (read, ours, theirs) = (median(read), median(ours), median(theirs));
+    let ratio = (read + ours).as_secs_f64() / theirs.as_secs_f64();
     println!("read files            {:>9.1} ms", read.as_secs_f64() * 1e3);
     println!("resolve               {:>9.1} ms   ({nodes} nodes)", ours.as_secs_f64() * 1e3);
     println!("read + resolve        {:>9.1} ms", (read + ours).as_secs_f64() * 1e3);
     println!("snmptranslate -Tz     {:>9.1} ms   ({pairs} lines)", theirs.as_secs_f64() * 1e3);
+    println!("read + resolve / snmptranslate: {ratio:.2}");
+    if !mib_rs.is_empty() {
+        let m = median(mib_rs);
+        println!(
+            "resolve with mib-rs   {:>9.1} ms   ({mib_rs_nodes} nodes; the engine before the native reader), / snmptranslate {:.2}",
+            m.as_secs_f64() * 1e3,
+            (read + m).as_secs_f64() / theirs.as_secs_f64()
+        );
+    }
 
     for added in [LEAF, SMALL_LEAF, ROOT] {
         let label = sources

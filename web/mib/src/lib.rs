@@ -31,12 +31,13 @@ pub mod oid;
 mod resolve;
 pub mod revision;
 pub mod scan;
+mod smi;
 pub mod source;
 pub mod tree;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::{Access, MibNode, ModuleInfo, NodeKind, Status, Syntax};
 pub use oid::Oid;
-pub use resolve::{resolve, resolve_incremental, ResolveOptions};
+pub use resolve::{resolve, resolve_incremental, Engine, ResolveOptions};
 pub use source::SourceText;
 pub use tree::{FileReport, Mib};

@@ -23,7 +23,7 @@ const README: &str = "How to write a MIB:\n\n    NAME DEFINITIONS ::= BEGIN\n   
 
 #[test]
 fn an_unparsable_declared_module_does_not_drop_the_others() {
-    let opts = ResolveOptions { threads: Some(1) };
+    let opts = ResolveOptions { threads: Some(1), ..Default::default() };
     let base = vec![SourceText::new("ACME-SMI.txt", BASE.as_bytes().to_vec())];
     let previous = resolve(&base, &opts);
     assert!(previous.module("ACME-SMI").is_some());

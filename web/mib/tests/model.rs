@@ -190,7 +190,7 @@ END
 fn load(files: &[(&str, &str)]) -> Mib {
     let sources: Vec<SourceText> =
         files.iter().map(|(l, t)| SourceText::new(*l, t.as_bytes().to_vec())).collect();
-    resolve(&sources, &ResolveOptions { threads: Some(1) })
+    resolve(&sources, &ResolveOptions { threads: Some(1), ..Default::default() })
 }
 
 fn oid(s: &str) -> Oid {
@@ -345,9 +345,10 @@ fn bad_input_is_diagnosed_never_fatal() {
         "{dup:?}"
     );
     assert_eq!(mib.module("EXAMPLE-ROOT-MIB").unwrap().file, "dup-a.txt");
-    // A broken copy of a base module loses to the parser's own, and says so.
-    let base = at("rfc1215.txt");
-    assert!(base.iter().any(|d| d.line == Some(1) && d.module.as_deref() == Some("RFC-1215")), "{base:?}");
+    // A copy of a base module whose MACRO body is mangled: the native reader skips
+    // macro bodies, so it is the module used (mib-rs fell back to its own copy and
+    // said so: the fuzz finding the file was saved for).
+    assert_eq!(mib.module("RFC-1215").unwrap().file, "rfc1215.txt");
     // Every file is accounted for.
     assert!(mib.files().iter().all(|f| !f.loaded.is_empty() || f.diagnostics > 0), "{:?}", mib.files());
 }
@@ -363,7 +364,7 @@ fn content(mib: &Mib) -> (Vec<String>, Vec<String>, Vec<String>) {
 
 #[test]
 fn incremental_add_replace_and_empty_equal_full() {
-    let options = ResolveOptions { threads: Some(1) };
+    let options = ResolveOptions { threads: Some(1), ..Default::default() };
     let two = SourceText::new("two.txt", TWO_MODULES.as_bytes().to_vec());
     // Without the root module the example modules cannot place their nodes.
     let before = resolve(std::slice::from_ref(&two), &options);

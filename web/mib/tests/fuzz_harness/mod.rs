@@ -22,7 +22,7 @@ pub fn resolve_bytes(data: &[u8]) {
             assert!(h.line >= 1, "header line {}", h.line);
         }
     }
-    let mib = resolve(&sources, &ResolveOptions { threads: Some(1) });
+    let mib = resolve(&sources, &ResolveOptions { threads: Some(1), ..Default::default() });
     assert!(mib.nodes().windows(2).all(|w| w.first().map(|n| &n.oid) <= w.get(1).map(|n| &n.oid)));
     assert_eq!(mib.files().len(), sources.len());
     for f in mib.files() {
