@@ -922,13 +922,21 @@ fn build_unit(linker: &Linker<'_, '_>, u: usize, out: &mut Linked) {
         }
         out.nodes.push(Arc::new(node));
     }
-    for (au, name, oid) in &linker.named_arcs {
-        if *au != u || !seen.insert((name, oid.clone())) {
+    // The three roots no module defines: SNMPv2-SMI names them (as mib-rs does), so
+    // the tree starts from them and every node has a module.
+    let roots: &[(&str, &[u32])] = if m.name == "SNMPv2-SMI" {
+        &[("ccitt", &[0]), ("iso", &[1]), ("joint-iso-ccitt", &[2])]
+    } else {
+        &[]
+    };
+    let arcs = linker.named_arcs.iter().filter(|(au, ..)| *au == u).map(|(_, n, o)| (*n, o.clone()));
+    for (name, oid) in roots.iter().map(|(n, o)| (*n, Arc::from(*o))).chain(arcs) {
+        if !seen.insert((name, Arc::clone(&oid))) {
             continue;
         }
         out.nodes.push(Arc::new(MibNode {
             module: m.name.to_owned(),
-            name: (*name).to_owned(),
+            name: name.to_owned(),
             oid: Oid::new(oid.to_vec()),
             kind: NodeKind::ValueAssignment,
             syntax: None,
