@@ -5,17 +5,19 @@
 //! product lookup uses the node names of vendors' product MIBs
 //! ([`Mib::longest_prefix`]).
 //!
-//! Parsing and resolution are done by the `mib-rs` crate (SMIv1 and SMIv2, lenient,
-//! every problem collected as a diagnostic); docs/mib.md records the evaluation against
-//! net-snmp that chose it. What this crate adds:
+//! Parsing and resolution are done by FlowVision's own SMI reader (`smi`: lexer, module
+//! splitter, linker), lenient and fast enough to resolve a thousand vendor modules in
+//! less time than net-snmp's snmptranslate; the `mib-rs` crate, the engine before it,
+//! remains selectable ([`Engine::MibRs`]) as the reference the tests compare it with.
+//! docs/mib.md records both evaluations against net-snmp. What this crate provides:
 //!
 //! - [`scan`]: finds the modules a file holds by the `NAME DEFINITIONS ::= BEGIN` lines
 //!   in its text, so imports resolve by module name and never by file name;
 //! - [`resolve()`]: the core entry point, over in-memory [`SourceText`]s (no I/O);
-//! - [`Mib`], [`MibNode`], [`ModuleInfo`]: an owned model that does not expose
-//!   `mib-rs` types, sorted in OID order;
-//! - [`Diagnostic`]s with file, line and severity, including the ones `mib-rs` has no
-//!   reason to give (files holding no module, a module defined by several files);
+//! - [`Mib`], [`MibNode`], [`ModuleInfo`]: an owned model, the same whichever engine
+//!   built it, sorted in OID order;
+//! - [`Diagnostic`]s with file, line and severity, including files holding no module and
+//!   a module defined by several files;
 //! - [`base`]: where the base modules are looked for at run time;
 //! - [`fs`]: the I/O edge, which walks folders and reads files into [`SourceText`]s;
 //! - [`bundle`]: uploaded files and archives (.zip, .tar.gz) unpacked in memory, bounded.

@@ -1,5 +1,8 @@
-//! The bridge to `mib-rs`: hands it the sources indexed by module name, resolves every
-//! module, and copies the result into the owned model.
+//! The entry points: sources indexed by the module names in their text, handed to the
+//! engine (the native reader in `crate::smi`, or `mib-rs`, bridged below: it takes the
+//! same index as a `mib_rs::Source` and its result is copied into the owned model), then
+//! the per-file reports; and the incremental resolve that re-runs only what a change
+//! affects.
 //!
 //! No I/O: sources are bytes in memory (see [`crate::fs`] for reading them from disk).
 
@@ -51,7 +54,7 @@ impl ResolveOptions {
 /// first one that parses is used and the others get a warning saying so. Put the
 /// user's files before the base modules so a newer copy of a base module wins.
 /// SNMPv2-SMI, SNMPv2-TC, SNMPv2-CONF, RFC1155-SMI, RFC-1212 and RFC-1215 are taken
-/// from `mib-rs`'s own RFC-derived copies when no source defines them.
+/// from the engine's own RFC-derived copies when no source defines them.
 ///
 /// Never fails and never panics on bad input: what cannot be used is reported in
 /// [`Mib::diagnostics`].
