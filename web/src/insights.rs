@@ -51,8 +51,18 @@ pub async fn detect_range(
         let step = t.traffic_step_secs.max(10) * 1000;
         let traffic = if chunk_end.div_euclid(step) > (chunk_start - 1).div_euclid(step) {
             let ranges = ExporterMinutes::ranges(chunk_start, chunk_end, t);
-            ExporterMinutes::new(db.engine_exporter_minutes(&ranges).await?)
-                .with_interfaces(db.engine_interface_minutes(&ranges).await?)
+            let mut minutes = ExporterMinutes::new(db.engine_exporter_minutes(&ranges).await?)
+                .with_interfaces(db.engine_interface_minutes(&ranges).await?);
+            // Each checked window's busiest hosts (a rise one host carries is a transfer).
+            let first_check = (chunk_start - 1).div_euclid(step) * step + step;
+            let mut check = first_check;
+            while check <= chunk_end {
+                if let Some((from, to)) = ExporterMinutes::window(check, t) {
+                    minutes = minutes.with_busiest_hosts(to, db.engine_busiest_hosts(from, to).await?);
+                }
+                check += step;
+            }
+            minutes
         } else {
             ExporterMinutes::default()
         };

@@ -249,6 +249,22 @@ impl Db {
         Ok(out)
     }
 
+    /// Engine only: the busiest host of each exporter in `[from_ms, to_ms)`: the
+    /// larger of its bytes in and bytes out over the range, as (exporter, bytes).
+    pub async fn engine_busiest_hosts(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(IpAddr, i64)>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT exporter, max(b)::int8 FROM ( \
+                     SELECT exporter, greatest(sum(bytes_in), sum(bytes_out)) AS b FROM host_features \
+                     WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, host) AS per_host \
+                 GROUP BY exporter",
+                &[&at_ms(from_ms), &at_ms(to_ms)],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<_, Option<i64>>(1)?.unwrap_or(0)))).collect()
+    }
+
     /// Engine only: every exporter's interfaces' bytes and flows per minute
     /// (`rollup_interface_1m`, flows in on the interface plus flows out on it) in the
     /// given `[from_ms, to_ms)` ranges, as (exporter, ifIndex, minute ms, volume).

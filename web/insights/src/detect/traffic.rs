@@ -36,6 +36,16 @@
 //! day's insight stands; the band takes the change in as the days pass. A silent
 //! series (no flows at all) is reported for as long as it stays silent.
 //!
+//! A rise carried by one host is one transfer, not a change in the network: when the
+//! busiest host of the exporter in the window (its bytes in or out, from the host
+//! features) accounts for at least `traffic_max_host_share` of the excess over the usual
+//! value, the rise is left to the host rules (exfiltration, floods). On a sampled
+//! exporter the "flows moved too" test cannot tell a transfer from an event: an sFlow
+//! record is one sampled packet, so one large download doubles the records with the
+//! bytes. Drops are never judged this way: an outage is an outage whoever it hit. An
+//! interface's rise is judged against its exporter's busiest host (host features are
+//! per exporter, not per interface).
+//!
 //! The window ends `traffic_lag_secs` before the round, because the last minutes'
 //! flows are still in exporters' caches (their active timeouts) and in batches: a
 //! window read too early looks like a drop.
@@ -69,6 +79,8 @@ impl Volume {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExporterMinutes {
     minutes: BTreeMap<(IpAddr, Option<u32>, i64), Volume>,
+    /// The bytes of each exporter's busiest host, by (exporter, window end ms).
+    busiest: BTreeMap<(IpAddr, i64), i64>,
 }
 
 impl ExporterMinutes {
@@ -94,6 +106,32 @@ impl ExporterMinutes {
             }
         }
         self
+    }
+
+    /// Adds the busiest host's bytes (the larger of its bytes in and out) of each
+    /// exporter in the window ending at `window_end_ms` (see [`Self::window`]).
+    pub fn with_busiest_hosts(
+        mut self,
+        window_end_ms: i64,
+        rows: impl IntoIterator<Item = (IpAddr, i64)>,
+    ) -> ExporterMinutes {
+        for (e, bytes) in rows {
+            let b = self.busiest.entry((e, window_end_ms)).or_default();
+            *b = (*b).max(bytes);
+        }
+        self
+    }
+
+    /// The `[from, to)` window a check at `end_ms` reads, ms (`to` is `traffic_lag_secs`
+    /// before `end_ms`), or `None` when `end_ms` is not a check (not on a
+    /// `traffic_step_secs` boundary).
+    pub fn window(end_ms: i64, t: &Thresholds) -> Option<(i64, i64)> {
+        let step = t.traffic_step_secs.max(10) * 1000;
+        if end_ms.rem_euclid(step) != 0 {
+            return None;
+        }
+        let to = end_ms - t.traffic_lag_secs.max(0) * 1000;
+        Some((to - t.traffic_window_secs.max(60) * 1000, to))
     }
 
     fn add(&mut self, key: (IpAddr, Option<u32>, i64), v: Volume) {
@@ -199,13 +237,8 @@ fn outside(bytes: f64, flows: f64, b: Band, f: Band, t: &Thresholds) -> Option<O
 /// The rule for the window ending `traffic_lag_secs` before `end_ms`, checked when
 /// `end_ms` is on a `traffic_step_secs` boundary.
 pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
-    let step = t.traffic_step_secs.max(10) * 1000;
-    if end_ms.rem_euclid(step) != 0 {
-        return;
-    }
-    let window = t.traffic_window_secs.max(60) * 1000;
-    let to = end_ms - t.traffic_lag_secs.max(0) * 1000;
-    let from = to - window;
+    let Some((from, to)) = ExporterMinutes::window(end_ms, t) else { return };
+    let window = to - from;
     // The exporter's own verdict, met before its interfaces (the series are sorted).
     let mut total: Option<(IpAddr, Option<Outside>)> = None;
     for series in minutes.series() {
@@ -227,6 +260,11 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             // silent series: that stays news for as long as it lasts.
             let (y, seen) = minutes.sum(series, from - DAY_MS, to - DAY_MS);
             if seen && now_flows > 0.0 && outside(y.bytes as f64, y.flows as f64, b, f, t) == Some(way) {
+                return None;
+            }
+            // One host's transfer.
+            let busiest = minutes.busiest.get(&(exporter, to)).copied().unwrap_or(0) as f64;
+            if way == Outside::Above && busiest >= t.traffic_max_host_share * (now - b.center) {
                 return None;
             }
             let ratio = match way {
@@ -302,6 +340,36 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn a_rise_carried_by_one_host_is_left_to_the_host_rules() {
+        let t = Thresholds::default();
+        let e: IpAddr = "192.0.2.1".parse().unwrap();
+        let end = 30 * DAY_MS;
+        let (from, to) = ExporterMinutes::window(end, &t).unwrap();
+        // Seven days of 20 MB and 1,000 flows a minute, then a window at four times that.
+        let mut rows = Vec::new();
+        for d in 0..=7i64 {
+            let scale = if d == 0 { 4 } else { 1 };
+            for m in (from..to).step_by(60_000) {
+                rows.push((e, m - d * DAY_MS, Volume { bytes: 20_000_000 * scale, flows: 1_000 * scale }));
+            }
+        }
+        let minutes = ExporterMinutes::new(rows);
+        let found = |m: &ExporterMinutes| {
+            let mut out = Vec::new();
+            check(m, end, &t, &mut out);
+            out.len()
+        };
+        assert_eq!(found(&minutes), 1, "a fourfold rise is reported");
+        // The excess is 15 x 60 MB = 900 MB: one host with 450 MB of it is a transfer.
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(e, 450_000_000)])), 0);
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(e, 400_000_000)])), 1);
+        // The busiest host of another window, or of another exporter, does not count.
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to - 60_000, [(e, 900_000_000)])), 1);
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert_eq!(found(&minutes.with_busiest_hosts(to, [(other, 900_000_000)])), 1);
+    }
 
     #[test]
     fn the_band_is_robust_to_one_odd_day_and_never_too_narrow() {
