@@ -180,6 +180,27 @@ pub struct MibNode {
 }
 
 impl MibNode {
+    /// A node with its place and kind only; the definition's details are filled in by
+    /// the engine that read it.
+    pub fn new(module: &str, name: &str, oid: Oid, kind: NodeKind) -> MibNode {
+        MibNode {
+            module: module.to_owned(),
+            name: name.to_owned(),
+            oid,
+            kind,
+            syntax: None,
+            access: None,
+            status: None,
+            units: String::new(),
+            defval: None,
+            index: Vec::new(),
+            index_implied_last: false,
+            augments: None,
+            members: Vec::new(),
+            description: String::new(),
+        }
+    }
+
     /// `MODULE::name`, or `name` alone for nodes no module defines.
     pub fn qualified_name(&self) -> String {
         if self.module.is_empty() {

@@ -605,22 +605,10 @@ fn node_data(n: mib_rs::Node<'_>) -> MibNode {
         Kind::ModuleIdentity => NodeKind::ModuleIdentity,
         Kind::ObjectIdentity => NodeKind::ObjectIdentity,
     };
-    let mut out = MibNode {
-        module: n.module().map(|m| m.name().to_owned()).unwrap_or_default(),
-        name: n.name().to_owned(),
-        oid: Oid::new(n.oid().as_ref().to_vec()),
-        kind,
-        syntax: None,
-        access: None,
-        status: n.status().map(status),
-        units: String::new(),
-        defval: None,
-        index: Vec::new(),
-        index_implied_last: false,
-        augments: None,
-        members: Vec::new(),
-        description: n.description().to_owned(),
-    };
+    let module = n.module().map(|m| m.name().to_owned()).unwrap_or_default();
+    let mut out = MibNode::new(&module, n.name(), Oid::new(n.oid().as_ref().to_vec()), kind);
+    out.status = n.status().map(status);
+    out.description = n.description().to_owned();
     // The tree node carries the DESCRIPTION of OBJECT-IDENTITY and MODULE-IDENTITY;
     // the other macros keep theirs on their own definition.
     let own = [

@@ -11,20 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use flowvision_mib::{base, fs, resolve, resolve_incremental, Mib, ResolveOptions, SourceText};
+use flowvision_mib::{fs, resolve, resolve_incremental, Mib, ResolveOptions, SourceText};
 
-/// The corpus: `FLOWVISION_MIBS`, else `../shared/mibs` beside the repository.
-fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("FLOWVISION_MIBS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/mibs"));
-    assert!(dir.is_dir(), "MIB corpus not found at {} (set FLOWVISION_MIBS)", dir.display());
-    dir
-}
-
-fn base_dirs() -> Vec<PathBuf> {
-    base::dirs(std::env::var_os(base::ENV).as_deref()).into_iter().filter(|d| d.is_dir()).collect()
-}
+mod corpus_files;
+use corpus_files::{base_dirs, corpus_dir};
 
 /// Every folder under `root`, itself included: net-snmp's -M does not recurse.
 fn folders(root: &Path, out: &mut Vec<PathBuf>) {

@@ -8,17 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use flowvision_mib::{base, fs, resolve, Engine, MibNode, NodeKind, ResolveOptions};
+use flowvision_mib::{resolve, Engine, MibNode, NodeKind, ResolveOptions};
 
-fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("FLOWVISION_MIBS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/mibs"));
-    assert!(dir.is_dir(), "MIB corpus not found at {} (set FLOWVISION_MIBS)", dir.display());
-    dir
-}
+mod corpus_files;
 
 /// The fields compared, each as text.
 fn fields(n: &MibNode) -> Vec<(&'static str, String)> {
@@ -44,11 +37,7 @@ fn fields(n: &MibNode) -> Vec<(&'static str, String)> {
 
 #[test]
 fn native_reader_agrees_with_mib_rs() {
-    let files = fs::collect_files(&[corpus_dir()]).unwrap();
-    let mut sources = fs::read_files(&files).unwrap();
-    let bases: Vec<PathBuf> =
-        base::dirs(std::env::var_os(base::ENV).as_deref()).into_iter().filter(|d| d.is_dir()).collect();
-    sources.extend(fs::read_files(&fs::base_files(&bases).unwrap()).unwrap());
+    let (sources, _) = corpus_files::corpus_and_base();
 
     let native = resolve(&sources, &ResolveOptions::default());
     let reference = resolve(&sources, &ResolveOptions { engine: Engine::MibRs, ..Default::default() });

@@ -831,6 +831,9 @@ fn build_unit(linker: &Linker<'_, '_>, u: usize, out: &mut Linked) {
         let body = toks.get(def.body.clone()).unwrap_or_default();
         let cl = clauses(body);
         let clause = |key: &str| cl.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        let members = |key: &str| -> Vec<String> {
+            clause(key).map(words_in_braces).unwrap_or_default().into_iter().map(str::to_owned).collect()
+        };
         let kind = match def.kind {
             DefKind::Macro(Macro::ModuleIdentity) => NodeKind::ModuleIdentity,
             DefKind::Macro(Macro::ObjectIdentity) => NodeKind::ObjectIdentity,
@@ -841,22 +844,10 @@ fn build_unit(linker: &Linker<'_, '_>, u: usize, out: &mut Linked) {
             DefKind::Macro(Macro::AgentCapabilities) => NodeKind::Capabilities,
             _ => NodeKind::ValueAssignment,
         };
-        let mut node = MibNode {
-            module: m.name.to_owned(),
-            name: def.name.to_owned(),
-            oid: Oid::new(oid.to_vec()),
-            kind,
-            syntax: None,
-            access: None,
-            status: clause("STATUS").and_then(word_of).and_then(status),
-            units: clause("UNITS").and_then(string_of).unwrap_or_default(),
-            defval: None,
-            index: Vec::new(),
-            index_implied_last: false,
-            augments: None,
-            members: Vec::new(),
-            description: clause("DESCRIPTION").and_then(string_of).unwrap_or_default(),
-        };
+        let mut node = MibNode::new(m.name, def.name, Oid::new(oid.to_vec()), kind);
+        node.status = clause("STATUS").and_then(word_of).and_then(status);
+        node.units = clause("UNITS").and_then(string_of).unwrap_or_default();
+        node.description = clause("DESCRIPTION").and_then(string_of).unwrap_or_default();
         match def.kind {
             DefKind::Macro(Macro::ObjectType) => {
                 smiv2 |= clause("MAX-ACCESS").is_some();
@@ -872,38 +863,9 @@ fn build_unit(linker: &Linker<'_, '_>, u: usize, out: &mut Linked) {
                 }
                 node.augments = clause("AUGMENTS").and_then(word_of).map(str::to_owned);
             }
-            DefKind::Macro(Macro::NotificationType) => {
-                node.members = clause("OBJECTS")
-                    .map(words_in_braces)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-            }
-            DefKind::Macro(Macro::TrapType) => {
-                node.members = clause("VARIABLES")
-                    .map(words_in_braces)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-            }
-            DefKind::Macro(Macro::ObjectGroup) => {
-                node.members = clause("OBJECTS")
-                    .map(words_in_braces)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-            }
-            DefKind::Macro(Macro::NotificationGroup) => {
-                node.members = clause("NOTIFICATIONS")
-                    .map(words_in_braces)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-            }
+            DefKind::Macro(Macro::NotificationType | Macro::ObjectGroup) => node.members = members("OBJECTS"),
+            DefKind::Macro(Macro::TrapType) => node.members = members("VARIABLES"),
+            DefKind::Macro(Macro::NotificationGroup) => node.members = members("NOTIFICATIONS"),
             DefKind::Macro(Macro::ModuleIdentity) => {
                 smiv2 = true;
                 let dates = cl
@@ -934,22 +896,12 @@ fn build_unit(linker: &Linker<'_, '_>, u: usize, out: &mut Linked) {
         if !seen.insert((name, Arc::clone(&oid))) {
             continue;
         }
-        out.nodes.push(Arc::new(MibNode {
-            module: m.name.to_owned(),
-            name: name.to_owned(),
-            oid: Oid::new(oid.to_vec()),
-            kind: NodeKind::ValueAssignment,
-            syntax: None,
-            access: None,
-            status: None,
-            units: String::new(),
-            defval: None,
-            index: Vec::new(),
-            index_implied_last: false,
-            augments: None,
-            members: Vec::new(),
-            description: String::new(),
-        }));
+        out.nodes.push(Arc::new(MibNode::new(
+            m.name,
+            name,
+            Oid::new(oid.to_vec()),
+            NodeKind::ValueAssignment,
+        )));
     }
     info.language = if sppi {
         "SPPI"
