@@ -241,6 +241,8 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
     let window = to - from;
     // The exporter's own verdict, met before its interfaces (the series are sorted).
     let mut total: Option<(IpAddr, Option<Outside>)> = None;
+    // The exporter's bytes over its usual value in this window.
+    let mut total_excess: Option<(IpAddr, f64)> = None;
     for series in minutes.series() {
         let (exporter, interface) = series;
         let history: Vec<Volume> = (1..=i64::from(t.traffic_history_days))
@@ -254,6 +256,9 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             .filter(|(b, f)| b.center >= t.traffic_min_bytes && f.center >= t.traffic_min_flows);
         let now = minutes.sum(series, from, to).0;
         let (now, now_flows) = (now.bytes as f64, now.flows as f64);
+        if interface.is_none() {
+            total_excess = Some((exporter, bands.map_or(0.0, |(b, _)| now - b.center)));
+        }
         let verdict = bands.and_then(|(b, f)| {
             let way = outside(now, now_flows, b, f, t)?;
             // Yesterday's same window out the same way: the new normal. Not for a
@@ -262,9 +267,14 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             if seen && now_flows > 0.0 && outside(y.bytes as f64, y.flows as f64, b, f, t) == Some(way) {
                 return None;
             }
-            // One host's transfer.
+            // One host's transfer. An interface's rise only when the exporter's total
+            // rose with it: a failover moves traffic between links and leaves the total
+            // as it was, whoever's traffic it is.
             let busiest = minutes.busiest.get(&(exporter, to)).copied().unwrap_or(0) as f64;
-            if way == Outside::Above && busiest >= t.traffic_max_host_share * (now - b.center) {
+            let excess = now - b.center;
+            let total_rose = interface.is_none()
+                || total_excess.is_some_and(|(e, x)| e == exporter && x >= t.traffic_max_host_share * excess);
+            if way == Outside::Above && total_rose && busiest >= t.traffic_max_host_share * excess {
                 return None;
             }
             let ratio = match way {
