@@ -430,9 +430,8 @@ fn check_imports(linker: &mut Linker<'_, '_>, u: usize) {
             continue;
         };
         for s in &import.symbols {
-            let defined =
-                linker.symbols.get(t).is_some_and(|x| x.contains_key(s)) || linker.lookup(t, s).is_some();
-            if !defined {
+            // The module's own definitions, or what it imports in turn.
+            if linker.lookup(t, s).is_none() {
                 linker.problem(
                     u,
                     import.at,
@@ -458,8 +457,8 @@ fn string_of(toks: &[Token<'_>]) -> Option<String> {
     })
 }
 
-/// Every word inside the first `{ … }` (OBJECTS, INDEX, AUGMENTS…).
-fn words_in_braces<'a>(toks: &[Token<'a>]) -> Vec<&'a str> {
+/// Every word of a clause's value (`{ a, b }` of OBJECTS, INDEX, AUGMENTS…).
+fn words<'a>(toks: &[Token<'a>]) -> Vec<&'a str> {
     toks.iter()
         .filter_map(|t| match t.tok {
             Tok::Word(w) => Some(w),
@@ -538,25 +537,17 @@ fn type_spec<'a>(toks: &[Token<'a>]) -> TypeSpec<'a> {
             return spec;
         }
         Some("CHOICE") | None => return spec,
-        Some("OCTET") => {
-            spec.base = Some("OCTET STRING");
-            spec.name = Some("OCTET STRING");
-            p += 2;
-        }
-        Some("OBJECT") => {
-            spec.base = Some("OBJECT IDENTIFIER");
-            spec.name = Some("OBJECT IDENTIFIER");
-            p += 2;
-        }
-        Some("INTEGER") => {
-            spec.base = Some("Integer32");
-            spec.name = Some("INTEGER");
-            p += 1;
-        }
-        Some("BITS") => {
-            spec.base = Some("BITS");
-            spec.name = Some("BITS");
-            p += 1;
+        Some(first @ ("OCTET" | "OBJECT" | "INTEGER" | "BITS")) => {
+            // A base type written inline: (as written, SMI base, tokens).
+            let (written, base, len) = match first {
+                "OCTET" => ("OCTET STRING", "OCTET STRING", 2),
+                "OBJECT" => ("OBJECT IDENTIFIER", "OBJECT IDENTIFIER", 2),
+                "INTEGER" => ("INTEGER", "Integer32", 1),
+                _ => ("BITS", "BITS", 1),
+            };
+            spec.name = Some(written);
+            spec.base = Some(base);
+            p += len;
         }
         Some(name) => {
             spec.name = Some(name);
@@ -651,7 +642,7 @@ fn defval(toks: &[Token<'_>]) -> Option<String> {
             _ => return None,
         },
         _ if inner.first().is_some_and(|t| t.tok == Tok::Punct(b'{')) => {
-            let labels = words_in_braces(inner);
+            let labels = words(inner);
             if labels.is_empty() {
                 "{ }".to_owned()
             } else {
@@ -832,7 +823,7 @@ fn build_unit(linker: &Linker<'_, '_>, u: usize, out: &mut Linked) {
         let cl = clauses(body);
         let clause = |key: &str| cl.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
         let members = |key: &str| -> Vec<String> {
-            clause(key).map(words_in_braces).unwrap_or_default().into_iter().map(str::to_owned).collect()
+            clause(key).map(words).unwrap_or_default().into_iter().map(str::to_owned).collect()
         };
         let kind = match def.kind {
             DefKind::Macro(Macro::ModuleIdentity) => NodeKind::ModuleIdentity,
@@ -856,7 +847,7 @@ fn build_unit(linker: &Linker<'_, '_>, u: usize, out: &mut Linked) {
                     clause("MAX-ACCESS").or_else(|| clause("ACCESS")).and_then(word_of).and_then(access);
                 node.defval = clause("DEFVAL").and_then(defval);
                 if let Some(index) = clause("INDEX").or_else(|| clause("PIB-INDEX")) {
-                    let words = words_in_braces(index);
+                    let words = words(index);
                     node.index_implied_last =
                         words.len() >= 2 && words.get(words.len() - 2) == Some(&"IMPLIED");
                     node.index = words.into_iter().filter(|w| *w != "IMPLIED").map(str::to_owned).collect();
