@@ -147,7 +147,13 @@ fn serves_and_never_logs_passwords() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // The port accepts before start-up has printed its lines (the address is printed
+    // last, once Rocket has lifted off), so wait for both.
+    let ready = || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && std::fs::read_to_string(&out_path).is_ok_and(|log| log.contains("FlowVision console: http"))
+    };
+    while !ready() {
         assert!(Instant::now() < deadline, "not listening: {}", std::fs::read_to_string(&out_path).unwrap());
         assert!(
             child.try_wait().unwrap().is_none(),
