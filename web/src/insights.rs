@@ -24,6 +24,60 @@ pub const LOOKBACK_MS: i64 = 60_000;
 /// of windows start.
 const NETWORK_HISTORY_MS: i64 = 3_600_000;
 
+/// An exporter's previous clock hour tells its usual rate only with this many minutes in
+/// it. A newer exporter (a fresh install, one just pointed at the appliance) is measured
+/// on the minutes it has, up to [`FRESH_LAG_MS`] before the window: a flood in its first
+/// hour is then judged against its own network, not the configured mid-size one.
+const MIN_HISTORY_MINUTES: i64 = 10;
+
+/// How far before a window a newer exporter's minutes end, ms: the minute just before
+/// is still filling while flows arrive late, and a live round must read what a
+/// backtest reads.
+const FRESH_LAG_MS: i64 = 120_000;
+
+/// The usual rates of the exporters, cached per clock hour, and per minute for windows
+/// with an exporter too new for its previous hour.
+#[derive(Default)]
+struct UsualRates {
+    /// Exporters with [`MIN_HISTORY_MINUTES`] in the hour before, by clock hour.
+    hours: std::collections::BTreeMap<i64, NetworkSize>,
+    /// Those and the newer exporters' minutes, by the minute the minutes end at.
+    fresh: std::collections::BTreeMap<i64, NetworkSize>,
+}
+
+impl UsualRates {
+    /// The sizes a window ending at `end` is judged against, `seen` the exporters of its rows.
+    async fn at(
+        &mut self,
+        db: &Db,
+        end: i64,
+        mut seen: impl Iterator<Item = std::net::IpAddr>,
+    ) -> crate::data::DataResult<&NetworkSize> {
+        let hour = end.div_euclid(NETWORK_HISTORY_MS) * NETWORK_HISTORY_MS;
+        if let std::collections::btree_map::Entry::Vacant(e) = self.hours.entry(hour) {
+            let rates = db.engine_network_pps(hour - NETWORK_HISTORY_MS, hour).await?;
+            e.insert(NetworkSize::new(
+                rates.into_iter().filter(|r| r.2 >= MIN_HISTORY_MINUTES).map(|(e, pps, _)| (e, pps)),
+            ));
+            self.fresh.retain(|m, _| *m >= hour - NETWORK_HISTORY_MS);
+        }
+        let known = self.hours.entry(hour).or_default();
+        if seen.all(|e| known.pps(e).is_some()) {
+            return Ok(known);
+        }
+        let until = end.div_euclid(60_000) * 60_000 - FRESH_LAG_MS;
+        Ok(match self.fresh.entry(until) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let rates = db.engine_network_pps(hour - NETWORK_HISTORY_MS, until).await?;
+                let newer =
+                    rates.into_iter().filter(|r| known.pps(r.0).is_none()).map(|(e, pps, _)| (e, pps));
+                e.insert(NetworkSize::new(known.rates().chain(newer)))
+            }
+        })
+    }
+}
+
 /// Time between rounds.
 pub const ROUND: Duration = Duration::from_secs(5);
 
@@ -37,7 +91,7 @@ pub async fn detect_range(
 ) -> crate::data::DataResult<Vec<Insight>> {
     let longest = t.longest_window_ms();
     let mut timeline = Timeline::default();
-    let mut sizes: std::collections::BTreeMap<i64, NetworkSize> = std::collections::BTreeMap::new();
+    let mut usual = UsualRates::default();
     // A chunk of windows per query, so a long backtest never holds days of rows.
     const CHUNK_MS: i64 = 600_000;
     let first_end = (from_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS;
@@ -72,18 +126,9 @@ pub async fn detect_range(
         while end <= chunk_end {
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
             let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
-            let hour = end.div_euclid(NETWORK_HISTORY_MS) * NETWORK_HISTORY_MS;
-            if let std::collections::btree_map::Entry::Vacant(e) = sizes.entry(hour) {
-                let rates = db.engine_network_pps(hour - NETWORK_HISTORY_MS, hour).await?;
-                e.insert(NetworkSize::new(rates));
-            }
-            let unknown = NetworkSize::default();
-            let ev = Evidence {
-                hosts: rows.get(lo..hi).unwrap_or_default(),
-                beacons: &beacons,
-                network: sizes.get(&hour).unwrap_or(&unknown),
-                traffic: &traffic,
-            };
+            let hosts = rows.get(lo..hi).unwrap_or_default();
+            let network = usual.at(db, end, hosts.iter().map(|(k, _)| k.exporter)).await?;
+            let ev = Evidence { hosts, beacons: &beacons, network, traffic: &traffic };
             for i in detect::run(&ev, end, t) {
                 timeline.absorb(i);
             }

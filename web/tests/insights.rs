@@ -508,3 +508,48 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     let page = web.get("/insights?kind=traffic_anomaly", Some(&admin)).body;
     assert!(page.contains("ifIndex 1") && page.contains("interface=1"), "{page}");
 }
+
+#[test]
+fn a_new_exporters_first_minutes_set_its_flood_floors() {
+    // 192.0.2.5 exports for the first time at the start of a clock hour: 20 minutes of
+    // answered web traffic (about 200 packets/s), then 30 s of 40 SYN/s from 20 sources
+    // at 10.9.3.1, a fifth of the configured floor and a flood in a network this size.
+    // With no previous hour, its own first minutes set the floor.
+    let web = Web::start_with(|c| c.insights = false);
+    let hour = now_ms() / 3_600_000 * 3_600_000 - 2 * 3_600_000;
+    let (victim, server) = (ip("10.9.3.1"), ip("203.0.113.90"));
+    let mut rows = Vec::new();
+    for m in 0..20i64 {
+        for k in 0..20u16 {
+            // Clients and times vary from minute to minute (regular check-ins are beaconing).
+            let t = hour + m * 60_000 + (i64::from(k) * 7_919 + m * 104_729) % 60_000;
+            let client = IpAddr::V4(Ipv4Addr::new(10, 9, 4, ((i64::from(k) * 7 + m * 3) % 60) as u8 + 1));
+            rows.push(row("192.0.2.5", t, client, server, 6, 40_000 + k, 443, 0x1b, 300));
+            rows.push(row("192.0.2.5", t, server, client, 6, 443, 40_000 + k, 0x1b, 300));
+        }
+    }
+    let flood_start = hour + 22 * 60_000;
+    for i in 0..1_200u32 {
+        let src = IpAddr::V4(Ipv4Addr::new(198, 51, 100, (i % 20) as u8 + 1));
+        let t = flood_start + i64::from(i) * 25;
+        rows.push(row("192.0.2.5", t, src, victim, 6, 1024 + (i % 60_000) as u16, 80, 0x02, 1));
+    }
+    rows.sort_by_key(|r| r.time_received_ms);
+    store(web.pg.url(), &rows);
+
+    let (from, to) = (flood_start - 60_000, flood_start + 120_000);
+    let out = Command::new(BIN)
+        .args(["insights", "backtest", "--from", &from.to_string(), "--to", &to.to_string()])
+        .env("DATABASE_URL", web.pg.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let found = kinds(&serde_json::json!({ "insights": lines }));
+    assert_eq!(
+        found,
+        vec![("syn_flood".into(), "192.0.2.5".into(), Value::Null, Value::String(victim.to_string()))],
+        "{lines:#?}"
+    );
+}

@@ -12,8 +12,10 @@
 //! Two kinds of run, each on its own PostgreSQL:
 //! - **attack runs**, one per seed (`--seeds`, default 101-105: not the seeds of the
 //!   tests): `--attack-hours` of diurnal background from mixed exporters with one
-//!   anomaly of each simulated kind, at staggered times on different exporters;
-//! - **a week run** (`--clean-days`, 7): background with the simulator's benign bursts
+//!   anomaly of each simulated kind, at staggered times on different exporters,
+//!   starting on a clock hour the seed chooses (the first attacks fall in the
+//!   exporters' first hour, as on a freshly installed appliance);
+//! - **a week run** (`--clean-days`, 7, ending at the last midnight UTC): background with the simulator's benign bursts
 //!   (a nightly backup, a daily speed test and bulk download, a new popular service
 //!   on the third day) and, once the exporters have days of history, the two events
 //!   only a seasonal baseline finds: an uplink that fails over to its neighbour on the
@@ -129,6 +131,23 @@ sampling_rate = 64
 sample_packets = true
 "#;
 const EXPORTER_COUNT: usize = 6;
+
+/// Where a seed's attack run starts: on a clock hour (the exporters are new, with no
+/// previous hour, as on a freshly installed appliance), at an hour of the day the seed
+/// chooses, so the seeds meet the diurnal background at different levels and a run
+/// gives the same result whenever it is started. Within the two days before `now_ms`.
+fn attack_start(now_ms: i64, seed: u64) -> i64 {
+    let hour = i64::try_from(seed.wrapping_mul(7) % 24).unwrap_or(0);
+    now_ms.div_euclid(DAY_MS) * DAY_MS - 2 * DAY_MS + hour * HOUR_MS
+}
+
+/// A time as RFC 3339 UTC, for the report.
+fn utc(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
 
 fn scenario(start_ms: i64, seed: u64, rate: f64, hours: f64, hosts: u32, anomalies: &str) -> String {
     format!(
@@ -460,7 +479,9 @@ fn matches(i: &Insight, l: &Label) -> bool {
 /// When an insight first fired: the end of its first window, or for `beaconing`
 /// (whose start is the first contact) the contact that reached the rule's count, or for
 /// `traffic_anomaly` (whose window ends `traffic_lag_secs` before the check) the check.
-fn fired_ms(i: &Insight, t: &Thresholds) -> i64 {
+/// On a `sampled` exporter a scan's insight may start where the scan rules' longer
+/// window did (`scan_sampled_window_secs`), so its first window is taken to be that one.
+fn fired_ms(i: &Insight, t: &Thresholds, sampled: bool) -> i64 {
     if family(i.kind.as_str()) == "traffic" {
         return i.start_ms + t.traffic_window_secs.max(60) * 1000 + t.traffic_lag_secs.max(0) * 1000;
     }
@@ -469,7 +490,11 @@ fn fired_ms(i: &Insight, t: &Thresholds) -> i64 {
         let contacts = (t.beacon_min_contacts - 1.0).max(0.0);
         return i.start_ms + (contacts * period_s * 1000.0) as i64 + flowvision_insights::BUCKET_MS;
     }
-    i.start_ms + window_ms(i.kind.as_str(), t)
+    let window = window_ms(i.kind.as_str(), t);
+    if sampled && family(i.kind.as_str()) == "recon" {
+        return i.start_ms + window.max(t.scan_sampled_window_secs * 1000);
+    }
+    i.start_ms + window
 }
 
 /// The length of the window a kind is detected over, ms.
@@ -512,7 +537,7 @@ fn score_labels(
         score.labels += 1;
         let sampled = matches!(l.protocol, Protocol::NetflowV5 | Protocol::SflowV5);
         score.sampled_labels += u64::from(sampled);
-        let first = r.insights.iter().filter(|i| matches(i, l)).map(|i| fired_ms(i, t)).min();
+        let first = r.insights.iter().filter(|i| matches(i, l)).map(|i| fired_ms(i, t, sampled)).min();
         if let Some(fired) = first {
             score.found += 1;
             score.sampled_found += u64::from(sampled);
@@ -564,7 +589,8 @@ fn main() -> Result<()> {
     let mut model_clean = None;
     let mut rss = None;
     for &seed in &args.seeds {
-        let start = (now - i64::from(args.attack_hours) * HOUR_MS - HOUR_MS) / MINUTE_MS * MINUTE_MS;
+        let start = attack_start(now, seed);
+        println!("  attacks seed {seed}: from {}", utc(start));
         let toml = scenario(
             start,
             seed,
@@ -633,7 +659,8 @@ fn main() -> Result<()> {
 
     let mut clean = None;
     if args.clean_days > 0 {
-        let start = (now - i64::from(args.clean_days) * DAY_MS - HOUR_MS) / MINUTE_MS * MINUTE_MS;
+        // Ends at the last midnight (UTC), so every run simulates the same days.
+        let start = now.div_euclid(DAY_MS) * DAY_MS - i64::from(args.clean_days) * DAY_MS;
         let toml = scenario(
             start,
             args.clean_seed,

@@ -350,12 +350,13 @@ impl Db {
 
     /// Engine only: each exporter's usual packets per second before `to_ms`, the median
     /// of its per-minute rates (`rollup_exporter_1m`, sampling-corrected) in
-    /// `[from_ms, to_ms)` (`flowvision_insights::detect::NetworkSize`).
-    pub async fn engine_network_pps(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(IpAddr, f64)>> {
+    /// `[from_ms, to_ms)` (`flowvision_insights::detect::NetworkSize`), with the number
+    /// of minutes that median is of.
+    pub async fn engine_network_pps(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(IpAddr, f64, i64)>> {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT exporter, percentile_cont(0.5) WITHIN GROUP (ORDER BY packets) / 60.0 FROM ( \
+                "SELECT exporter, percentile_cont(0.5) WITHIN GROUP (ORDER BY packets) / 60.0, count(*) FROM ( \
                      SELECT exporter, sum(packets)::float8 AS packets FROM rollup_exporter_1m \
                      WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, bucket) m \
                  GROUP BY exporter",
@@ -364,7 +365,7 @@ impl Db {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            out.push((r.try_get(0)?, r.try_get(1)?));
+            out.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
         }
         Ok(out)
     }

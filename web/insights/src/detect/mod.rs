@@ -51,8 +51,8 @@ pub struct Evidence<'a> {
 }
 
 /// Runs every rule over the feature rows of the windows that end at `end_ms`: the
-/// flood window (floods, reflection), the longer scan window (scans, sweeps) and the
-/// exfiltration window, as
+/// flood window (floods, reflection), the longer scan window (scans, sweeps; longer
+/// still for hosts whose probes were sampled) and the exfiltration window, as
 /// [`Thresholds`] sets them, with the volumetric floors following each exporter's
 /// size ([`NetworkSize`]), and the beaconing rule over the periodic contacts.
 pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
@@ -67,6 +67,7 @@ pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     for w in &scans {
         scan::check(w, &scans, t, &mut out);
     }
+    scan::check_sampled(rows, end_ms, t, &mut out);
     exfiltration::check(rows, end_ms, t, &mut out);
     beaconing::check(ev.beacons, end_ms, t, &mut out);
     traffic::check(ev.traffic, end_ms, t, &mut out);

@@ -14,8 +14,11 @@
 //! before the one the window ends in (the console reads them from
 //! `rollup_exporter_1m`): the median, so that a flood's own minutes do not raise the
 //! floor it is measured against, and a clock hour, so that the live rounds and a
-//! backtest measure a window against the same size. An exporter without that history
-//! keeps the configured floors.
+//! backtest measure a window against the same size. An exporter with fewer than ten
+//! minutes in that hour (a fresh install, an exporter just pointed at the appliance) is
+//! measured on the minutes it has, up to two minutes before the window, so a flood in
+//! its first hour meets its own network's floors; one without any keeps the configured
+//! floors. (The console's engine chooses the minutes: `web/src/insights.rs`.)
 
 use super::Thresholds;
 use std::collections::BTreeMap;
@@ -47,6 +50,11 @@ impl NetworkSize {
     /// The exporter's usual packets per second, when known.
     pub fn pps(&self, exporter: IpAddr) -> Option<f64> {
         self.pps.get(&exporter).copied()
+    }
+
+    /// Every exporter's usual packets per second.
+    pub fn rates(&self) -> impl Iterator<Item = (IpAddr, f64)> + '_ {
+        self.pps.iter().map(|(e, r)| (*e, *r))
     }
 
     /// The floor of a rule configured at `configured` packets/s, on `exporter`.

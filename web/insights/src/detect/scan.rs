@@ -2,8 +2,9 @@
 //! `host_sweep` (many destinations on few ports, mostly unanswered), both made of
 //! probes (flows of one or two packets).
 
-use super::{insight, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
-use crate::features::Counters;
+use super::{insight, merge, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use crate::features::{Counters, HostFeatures, HostKey};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
@@ -90,6 +91,82 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
     }
 }
 
+/// The scan rules over the longer window of sampled exporters
+/// ([`Thresholds::scan_sampled_window_secs`]) ending at `end_ms`, for the hosts whose
+/// probes there were sampled ([`sampled_scanners`]), with the rows of the host a
+/// one-host scan went to (to name it).
+pub(super) fn check_sampled(
+    rows: &[(HostKey, HostFeatures)],
+    end_ms: i64,
+    t: &Thresholds,
+    out: &mut Vec<Insight>,
+) {
+    let from = end_ms - t.scan_sampled_window_secs.max(1) * 1000;
+    let sampled = sampled_scanners(rows, (from, end_ms), t);
+    if sampled.is_empty() {
+        return;
+    }
+    let scanners =
+        merge(rows.iter().copied().filter(|(k, _)| sampled.contains(&(k.exporter, k.host))), from, end_ms);
+    let one_host: Vec<&HostWindow> =
+        scanners.iter().filter(|w| w.features.peers_out.estimate() <= ONE_HOST_PEERS).collect();
+    let with_targets;
+    let all = if one_host.is_empty() {
+        &scanners
+    } else {
+        let is_target = |k: &HostKey| {
+            one_host.iter().any(|w| w.exporter == k.exporter && w.features.peers_out.may_contain_addr(k.host))
+        };
+        with_targets = merge(
+            rows.iter().copied().filter(|(k, _)| sampled.contains(&(k.exporter, k.host)) || is_target(k)),
+            from,
+            end_ms,
+        );
+        &with_targets
+    };
+    for w in all.iter().filter(|w| sampled.contains(&(w.exporter, w.host))) {
+        check(w, all, t, out);
+    }
+}
+
+/// A scanner whose distinct destinations estimate at most this probed one host.
+const ONE_HOST_PEERS: f64 = 1.5;
+
+/// The (exporter, host) pairs whose flows in `[from_ms, to_ms)` were mostly probes,
+/// sampled, at least `scan_min_seen` of them (fewer say nothing, [`check`]): the hosts
+/// the scan rules look at again over the longer window of sampled exporters
+/// ([`Thresholds::scan_sampled_window_secs`]), where a 60 s window holds too few samples.
+fn sampled_scanners(
+    rows: &[(HostKey, HostFeatures)],
+    (from_ms, to_ms): (i64, i64),
+    t: &Thresholds,
+) -> BTreeSet<(IpAddr, IpAddr)> {
+    let in_window = |k: &HostKey| k.bucket_ms >= from_ms && k.bucket_ms < to_ms;
+    // Sampled probe records first: most rows have none, and most hosts stay out.
+    let mut records: BTreeMap<(IpAddr, IpAddr), i64> = BTreeMap::new();
+    for (k, f) in
+        rows.iter().filter(|(k, f)| f.counters.probe_flows_out > f.counters.probe_records_out && in_window(k))
+    {
+        *records.entry((k.exporter, k.host)).or_default() += f.counters.probe_records_out;
+    }
+    records.retain(|_, n| *n as f64 >= t.scan_min_seen);
+    if records.is_empty() {
+        return BTreeSet::new();
+    }
+    // Then whether the probes were most of those hosts' flows.
+    let mut flows: BTreeMap<(IpAddr, IpAddr), (i64, i64)> = BTreeMap::new();
+    for (k, f) in rows.iter().filter(|(k, _)| in_window(k) && records.contains_key(&(k.exporter, k.host))) {
+        let e = flows.entry((k.exporter, k.host)).or_default();
+        e.0 += f.counters.probe_flows_out;
+        e.1 += f.counters.flows_out;
+    }
+    flows
+        .into_iter()
+        .filter(|(_, (probes, all))| share(*probes, *all) >= t.probe_share)
+        .map(|(h, _)| h)
+        .collect()
+}
+
 /// Scaling by the sampling rate needs the distinct ports (hosts) seen to be at least
 /// this share of the probe records seen: each sampled probe of a scan is a new one.
 const DISTINCT_SHARE_TO_SCALE: f64 = 0.8;
@@ -125,7 +202,7 @@ fn refused_text(refusals: i64, probes: i64) -> String {
 /// at least half the probes arriving and whose sources may include the scanner, the
 /// one with the fewest other sources (a busy server answering many is not it).
 fn single_target(scanner: &HostWindow, all: &[HostWindow]) -> Option<IpAddr> {
-    if scanner.features.peers_out.estimate() > 1.5 {
+    if scanner.features.peers_out.estimate() > ONE_HOST_PEERS {
         return None;
     }
     let sent = scanner.features.counters.flows_out;

@@ -54,17 +54,18 @@ fn detect(flows: &[FlowRecord]) -> Vec<Insight> {
 
 /// The same, in a network of the given size.
 fn detect_in(flows: &[FlowRecord], net: &NetworkSize) -> Vec<Insight> {
+    detect_with(flows, net, &Thresholds::default())
+}
+
+/// The same, with other thresholds.
+fn detect_with(flows: &[FlowRecord], net: &NetworkSize, t: &Thresholds) -> Vec<Insight> {
     let mut rows = Vec::new();
     let mut set = HostFeatureSet::default();
     for chunk in flows.chunks(20_000) {
         set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
         rows.extend(set.rows());
     }
-    run(
-        &Evidence { hosts: &rows, beacons: &[], network: net, traffic: &ExporterMinutes::default() },
-        END,
-        &Thresholds::default(),
-    )
+    run(&Evidence { hosts: &rows, beacons: &[], network: net, traffic: &ExporterMinutes::default() }, END, t)
 }
 
 /// Normal background: 200 clients browsing 20 servers, answered.
@@ -290,6 +291,33 @@ fn scans_seen_through_sampling_are_scaled_once_enough_was_seen() {
     assert_eq!(kinds(&found), vec![(Kind::PortScan, Some(scanner), Some(target))]);
     assert!(found[0].why.summary.contains("sampled 1 in 10"), "{}", found[0].why.summary);
     assert!(found[0].why.observed[0].value >= 300.0, "{:?}", found[0].why.observed);
+}
+
+#[test]
+fn a_slow_sweep_through_sampling_is_found_over_the_longer_window() {
+    // Through a 1-in-10 sampler, 30 of a sweep's probes to 30 hosts on port 445 over
+    // five minutes: 6 a minute, under `scan_min_seen` in any 60 s window. A quiet host
+    // whose 8 sampled probes over the same time say nothing stays out.
+    let (sweeper, quiet) = (ip(203, 0, 113, 77), ip(10, 1, 0, 45));
+    let mut flows = background();
+    for p in 0..30u32 {
+        let t = END - 295_000 + i64::from(p * 9_800);
+        let mut probe = flow(t, sweeper, ip(10, 3, 0, p as u8 + 1), 6, 50_000 + p as u16, 445, 0x02, 1, 44);
+        probe.sampling_rate = 10;
+        flows.push(probe);
+        if p < 8 {
+            let mut other = flow(t, quiet, ip(10, 9, 0, p as u8 + 1), 6, 52_000 + p as u16, 445, 0x02, 1, 44);
+            other.sampling_rate = 10;
+            flows.push(other);
+        }
+    }
+    let t = Thresholds::default();
+    let one_minute = Thresholds { scan_sampled_window_secs: t.scan_window_secs, ..t.clone() };
+    assert_eq!(kinds(&detect_with(&flows, &NetworkSize::default(), &one_minute)), vec![]);
+    let found = detect(&flows);
+    assert_eq!(kinds(&found), vec![(Kind::HostSweep, Some(sweeper), None)]);
+    assert_eq!(found[0].start_ms, END - t.scan_sampled_window_secs * 1000, "{:?}", found[0]);
+    assert!(found[0].why.summary.contains("sampled 1 in 10"), "{}", found[0].why.summary);
 }
 
 #[test]

@@ -111,6 +111,10 @@ pub struct Thresholds {
     pub flood_window_secs: i64,
     /// Window of the scan and sweep rules, seconds.
     pub scan_window_secs: i64,
+    /// Window of the scan and sweep rules for a host whose probes an exporter sampled,
+    /// seconds: at 1 in 10 a sweep of a few hundred hosts in five minutes shows five a
+    /// minute, under `scan_min_seen`; over five minutes twenty-five.
+    pub scan_sampled_window_secs: i64,
     /// Window of the exfiltration rule, seconds: several active timeouts' worth of an
     /// upload's flow records.
     pub exfiltration_window_secs: i64,
@@ -161,6 +165,7 @@ impl Default for Thresholds {
             scaled_floor_min_sources: 10.0,
             flood_window_secs: 10,
             scan_window_secs: 60,
+            scan_sampled_window_secs: 300,
             exfiltration_window_secs: 300,
             beacon_window_secs: 1800,
         }
@@ -171,6 +176,11 @@ impl Thresholds {
     /// The longest window any rule reads, ms: the feature rows [`super::run`] needs
     /// before a window's end.
     pub fn longest_window_ms(&self) -> i64 {
-        self.flood_window_secs.max(self.scan_window_secs).max(2 * self.exfiltration_window_secs).max(1) * 1000
+        self.flood_window_secs
+            .max(self.scan_window_secs)
+            .max(self.scan_sampled_window_secs)
+            .max(2 * self.exfiltration_window_secs)
+            .max(1)
+            * 1000
     }
 }
