@@ -232,7 +232,7 @@ impl Db {
         for &(from, to) in ranges {
             let rows = c
                 .query(
-                    "SELECT exporter, bucket, sum(bytes)::int8, sum(flows)::int8 FROM rollup_exporter_1m \
+                    "SELECT exporter, bucket, sum(bytes)::int8, sum(flows)::int8, sum(raw_bytes)::int8 FROM rollup_exporter_1m \
                      WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, bucket",
                     &[&at_ms(from), &at_ms(to)],
                 )
@@ -242,7 +242,7 @@ impl Db {
                 out.push((
                     r.try_get(0)?,
                     unix_ms(bucket),
-                    Volume { bytes: r.try_get(2)?, flows: r.try_get(3)? },
+                    Volume { bytes: r.try_get(2)?, flows: r.try_get(3)?, raw_bytes: r.try_get(4)? },
                 ));
             }
         }
@@ -277,11 +277,11 @@ impl Db {
         for &(from, to) in ranges {
             let rows = c
                 .query(
-                    "SELECT exporter, interface, bucket, sum(bytes)::int8, sum(flows)::int8 FROM ( \
-                         SELECT exporter, in_if AS interface, bucket, bytes, flows FROM rollup_interface_1m \
+                    "SELECT exporter, interface, bucket, sum(bytes)::int8, sum(flows)::int8, sum(raw_bytes)::int8 FROM ( \
+                         SELECT exporter, in_if AS interface, bucket, bytes, flows, raw_bytes FROM rollup_interface_1m \
                           WHERE bucket >= $1 AND bucket < $2 \
                          UNION ALL \
-                         SELECT exporter, out_if, bucket, bytes, flows FROM rollup_interface_1m \
+                         SELECT exporter, out_if, bucket, bytes, flows, raw_bytes FROM rollup_interface_1m \
                           WHERE bucket >= $1 AND bucket < $2) AS both_ways \
                      WHERE interface > 0 GROUP BY exporter, interface, bucket",
                     &[&at_ms(from), &at_ms(to)],
@@ -291,7 +291,7 @@ impl Db {
                 let bucket: OffsetDateTime = r.try_get(2)?;
                 // ifIndex is 32 bits on the wire; anything else is no interface.
                 let Ok(interface) = u32::try_from(r.try_get::<_, i64>(1)?) else { continue };
-                let volume = Volume { bytes: r.try_get(3)?, flows: r.try_get(4)? };
+                let volume = Volume { bytes: r.try_get(3)?, flows: r.try_get(4)?, raw_bytes: r.try_get(5)? };
                 out.push((r.try_get(0)?, interface, unix_ms(bucket), volume));
             }
         }

@@ -477,7 +477,8 @@ fn minutes_by_day(end: i64, share: f64, factors: impl Fn(i64) -> (f64, f64)) -> 
             let usual = share * (1.0 + 0.05 * ((d * 7 + m) % 5) as f64);
             let (bytes_x, flows_x) = factors(d);
             let (b, f) = (usual * bytes_x, usual * flows_x);
-            let v = Volume { bytes: (b * 12_000_000.0) as i64, flows: (f * 1_000.0) as i64 };
+            let bytes = (b * 12_000_000.0) as i64;
+            let v = Volume { bytes, flows: (f * 1_000.0) as i64, raw_bytes: bytes };
             rows.push((t - t.rem_euclid(60_000), v));
         }
     }
@@ -521,6 +522,18 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     assert_eq!(run_at(&elephants(3.0, 1.0)), vec![]);
     assert_eq!(run_at(&elephants(1.0, 3.0)), vec![], "many more tiny flows, same bytes");
     assert_eq!(run_at(&elephants(3.0, 2.5)), vec![(Kind::TrafficAnomaly, None, None)]);
+    // Seen through a 1-in-64 sampler, the same week: three times the usual is within
+    // what one sampled transfer does; silence and five times the usual are not.
+    let sampled = |today: f64| {
+        ExporterMinutes::new(minutes(end, 1.0, today).into_iter().map(|(m, mut v)| {
+            v.raw_bytes = v.bytes / 64;
+            (exporter(), m, v)
+        }))
+    };
+    assert_eq!(run_at(&sampled(3.0)), vec![]);
+    assert_eq!(run_at(&sampled(0.3)), vec![]);
+    assert_eq!(run_at(&sampled(5.0)), vec![(Kind::TrafficAnomaly, None, None)]);
+    assert_eq!(run_at(&sampled(0.0)), vec![(Kind::TrafficAnomaly, None, None)], "a silent sampled exporter");
     // The same change yesterday at this time: the new normal (a service went live).
     let since = |days: i64, x: f64| {
         ExporterMinutes::new(

@@ -90,6 +90,11 @@ pub struct Thresholds {
     /// or at most the usual value divided by it (a quiet link's quarter hour swings by
     /// half without anything happening).
     pub traffic_min_factor: f64,
+    /// `traffic_anomaly` on a series seen through a packet sampler (1 in 2 or sparser):
+    /// the factor instead of `traffic_min_factor`. A sampled record is one packet, so
+    /// one transfer multiplies the records with the bytes and the "flows moved too"
+    /// test says nothing; a quiet sampled link doubles or halves by chance.
+    pub traffic_sampled_min_factor: f64,
     /// `traffic_anomaly`: exporters usually carrying fewer bytes in the window are
     /// left out (a few flows more or less are no anomaly).
     pub traffic_min_bytes: f64,
@@ -157,6 +162,7 @@ impl Default for Thresholds {
             traffic_band_k: 4.0,
             traffic_min_spread: 0.1,
             traffic_min_factor: 2.0,
+            traffic_sampled_min_factor: 4.0,
             traffic_min_bytes: 10e6,
             traffic_min_flows: 100.0,
             traffic_max_host_share: 0.5,

@@ -60,16 +60,25 @@ pub const DAY_MS: i64 = 86_400_000;
 /// Bytes (sampling-corrected) and flows of a minute or a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Volume {
-    /// Bytes.
+    /// Bytes (sampling-corrected).
     pub bytes: i64,
     /// Flows (records).
     pub flows: i64,
+    /// Bytes as the records carried them, before correction: `bytes / raw_bytes` is the
+    /// rate the series was sampled at.
+    pub raw_bytes: i64,
 }
 
 impl Volume {
     fn add(&mut self, o: Volume) {
         self.bytes = self.bytes.saturating_add(o.bytes);
         self.flows = self.flows.saturating_add(o.flows);
+        self.raw_bytes = self.raw_bytes.saturating_add(o.raw_bytes);
+    }
+
+    /// Whether these bytes were seen through a packet sampler (1 in 2 or sparser).
+    fn sampled(&self) -> bool {
+        self.raw_bytes > 0 && self.bytes >= 2 * self.raw_bytes
     }
 }
 
@@ -221,8 +230,8 @@ enum Outside {
 
 /// Whether bytes and flows both left their bands the same way, each by at least
 /// `traffic_min_factor` of its usual value.
-fn outside(bytes: f64, flows: f64, b: Band, f: Band, t: &Thresholds) -> Option<Outside> {
-    let factor = t.traffic_min_factor.max(1.0);
+fn outside(bytes: f64, flows: f64, (b, f): (Band, Band), factor: f64) -> Option<Outside> {
+    let factor = factor.max(1.0);
     let above = |v: f64, band: Band| v > band.high && v >= band.center * factor;
     let below = |v: f64, band: Band| v < band.low && v <= band.center / factor;
     if above(bytes, b) && above(flows, f) {
@@ -259,12 +268,20 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
         if interface.is_none() {
             total_excess = Some((exporter, bands.map_or(0.0, |(b, _)| now - b.center)));
         }
+        // A sampled series must move further: its records are packet samples, which one
+        // transfer multiplies with the bytes, so "flows moved too" tells nothing there.
+        let sampled = history.iter().fold(Volume::default(), |mut a, v| {
+            a.add(*v);
+            a
+        });
+        let factor = if sampled.sampled() { t.traffic_sampled_min_factor } else { t.traffic_min_factor };
         let verdict = bands.and_then(|(b, f)| {
-            let way = outside(now, now_flows, b, f, t)?;
+            let way = outside(now, now_flows, (b, f), factor)?;
             // Yesterday's same window out the same way: the new normal. Not for a
             // silent series: that stays news for as long as it lasts.
             let (y, seen) = minutes.sum(series, from - DAY_MS, to - DAY_MS);
-            if seen && now_flows > 0.0 && outside(y.bytes as f64, y.flows as f64, b, f, t) == Some(way) {
+            if seen && now_flows > 0.0 && outside(y.bytes as f64, y.flows as f64, (b, f), factor) == Some(way)
+            {
                 return None;
             }
             // One host's transfer. An interface's rise only when the exporter's total
@@ -362,7 +379,11 @@ mod tests {
         for d in 0..=7i64 {
             let scale = if d == 0 { 4 } else { 1 };
             for m in (from..to).step_by(60_000) {
-                rows.push((e, m - d * DAY_MS, Volume { bytes: 20_000_000 * scale, flows: 1_000 * scale }));
+                rows.push((
+                    e,
+                    m - d * DAY_MS,
+                    Volume { bytes: 20_000_000 * scale, flows: 1_000 * scale, raw_bytes: 20_000_000 * scale },
+                ));
             }
         }
         let minutes = ExporterMinutes::new(rows);
