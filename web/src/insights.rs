@@ -127,7 +127,11 @@ pub async fn detect_range(
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
             let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
             let hosts = rows.get(lo..hi).unwrap_or_default();
-            let network = usual.at(db, end, hosts.iter().map(|(k, _)| k.exporter)).await?;
+            // The floors are the flood rules', read over the flood window's rows only.
+            let flood_from = end - t.flood_window_secs.max(1) * 1000;
+            let flood =
+                hosts.get(hosts.partition_point(|(k, _)| k.bucket_ms < flood_from)..).unwrap_or_default();
+            let network = usual.at(db, end, flood.iter().map(|(k, _)| k.exporter)).await?;
             let ev = Evidence { hosts, beacons: &beacons, network, traffic: &traffic };
             for i in detect::run(&ev, end, t) {
                 timeline.absorb(i);

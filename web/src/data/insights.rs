@@ -251,13 +251,23 @@ impl Db {
 
     /// Engine only: the busiest host of each exporter in `[from_ms, to_ms)`: the
     /// larger of its bytes in and bytes out over the range, as (exporter, bytes).
+    ///
+    /// From the top talkers' rollup (`rollup_talker_1m`), which counts a record's bytes
+    /// whole in its minute as `rollup_exporter_1m` does, so the host's share of its
+    /// exporter's excess compares like with like. (`host_features` counts a long flow
+    /// at its rate in one 10 s bucket, for the flood rules: a backup reported in
+    /// 1-minute records showed there as a sixth of its bytes, and a backup's quarter hour
+    /// was reported as a traffic anomaly.)
     pub async fn engine_busiest_hosts(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(IpAddr, i64)>> {
         let c = self.conn().await?;
         let rows = c
             .query(
                 "SELECT exporter, max(b)::int8 FROM ( \
-                     SELECT exporter, greatest(sum(bytes_in), sum(bytes_out)) AS b FROM host_features \
-                     WHERE bucket >= $1 AND bucket < $2 GROUP BY exporter, host) AS per_host \
+                     SELECT exporter, greatest(sum(bytes) FILTER (WHERE side = 0), \
+                                               sum(bytes) FILTER (WHERE side = 1)) AS b \
+                     FROM rollup_talker_1m \
+                     WHERE bucket >= $1 AND bucket < $2 AND addr <> '0.0.0.0/0'::inet \
+                     GROUP BY exporter, addr) AS per_host \
                  GROUP BY exporter",
                 &[&at_ms(from_ms), &at_ms(to_ms)],
             )

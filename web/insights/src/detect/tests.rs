@@ -47,6 +47,12 @@ fn flow(
     }
 }
 
+/// `f` as a packet sampler exporting 1 in `rate` reports it.
+fn sampled(mut f: FlowRecord, rate: u32) -> FlowRecord {
+    f.sampling_rate = rate;
+    f
+}
+
 /// Feature rows of the flows, as the writers build them (one batch per 10 s).
 fn detect(flows: &[FlowRecord]) -> Vec<Insight> {
     detect_in(flows, &NetworkSize::default())
@@ -272,19 +278,16 @@ fn scans_seen_through_sampling_are_scaled_once_enough_was_seen() {
         } else {
             (ip(198, 51, 100, 7), 8_000 + i as u16)
         };
-        let mut q = flow(t, busy, dst, 17, 30_000 + i as u16, port, 0, 1, 80);
-        q.sampling_rate = 64;
-        flows.push(q);
+        flows.push(sampled(flow(t, busy, dst, 17, 30_000 + i as u16, port, 0, 1, 80), 64));
     }
     for p in 0..40u32 {
         let t = END - 50_000 + i64::from(p * 1_000);
-        let mut probe = flow(t, scanner, target, 6, 51_000, 1_000 + p as u16, 0x02, 1, 44);
-        probe.sampling_rate = 10;
-        flows.push(probe);
+        flows.push(sampled(flow(t, scanner, target, 6, 51_000, 1_000 + p as u16, 0x02, 1, 44), 10));
         if p < 6 {
-            let mut other = flow(t, quiet, ip(10, 9, 0, p as u8 + 1), 6, 52_000 + p as u16, 445, 0x02, 1, 44);
-            other.sampling_rate = 10;
-            flows.push(other);
+            flows.push(sampled(
+                flow(t, quiet, ip(10, 9, 0, p as u8 + 1), 6, 52_000 + p as u16, 445, 0x02, 1, 44),
+                10,
+            ));
         }
     }
     let found = detect(&flows);
@@ -302,13 +305,15 @@ fn a_slow_sweep_through_sampling_is_found_over_the_longer_window() {
     let mut flows = background();
     for p in 0..30u32 {
         let t = END - 295_000 + i64::from(p * 9_800);
-        let mut probe = flow(t, sweeper, ip(10, 3, 0, p as u8 + 1), 6, 50_000 + p as u16, 445, 0x02, 1, 44);
-        probe.sampling_rate = 10;
-        flows.push(probe);
+        flows.push(sampled(
+            flow(t, sweeper, ip(10, 3, 0, p as u8 + 1), 6, 50_000 + p as u16, 445, 0x02, 1, 44),
+            10,
+        ));
         if p < 8 {
-            let mut other = flow(t, quiet, ip(10, 9, 0, p as u8 + 1), 6, 52_000 + p as u16, 445, 0x02, 1, 44);
-            other.sampling_rate = 10;
-            flows.push(other);
+            flows.push(sampled(
+                flow(t, quiet, ip(10, 9, 0, p as u8 + 1), 6, 52_000 + p as u16, 445, 0x02, 1, 44),
+                10,
+            ));
         }
     }
     let t = Thresholds::default();

@@ -37,9 +37,9 @@
 //! series (no flows at all) is reported for as long as it stays silent.
 //!
 //! A rise carried by one host is one transfer, not a change in the network: when the
-//! busiest host of the exporter in the window (its bytes in or out, from the host
-//! features) accounts for at least `traffic_max_host_share` of the excess over the usual
-//! value, the rise is left to the host rules (exfiltration, floods). On a sampled
+//! busiest host of the exporter in the window (its bytes in or out, from the top
+//! talkers' rollup, which counts records the way the exporter's rollup does) accounts
+//! for at least `traffic_max_host_share` of the excess over the usual value, the rise is left to the host rules (exfiltration, floods). On a sampled
 //! exporter the "flows moved too" test cannot tell a transfer from an event: an sFlow
 //! record is one sampled packet, so one large download doubles the records with the
 //! bytes. Drops are never judged this way: an outage is an outage whoever it hit. An
