@@ -210,7 +210,7 @@ fn week_events(days: u32) -> String {
         push("bulk_download", day + 20.0, "15m", d + 2);
     }
     if days >= 3 {
-        push("new_service", 2.0 * 24.0 + 9.0, &format!("{}h", (days - 2) * 24 - 10), 3);
+        push("new_service", 2.0 * 24.0 + 9.0, &format!("{}h", (days - 2) * 24 - 9), 3);
     }
     out
 }

@@ -539,6 +539,28 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     assert_eq!(run_at(&sampled(0.3)), vec![]);
     assert_eq!(run_at(&sampled(5.0)), vec![(Kind::TrafficAnomaly, None, None)]);
     assert_eq!(run_at(&sampled(0.0)), vec![(Kind::TrafficAnomaly, None, None)], "a silent sampled exporter");
+    // A quiet sampled series (about 400 samples a window): only its silence.
+    let quiet = |today: f64| {
+        ExporterMinutes::new(minutes(end, 1.0, today).into_iter().map(|(m, mut v)| {
+            v.raw_bytes = v.bytes / 64;
+            v.flows /= 40;
+            (exporter(), m, v)
+        }))
+    };
+    assert_eq!(run_at(&quiet(5.0)), vec![]);
+    let no_floor = Thresholds { traffic_sampled_min_records: 0.0, ..t.clone() };
+    let ev = Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &quiet(5.0) };
+    assert_eq!(
+        kinds(&run(&ev, end, &no_floor)),
+        vec![(Kind::TrafficAnomaly, None, None)],
+        "the floor is what keeps it out"
+    );
+    assert_eq!(run_at(&quiet(0.1)), vec![]);
+    assert_eq!(
+        run_at(&quiet(0.0)),
+        vec![(Kind::TrafficAnomaly, None, None)],
+        "a silent quiet sampled series"
+    );
     // The same change yesterday at this time: the new normal (a service went live).
     let since = |days: i64, x: f64| {
         ExporterMinutes::new(

@@ -95,6 +95,9 @@ pub struct Thresholds {
     /// one transfer multiplies the records with the bytes and the "flows moved too"
     /// test says nothing; a quiet sampled link doubles or halves by chance.
     pub traffic_sampled_min_factor: f64,
+    /// `traffic_anomaly` on a sampled series: the usual records (samples) per window
+    /// below which only its silence is reported.
+    pub traffic_sampled_min_records: f64,
     /// `traffic_anomaly`: exporters usually carrying fewer bytes in the window are
     /// left out (a few flows more or less are no anomaly).
     pub traffic_min_bytes: f64,
@@ -163,6 +166,7 @@ impl Default for Thresholds {
             traffic_min_spread: 0.1,
             traffic_min_factor: 2.0,
             traffic_sampled_min_factor: 4.0,
+            traffic_sampled_min_records: 1_000.0,
             traffic_min_bytes: 10e6,
             traffic_min_flows: 100.0,
             traffic_max_host_share: 0.5,

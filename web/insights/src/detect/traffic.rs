@@ -277,6 +277,11 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
         let factor = if sampled.sampled() { t.traffic_sampled_min_factor } else { t.traffic_min_factor };
         let verdict = bands.and_then(|(b, f)| {
             let way = outside(now, now_flows, (b, f), factor)?;
+            // A quiet sampled series: which few transfers happened to be sampled decides
+            // its count. Only its silence is news.
+            if sampled.sampled() && f.center < t.traffic_sampled_min_records && now_flows > 0.0 {
+                return None;
+            }
             // Yesterday's same window out the same way: the new normal. Not for a
             // silent series: that stays news for as long as it lasts.
             let (y, seen) = minutes.sum(series, from - DAY_MS, to - DAY_MS);
