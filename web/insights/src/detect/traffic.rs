@@ -39,12 +39,18 @@
 //! A rise carried by one host is one transfer, not a change in the network: when the
 //! busiest host of the exporter in the window (its bytes in or out, from the top
 //! talkers' rollup, which counts records the way the exporter's rollup does) accounts
-//! for at least `traffic_max_host_share` of the excess over the usual value, the rise is left to the host rules (exfiltration, floods). On a sampled
-//! exporter the "flows moved too" test cannot tell a transfer from an event: an sFlow
-//! record is one sampled packet, so one large download doubles the records with the
-//! bytes. Drops are never judged this way: an outage is an outage whoever it hit. An
-//! interface's rise is judged against its exporter's busiest host (host features are
-//! per exporter, not per interface).
+//! for at least `traffic_max_host_share` of the excess over the usual value, the rise
+//! is left to the host rules (exfiltration, floods). Drops are never judged this way:
+//! an outage is an outage whoever it hit. An interface's rise is judged against its
+//! exporter's busiest host (the rollup's talkers are per exporter, not per interface).
+//!
+//! On a sampled exporter the "flows moved too" test cannot tell a transfer from an
+//! event: a record is one sampled packet, so one large download multiplies the records
+//! with the bytes. A series seen through a sampler (its corrected bytes at least twice
+//! the bytes its records carried) must move by `traffic_sampled_min_factor` (4), and
+//! one with fewer than `traffic_sampled_min_records` usual records a window (a few
+//! hundred samples: which transfers happened to be sampled decides the count) is
+//! reported only when it goes silent.
 //!
 //! The window ends `traffic_lag_secs` before the round, because the last minutes'
 //! flows are still in exporters' caches (their active timeouts) and in batches: a
@@ -270,16 +276,17 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
         }
         // A sampled series must move further: its records are packet samples, which one
         // transfer multiplies with the bytes, so "flows moved too" tells nothing there.
-        let sampled = history.iter().fold(Volume::default(), |mut a, v| {
+        let usual_days = history.iter().fold(Volume::default(), |mut a, v| {
             a.add(*v);
             a
         });
-        let factor = if sampled.sampled() { t.traffic_sampled_min_factor } else { t.traffic_min_factor };
+        let sampled = usual_days.sampled();
+        let factor = if sampled { t.traffic_sampled_min_factor } else { t.traffic_min_factor };
         let verdict = bands.and_then(|(b, f)| {
             let way = outside(now, now_flows, (b, f), factor)?;
             // A quiet sampled series: which few transfers happened to be sampled decides
             // its count. Only its silence is news.
-            if sampled.sampled() && f.center < t.traffic_sampled_min_records && now_flows > 0.0 {
+            if sampled && f.center < t.traffic_sampled_min_records && now_flows > 0.0 {
                 return None;
             }
             // Yesterday's same window out the same way: the new normal. Not for a
