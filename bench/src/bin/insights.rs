@@ -141,14 +141,6 @@ fn attack_start(now_ms: i64, seed: u64) -> i64 {
     now_ms.div_euclid(DAY_MS) * DAY_MS - 2 * DAY_MS + hour * HOUR_MS
 }
 
-/// A time as RFC 3339 UTC, for the report.
-fn utc(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
-}
-
 fn scenario(start_ms: i64, seed: u64, rate: f64, hours: f64, hosts: u32, anomalies: &str) -> String {
     format!(
         "start = \"{start_ms}\"\nspeedup = 1\nseed = {seed}\nrate = {rate}\nduration = \"{}s\"\n\
@@ -590,7 +582,7 @@ fn main() -> Result<()> {
     let mut rss = None;
     for &seed in &args.seeds {
         let start = attack_start(now, seed);
-        println!("  attacks seed {seed}: from {}", utc(start));
+        println!("  attacks seed {seed}: from {}", flowvision_codec::format_rfc3339_ms(start));
         let toml = scenario(
             start,
             seed,
