@@ -4,7 +4,8 @@
 //! about 64 flows, at most 100 ms). In each tick:
 //!
 //! 1. exporters whose restart time has come restart;
-//! 2. `rate x diurnal load x tick` background flows are due (fractions carry over);
+//! 2. `rate x diurnal load x tick` background flows are due (fractions carry over,
+//!    and so does the one record a tick's last connection made beyond its share);
 //!    flow k of n gets the virtual time `t0 + k/n x tick`, an exporter drawn by
 //!    weight, and a connection from the traffic model (one record per direction);
 //! 3. each anomaly adds its flows for the tick's simulated interval;
@@ -170,7 +171,10 @@ impl Simulation {
             let ei = self.pick.sample(&mut self.pick_rng);
             let Some(exporter) = self.exporters.get_mut(ei) else { break };
             self.scratch.clear();
-            let room = left.min(n - made).min(2) as usize;
+            // Only the run's flow budget may cut a connection to its request: cutting
+            // it to fit the tick left a one-way flow (a 400 MB upload never answered,
+            // a UDP stream without replies) that looks like exfiltration or a flood.
+            let room = left.min(2) as usize;
             let k = self.traffic.connection(
                 &exporter.plan.site,
                 now_ms,
@@ -204,6 +208,9 @@ impl Simulation {
                     self.flows += 1;
                 }
             }
+        }
+        if made > n {
+            self.due.owe(made - n);
         }
 
         for (i, inj) in self.injectors.iter_mut().enumerate() {

@@ -370,8 +370,17 @@ impl Accumulator {
     #[inline]
     pub fn take(&mut self, expected: f64) -> u64 {
         self.0 += expected.max(0.0);
-        let n = self.0.floor();
+        // Negative while flows made ahead of time (`owe`) are still being paid back.
+        let n = self.0.floor().max(0.0);
         self.0 -= n;
         n as u64
+    }
+
+    /// Records `made` flows produced beyond what was due, so the next `take`s
+    /// return that many fewer: a connection's two directions are never split to
+    /// hit a count exactly, and the rate still holds over time.
+    #[inline]
+    pub fn owe(&mut self, made: u64) {
+        self.0 -= made as f64;
     }
 }
