@@ -247,9 +247,16 @@ const ACK: u16 = 0x10;
 /// counts. A busy client's sampled UDP queries and TCP segments would otherwise make it
 /// a scanner at 1:64 once its distinct ports are scaled by the rate. (Unsampled sFlow
 /// sees every packet and keeps the flow rule.)
+///
+/// A packet-sampled NetFlow or IPFIX record counts the sampled packets only: half the
+/// records of a 25-packet QUIC flow seen 1 in 10 hold one or two of them. TCP flags
+/// still tell a probe (a long connection's segments carry ACK) and ICMP is mostly
+/// echo; a short UDP record does not, so sampled UDP is no probe (a busy client's
+/// sampled QUIC and DNS, to hundreds of servers, was a "host sweep" at 1:10).
 #[inline]
 fn is_probe(r: &FlowRecord) -> bool {
-    if r.protocol == Protocol::SflowV5 && r.sampling_rate > 1 {
+    let sampled = r.sampling_rate > 1;
+    if r.protocol == Protocol::SflowV5 && sampled {
         return match r.proto {
             TCP => r.tcp_flags & (SYN | ACK) == SYN,
             ICMP | ICMPV6 => true,
@@ -259,7 +266,7 @@ fn is_probe(r: &FlowRecord) -> bool {
     r.packets <= 2
         && match r.proto {
             TCP => r.tcp_flags & ACK == 0,
-            UDP => r.src_port >= 1024,
+            UDP => r.src_port >= 1024 && !sampled,
             _ => true,
         }
 }
@@ -634,7 +641,7 @@ mod tests {
     }
 
     #[test]
-    fn an_sflow_sample_is_a_probe_only_when_it_is_a_bare_syn_or_icmp() {
+    fn a_sampled_record_is_a_probe_only_when_tcp_or_icmp_says_so() {
         let sample = |proto, flags| FlowRecord {
             protocol: Protocol::SflowV5,
             sampling_rate: 64,
@@ -648,6 +655,12 @@ mod tests {
         assert!(is_probe(&rec(1, 2, UDP, 40_000, 53, 0, 1)), "a one-packet NetFlow query still is");
         let every_packet = FlowRecord { sampling_rate: 1, ..sample(UDP, 0) };
         assert!(is_probe(&every_packet), "unsampled sFlow keeps the flow rule");
+        let netflow =
+            |proto, flags| FlowRecord { sampling_rate: 10, ..rec(1, 2, proto, 40_000, 53, flags, 1) };
+        assert!(!is_probe(&netflow(UDP, 0)), "one sampled packet of a UDP flow of any length");
+        assert!(is_probe(&netflow(TCP, SYN)), "a sampled bare SYN");
+        assert!(!is_probe(&netflow(TCP, ACK)), "a sampled segment");
+        assert!(is_probe(&netflow(ICMP, 0)));
     }
 
     #[test]

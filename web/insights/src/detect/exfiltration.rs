@@ -45,7 +45,7 @@ pub(super) fn check(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Threshold
             *v = v.saturating_add(f.counters.bytes_in_external);
         }
     }
-    let theirs = rows.iter().filter(|(k, _)| sent.contains_key(&(k.exporter, k.host))).copied();
+    let theirs = rows.iter().filter(|(k, _)| sent.contains_key(&(k.exporter, k.host)));
     for w in merge(theirs, from, end_ms) {
         let back = received.get(&(w.exporter, w.host)).copied().unwrap_or(0);
         uploader(&w, back, t, out);

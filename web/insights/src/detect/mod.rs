@@ -58,15 +58,12 @@ pub struct Evidence<'a> {
 pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     let (rows, net) = (ev.hosts, ev.network);
     let mut out = Vec::new();
-    let floods = merge(rows.iter().copied(), end_ms - t.flood_window_secs.max(1) * 1000, end_ms);
+    let floods = merge(rows, end_ms - t.flood_window_secs.max(1) * 1000, end_ms);
     for w in &floods {
         flood::check(w, &floods, (t, net), &mut out);
         amplification::check(w, (t, net), &mut out);
     }
-    let scans = merge(rows.iter().copied(), end_ms - t.scan_window_secs.max(1) * 1000, end_ms);
-    for w in &scans {
-        scan::check(w, &scans, t, &mut out);
-    }
+    scan::check_window(rows, end_ms, t, &mut out);
     scan::check_sampled(rows, end_ms, t, &mut out);
     exfiltration::check(rows, end_ms, t, &mut out);
     beaconing::check(ev.beacons, end_ms, t, &mut out);

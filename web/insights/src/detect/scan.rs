@@ -7,7 +7,7 @@ use crate::features::{Counters, HostFeatures, HostKey};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
+fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
     let f = &w.features;
     let c = &f.counters;
     let probes = share(c.probe_flows_out, c.flows_out);
@@ -91,10 +91,23 @@ pub(super) fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mu
     }
 }
 
+/// The scan rules over the window of `scan_window_secs` ending at `end_ms`, for the
+/// hosts whose flows there were mostly probes ([`probers`]): most hosts send none, and
+/// merging every host's sketches each round was most of the rules' cost.
+pub(super) fn check_window(
+    rows: &[(HostKey, HostFeatures)],
+    end_ms: i64,
+    t: &Thresholds,
+    out: &mut Vec<Insight>,
+) {
+    let from = end_ms - t.scan_window_secs.max(1) * 1000;
+    let candidates = probers(rows, (from, end_ms), t);
+    check_hosts(rows, (from, end_ms), &candidates, t, out);
+}
+
 /// The scan rules over the longer window of sampled exporters
 /// ([`Thresholds::scan_sampled_window_secs`]) ending at `end_ms`, for the hosts whose
-/// probes there were sampled ([`sampled_scanners`]), with the rows of the host a
-/// one-host scan went to (to name it).
+/// probes there were sampled ([`sampled_scanners`]).
 pub(super) fn check_sampled(
     rows: &[(HostKey, HostFeatures)],
     end_ms: i64,
@@ -103,11 +116,22 @@ pub(super) fn check_sampled(
 ) {
     let from = end_ms - t.scan_sampled_window_secs.max(1) * 1000;
     let sampled = sampled_scanners(rows, (from, end_ms), t);
-    if sampled.is_empty() {
+    check_hosts(rows, (from, end_ms), &sampled, t, out);
+}
+
+/// The scan rules for `candidates` over `[from, to)`, with the rows of the host a
+/// one-host scan went to (to name it).
+fn check_hosts(
+    rows: &[(HostKey, HostFeatures)],
+    (from, to): (i64, i64),
+    candidates: &BTreeSet<(IpAddr, IpAddr)>,
+    t: &Thresholds,
+    out: &mut Vec<Insight>,
+) {
+    if candidates.is_empty() {
         return;
     }
-    let scanners =
-        merge(rows.iter().copied().filter(|(k, _)| sampled.contains(&(k.exporter, k.host))), from, end_ms);
+    let scanners = merge(rows.iter().filter(|(k, _)| candidates.contains(&(k.exporter, k.host))), from, to);
     let one_host: Vec<&HostWindow> =
         scanners.iter().filter(|w| w.features.peers_out.estimate() <= ONE_HOST_PEERS).collect();
     let with_targets;
@@ -118,15 +142,56 @@ pub(super) fn check_sampled(
             one_host.iter().any(|w| w.exporter == k.exporter && w.features.peers_out.may_contain_addr(k.host))
         };
         with_targets = merge(
-            rows.iter().copied().filter(|(k, _)| sampled.contains(&(k.exporter, k.host)) || is_target(k)),
+            rows.iter().filter(|(k, _)| candidates.contains(&(k.exporter, k.host)) || is_target(k)),
             from,
-            end_ms,
+            to,
         );
         &with_targets
     };
-    for w in all.iter().filter(|w| sampled.contains(&(w.exporter, w.host))) {
+    for w in all.iter().filter(|w| candidates.contains(&(w.exporter, w.host))) {
         check(w, all, t, out);
     }
+}
+
+/// The (exporter, host) pairs whose flows in `[from_ms, to_ms)` were mostly probes
+/// (`probe_share`), from the counters alone: the only hosts [`check`] can report.
+fn probers(
+    rows: &[(HostKey, HostFeatures)],
+    (from_ms, to_ms): (i64, i64),
+    t: &Thresholds,
+) -> BTreeSet<(IpAddr, IpAddr)> {
+    let in_window = |k: &HostKey| k.bucket_ms >= from_ms && k.bucket_ms < to_ms;
+    let mut probing: BTreeSet<(IpAddr, IpAddr)> = BTreeSet::new();
+    for (k, _) in rows.iter().filter(|(k, f)| f.counters.probe_flows_out > 0 && in_window(k)) {
+        probing.insert((k.exporter, k.host));
+    }
+    mostly_probes(rows, (from_ms, to_ms), probing, t)
+}
+
+/// Of `hosts`, those whose probes were at least `probe_share` of their flows out in
+/// `[from_ms, to_ms)`.
+fn mostly_probes(
+    rows: &[(HostKey, HostFeatures)],
+    (from_ms, to_ms): (i64, i64),
+    hosts: BTreeSet<(IpAddr, IpAddr)>,
+    t: &Thresholds,
+) -> BTreeSet<(IpAddr, IpAddr)> {
+    if hosts.is_empty() {
+        return hosts;
+    }
+    let mut flows: BTreeMap<(IpAddr, IpAddr), (i64, i64)> = BTreeMap::new();
+    for (k, f) in rows.iter().filter(|(k, _)| k.bucket_ms >= from_ms && k.bucket_ms < to_ms) {
+        if hosts.contains(&(k.exporter, k.host)) {
+            let e = flows.entry((k.exporter, k.host)).or_default();
+            e.0 += f.counters.probe_flows_out;
+            e.1 += f.counters.flows_out;
+        }
+    }
+    flows
+        .into_iter()
+        .filter(|(_, (probes, all))| share(*probes, *all) >= t.probe_share)
+        .map(|(h, _)| h)
+        .collect()
 }
 
 /// A scanner whose distinct destinations estimate at most this probed one host.
@@ -150,21 +215,8 @@ fn sampled_scanners(
         *records.entry((k.exporter, k.host)).or_default() += f.counters.probe_records_out;
     }
     records.retain(|_, n| *n as f64 >= t.scan_min_seen);
-    if records.is_empty() {
-        return BTreeSet::new();
-    }
     // Then whether the probes were most of those hosts' flows.
-    let mut flows: BTreeMap<(IpAddr, IpAddr), (i64, i64)> = BTreeMap::new();
-    for (k, f) in rows.iter().filter(|(k, _)| in_window(k) && records.contains_key(&(k.exporter, k.host))) {
-        let e = flows.entry((k.exporter, k.host)).or_default();
-        e.0 += f.counters.probe_flows_out;
-        e.1 += f.counters.flows_out;
-    }
-    flows
-        .into_iter()
-        .filter(|(_, (probes, all))| share(*probes, *all) >= t.probe_share)
-        .map(|(h, _)| h)
-        .collect()
+    mostly_probes(rows, (from_ms, to_ms), records.into_keys().collect(), t)
 }
 
 /// Scaling by the sampling rate needs the distinct ports (hosts) seen to be at least

@@ -42,7 +42,9 @@
 //! for at least `traffic_max_host_share` of the excess over the usual value, the rise
 //! is left to the host rules (exfiltration, floods). Drops are never judged this way:
 //! an outage is an outage whoever it hit. An interface's rise is judged against its
-//! exporter's busiest host (the rollup's talkers are per exporter, not per interface).
+//! exporter's busiest host (the rollup's talkers are per exporter, not per interface),
+//! and is still reported when another interface of the exporter fell out of its band
+//! in the same window: traffic failed over from it, whoever's traffic it was.
 //!
 //! On a sampled exporter the "flows moved too" test cannot tell a transfer from an
 //! event: a record is one sampled packet, so one large download multiplies the records
@@ -253,6 +255,9 @@ fn outside(bytes: f64, flows: f64, (b, f): (Band, Band), factor: f64) -> Option<
 /// `end_ms` is on a `traffic_step_secs` boundary.
 pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
     let Some((from, to)) = ExporterMinutes::window(end_ms, t) else { return };
+    // Interfaces' rises one host carried, kept only if a sibling interface fell.
+    let mut one_host_rises: Vec<Insight> = Vec::new();
+    let mut fell: Vec<IpAddr> = Vec::new();
     let window = to - from;
     // The exporter's own verdict, met before its interfaces (the series are sorted).
     let mut total: Option<(IpAddr, Option<Outside>)> = None;
@@ -297,13 +302,15 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
                 return None;
             }
             // One host's transfer. An interface's rise only when the exporter's total
-            // rose with it: a failover moves traffic between links and leaves the total
-            // as it was, whoever's traffic it is.
+            // rose with it, or when none of its other interfaces fell (decided once
+            // all are judged): a failover moves traffic between links and leaves the
+            // total as it was, whoever's traffic it is.
             let busiest = minutes.busiest.get(&(exporter, to)).copied().unwrap_or(0) as f64;
             let excess = now - b.center;
+            let one_host = way == Outside::Above && busiest >= t.traffic_max_host_share * excess;
             let total_rose = interface.is_none()
                 || total_excess.is_some_and(|(e, x)| e == exporter && x >= t.traffic_max_host_share * excess);
-            if way == Outside::Above && total_rose && busiest >= t.traffic_max_host_share * excess {
+            if one_host && total_rose {
                 return None;
             }
             let ratio = match way {
@@ -311,9 +318,9 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
                 // How far below: the edge over the value, so a silent exporter is critical.
                 Outside::Below => b.low / now.max(b.low / 100.0).max(1.0),
             };
-            Some((b, f, way, ratio))
+            Some((b, f, way, ratio, one_host))
         });
-        let Some((b, f, outside, ratio)) = verdict else {
+        let Some((b, f, outside, ratio, one_host)) = verdict else {
             if interface.is_none() {
                 total = Some((exporter, None));
             }
@@ -341,6 +348,10 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             Outside::Below => band.low,
         };
         let (score, severity) = grade(ratio, 1.0);
+        if interface.is_some() && outside == Outside::Below {
+            fell.push(exporter);
+        }
+        let out = if one_host { &mut one_host_rises } else { &mut *out };
         out.push(Insight {
             kind: Kind::TrafficAnomaly,
             severity,
@@ -373,6 +384,7 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             },
         });
     }
+    out.extend(one_host_rises.into_iter().filter(|i| fell.contains(&i.exporter)));
 }
 
 #[cfg(test)]
@@ -412,6 +424,42 @@ mod tests {
         assert_eq!(found(&minutes.clone().with_busiest_hosts(to - 60_000, [(e, 900_000_000)])), 1);
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert_eq!(found(&minutes.with_busiest_hosts(to, [(other, 900_000_000)])), 1);
+    }
+
+    #[test]
+    fn an_interfaces_rise_one_host_carried_is_reported_only_beside_a_fall() {
+        let t = Thresholds::default();
+        let e: IpAddr = "192.0.2.1".parse().unwrap();
+        let end = 30 * DAY_MS;
+        let (from, to) = ExporterMinutes::window(end, &t).unwrap();
+        let v = |mb: i64, flows: i64| Volume { bytes: mb * 1_000_000, flows, raw_bytes: mb * 1_000_000 };
+        // Seven days of two interfaces at 10 MB and 500 flows a minute each (the
+        // exporter's total counts each flow once); today interface 1 carries four times
+        // that, and interface 2 either the same as ever or nothing.
+        let minutes = |two_fails: bool| {
+            let (mut totals, mut interfaces) = (Vec::new(), Vec::new());
+            for d in 0..=7i64 {
+                for m in (from..to).step_by(60_000) {
+                    let at = m - d * DAY_MS;
+                    totals.push((e, at, v(20, 1_000)));
+                    interfaces.push((e, 1, at, if d == 0 { v(40, 2_000) } else { v(10, 500) }));
+                    if d > 0 || !two_fails {
+                        interfaces.push((e, 2, at, v(10, 500)));
+                    }
+                }
+            }
+            // Interface 1's excess is 15 x 30 MB = 450 MB; one host moved 300 MB.
+            ExporterMinutes::new(totals)
+                .with_interfaces(interfaces)
+                .with_busiest_hosts(to, [(e, 300_000_000)])
+        };
+        let found = |m: &ExporterMinutes| {
+            let mut out = Vec::new();
+            check(m, end, &t, &mut out);
+            out.iter().map(|i| i.interface).collect::<Vec<_>>()
+        };
+        assert_eq!(found(&minutes(false)), Vec::<Option<u32>>::new(), "one host's transfer");
+        assert_eq!(found(&minutes(true)), vec![Some(2), Some(1)], "a failover, whoever's traffic moved");
     }
 
     #[test]

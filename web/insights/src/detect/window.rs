@@ -33,15 +33,18 @@ impl HostWindow {
 
 /// Merges the rows whose bucket lies in `[from_ms, to_ms)` per (exporter, host), in
 /// address order (so detectors see hosts in a stable order).
-pub fn merge(
-    rows: impl IntoIterator<Item = (HostKey, HostFeatures)>,
+/// Rows are taken by reference: a window reads a few of the rows it is handed (the
+/// flood window a tenth of the longest), and a row with its sketches is half a
+/// kilobyte.
+pub fn merge<'a>(
+    rows: impl IntoIterator<Item = &'a (HostKey, HostFeatures)>,
     from_ms: i64,
     to_ms: i64,
 ) -> Vec<HostWindow> {
     let mut by_host: BTreeMap<(IpAddr, IpAddr), HostFeatures> = BTreeMap::new();
     for (k, f) in rows {
         if k.bucket_ms >= from_ms && k.bucket_ms < to_ms {
-            by_host.entry((k.exporter, k.host)).or_default().merge(&f);
+            by_host.entry((k.exporter, k.host)).or_default().merge(f);
         }
     }
     by_host
