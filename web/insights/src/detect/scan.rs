@@ -119,8 +119,10 @@ pub(super) fn check_sampled(
     check_hosts(rows, (from, end_ms), &sampled, t, out);
 }
 
-/// The scan rules for `candidates` over `[from, to)`, with the rows of the host a
-/// one-host scan went to (to name it).
+/// The scan rules for `candidates` over `[from, to)`. A scan of one host names it, from
+/// that host's rows: they are merged only for the one-host scans that fire (many
+/// clients probe one resolver and nothing else; looking up each one's peer in every row
+/// cost more than the rules).
 fn check_hosts(
     rows: &[(HostKey, HostFeatures)],
     (from, to): (i64, i64),
@@ -132,24 +134,25 @@ fn check_hosts(
         return;
     }
     let scanners = merge(rows.iter().filter(|(k, _)| candidates.contains(&(k.exporter, k.host))), from, to);
-    let one_host: Vec<&HostWindow> =
-        scanners.iter().filter(|w| w.features.peers_out.estimate() <= ONE_HOST_PEERS).collect();
-    let with_targets;
-    let all = if one_host.is_empty() {
-        &scanners
-    } else {
-        let is_target = |k: &HostKey| {
-            one_host.iter().any(|w| w.exporter == k.exporter && w.features.peers_out.may_contain_addr(k.host))
-        };
-        with_targets = merge(
-            rows.iter().filter(|(k, _)| candidates.contains(&(k.exporter, k.host)) || is_target(k)),
-            from,
-            to,
-        );
-        &with_targets
+    let mut one_host: Vec<&HostWindow> = Vec::new();
+    for w in &scanners {
+        let before = out.len();
+        check(w, &scanners, t, out);
+        if out.len() > before && w.features.peers_out.estimate() <= ONE_HOST_PEERS {
+            out.truncate(before);
+            one_host.push(w);
+        }
+    }
+    if one_host.is_empty() {
+        return;
+    }
+    let is_target = |k: &HostKey| {
+        one_host.iter().any(|w| w.exporter == k.exporter && w.features.peers_out.may_contain_addr(k.host))
     };
-    for w in all.iter().filter(|w| candidates.contains(&(w.exporter, w.host))) {
-        check(w, all, t, out);
+    let mut all = merge(rows.iter().filter(|(k, _)| is_target(k)), from, to);
+    all.extend(one_host.iter().map(|w| **w));
+    for w in one_host {
+        check(w, &all, t, out);
     }
 }
 
