@@ -91,9 +91,9 @@ fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insig
     }
 }
 
-/// The scan rules over the window of `scan_window_secs` ending at `end_ms`, for the
-/// hosts whose flows there were mostly probes ([`probers`]): most hosts send none, and
-/// merging every host's sketches each round was most of the rules' cost.
+/// The scan rules over the window of `scan_window_secs` ending at `end_ms`, every host
+/// of it a candidate: picking the hosts that mostly probed first (most hosts send a DNS
+/// query now and then) cost more than merging them all (run L of the evaluation).
 pub(super) fn check_window(
     rows: &[(HostKey, HostFeatures)],
     end_ms: i64,
@@ -101,8 +101,8 @@ pub(super) fn check_window(
     out: &mut Vec<Insight>,
 ) {
     let from = end_ms - t.scan_window_secs.max(1) * 1000;
-    let candidates = probers(rows, (from, end_ms), t);
-    check_hosts(rows, (from, end_ms), &candidates, t, out);
+    let scanners = merge(rows, from, end_ms);
+    check_all(rows, (from, end_ms), &scanners, t, out);
 }
 
 /// The scan rules over the longer window of sampled exporters
@@ -119,10 +119,7 @@ pub(super) fn check_sampled(
     check_hosts(rows, (from, end_ms), &sampled, t, out);
 }
 
-/// The scan rules for `candidates` over `[from, to)`. A scan of one host names it, from
-/// that host's rows: they are merged only for the one-host scans that fire (many
-/// clients probe one resolver and nothing else; looking up each one's peer in every row
-/// cost more than the rules).
+/// The scan rules for `candidates` over `[from, to)`.
 fn check_hosts(
     rows: &[(HostKey, HostFeatures)],
     (from, to): (i64, i64),
@@ -134,10 +131,24 @@ fn check_hosts(
         return;
     }
     let scanners = merge(rows.iter().filter(|(k, _)| candidates.contains(&(k.exporter, k.host))), from, to);
+    check_all(rows, (from, to), &scanners, t, out);
+}
+
+/// The scan rules for each of `scanners` (merged over `[from, to)`). A scan of one host
+/// names it from that host's rows, merged only for the one-host scans that fire: many
+/// clients probe one resolver and nothing else, and looking up each one's peer in every
+/// row made a round three times dearer (run K of the evaluation).
+fn check_all(
+    rows: &[(HostKey, HostFeatures)],
+    (from, to): (i64, i64),
+    scanners: &[HostWindow],
+    t: &Thresholds,
+    out: &mut Vec<Insight>,
+) {
     let mut one_host: Vec<&HostWindow> = Vec::new();
-    for w in &scanners {
+    for w in scanners {
         let before = out.len();
-        check(w, &scanners, t, out);
+        check(w, scanners, t, out);
         if out.len() > before && w.features.peers_out.estimate() <= ONE_HOST_PEERS {
             out.truncate(before);
             one_host.push(w);
@@ -154,21 +165,6 @@ fn check_hosts(
     for w in one_host {
         check(w, &all, t, out);
     }
-}
-
-/// The (exporter, host) pairs whose flows in `[from_ms, to_ms)` were mostly probes
-/// (`probe_share`), from the counters alone: the only hosts [`check`] can report.
-fn probers(
-    rows: &[(HostKey, HostFeatures)],
-    (from_ms, to_ms): (i64, i64),
-    t: &Thresholds,
-) -> BTreeSet<(IpAddr, IpAddr)> {
-    let in_window = |k: &HostKey| k.bucket_ms >= from_ms && k.bucket_ms < to_ms;
-    let mut probing: BTreeSet<(IpAddr, IpAddr)> = BTreeSet::new();
-    for (k, _) in rows.iter().filter(|(k, f)| f.counters.probe_flows_out > 0 && in_window(k)) {
-        probing.insert((k.exporter, k.host));
-    }
-    mostly_probes(rows, (from_ms, to_ms), probing, t)
 }
 
 /// Of `hosts`, those whose probes were at least `probe_share` of their flows out in
