@@ -92,17 +92,19 @@ fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insig
 }
 
 /// The scan rules over the window of `scan_window_secs` ending at `end_ms`, every host
-/// of it a candidate: picking the hosts that mostly probed first (most hosts send a DNS
-/// query now and then) cost more than merging them all (run L of the evaluation).
+/// of it merged (a one-host scan's target among them): picking the hosts that mostly
+/// probed first (most hosts send a DNS query now and then) cost more than merging them
+/// all (run L of the evaluation).
 pub(super) fn check_window(
     rows: &[(HostKey, HostFeatures)],
     end_ms: i64,
     t: &Thresholds,
     out: &mut Vec<Insight>,
 ) {
-    let from = end_ms - t.scan_window_secs.max(1) * 1000;
-    let scanners = merge(rows, from, end_ms);
-    check_all(rows, (from, end_ms), &scanners, t, out);
+    let hosts = merge(rows, end_ms - t.scan_window_secs.max(1) * 1000, end_ms);
+    for w in &hosts {
+        check(w, &hosts, t, out);
+    }
 }
 
 /// The scan rules over the longer window of sampled exporters
@@ -119,7 +121,7 @@ pub(super) fn check_sampled(
     check_hosts(rows, (from, end_ms), &sampled, t, out);
 }
 
-/// The scan rules for `candidates` over `[from, to)`.
+/// The scan rules for `candidates` over `[from, to)` (the sampled scanners).
 fn check_hosts(
     rows: &[(HostKey, HostFeatures)],
     (from, to): (i64, i64),
@@ -131,24 +133,13 @@ fn check_hosts(
         return;
     }
     let scanners = merge(rows.iter().filter(|(k, _)| candidates.contains(&(k.exporter, k.host))), from, to);
-    check_all(rows, (from, to), &scanners, t, out);
-}
-
-/// The scan rules for each of `scanners` (merged over `[from, to)`). A scan of one host
-/// names it from that host's rows, merged only for the one-host scans that fire: many
-/// clients probe one resolver and nothing else, and looking up each one's peer in every
-/// row made a round three times dearer (run K of the evaluation).
-fn check_all(
-    rows: &[(HostKey, HostFeatures)],
-    (from, to): (i64, i64),
-    scanners: &[HostWindow],
-    t: &Thresholds,
-    out: &mut Vec<Insight>,
-) {
+    // A scan of one host names it from that host's rows, merged only for the one-host
+    // scans that fire: looking up every one-host candidate's peer in every row made a
+    // round three times dearer (run K of the evaluation).
     let mut one_host: Vec<&HostWindow> = Vec::new();
-    for w in scanners {
+    for w in &scanners {
         let before = out.len();
-        check(w, scanners, t, out);
+        check(w, &scanners, t, out);
         if out.len() > before && w.features.peers_out.estimate() <= ONE_HOST_PEERS {
             out.truncate(before);
             one_host.push(w);
