@@ -118,21 +118,10 @@ pub(super) fn check_sampled(
 ) {
     let from = end_ms - t.scan_sampled_window_secs.max(1) * 1000;
     let sampled = sampled_scanners(rows, (from, end_ms), t);
-    check_hosts(rows, (from, end_ms), &sampled, t, out);
-}
-
-/// The scan rules for `candidates` over `[from, to)` (the sampled scanners).
-fn check_hosts(
-    rows: &[(HostKey, HostFeatures)],
-    (from, to): (i64, i64),
-    candidates: &BTreeSet<(IpAddr, IpAddr)>,
-    t: &Thresholds,
-    out: &mut Vec<Insight>,
-) {
-    if candidates.is_empty() {
+    if sampled.is_empty() {
         return;
     }
-    let scanners = merge(rows.iter().filter(|(k, _)| candidates.contains(&(k.exporter, k.host))), from, to);
+    let scanners = merge(rows.iter().filter(|(k, _)| sampled.contains(&(k.exporter, k.host))), from, end_ms);
     // A scan of one host names it from that host's rows, merged only for the one-host
     // scans that fire: looking up every one-host candidate's peer in every row made a
     // round three times dearer (run K of the evaluation).
@@ -151,37 +140,11 @@ fn check_hosts(
     let is_target = |k: &HostKey| {
         one_host.iter().any(|w| w.exporter == k.exporter && w.features.peers_out.may_contain_addr(k.host))
     };
-    let mut all = merge(rows.iter().filter(|(k, _)| is_target(k)), from, to);
+    let mut all = merge(rows.iter().filter(|(k, _)| is_target(k)), from, end_ms);
     all.extend(one_host.iter().map(|w| **w));
     for w in one_host {
         check(w, &all, t, out);
     }
-}
-
-/// Of `hosts`, those whose probes were at least `probe_share` of their flows out in
-/// `[from_ms, to_ms)`.
-fn mostly_probes(
-    rows: &[(HostKey, HostFeatures)],
-    (from_ms, to_ms): (i64, i64),
-    hosts: BTreeSet<(IpAddr, IpAddr)>,
-    t: &Thresholds,
-) -> BTreeSet<(IpAddr, IpAddr)> {
-    if hosts.is_empty() {
-        return hosts;
-    }
-    let mut flows: BTreeMap<(IpAddr, IpAddr), (i64, i64)> = BTreeMap::new();
-    for (k, f) in rows.iter().filter(|(k, _)| k.bucket_ms >= from_ms && k.bucket_ms < to_ms) {
-        if hosts.contains(&(k.exporter, k.host)) {
-            let e = flows.entry((k.exporter, k.host)).or_default();
-            e.0 += f.counters.probe_flows_out;
-            e.1 += f.counters.flows_out;
-        }
-    }
-    flows
-        .into_iter()
-        .filter(|(_, (probes, all))| share(*probes, *all) >= t.probe_share)
-        .map(|(h, _)| h)
-        .collect()
 }
 
 /// A scanner whose distinct destinations estimate at most this probed one host.
@@ -205,8 +168,21 @@ fn sampled_scanners(
         *records.entry((k.exporter, k.host)).or_default() += f.counters.probe_records_out;
     }
     records.retain(|_, n| *n as f64 >= t.scan_min_seen);
+    if records.is_empty() {
+        return BTreeSet::new();
+    }
     // Then whether the probes were most of those hosts' flows.
-    mostly_probes(rows, (from_ms, to_ms), records.into_keys().collect(), t)
+    let mut flows: BTreeMap<(IpAddr, IpAddr), (i64, i64)> = BTreeMap::new();
+    for (k, f) in rows.iter().filter(|(k, _)| in_window(k) && records.contains_key(&(k.exporter, k.host))) {
+        let e = flows.entry((k.exporter, k.host)).or_default();
+        e.0 += f.counters.probe_flows_out;
+        e.1 += f.counters.flows_out;
+    }
+    flows
+        .into_iter()
+        .filter(|(_, (probes, all))| share(*probes, *all) >= t.probe_share)
+        .map(|(h, _)| h)
+        .collect()
 }
 
 /// Scaling by the sampling rate needs the distinct ports (hosts) seen to be at least
