@@ -38,7 +38,7 @@ pub fn put_trailer(buf: &mut BytesMut) {
 pub use flowvision_schema::rows::clamp_u64;
 
 #[inline]
-fn int8(buf: &mut BytesMut, v: i64) {
+pub(crate) fn int8(buf: &mut BytesMut, v: i64) {
     buf.put_i32(8);
     buf.put_i64(v);
 }
@@ -66,7 +66,7 @@ fn timestamptz(buf: &mut BytesMut, ms: Option<i64>) {
 /// `inet` binary form: family (2 = PGSQL_AF_INET, 3 = PGSQL_AF_INET6), bits,
 /// is_cidr (0), address length, address bytes.
 #[inline]
-fn inet(buf: &mut BytesMut, addr: Option<IpAddr>) {
+pub(crate) fn inet(buf: &mut BytesMut, addr: Option<IpAddr>) {
     match addr {
         Some(IpAddr::V4(a)) => {
             buf.put_i32(8);

@@ -17,7 +17,7 @@
 
 use super::beacons::{self, PendingBeacons};
 use super::error::{describe, StoreError};
-use super::features::{self, FeatureColumns};
+use super::features;
 use super::retry::{self, classify, Backoff, Failure, Next};
 use super::rollup::{self, Aggregates, ExporterColumns};
 use super::time::{system_time, DAY_MS};
@@ -65,7 +65,6 @@ struct Conn {
     insert_batch: Statement,
     rollups: Vec<Statement>,
     exporters: Statement,
-    host_features: Statement,
     host_beacons: Statement,
 }
 
@@ -80,6 +79,8 @@ struct Writer {
     buf: BytesMut,
     agg: Aggregates,
     features: HostFeatureSet,
+    /// The feature rows' COPY stream, kept from batch to batch.
+    feature_buf: BytesMut,
     beacons: PendingBeacons,
     replay_failures: HashMap<u64, u32>,
     /// Since when the queue has been seen full (shared with [`watch_queue`]).
@@ -158,6 +159,7 @@ pub(crate) fn run(idx: usize, shared: Arc<Shared>, rx: Receiver<Batch>) {
         buf: copy::buffer(),
         agg: Aggregates::default(),
         features,
+        feature_buf: BytesMut::new(),
         beacons: PendingBeacons::default(),
         replay_failures: HashMap::new(),
         full_since: Rc::new(Cell::new(None)),
@@ -413,9 +415,8 @@ impl Writer {
             rollups.push(client.prepare(&t.upsert_sql()).await?);
         }
         let exporters = client.prepare(&rollup::exporters_sql()).await?;
-        let host_features = client.prepare(&features::insert_sql()).await?;
         let host_beacons = client.prepare(&beacons::insert_sql()).await?;
-        Ok(Conn { client, insert_batch, rollups, exporters, host_features, host_beacons })
+        Ok(Conn { client, insert_batch, rollups, exporters, host_beacons })
     }
 
     /// Stores a batch (with a deadline), trying again at once as [`retry::after`]
@@ -448,7 +449,8 @@ impl Writer {
     }
 
     /// One attempt: the partitions the rows need, then one transaction with the
-    /// batch id, the rows (COPY) and the rollup and exporter upserts.
+    /// batch id, the rows and their host features (COPY), and the rollup, exporter and
+    /// contact upserts and inserts.
     async fn store_once(&mut self, batch: &Batch) -> Result<Written, Failure> {
         let Some(conn) = self.conn.as_mut() else { return Err(Failure::Connection("not connected".into())) };
         let shared = &self.shared;
@@ -471,7 +473,8 @@ impl Writer {
         } else {
             self.features.clear();
         }
-        let feature_cols = FeatureColumns::from_set(&self.features);
+        let feature_rows = self.features.len() as u64;
+        let feature_copy = features::encode(&self.features, &mut self.feature_buf);
         let rows = batch.rows.iter().filter(keep).filter(|_| cfg.beacon_pairs > 0);
         let (beacon_cols, untracked) =
             self.beacons.for_batch(batch.id, &shared.beacons, rows.map(|r| (&r.record, r.time_received_ms)));
@@ -480,7 +483,7 @@ impl Writer {
         let span = partitions::span_from_code(shared.flows_span.load(Ordering::Relaxed));
         let mut need = partitions::for_rows(batch.rows.iter().filter(keep).map(|r| r.time_received_ms));
         need.extend(
-            partitions::for_rows(feature_cols.times())
+            partitions::for_rows(self.features.rows().iter().map(|(k, _)| k.bucket_ms))
                 .into_iter()
                 .filter(|(table, _, _)| *table == HOST_FEATURES),
         );
@@ -531,13 +534,19 @@ impl Writer {
             return Err(Failure::Other(format!("COPY stored {copied} rows of {kept}")));
         }
 
+        if !feature_copy.is_empty() {
+            let copied = features::copy(&tx, feature_copy).await.map_err(classify)?;
+            if copied != feature_rows {
+                return Err(Failure::Other(format!("COPY stored {copied} feature rows of {feature_rows}")));
+            }
+        }
+
         // All upserts pipelined on the connection, in the fixed table order.
         let columns = rollup::all_columns(agg);
         let exporter_cols = ExporterColumns::from_seen(&agg.seen);
         let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> =
             columns.iter().map(|c| c.params()).collect();
         let exporter_params = exporter_cols.params();
-        let feature_params = feature_cols.params();
         let beacon_params = beacon_cols.params();
         let mut futures = Vec::with_capacity(columns.len() + 2);
         for ((c, p), st) in columns.iter().zip(&params).zip(&conn.rollups) {
@@ -547,9 +556,6 @@ impl Writer {
         }
         if !exporter_cols.is_empty() {
             futures.push(tx.execute(&conn.exporters, &exporter_params));
-        }
-        if !feature_cols.is_empty() {
-            futures.push(tx.execute(&conn.host_features, &feature_params));
         }
         if !beacon_cols.is_empty() {
             futures.push(tx.execute(&conn.host_beacons, &beacon_params));

@@ -407,7 +407,7 @@ fn contribution(r: &FlowRecord, internal: &InternalNetworks) -> (Counters, Count
 
 /// The signals a host can be among the top of, per bucket and exporter: one per way a
 /// host stands out in an attack (as victim or as source) or in volume.
-const SIGNALS: [fn(&Counters) -> i64; 11] = [
+const SIGNALS: [fn(&Counters) -> i64; SIGNAL_COUNT] = [
     |c| c.bytes_in,
     |c| c.bytes_out,
     |c| c.bytes_out_external,
@@ -421,12 +421,76 @@ const SIGNALS: [fn(&Counters) -> i64; 11] = [
     |c| c.echo_flows_out,
 ];
 
-/// One batch's host feature rows (reused from batch to batch).
+const SIGNAL_COUNT: usize = 11;
+
+/// A host of one (bucket, exporter) group of the batch: the group's index and the
+/// address as two words. Ordered as [`HostKey`] orders hosts within a group (IPv4
+/// before IPv6, then by address), so ties in a signal break the same way; 24 bytes
+/// where a `HostKey` takes 48, which is what keeps the first pass's map of every host
+/// in a 65,536-record batch mostly in cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Slot {
+    group: u32,
+    v6: bool,
+    hi: u64,
+    lo: u64,
+}
+
+impl Slot {
+    #[inline]
+    fn new(group: u32, host: IpAddr) -> Slot {
+        match host {
+            IpAddr::V4(a) => Slot { group, v6: false, hi: 0, lo: u64::from(u32::from(a)) },
+            IpAddr::V6(a) => {
+                let v = u128::from(a);
+                Slot { group, v6: true, hi: (v >> 64) as u64, lo: v as u64 }
+            }
+        }
+    }
+
+    fn host(&self) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(std::net::Ipv6Addr::from((u128::from(self.hi) << 64) | u128::from(self.lo)))
+        } else {
+            // Built from a u32, so it fits.
+            IpAddr::V4(std::net::Ipv4Addr::from(u32::try_from(self.lo).unwrap_or(u32::MAX)))
+        }
+    }
+}
+
+/// A candidate for the top of one signal: greater is worse (less of the signal, then
+/// the later host), so a max-heap of them keeps its worst on top for replacing.
+type Candidate = (std::cmp::Reverse<u32>, Slot);
+
+/// A host's signals summed over a batch, for ranking only: saturated at `u32::MAX`
+/// (4 GiB of a host's bytes in one batch ranks with every larger host, ties then
+/// broken by address), half the room of whole counters in the first pass's map.
+type Ranks = [u32; SIGNAL_COUNT];
+
+/// One batch's host feature rows (reused from batch to batch: its maps keep their
+/// room).
+///
+/// Two passes over the batch. The first sums, for every host of every (bucket,
+/// exporter) group, only the signals it could be ranked by, in a map of compact keys;
+/// the top hosts of each signal are then kept in small heaps. The second computes the
+/// whole counters and the sketches of the chosen hosts only. The first pass is what
+/// costs: a flood or a busy network puts tens of thousands of distinct hosts in a
+/// batch, each an entry of that map.
 #[derive(Debug, Default)]
 pub struct HostFeatureSet {
-    counters: FxHashMap<HostKey, Counters>,
-    rows: FxHashMap<HostKey, HostFeatures>,
     internal: InternalNetworks,
+    /// (bucket, exporter) of each group, by index.
+    groups: Vec<(i64, IpAddr)>,
+    group_index: FxHashMap<(i64, IpAddr), u32>,
+    /// How many hosts each group has.
+    group_hosts: Vec<usize>,
+    /// The group of each record, in batch order (for the second pass).
+    record_groups: Vec<u32>,
+    /// Every host of the batch and its signals.
+    hosts: FxHashMap<Slot, Ranks>,
+    /// The chosen hosts: their index in `rows`.
+    chosen: FxHashMap<Slot, u32>,
+    rows: Vec<(HostKey, HostFeatures)>,
 }
 
 impl HostFeatureSet {
@@ -436,45 +500,141 @@ impl HostFeatureSet {
         HostFeatureSet { internal, ..HostFeatureSet::default() }
     }
 
-    /// Builds the rows of a batch of (record, reception ms): counters for every host,
-    /// then rows with sketches for the top `per_signal` hosts of each signal in each
-    /// (bucket, exporter). The iterator is walked twice.
+    /// Builds the rows of a batch of (record, reception ms): the top `per_signal` hosts
+    /// of each signal in each (bucket, exporter) get a row with their counters and
+    /// sketches (every host of a group with no more hosts than that). The iterator is
+    /// walked twice and must give the same records both times.
     pub fn build<'a, I>(&mut self, records: I, per_signal: usize)
     where
         I: Iterator<Item = (&'a FlowRecord, i64)> + Clone,
     {
-        self.counters.clear();
-        self.rows.clear();
-        for (r, received) in records.clone() {
-            let bucket_ms = bucket_of(r, received);
-            let (inbound, outbound) = contribution(r, &self.internal);
-            if let Some(host) = r.dst_addr {
-                self.counters
-                    .entry(HostKey { bucket_ms, exporter: r.exporter, host })
-                    .or_default()
-                    .add(&inbound);
-            }
-            if let Some(host) = r.src_addr {
-                self.counters
-                    .entry(HostKey { bucket_ms, exporter: r.exporter, host })
-                    .or_default()
-                    .add(&outbound);
-            }
-        }
-        self.select(per_signal);
-        if self.rows.is_empty() {
+        self.clear();
+        if per_signal == 0 {
             return;
         }
+        self.sum_signals(records.clone());
+        self.choose(per_signal);
+        if !self.rows.is_empty() {
+            self.fill_rows(records);
+        }
+        self.rows.sort_unstable_by_key(|r| r.0);
+    }
+
+    /// First pass: each host's signals, per group.
+    fn sum_signals<'a, I>(&mut self, records: I)
+    where
+        I: Iterator<Item = (&'a FlowRecord, i64)>,
+    {
+        let HostFeatureSet { internal, groups, group_index, group_hosts, record_groups, hosts, .. } = self;
+        let mut last: Option<(i64, IpAddr, u32)> = None;
         for (r, received) in records {
             let bucket_ms = bucket_of(r, received);
-            if let (Some(dst), Some(src)) = (r.dst_addr, r.src_addr) {
-                if let Some(f) = self.rows.get_mut(&HostKey { bucket_ms, exporter: r.exporter, host: dst }) {
+            // Consecutive records mostly come from one datagram: one exporter, one bucket.
+            let group = match last {
+                Some((b, e, g)) if b == bucket_ms && e == r.exporter => g,
+                _ => {
+                    let next = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+                    let g = *group_index.entry((bucket_ms, r.exporter)).or_insert_with(|| {
+                        groups.push((bucket_ms, r.exporter));
+                        group_hosts.push(0);
+                        next
+                    });
+                    last = Some((bucket_ms, r.exporter, g));
+                    g
+                }
+            };
+            record_groups.push(group);
+            let (inbound, outbound) = contribution(r, internal);
+            for (host, c) in [(r.dst_addr, &inbound), (r.src_addr, &outbound)] {
+                let Some(host) = host else { continue };
+                let sums = hosts.entry(Slot::new(group, host)).or_insert_with(|| {
+                    if let Some(n) = usize::try_from(group).ok().and_then(|g| group_hosts.get_mut(g)) {
+                        *n += 1;
+                    }
+                    [0; SIGNAL_COUNT]
+                });
+                for (sum, signal) in sums.iter_mut().zip(SIGNALS) {
+                    let v = u32::try_from(signal(c).max(0)).unwrap_or(u32::MAX);
+                    *sum = sum.saturating_add(v);
+                }
+            }
+        }
+    }
+
+    /// Chooses the hosts that get a row: every host of a small group, else the top of
+    /// each signal (ties broken by address, so the same batch always gives the same
+    /// rows).
+    fn choose(&mut self, per_signal: usize) {
+        let HostFeatureSet { groups, group_hosts, hosts, chosen, rows, .. } = self;
+        let mut tops: Vec<Vec<std::collections::BinaryHeap<Candidate>>> = Vec::new();
+        tops.resize_with(groups.len(), || vec![std::collections::BinaryHeap::new(); SIGNAL_COUNT]);
+        let mut choose = |slot: Slot| {
+            let next = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+            chosen.entry(slot).or_insert_with(|| {
+                let (bucket_ms, exporter) = usize::try_from(slot.group)
+                    .ok()
+                    .and_then(|g| groups.get(g))
+                    .copied()
+                    .unwrap_or((0, IpAddr::from([0u8; 4])));
+                rows.push((HostKey { bucket_ms, exporter, host: slot.host() }, HostFeatures::default()));
+                next
+            });
+        };
+        for (slot, sums) in hosts.iter() {
+            let g = usize::try_from(slot.group).unwrap_or(usize::MAX);
+            if group_hosts.get(g).is_some_and(|&n| n <= per_signal) {
+                choose(*slot);
+                continue;
+            }
+            let Some(heaps) = tops.get_mut(g) else { continue };
+            for (heap, &v) in heaps.iter_mut().zip(sums) {
+                if v == 0 {
+                    continue;
+                }
+                let c = (std::cmp::Reverse(v), *slot);
+                if heap.len() < per_signal {
+                    heap.push(c);
+                } else if let Some(mut worst) = heap.peek_mut() {
+                    if c < *worst {
+                        *worst = c;
+                    }
+                }
+            }
+        }
+        for heap in tops.iter().flatten() {
+            for (_, slot) in heap.iter() {
+                choose(*slot);
+            }
+        }
+    }
+
+    /// Second pass: the chosen hosts' counters and sketches.
+    fn fill_rows<'a, I>(&mut self, records: I)
+    where
+        I: Iterator<Item = (&'a FlowRecord, i64)>,
+    {
+        let HostFeatureSet { internal, record_groups, chosen, rows, .. } = self;
+        let row_of = |group: u32, host: Option<IpAddr>| {
+            host.and_then(|h| chosen.get(&Slot::new(group, h))).and_then(|&i| usize::try_from(i).ok())
+        };
+        for ((r, _), &group) in records.zip(record_groups.iter()) {
+            let (to, from) = (row_of(group, r.dst_addr), row_of(group, r.src_addr));
+            if to.is_none() && from.is_none() {
+                continue;
+            }
+            let (inbound, outbound) = contribution(r, internal);
+            if let Some((_, f)) = to.and_then(|i| rows.get_mut(i)) {
+                f.counters.add(&inbound);
+                if let Some(src) = r.src_addr.filter(|_| r.dst_addr.is_some()) {
                     f.sources_in.insert_addr(src);
                     if r.proto == UDP && amplifier::service(r.src_port).is_some() {
                         f.reflectors_in.insert_addr(src);
                     }
                 }
-                if let Some(f) = self.rows.get_mut(&HostKey { bucket_ms, exporter: r.exporter, host: src }) {
+            }
+            if let Some((_, f)) = from.and_then(|i| rows.get_mut(i)) {
+                f.counters.add(&outbound);
+                if let Some(dst) = r.dst_addr.filter(|_| r.src_addr.is_some()) {
                     f.peers_out.insert_addr(dst);
                     if r.proto == TCP || r.proto == UDP {
                         f.ports_out.insert_u64((u64::from(r.proto) << 16) | u64::from(r.dst_port));
@@ -484,56 +644,20 @@ impl HostFeatureSet {
         }
     }
 
-    /// Moves the counters of the selected hosts into `rows`. Candidates are (value,
-    /// host) references, so the selection moves 24-byte entries, not whole counters,
-    /// and a signal only ranks the hosts that have some of it.
-    fn select(&mut self, per_signal: usize) {
-        let HostFeatureSet { counters, rows, .. } = self;
-        if per_signal > 0 {
-            let mut groups: FxHashMap<(i64, IpAddr), Vec<(&HostKey, &Counters)>> = FxHashMap::default();
-            for (k, c) in counters.iter() {
-                groups.entry((k.bucket_ms, k.exporter)).or_default().push((k, c));
-            }
-            let mut candidates: Vec<(i64, &HostKey, &Counters)> = Vec::new();
-            for hosts in groups.values() {
-                if hosts.len() <= per_signal {
-                    for (k, c) in hosts {
-                        rows.insert(**k, HostFeatures { counters: **c, ..HostFeatures::default() });
-                    }
-                    continue;
-                }
-                for signal in SIGNALS {
-                    candidates.clear();
-                    candidates.extend(hosts.iter().filter_map(|&(k, c)| {
-                        let v = signal(c);
-                        (v > 0).then_some((v, k, c))
-                    }));
-                    if candidates.len() > per_signal {
-                        // Ties broken by key, so the same batch always gives the same rows.
-                        candidates
-                            .select_nth_unstable_by(per_signal - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-                        candidates.truncate(per_signal);
-                    }
-                    for (_, k, c) in &candidates {
-                        rows.entry(**k).or_insert(HostFeatures { counters: **c, ..HostFeatures::default() });
-                    }
-                }
-            }
-        }
-        counters.clear();
-    }
-
     /// Forgets the last batch.
     pub fn clear(&mut self) {
-        self.counters.clear();
+        self.groups.clear();
+        self.group_index.clear();
+        self.group_hosts.clear();
+        self.record_groups.clear();
+        self.hosts.clear();
+        self.chosen.clear();
         self.rows.clear();
     }
 
     /// The rows, sorted by key.
-    pub fn rows(&self) -> Vec<(HostKey, HostFeatures)> {
-        let mut v: Vec<(HostKey, HostFeatures)> = self.rows.iter().map(|(k, f)| (*k, *f)).collect();
-        v.sort_unstable_by_key(|a| a.0);
-        v
+    pub fn rows(&self) -> &[(HostKey, HostFeatures)] {
+        &self.rows
     }
 
     /// How many rows the batch has.
@@ -720,5 +844,128 @@ mod tests {
     fn counters_round_trip_through_their_stored_order() {
         let c = contribution(&rec(1, 2, TCP, 1, 2, SYN, 7), &InternalNetworks::default()).0;
         assert_eq!(Counters::from_fields(c.fields()), c);
+    }
+
+    #[test]
+    fn hosts_past_four_gib_in_a_batch_rank_alike_then_by_address() {
+        // Two senders to distinct receivers; 5 and 6 GiB, both past the ranks' ceiling.
+        let big =
+            |src, dst, gib: u64| FlowRecord { bytes: gib << 30, ..rec(src, dst, UDP, 40_000, 443, 0, 1_000) };
+        let flows: Vec<FlowRecord> = (0..3).map(|i| rec(20 + i, 30 + i, TCP, 40_000, 443, ACK, 1)).collect();
+        let flows: Vec<FlowRecord> = flows.into_iter().chain([big(7, 8, 6), big(5, 6, 5)]).collect();
+        let mut set = HostFeatureSet::default();
+        set.build(flows.iter().map(|r| (r, NOW)), 1);
+        let senders: Vec<IpAddr> =
+            set.rows().iter().filter(|(_, f)| f.counters.bytes_out > 0).map(|(k, _)| k.host).collect();
+        assert!(senders.contains(&addr(5)), "{senders:?}");
+        if let Some((_, f)) = set.rows().iter().find(|(k, _)| k.host == addr(7)) {
+            assert_eq!(f.counters.bytes_out, 6 << 30, "counters stay whole");
+        }
+    }
+
+    /// What `build` must give, the plain way: whole counters for every host, each
+    /// group's hosts sorted by each signal.
+    fn oracle(records: &[(FlowRecord, i64)], per_signal: usize) -> Vec<(HostKey, HostFeatures)> {
+        use std::collections::BTreeMap;
+        let internal = InternalNetworks::default();
+        let mut counters: BTreeMap<HostKey, Counters> = BTreeMap::new();
+        for (r, received) in records {
+            let bucket_ms = bucket_of(r, *received);
+            let (inbound, outbound) = contribution(r, &internal);
+            for (host, c) in [(r.dst_addr, inbound), (r.src_addr, outbound)] {
+                if let Some(host) = host {
+                    counters.entry(HostKey { bucket_ms, exporter: r.exporter, host }).or_default().add(&c);
+                }
+            }
+        }
+        let mut groups: BTreeMap<(i64, IpAddr), Vec<(HostKey, Counters)>> = BTreeMap::new();
+        for (k, c) in &counters {
+            groups.entry((k.bucket_ms, k.exporter)).or_default().push((*k, *c));
+        }
+        let mut rows: BTreeMap<HostKey, HostFeatures> = BTreeMap::new();
+        for hosts in groups.values() {
+            let mut keep: Vec<HostKey> = Vec::new();
+            if hosts.len() <= per_signal {
+                keep.extend(hosts.iter().map(|h| h.0));
+            } else {
+                for signal in SIGNALS {
+                    let mut ranked: Vec<(i64, HostKey)> = hosts
+                        .iter()
+                        .map(|(k, c)| (signal(c).clamp(0, i64::from(u32::MAX)), *k))
+                        .filter(|(v, _)| *v > 0)
+                        .collect();
+                    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                    keep.extend(ranked.iter().take(per_signal).map(|r| r.1));
+                }
+            }
+            for k in keep {
+                rows.insert(k, HostFeatures { counters: counters[&k], ..HostFeatures::default() });
+            }
+        }
+        for (r, received) in records {
+            let bucket_ms = bucket_of(r, *received);
+            let (Some(dst), Some(src)) = (r.dst_addr, r.src_addr) else { continue };
+            if let Some(f) = rows.get_mut(&HostKey { bucket_ms, exporter: r.exporter, host: dst }) {
+                f.sources_in.insert_addr(src);
+                if r.proto == UDP && amplifier::service(r.src_port).is_some() {
+                    f.reflectors_in.insert_addr(src);
+                }
+            }
+            if let Some(f) = rows.get_mut(&HostKey { bucket_ms, exporter: r.exporter, host: src }) {
+                f.peers_out.insert_addr(dst);
+                if r.proto == TCP || r.proto == UDP {
+                    f.ports_out.insert_u64((u64::from(r.proto) << 16) | u64::from(r.dst_port));
+                }
+            }
+        }
+        rows.into_iter().collect()
+    }
+
+    fn any_record() -> impl proptest::strategy::Strategy<Value = (FlowRecord, i64)> {
+        use proptest::prelude::*;
+        (
+            (0u32..40, 0u32..40, any::<bool>(), 0u8..3),
+            (
+                prop::sample::select(vec![TCP, UDP, ICMP, ICMPV6]),
+                prop::sample::select(vec![53u16, 123, 443, 40_000]),
+            ),
+            (0u16..0x20, 1u64..4, prop::sample::select(vec![1u32, 10, 64])),
+            (0i64..25_000, any::<bool>()),
+        )
+            .prop_map(
+                |((src, dst, v6, exporter), (proto, sport), (flags, packets, rate), (age, no_src))| {
+                    let host = |n: u32| {
+                        if v6 && n % 3 == 0 {
+                            IpAddr::V6(std::net::Ipv6Addr::from(0xfd00_u128 << 112 | u128::from(n)))
+                        } else {
+                            addr(n)
+                        }
+                    };
+                    let mut r = rec(src, dst, proto, sport, 80, flags, packets);
+                    r.src_addr = (!no_src).then(|| host(src));
+                    r.dst_addr = Some(host(dst));
+                    r.exporter = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1 + exporter));
+                    r.sampling_rate = rate;
+                    r.flow_end_ms = Some(NOW - age);
+                    (r, NOW)
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn build_keeps_what_ranking_every_host_keeps(
+            batch in proptest::collection::vec(any_record(), 0..400),
+            per_signal in 0usize..6,
+        ) {
+            let mut set = HostFeatureSet::default();
+            set.build(batch.iter().map(|(r, t)| (r, *t)), per_signal);
+            let want = if per_signal == 0 { Vec::new() } else { oracle(&batch, per_signal) };
+            proptest::prop_assert_eq!(set.rows(), &want[..]);
+            // Reused for the next batch, nothing left of this one.
+            set.build(batch.iter().take(3).map(|(r, t)| (r, *t)), per_signal);
+            let want = if per_signal == 0 { Vec::new() } else { oracle(&batch[..batch.len().min(3)], per_signal) };
+            proptest::prop_assert_eq!(set.rows(), &want[..]);
+        }
     }
 }
