@@ -56,9 +56,20 @@ pub struct Evidence<'a> {
 /// [`Thresholds`] sets them, with the volumetric floors following each exporter's
 /// size ([`NetworkSize`]), and the beaconing rule over the periodic contacts.
 pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
-    let (rows, net) = (ev.hosts, ev.network);
+    let net = ev.network;
+    // The windows are slices of the rows sorted by bucket, as the engine reads them.
+    let sorted: std::borrow::Cow<'_, [(HostKey, HostFeatures)]> =
+        if ev.hosts.windows(2).all(|w| matches!(w, [a, b] if a.0.bucket_ms <= b.0.bucket_ms)) {
+            std::borrow::Cow::Borrowed(ev.hosts)
+        } else {
+            let mut v = ev.hosts.to_vec();
+            v.sort_by_key(|(k, _)| k.bucket_ms);
+            std::borrow::Cow::Owned(v)
+        };
+    let rows: &[(HostKey, HostFeatures)] = &sorted;
     let mut out = Vec::new();
-    let floods = merge(rows, end_ms - t.flood_window_secs.max(1) * 1000, end_ms);
+    let flood_from = end_ms - t.flood_window_secs.max(1) * 1000;
+    let floods = merge(window::in_window(rows, flood_from, end_ms), flood_from, end_ms);
     for w in &floods {
         flood::check(w, &floods, (t, net), &mut out);
         amplification::check(w, (t, net), &mut out);

@@ -101,7 +101,8 @@ pub(super) fn check_window(
     t: &Thresholds,
     out: &mut Vec<Insight>,
 ) {
-    let hosts = merge(rows, end_ms - t.scan_window_secs.max(1) * 1000, end_ms);
+    let from = end_ms - t.scan_window_secs.max(1) * 1000;
+    let hosts = merge(super::window::in_window(rows, from, end_ms), from, end_ms);
     for w in &hosts {
         check(w, &hosts, t, out);
     }
