@@ -6,10 +6,11 @@
 //! rows, and whoever reads them merges the rows of a key ([`HostFeatures::merge`]),
 //! so nothing is ever updated in place.
 //!
-//! Bounded per batch: counters are kept for every host in the batch (a map of small
-//! fixed-size entries), then only the top hosts by each signal in each (bucket,
-//! exporter) keep a row, and only those get sketches, in a second pass over the batch.
-//! A flood from random spoofed sources makes a million sources but no row per source.
+//! Bounded per batch: every host of the batch is ranked by the signals alone (a map of
+//! small fixed-size entries), then only the top hosts by each signal in each (bucket,
+//! exporter) keep a row, and only those get whole counters and sketches, in a second
+//! pass over the batch ([`HostFeatureSet`]). A flood from random spoofed sources makes
+//! a million sources but no row per source.
 
 use crate::amplifier;
 use crate::sketch::Distinct;
