@@ -56,7 +56,7 @@ pub(crate) fn encode(set: &HostFeatureSet, buf: &mut BytesMut) -> Bytes {
     buf.split().freeze()
 }
 
-/// Copies an [`encode`]d stream of `rows` rows inside `tx`; the rows the server stored.
+/// Copies an [`encode`]d stream inside `tx`; returns how many rows the server stored.
 pub(crate) async fn copy(tx: &Transaction<'_>, stream: Bytes) -> Result<u64, tokio_postgres::Error> {
     let sink = tx.copy_in(&copy_sql()).await?;
     futures_util::pin_mut!(sink);
