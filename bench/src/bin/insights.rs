@@ -533,7 +533,16 @@ fn score_labels(
         if let Some(fired) = first {
             score.found += 1;
             score.sampled_found += u64::from(sampled);
-            score.delays_ms.push((fired - l.start_ms).max(0) + ENGINE_ROUND_MS);
+            let delay_ms = (fired - l.start_ms).max(0) + ENGINE_ROUND_MS;
+            score.delays_ms.push(delay_ms);
+            // Each found label's delay, so a percentile's outlier can be looked up.
+            println!(
+                "    {run}: {kind} on {} ({}) at {} found after {:.0} s",
+                l.exporter,
+                l.protocol.as_str(),
+                l.start,
+                delay_ms as f64 / 1000.0
+            );
         } else {
             unmatched.push(format!(
                 "{run}: {kind} on {} ({}) at {} not found",

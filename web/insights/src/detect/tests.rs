@@ -126,6 +126,39 @@ fn spoofed_syn_flood_names_the_victim_only() {
     assert!(why.observed[0].value >= 700.0, "{why:?}");
 }
 
+/// A SYN flood at a host whose long UDP stream's record (a minute of packets) ends in
+/// the flood's first bucket: the stream is no answer to the handshakes, so the share
+/// is of the victim's TCP packets and the first window already reports the flood.
+#[test]
+fn a_syn_flood_at_a_host_receiving_a_udp_stream_is_found_in_its_first_window() {
+    let victim = ip(10, 1, 0, 9);
+    let stream_from = ip(203, 0, 113, 7);
+    let mut flows = background();
+    let mut stream = flow(END - 9_500, stream_from, victim, 17, 3478, 50_000, 0, 60_000, 12_000_000);
+    stream.flow_start_ms = Some(END - 69_500);
+    flows.push(stream);
+    // 400 SYNs/s over the last 10 s, 2,500 sources.
+    for i in 0..4_000u32 {
+        let src =
+            IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + (i % 2_500).wrapping_mul(2_654_435_761) % 0x00ff_ffff));
+        flows.push(flow(
+            END - 10_000 + i64::from(i * 10 / 4),
+            src,
+            victim,
+            6,
+            1024 + i as u16,
+            80,
+            0x02,
+            1,
+            60,
+        ));
+    }
+    let found = detect(&flows);
+    assert_eq!(kinds(&found), vec![(Kind::SynFlood, None, Some(victim))], "{found:#?}");
+    let share = found[0].why.observed.iter().find(|o| o.feature == "syn_only_share_of_inbound_tcp_packets");
+    assert!(share.is_some_and(|o| o.value > 0.9), "{:?}", found[0].why);
+}
+
 /// 30 SYNs/s for 8 s: nothing in a mid-size network, a flood where the exporter
 /// usually carries 300 packets/s, if it comes from many sources.
 fn quiet_syn_flood(sources: u32) -> (IpAddr, Vec<FlowRecord>) {
