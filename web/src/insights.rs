@@ -11,7 +11,9 @@
 use crate::anomaly::{AnomalyConfig, AnomalyLoop};
 use crate::data::Db;
 use crate::models::ModelService;
+use flowvision_insights::beacon::BeaconRow;
 use flowvision_insights::detect::{self, Evidence, ExporterMinutes, NetworkSize, Thresholds};
+use flowvision_insights::features::{HostFeatures, HostKey};
 use flowvision_insights::{Insight, Timeline, BUCKET_MS};
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,11 +98,28 @@ pub async fn detect_range(
     const CHUNK_MS: i64 = 600_000;
     let first_end = (from_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS;
     let mut chunk_start = first_end;
+    // The rows the next chunk's first windows still need are kept from the chunk before
+    // rather than read again: each chunk used to re-read its longest window, as long as
+    // a chunk, so most rows were read and decoded twice (and beacons four times), and
+    // reading was most of the detectors' cost (session 20).
+    let mut rows: Vec<(HostKey, HostFeatures)> = Vec::new();
+    let mut beacons: Vec<BeaconRow> = Vec::new();
+    let mut read_to: Option<i64> = None;
     while chunk_start <= to_ms {
         let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
-        let mut rows = db.engine_feature_rows(chunk_start - longest, chunk_end).await?;
-        let beacons =
-            db.engine_beacon_rows(chunk_start - t.beacon_window_secs.max(1) * 1000, chunk_end).await?;
+        let rows_from = chunk_start - longest;
+        rows.drain(..rows.partition_point(|(k, _)| k.bucket_ms < rows_from));
+        let mut fresh =
+            db.engine_feature_rows(read_to.map_or(rows_from, |r| r.max(rows_from)), chunk_end).await?;
+        // Sorted by bucket, after the kept rows (all of earlier buckets).
+        fresh.sort_unstable_by_key(|(k, _)| k.bucket_ms);
+        rows.append(&mut fresh);
+        let beacons_from = chunk_start - t.beacon_window_secs.max(1) * 1000;
+        beacons.drain(..beacons.partition_point(|b| b.start_ms < beacons_from));
+        beacons.extend(
+            db.engine_beacon_rows(read_to.map_or(beacons_from, |r| r.max(beacons_from)), chunk_end).await?,
+        );
+        read_to = Some(chunk_end);
         // The daily band's minutes, only when a window of the chunk is checked.
         let step = t.traffic_step_secs.max(10) * 1000;
         let traffic = if chunk_end.div_euclid(step) > (chunk_start - 1).div_euclid(step) {
@@ -121,7 +140,6 @@ pub async fn detect_range(
             ExporterMinutes::default()
         };
         // Each window reads only its own rows (a chunk holds sixty windows' worth).
-        rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
         let mut end = chunk_start;
         while end <= chunk_end {
             let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);

@@ -4,7 +4,7 @@
 
 use super::{insight, merge, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
 use crate::features::{Counters, HostFeatures, HostKey};
-use std::collections::{BTreeMap, BTreeSet};
+use flowvision_codec::hash::FxHashMap;
 use std::net::IpAddr;
 
 fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
@@ -91,10 +91,11 @@ fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insig
     }
 }
 
-/// The scan rules over the window of `scan_window_secs` ending at `end_ms`, every host
-/// of it merged (a one-host scan's target among them): picking the hosts that mostly
-/// probed first (most hosts send a DNS query now and then) cost more than merging them
-/// all (run L of the evaluation).
+/// The scan rules over the window of `scan_window_secs` ending at `end_ms`, for the
+/// hosts that could reach a threshold in it ([`could_scan`]): a sum of two counters
+/// per row rules out nearly every host, and only the rest have their sketches merged.
+/// (Merging every host of the window, once the cheaper choice, was the detectors'
+/// largest cost after the rows were read: session 20.)
 pub(super) fn check_window(
     rows: &[(HostKey, HostFeatures)],
     end_ms: i64,
@@ -102,9 +103,10 @@ pub(super) fn check_window(
     out: &mut Vec<Insight>,
 ) {
     let from = end_ms - t.scan_window_secs.max(1) * 1000;
-    let hosts = merge(super::window::in_window(rows, from, end_ms), from, end_ms);
-    for w in &hosts {
-        check(w, &hosts, t, out);
+    let rows = super::window::in_window(rows, from, end_ms);
+    let candidates = could_scan(rows, t);
+    if !candidates.is_empty() {
+        check_scanners(rows, &candidates, (from, end_ms), t, out);
     }
 }
 
@@ -118,11 +120,48 @@ pub(super) fn check_sampled(
     out: &mut Vec<Insight>,
 ) {
     let from = end_ms - t.scan_sampled_window_secs.max(1) * 1000;
+    let rows = super::window::in_window(rows, from, end_ms);
     let sampled = sampled_scanners(rows, (from, end_ms), t);
-    if sampled.is_empty() {
-        return;
+    if !sampled.is_empty() {
+        check_scanners(rows, &sampled, (from, end_ms), t, out);
     }
-    let scanners = merge(rows.iter().filter(|(k, _)| sampled.contains(&(k.exporter, k.host))), from, end_ms);
+}
+
+/// The (exporter, host) pairs of `rows` that could reach a scan threshold: most of
+/// their flows out were probes, and they sent at least half as many flows as the
+/// lower of the port and host thresholds. Distinct ports or hosts are never more than
+/// the flows (scaled by the sampling rate when sampled), and the sketch's estimate of
+/// fewer than 51 values stays under twice their number, so no host left out here
+/// could have fired.
+fn could_scan(rows: &[(HostKey, HostFeatures)], t: &Thresholds) -> Hosts {
+    let mut sums: FxHashMap<(IpAddr, IpAddr), (i64, i64)> = FxHashMap::default();
+    for (k, f) in rows.iter().filter(|(_, f)| f.counters.flows_out > 0) {
+        let e = sums.entry((k.exporter, k.host)).or_default();
+        e.0 = e.0.saturating_add(f.counters.probe_flows_out);
+        e.1 = e.1.saturating_add(f.counters.flows_out);
+    }
+    let least = t.port_scan_ports.min(t.host_sweep_peers);
+    sums.into_iter()
+        .filter(|(_, (probes, flows))| {
+            share(*probes, *flows) >= t.probe_share && 2.0 * *flows as f64 >= least
+        })
+        .map(|(h, _)| h)
+        .collect()
+}
+
+/// (exporter, host) pairs.
+type Hosts = std::collections::HashSet<(IpAddr, IpAddr), flowvision_codec::hash::FxBuildHasher>;
+
+/// The scan rules for the `scanners` of `rows` over `[from_ms, to_ms)`, their rows
+/// alone merged.
+fn check_scanners(
+    rows: &[(HostKey, HostFeatures)],
+    scanners: &Hosts,
+    (from, end_ms): (i64, i64),
+    t: &Thresholds,
+    out: &mut Vec<Insight>,
+) {
+    let scanners = merge(rows.iter().filter(|(k, _)| scanners.contains(&(k.exporter, k.host))), from, end_ms);
     // A scan of one host names it from that host's rows, merged only for the one-host
     // scans that fire: looking up every one-host candidate's peer in every row made a
     // round three times dearer (run K of the evaluation).
@@ -155,14 +194,10 @@ const ONE_HOST_PEERS: f64 = 1.5;
 /// sampled, at least `scan_min_seen` of them (fewer say nothing, [`check`]): the hosts
 /// the scan rules look at again over the longer window of sampled exporters
 /// ([`Thresholds::scan_sampled_window_secs`]), where a 60 s window holds too few samples.
-fn sampled_scanners(
-    rows: &[(HostKey, HostFeatures)],
-    (from_ms, to_ms): (i64, i64),
-    t: &Thresholds,
-) -> BTreeSet<(IpAddr, IpAddr)> {
+fn sampled_scanners(rows: &[(HostKey, HostFeatures)], (from_ms, to_ms): (i64, i64), t: &Thresholds) -> Hosts {
     let in_window = |k: &HostKey| k.bucket_ms >= from_ms && k.bucket_ms < to_ms;
     // Sampled probe records first: most rows have none, and most hosts stay out.
-    let mut records: BTreeMap<(IpAddr, IpAddr), i64> = BTreeMap::new();
+    let mut records: FxHashMap<(IpAddr, IpAddr), i64> = FxHashMap::default();
     for (k, f) in
         rows.iter().filter(|(k, f)| f.counters.probe_flows_out > f.counters.probe_records_out && in_window(k))
     {
@@ -170,10 +205,10 @@ fn sampled_scanners(
     }
     records.retain(|_, n| *n as f64 >= t.scan_min_seen);
     if records.is_empty() {
-        return BTreeSet::new();
+        return Hosts::default();
     }
     // Then whether the probes were most of those hosts' flows.
-    let mut flows: BTreeMap<(IpAddr, IpAddr), (i64, i64)> = BTreeMap::new();
+    let mut flows: FxHashMap<(IpAddr, IpAddr), (i64, i64)> = FxHashMap::default();
     for (k, f) in rows.iter().filter(|(k, _)| in_window(k) && records.contains_key(&(k.exporter, k.host))) {
         let e = flows.entry((k.exporter, k.host)).or_default();
         e.0 += f.counters.probe_flows_out;
