@@ -12,7 +12,7 @@ use crate::anomaly::{AnomalyConfig, AnomalyLoop};
 use crate::data::Db;
 use crate::models::ModelService;
 use flowvision_insights::beacon::BeaconRow;
-use flowvision_insights::detect::{self, Evidence, ExporterMinutes, NetworkSize, Thresholds};
+use flowvision_insights::detect::{self, Evidence, ExporterMinutes, NetworkSize, SortedRows, Thresholds};
 use flowvision_insights::features::{HostFeatures, HostKey};
 use flowvision_insights::{Insight, Timeline, BUCKET_MS};
 use std::sync::Arc;
@@ -83,6 +83,56 @@ impl UsualRates {
 /// Time between rounds.
 pub const ROUND: Duration = Duration::from_secs(5);
 
+/// How long after its bucket a feature row may still arrive and be read by the live
+/// rounds, ms: rows of the buckets this close to the round are read again each round,
+/// older ones are kept from the round before. Flows arrive after they end (an inactive
+/// timeout, batching, a writer's flush); a row later than this is seen by a backtest
+/// but not by the live windows.
+pub const SETTLING_MS: i64 = 2 * LOOKBACK_MS;
+
+/// The feature rows and periodic contacts the windows read, kept between the chunks
+/// of a backtest and between the live rounds, so a row is read once (live, again while
+/// it may still change, [`SETTLING_MS`]). Each chunk used to read its longest window
+/// again and each live round its eleven minutes of rows, and reading was most of the
+/// detectors' cost (session 20).
+#[derive(Default)]
+pub struct KeptRows {
+    /// Rows sorted by bucket.
+    rows: Vec<(HostKey, HostFeatures)>,
+    /// Contacts sorted by their start.
+    beacons: Vec<BeaconRow>,
+    /// Rows and contacts before this were read, ms.
+    read_to: Option<i64>,
+}
+
+impl KeptRows {
+    /// Holds the rows of buckets in `[rows_from, to)` and the contacts started in
+    /// `[beacons_from, to)`, reading what is not held and, from `settled_to` on, what
+    /// is held again.
+    async fn read(
+        &mut self,
+        db: &Db,
+        (rows_from, beacons_from): (i64, i64),
+        to: i64,
+        settled_to: i64,
+    ) -> crate::data::DataResult<()> {
+        let keep_to = self.read_to.unwrap_or(i64::MIN).min(settled_to).min(to);
+        let rows = &mut self.rows;
+        rows.truncate(rows.partition_point(|(k, _)| k.bucket_ms < keep_to));
+        rows.drain(..rows.partition_point(|(k, _)| k.bucket_ms < rows_from));
+        let mut fresh = db.engine_feature_rows(keep_to.max(rows_from), to).await?;
+        // After the kept rows, which are all of earlier buckets.
+        fresh.sort_unstable_by_key(|(k, _)| k.bucket_ms);
+        rows.append(&mut fresh);
+        let beacons = &mut self.beacons;
+        beacons.truncate(beacons.partition_point(|b| b.start_ms < keep_to));
+        beacons.drain(..beacons.partition_point(|b| b.start_ms < beacons_from));
+        beacons.extend(db.engine_beacon_rows(keep_to.max(beacons_from), to).await?);
+        self.read_to = Some(to);
+        Ok(())
+    }
+}
+
 /// The detections of every window ending on a bucket boundary in `(from_ms, to_ms]`,
 /// folded into insights.
 pub async fn detect_range(
@@ -91,6 +141,32 @@ pub async fn detect_range(
     from_ms: i64,
     to_ms: i64,
 ) -> crate::data::DataResult<Vec<Insight>> {
+    detect_windows(db, t, (from_ms, to_ms), &mut KeptRows::default(), i64::MAX).await
+}
+
+/// One live round at `now_ms`: the windows ending in the last [`LOOKBACK_MS`], reading
+/// from the store only the rows `kept` does not hold or that may still change
+/// ([`SETTLING_MS`]). What [`detect_range`] over the same range finds, for rows that
+/// arrive within [`SETTLING_MS`] of their bucket.
+pub async fn live_round(
+    db: &Db,
+    t: &Thresholds,
+    kept: &mut KeptRows,
+    now_ms: i64,
+) -> crate::data::DataResult<Vec<Insight>> {
+    let latest = now_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
+    detect_windows(db, t, (latest - LOOKBACK_MS, latest), kept, latest - SETTLING_MS).await
+}
+
+/// [`detect_range`] with the rows held in `kept`, rows of buckets from `settled_to` on
+/// read again.
+async fn detect_windows(
+    db: &Db,
+    t: &Thresholds,
+    (from_ms, to_ms): (i64, i64),
+    kept: &mut KeptRows,
+    settled_to: i64,
+) -> crate::data::DataResult<Vec<Insight>> {
     let longest = t.longest_window_ms();
     let mut timeline = Timeline::default();
     let mut usual = UsualRates::default();
@@ -98,28 +174,11 @@ pub async fn detect_range(
     const CHUNK_MS: i64 = 600_000;
     let first_end = (from_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS;
     let mut chunk_start = first_end;
-    // The rows the next chunk's first windows still need are kept from the chunk before
-    // rather than read again: each chunk used to re-read its longest window, as long as
-    // a chunk, so most rows were read and decoded twice (and beacons four times), and
-    // reading was most of the detectors' cost (session 20).
-    let mut rows: Vec<(HostKey, HostFeatures)> = Vec::new();
-    let mut beacons: Vec<BeaconRow> = Vec::new();
-    let mut read_to: Option<i64> = None;
     while chunk_start <= to_ms {
         let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
-        let rows_from = chunk_start - longest;
-        rows.drain(..rows.partition_point(|(k, _)| k.bucket_ms < rows_from));
-        let mut fresh =
-            db.engine_feature_rows(read_to.map_or(rows_from, |r| r.max(rows_from)), chunk_end).await?;
-        // Sorted by bucket, after the kept rows (all of earlier buckets).
-        fresh.sort_unstable_by_key(|(k, _)| k.bucket_ms);
-        rows.append(&mut fresh);
         let beacons_from = chunk_start - t.beacon_window_secs.max(1) * 1000;
-        beacons.drain(..beacons.partition_point(|b| b.start_ms < beacons_from));
-        beacons.extend(
-            db.engine_beacon_rows(read_to.map_or(beacons_from, |r| r.max(beacons_from)), chunk_end).await?,
-        );
-        read_to = Some(chunk_end);
+        kept.read(db, (chunk_start - longest, beacons_from), chunk_end, settled_to).await?;
+        let (rows, beacons) = (SortedRows::sort(&mut kept.rows), &kept.beacons);
         // The daily band's minutes, only when a window of the chunk is checked.
         let step = t.traffic_step_secs.max(10) * 1000;
         let traffic = if chunk_end.div_euclid(step) > (chunk_start - 1).div_euclid(step) {
@@ -142,15 +201,11 @@ pub async fn detect_range(
         // Each window reads only its own rows (a chunk holds sixty windows' worth).
         let mut end = chunk_start;
         while end <= chunk_end {
-            let lo = rows.partition_point(|(k, _)| k.bucket_ms < end - longest);
-            let hi = rows.partition_point(|(k, _)| k.bucket_ms < end);
-            let hosts = rows.get(lo..hi).unwrap_or_default();
+            let hosts = rows.window(end - longest, end);
             // The floors are the flood rules', read over the flood window's rows only.
-            let flood_from = end - t.flood_window_secs.max(1) * 1000;
-            let flood =
-                hosts.get(hosts.partition_point(|(k, _)| k.bucket_ms < flood_from)..).unwrap_or_default();
-            let network = usual.at(db, end, flood.iter().map(|(k, _)| k.exporter)).await?;
-            let ev = Evidence { hosts, beacons: &beacons, network, traffic: &traffic };
+            let flood = hosts.window(end - t.flood_window_secs.max(1) * 1000, end);
+            let network = usual.at(db, end, flood.rows().iter().map(|(k, _)| k.exporter)).await?;
+            let ev = Evidence { hosts, beacons, network, traffic: &traffic };
             for i in detect::run(&ev, end, t) {
                 timeline.absorb(i);
             }
@@ -166,10 +221,10 @@ pub async fn detect_range(
 /// tries again.
 pub async fn run(db: Db, t: Thresholds, models: Arc<ModelService>, anomaly: AnomalyConfig) {
     let mut model_loop = AnomalyLoop::default();
+    let mut kept = KeptRows::default();
     loop {
         let now_ms = crate::data::insights::unix_ms(time::OffsetDateTime::now_utc());
-        let latest = now_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
-        match detect_range(&db, &t, latest - LOOKBACK_MS, latest).await {
+        match live_round(&db, &t, &mut kept, now_ms).await {
             Ok(found) => {
                 for i in &found {
                     if let Err(e) = db.engine_record(i).await {

@@ -568,3 +568,55 @@ fn a_new_exporters_first_minutes_set_its_flood_floors() {
         "{lines:#?}"
     );
 }
+
+/// The live rounds keep the rows they read and read again only those that may still
+/// arrive late: a flood whose rows are stored after a round, within the settling time
+/// of their buckets, is in the next round, which finds what a backtest of its windows
+/// finds.
+#[test]
+fn live_rounds_read_late_rows_again_and_agree_with_the_backtest() {
+    use flowvision_web::insights::{detect_range, live_round, KeptRows, LOOKBACK_MS};
+    let web = Web::start_with(|c| c.insights = false);
+    let now = now_ms();
+    store(web.pg.url(), &attack_rows(now));
+    // 10 s of 400 SYN/s at 10.9.0.7, stored only after the first round.
+    let victim = ip("10.9.0.7");
+    let late: Vec<FlowRow> = (0..4_000u32)
+        .map(|i| {
+            let src = IpAddr::V4(Ipv4Addr::from(0x2e00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
+            row(
+                "192.0.2.1",
+                now - 70_000 + i64::from(i) * 10 / 4,
+                src,
+                victim,
+                6,
+                1024 + i as u16,
+                80,
+                0x02,
+                1,
+            )
+        })
+        .collect();
+    let cfg = common::config(web.pg.url());
+    let rt = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (first, second, whole) = rt.block_on(async {
+        let db = flowvision_web::data::Db::new(&cfg).unwrap();
+        let t = &cfg.insight_thresholds;
+        let mut kept = KeptRows::default();
+        let at = now - 35_000;
+        let first = live_round(&db, t, &mut kept, at).await.unwrap();
+        store(web.pg.url(), &late);
+        let second = live_round(&db, t, &mut kept, at + 5_000).await.unwrap();
+        let latest = (at + 5_000).div_euclid(flowvision_insights::BUCKET_MS) * flowvision_insights::BUCKET_MS;
+        let whole = detect_range(&db, t, latest - LOOKBACK_MS, latest).await.unwrap();
+        (first, second, whole)
+    });
+    let targets = |v: &[flowvision_insights::Insight]| -> Vec<Option<IpAddr>> {
+        v.iter().filter(|i| i.kind == flowvision_insights::Kind::SynFlood).map(|i| i.target).collect()
+    };
+    assert_eq!(targets(&first), vec![Some(ip("10.9.0.1"))], "{first:#?}");
+    let mut flooded = targets(&second);
+    flooded.sort();
+    assert_eq!(flooded, vec![Some(ip("10.9.0.1")), Some(victim)], "{second:#?}");
+    assert_eq!(second, whole);
+}

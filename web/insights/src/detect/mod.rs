@@ -27,20 +27,19 @@ mod traffic;
 mod window;
 
 use crate::beacon::BeaconRow;
-use crate::features::{HostFeatures, HostKey};
 
 pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUATION_GAP_MS};
 pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
 pub use traffic::{band, Band, ExporterMinutes, Volume};
-pub use window::{merge, HostWindow};
+pub use window::{merge, HostWindow, SortedRows};
 
 /// What the rules read for the windows ending at one time.
 #[derive(Debug, Clone, Copy)]
 pub struct Evidence<'a> {
     /// Host feature rows covering the longest window
-    /// ([`Thresholds::longest_window_ms`]).
-    pub hosts: &'a [(HostKey, HostFeatures)],
+    /// ([`Thresholds::longest_window_ms`]), sorted by bucket.
+    pub hosts: SortedRows<'a>,
     /// Contacts of regular pairs covering the beaconing window.
     pub beacons: &'a [BeaconRow],
     /// Each exporter's usual packet rate.
@@ -57,16 +56,7 @@ pub struct Evidence<'a> {
 /// size ([`NetworkSize`]), and the beaconing rule over the periodic contacts.
 pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     let net = ev.network;
-    // The windows are slices of the rows sorted by bucket, as the engine reads them.
-    let sorted: std::borrow::Cow<'_, [(HostKey, HostFeatures)]> =
-        if ev.hosts.windows(2).all(|w| matches!(w, [a, b] if a.0.bucket_ms <= b.0.bucket_ms)) {
-            std::borrow::Cow::Borrowed(ev.hosts)
-        } else {
-            let mut v = ev.hosts.to_vec();
-            v.sort_by_key(|(k, _)| k.bucket_ms);
-            std::borrow::Cow::Owned(v)
-        };
-    let rows: &[(HostKey, HostFeatures)] = &sorted;
+    let rows = ev.hosts.rows();
     let mut out = Vec::new();
     let flood_from = end_ms - t.flood_window_secs.max(1) * 1000;
     let floods = merge(window::in_window(rows, flood_from, end_ms), flood_from, end_ms);

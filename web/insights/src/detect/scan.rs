@@ -110,6 +110,22 @@ pub(super) fn check_window(
     }
 }
 
+/// The scan window as it was before [`could_scan`]: every host merged and checked, every
+/// merged host a possible target. The property test's oracle.
+#[cfg(test)]
+pub(super) fn check_window_merging_every_host(
+    rows: &[(HostKey, HostFeatures)],
+    end_ms: i64,
+    t: &Thresholds,
+    out: &mut Vec<Insight>,
+) {
+    let from = end_ms - t.scan_window_secs.max(1) * 1000;
+    let hosts = merge(super::window::in_window(rows, from, end_ms), from, end_ms);
+    for w in &hosts {
+        check(w, &hosts, t, out);
+    }
+}
+
 /// The scan rules over the longer window of sampled exporters
 /// ([`Thresholds::scan_sampled_window_secs`]) ending at `end_ms`, for the hosts whose
 /// probes there were sampled ([`sampled_scanners`]).
@@ -131,8 +147,10 @@ pub(super) fn check_sampled(
 /// their flows out were probes, and they sent at least half as many flows as the
 /// lower of the port and host thresholds. Distinct ports or hosts are never more than
 /// the flows (scaled by the sampling rate when sampled), and the sketch's estimate of
-/// fewer than 51 values stays under twice their number, so no host left out here
-/// could have fired.
+/// n ≤ 50 values is under 2n (its linear counting, used below 160, gives at most
+/// 64 ln(64 / (64 - n)); the raw estimate would need dozens of registers with unlikely
+/// ranks). So with both thresholds up to 100 a host left out here could not have
+/// fired; with higher ones, only on an estimate twice its true count.
 fn could_scan(rows: &[(HostKey, HostFeatures)], t: &Thresholds) -> Hosts {
     let mut sums: FxHashMap<(IpAddr, IpAddr), (i64, i64)> = FxHashMap::default();
     for (k, f) in rows.iter().filter(|(_, f)| f.counters.flows_out > 0) {

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use super::*;
-use crate::features::HostFeatureSet;
+use crate::features::{HostFeatureSet, HostFeatures, HostKey};
 use flowvision_codec::FlowRecord;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -71,7 +71,8 @@ fn detect_with(flows: &[FlowRecord], net: &NetworkSize, t: &Thresholds) -> Vec<I
         set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
         rows.extend(set.rows());
     }
-    run(&Evidence { hosts: &rows, beacons: &[], network: net, traffic: &ExporterMinutes::default() }, END, t)
+    let hosts = SortedRows::sort(&mut rows);
+    run(&Evidence { hosts, beacons: &[], network: net, traffic: &ExporterMinutes::default() }, END, t)
 }
 
 /// Normal background: 200 clients browsing 20 servers, answered.
@@ -382,11 +383,12 @@ fn a_flood_seen_in_successive_windows_is_one_insight() {
     let mut set = HostFeatureSet::default();
     set.build(flows.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
     rows.extend(set.rows());
+    let hosts = SortedRows::sort(&mut rows);
     let mut timeline = Timeline::default();
     for end in (T0 + 10_000..=T0 + 90_000).step_by(10_000) {
         for i in run(
             &Evidence {
-                hosts: &rows,
+                hosts,
                 beacons: &[],
                 network: &NetworkSize::default(),
                 traffic: &ExporterMinutes::default(),
@@ -474,7 +476,7 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     }
     let found = run(
         &Evidence {
-            hosts: &[],
+            hosts: SortedRows::default(),
             beacons: &beacons,
             network: &NetworkSize::default(),
             traffic: &ExporterMinutes::default(),
@@ -488,7 +490,7 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     let early: Vec<_> = beacons.iter().filter(|b| b.contacts < 6).copied().collect();
     let none = run(
         &Evidence {
-            hosts: &[],
+            hosts: SortedRows::default(),
             beacons: &early,
             network: &NetworkSize::default(),
             traffic: &ExporterMinutes::default(),
@@ -539,7 +541,12 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     let t = Thresholds::default();
     let run_at = |m: &ExporterMinutes| {
         kinds(&run(
-            &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: m },
+            &Evidence {
+                hosts: SortedRows::default(),
+                beacons: &[],
+                network: &NetworkSize::default(),
+                traffic: m,
+            },
             end,
             &t,
         ))
@@ -582,7 +589,12 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     };
     assert_eq!(run_at(&quiet(5.0)), vec![]);
     let no_floor = Thresholds { traffic_sampled_min_records: 0.0, ..t.clone() };
-    let ev = Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &quiet(5.0) };
+    let ev = Evidence {
+        hosts: SortedRows::default(),
+        beacons: &[],
+        network: &NetworkSize::default(),
+        traffic: &quiet(5.0),
+    };
     assert_eq!(
         kinds(&run(&ev, end, &no_floor)),
         vec![(Kind::TrafficAnomaly, None, None)],
@@ -612,14 +624,24 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     );
     // Not on a step boundary: not checked; two days of history: no band.
     let found = run(
-        &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &week(end, 3.0) },
+        &Evidence {
+            hosts: SortedRows::default(),
+            beacons: &[],
+            network: &NetworkSize::default(),
+            traffic: &week(end, 3.0),
+        },
         end + 10_000,
         &t,
     );
     assert_eq!(kinds(&found), vec![]);
     let short = Thresholds { traffic_history_days: 2, ..Thresholds::default() };
     let found = run(
-        &Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: &week(end, 3.0) },
+        &Evidence {
+            hosts: SortedRows::default(),
+            beacons: &[],
+            network: &NetworkSize::default(),
+            traffic: &week(end, 3.0),
+        },
         end,
         &short,
     );
@@ -644,7 +666,12 @@ fn an_interface_outside_its_band_is_reported_when_its_exporter_is_not() {
             )
     };
     let found = |m: &ExporterMinutes| {
-        let ev = Evidence { hosts: &[], beacons: &[], network: &NetworkSize::default(), traffic: m };
+        let ev = Evidence {
+            hosts: SortedRows::default(),
+            beacons: &[],
+            network: &NetworkSize::default(),
+            traffic: m,
+        };
         run(&ev, end, &t).into_iter().map(|i| (i.kind, i.interface)).collect::<Vec<_>>()
     };
     let mut got = found(&moved(1.0, 0.0, 9.0));
@@ -660,11 +687,71 @@ fn an_interface_outside_its_band_is_reported_when_its_exporter_is_not() {
     assert_eq!(got, vec![(Kind::TrafficAnomaly, None), (Kind::TrafficAnomaly, Some(1))]);
     // The why names the interface.
     let ev = Evidence {
-        hosts: &[],
+        hosts: SortedRows::default(),
         beacons: &[],
         network: &NetworkSize::default(),
         traffic: &moved(1.0, 0.0, 9.0),
     };
     let why = run(&ev, end, &t).into_iter().find(|i| i.interface == Some(1)).map(|i| i.why.summary);
     assert!(why.is_some_and(|w| w.contains("interface 1 (in + out)") && w.contains("below")));
+}
+
+/// Probes and answers among a few hosts: scanners of ports and of hosts, one-host
+/// scans, clients with a few services, some seen through a 1:10 sampler.
+fn any_scan_flows() -> impl proptest::strategy::Strategy<Value = Vec<FlowRecord>> {
+    use proptest::prelude::*;
+    let one = (
+        0u8..6,
+        0u8..40,
+        0u16..80,
+        1u64..4,
+        prop_oneof![Just(0x02u16), Just(0x12), Just(0x1b)],
+        0i64..60_000,
+        any::<bool>(),
+    );
+    proptest::collection::vec(one, 0..600).prop_map(|v| {
+        v.into_iter()
+            .map(|(src, dst, port, packets, flags, at, sampled_at)| {
+                let f = flow(
+                    T0 + at,
+                    ip(10, 1, 0, src + 1),
+                    ip(10, 2, 0, dst + 1),
+                    6,
+                    40_000,
+                    port + 1,
+                    flags,
+                    packets,
+                    60 * packets,
+                );
+                if sampled_at && src % 2 == 0 {
+                    sampled(f, 10)
+                } else {
+                    f
+                }
+            })
+            .collect()
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// The scan window that merges only the hosts whose counters could reach a
+    /// threshold reports what merging every host reported, with thresholds low enough
+    /// that the random hosts straddle them.
+    #[test]
+    fn scans_from_candidates_alone_are_those_from_every_host(flows in any_scan_flows()) {
+        let t = Thresholds { port_scan_ports: 12.0, host_sweep_peers: 8.0, scan_min_seen: 4.0, ..Thresholds::default() };
+        let mut rows = Vec::new();
+        let mut set = HostFeatureSet::default();
+        for chunk in flows.chunks(100) {
+            set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
+            rows.extend_from_slice(set.rows());
+        }
+        rows.sort_by_key(|(k, _): &(HostKey, HostFeatures)| k.bucket_ms);
+        let (mut found, mut every) = (Vec::new(), Vec::new());
+        scan::check_window(&rows, END, &t, &mut found);
+        scan::check_window_merging_every_host(&rows, END, &t, &mut every);
+        proptest::prop_assert_eq!(found, every);
+    }
 }

@@ -75,3 +75,30 @@ pub(crate) fn in_window(
     let hi = rows.partition_point(|(k, _)| k.bucket_ms < to_ms);
     rows.get(lo..hi.max(lo)).unwrap_or_default()
 }
+
+/// Feature rows sorted by bucket, as the windows read them: a window is a slice of
+/// them found by two binary searches. The order is checked (and made) once, where the
+/// rows are read, not in every window: checking every window's rows again touched
+/// each half-kilobyte row of the longest window once per window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SortedRows<'a>(&'a [(HostKey, HostFeatures)]);
+
+impl<'a> SortedRows<'a> {
+    /// `rows`, sorted by bucket first if they are not.
+    pub fn sort(rows: &'a mut [(HostKey, HostFeatures)]) -> Self {
+        if !rows.windows(2).all(|w| matches!(w, [a, b] if a.0.bucket_ms <= b.0.bucket_ms)) {
+            rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
+        }
+        SortedRows(rows)
+    }
+
+    /// The rows whose bucket lies in `[from_ms, to_ms)`.
+    pub fn window(self, from_ms: i64, to_ms: i64) -> Self {
+        SortedRows(in_window(self.0, from_ms, to_ms))
+    }
+
+    /// The rows.
+    pub fn rows(self) -> &'a [(HostKey, HostFeatures)] {
+        self.0
+    }
+}
