@@ -15,22 +15,20 @@
 //! exfiltration sends them to few. The source is the internal host; there is no single target to name, as
 //! the features keep counts of destinations, not their addresses.
 
-use super::window::in_window;
-use super::{insight, merge, HostWindow, Insight, Kind, Observation, Thresholds, Why};
-use crate::features::{HostFeatures, HostKey};
+use super::{insight, merge, HostWindow, Insight, Kind, Observation, SortedRows, Thresholds, Why};
 use flowvision_codec::hash::FxHashMap;
 use std::net::IpAddr;
 
 /// The rule over the window ending at `end_ms`: only hosts whose bytes out of the
 /// network reach the floor are merged (their sketches), so the cost stays with the
-/// few that upload much. `rows`, sorted by bucket, must cover two windows.
-pub(super) fn check(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
+/// few that upload much. `rows` must cover two windows.
+pub(super) fn check(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
     let window_ms = t.exfiltration_window_secs.max(1) * 1000;
     let from = end_ms - window_ms;
-    // Rows come sorted by bucket: each pass reads its own window's slice.
-    let rows = in_window(rows, from - window_ms, end_ms);
+    // Each pass reads its own window's slice.
+    let (both, this) = (rows.window(from - window_ms, end_ms).rows(), rows.window(from, end_ms).rows());
     let mut sent: FxHashMap<(IpAddr, IpAddr), i64> = FxHashMap::default();
-    for (k, f) in in_window(rows, from, end_ms) {
+    for (k, f) in this {
         if f.counters.bytes_out_external > 0 {
             let v = sent.entry((k.exporter, k.host)).or_default();
             *v = v.saturating_add(f.counters.bytes_out_external);
@@ -41,15 +39,13 @@ pub(super) fn check(rows: &[(HostKey, HostFeatures)], end_ms: i64, t: &Threshold
         return;
     }
     let mut received: FxHashMap<(IpAddr, IpAddr), i64> = FxHashMap::default();
-    for (k, f) in rows {
-        if k.bucket_ms >= from - window_ms && k.bucket_ms < end_ms && sent.contains_key(&(k.exporter, k.host))
-        {
+    for (k, f) in both {
+        if sent.contains_key(&(k.exporter, k.host)) {
             let v = received.entry((k.exporter, k.host)).or_default();
             *v = v.saturating_add(f.counters.bytes_in_external);
         }
     }
-    let theirs =
-        in_window(rows, from, end_ms).iter().filter(|(k, _)| sent.contains_key(&(k.exporter, k.host)));
+    let theirs = this.iter().filter(|(k, _)| sent.contains_key(&(k.exporter, k.host)));
     for w in merge(theirs, from, end_ms) {
         let back = received.get(&(w.exporter, w.host)).copied().unwrap_or(0);
         uploader(&w, back, t, out);

@@ -55,11 +55,10 @@ pub struct Evidence<'a> {
 /// [`Thresholds`] sets them, with the volumetric floors following each exporter's
 /// size ([`NetworkSize`]), and the beaconing rule over the periodic contacts.
 pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
-    let net = ev.network;
-    let rows = ev.hosts.rows();
+    let (rows, net) = (ev.hosts, ev.network);
     let mut out = Vec::new();
     let flood_from = end_ms - t.flood_window_secs.max(1) * 1000;
-    let floods = merge(window::in_window(rows, flood_from, end_ms), flood_from, end_ms);
+    let floods = merge(rows.window(flood_from, end_ms).rows(), flood_from, end_ms);
     for w in &floods {
         flood::check(w, &floods, (t, net), &mut out);
         amplification::check(w, (t, net), &mut out);

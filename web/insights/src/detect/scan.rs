@@ -2,7 +2,7 @@
 //! `host_sweep` (many destinations on few ports, mostly unanswered), both made of
 //! probes (flows of one or two packets).
 
-use super::{insight, merge, share, HostWindow, Insight, Kind, Observation, Thresholds, Why};
+use super::{insight, merge, share, HostWindow, Insight, Kind, Observation, SortedRows, Thresholds, Why};
 use crate::features::{Counters, HostFeatures, HostKey};
 use flowvision_codec::hash::FxHashMap;
 use std::net::IpAddr;
@@ -96,31 +96,21 @@ fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insig
 /// per row rules out nearly every host, and only the rest have their sketches merged.
 /// (Merging every host of the window, once the cheaper choice, was the detectors'
 /// largest cost after the rows were read: session 20.)
-pub(super) fn check_window(
-    rows: &[(HostKey, HostFeatures)],
-    end_ms: i64,
-    t: &Thresholds,
-    out: &mut Vec<Insight>,
-) {
-    let from = end_ms - t.scan_window_secs.max(1) * 1000;
-    let rows = super::window::in_window(rows, from, end_ms);
-    let candidates = could_scan(rows, t);
-    if !candidates.is_empty() {
-        check_scanners(rows, &candidates, (from, end_ms), t, out);
-    }
+pub(super) fn check_window(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
+    check_over(rows, (end_ms, t.scan_window_secs), could_scan, t, out);
 }
 
 /// The scan window as it was before [`could_scan`]: every host merged and checked, every
 /// merged host a possible target. The property test's oracle.
 #[cfg(test)]
 pub(super) fn check_window_merging_every_host(
-    rows: &[(HostKey, HostFeatures)],
+    rows: SortedRows<'_>,
     end_ms: i64,
     t: &Thresholds,
     out: &mut Vec<Insight>,
 ) {
     let from = end_ms - t.scan_window_secs.max(1) * 1000;
-    let hosts = merge(super::window::in_window(rows, from, end_ms), from, end_ms);
+    let hosts = merge(rows.window(from, end_ms).rows(), from, end_ms);
     for w in &hosts {
         check(w, &hosts, t, out);
     }
@@ -129,17 +119,24 @@ pub(super) fn check_window_merging_every_host(
 /// The scan rules over the longer window of sampled exporters
 /// ([`Thresholds::scan_sampled_window_secs`]) ending at `end_ms`, for the hosts whose
 /// probes there were sampled ([`sampled_scanners`]).
-pub(super) fn check_sampled(
-    rows: &[(HostKey, HostFeatures)],
-    end_ms: i64,
+pub(super) fn check_sampled(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
+    check_over(rows, (end_ms, t.scan_sampled_window_secs), sampled_scanners, t, out);
+}
+
+/// The scan rules over the window of `secs` ending at `end_ms`, for the hosts `pick`
+/// chooses from its rows.
+fn check_over(
+    rows: SortedRows<'_>,
+    (end_ms, secs): (i64, i64),
+    pick: fn(&[(HostKey, HostFeatures)], &Thresholds) -> Hosts,
     t: &Thresholds,
     out: &mut Vec<Insight>,
 ) {
-    let from = end_ms - t.scan_sampled_window_secs.max(1) * 1000;
-    let rows = super::window::in_window(rows, from, end_ms);
-    let sampled = sampled_scanners(rows, (from, end_ms), t);
-    if !sampled.is_empty() {
-        check_scanners(rows, &sampled, (from, end_ms), t, out);
+    let from = end_ms - secs.max(1) * 1000;
+    let rows = rows.window(from, end_ms).rows();
+    let scanners = pick(rows, t);
+    if !scanners.is_empty() {
+        check_scanners(rows, &scanners, (from, end_ms), t, out);
     }
 }
 
@@ -208,17 +205,14 @@ fn check_scanners(
 /// A scanner whose distinct destinations estimate at most this probed one host.
 const ONE_HOST_PEERS: f64 = 1.5;
 
-/// The (exporter, host) pairs whose flows in `[from_ms, to_ms)` were mostly probes,
+/// The (exporter, host) pairs whose flows in `rows` (a window's) were mostly probes,
 /// sampled, at least `scan_min_seen` of them (fewer say nothing, [`check`]): the hosts
 /// the scan rules look at again over the longer window of sampled exporters
 /// ([`Thresholds::scan_sampled_window_secs`]), where a 60 s window holds too few samples.
-fn sampled_scanners(rows: &[(HostKey, HostFeatures)], (from_ms, to_ms): (i64, i64), t: &Thresholds) -> Hosts {
-    let in_window = |k: &HostKey| k.bucket_ms >= from_ms && k.bucket_ms < to_ms;
+fn sampled_scanners(rows: &[(HostKey, HostFeatures)], t: &Thresholds) -> Hosts {
     // Sampled probe records first: most rows have none, and most hosts stay out.
     let mut records: FxHashMap<(IpAddr, IpAddr), i64> = FxHashMap::default();
-    for (k, f) in
-        rows.iter().filter(|(k, f)| f.counters.probe_flows_out > f.counters.probe_records_out && in_window(k))
-    {
+    for (k, f) in rows.iter().filter(|(_, f)| f.counters.probe_flows_out > f.counters.probe_records_out) {
         *records.entry((k.exporter, k.host)).or_default() += f.counters.probe_records_out;
     }
     records.retain(|_, n| *n as f64 >= t.scan_min_seen);
@@ -227,7 +221,7 @@ fn sampled_scanners(rows: &[(HostKey, HostFeatures)], (from_ms, to_ms): (i64, i6
     }
     // Then whether the probes were most of those hosts' flows.
     let mut flows: FxHashMap<(IpAddr, IpAddr), (i64, i64)> = FxHashMap::default();
-    for (k, f) in rows.iter().filter(|(k, _)| in_window(k) && records.contains_key(&(k.exporter, k.host))) {
+    for (k, f) in rows.iter().filter(|(k, _)| records.contains_key(&(k.exporter, k.host))) {
         let e = flows.entry((k.exporter, k.host)).or_default();
         e.0 += f.counters.probe_flows_out;
         e.1 += f.counters.flows_out;

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use super::*;
-use crate::features::{HostFeatureSet, HostFeatures, HostKey};
+use crate::features::HostFeatureSet;
 use flowvision_codec::FlowRecord;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -748,10 +748,10 @@ proptest::proptest! {
             set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
             rows.extend_from_slice(set.rows());
         }
-        rows.sort_by_key(|(k, _): &(HostKey, HostFeatures)| k.bucket_ms);
+        let rows = SortedRows::sort(&mut rows);
         let (mut found, mut every) = (Vec::new(), Vec::new());
-        scan::check_window(&rows, END, &t, &mut found);
-        scan::check_window_merging_every_host(&rows, END, &t, &mut every);
+        scan::check_window(rows, END, &t, &mut found);
+        scan::check_window_merging_every_host(rows, END, &t, &mut every);
         proptest::prop_assert_eq!(found, every);
     }
 }
