@@ -65,14 +65,23 @@ fn detect_in(flows: &[FlowRecord], net: &NetworkSize) -> Vec<Insight> {
 
 /// The same, with other thresholds.
 fn detect_with(flows: &[FlowRecord], net: &NetworkSize, t: &Thresholds) -> Vec<Insight> {
-    let mut rows = Vec::new();
-    let mut set = HostFeatureSet::default();
-    for chunk in flows.chunks(20_000) {
-        set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
-        rows.extend(set.rows());
-    }
+    let mut rows = feature_rows(flows, 20_000);
     let hosts = SortedRows::sort(&mut rows);
     run(&Evidence { hosts, beacons: &[], network: net, traffic: &ExporterMinutes::default() }, END, t)
+}
+
+/// The feature rows of the flows, built as the writers build them, `batch` flows a batch.
+fn feature_rows(
+    flows: &[FlowRecord],
+    batch: usize,
+) -> Vec<(crate::features::HostKey, crate::features::HostFeatures)> {
+    let mut rows = Vec::new();
+    let mut set = HostFeatureSet::default();
+    for chunk in flows.chunks(batch) {
+        set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
+        rows.extend_from_slice(set.rows());
+    }
+    rows
 }
 
 /// Normal background: 200 clients browsing 20 servers, answered.
@@ -742,12 +751,7 @@ proptest::proptest! {
     #[test]
     fn scans_from_candidates_alone_are_those_from_every_host(flows in any_scan_flows()) {
         let t = Thresholds { port_scan_ports: 12.0, host_sweep_peers: 8.0, scan_min_seen: 4.0, ..Thresholds::default() };
-        let mut rows = Vec::new();
-        let mut set = HostFeatureSet::default();
-        for chunk in flows.chunks(100) {
-            set.build(chunk.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
-            rows.extend_from_slice(set.rows());
-        }
+        let mut rows = feature_rows(&flows, 100);
         let rows = SortedRows::sort(&mut rows);
         let (mut found, mut every) = (Vec::new(), Vec::new());
         scan::check_window(rows, END, &t, &mut found);
