@@ -137,7 +137,9 @@ fn conform_sflow(rec: &mut FlowRecord, stream: &Stream, rng: &mut Rng) {
     let mean_ip = rec.bytes.checked_div(rec.packets).unwrap_or(rec.bytes);
     // A data-carrying TCP flow is about one third bare ACKs.
     let (packet_flags, ip_len) = if tcp {
-        let f = packet_flags(rec.tcp_flags, rng);
+        // Ephemeral ports open connections: the higher port is the side that sent SYN.
+        let initiator = rec.src_port > rec.dst_port;
+        let f = packet_flags(rec.tcp_flags, rec.packets, initiator, rng);
         if f == flags::ACK {
             (f, 0)
         } else {
@@ -165,22 +167,36 @@ fn conform_sflow(rec: &mut FlowRecord, stream: &Stream, rng: &mut Rng) {
     rec.sampling_origin = SamplingOrigin::SflowSample;
 }
 
-/// The flags of one packet of a TCP flow whose cumulative flags are `cumulative`.
-fn packet_flags(cumulative: u16, rng: &mut Rng) -> u16 {
+/// The flags of one packet drawn at random from a TCP flow of `packets` packets whose
+/// cumulative flags are `cumulative`. A connection has one opening segment (SYN from
+/// the `initiator`, SYN-ACK from the other side) and one closing one (FIN or RST), so
+/// a sample is either with probability 1 in `packets`: a sampled bulk transfer is
+/// almost all data segments, and a sampled SYN is one new connection (what the
+/// collector's flow estimate for packet samples counts, `flowvision-insights`).
+fn packet_flags(cumulative: u16, packets: u64, initiator: bool, rng: &mut Rng) -> u16 {
     use flags::*;
     let c = cumulative & 0xff;
     if c & ACK == 0 || c == RST | ACK {
         // SYN-only attempts and bare resets: every packet looks the same.
         return c;
     }
-    let u = rng.f64();
-    if c & SYN != 0 && u < 0.04 {
-        SYN | ACK
-    } else if c & FIN != 0 && u < 0.08 {
-        FIN | ACK
-    } else if c & RST != 0 && u < 0.12 {
-        RST | ACK
-    } else if c & PSH != 0 && u >= 0.35 {
+    // Which packet of the flow this is, and (the fraction) what kind of data segment.
+    let n = packets.max(1) as f64;
+    let at = rng.f64() * n;
+    let data = at.fract();
+    if c & SYN != 0 && at < 1.0 {
+        if initiator {
+            SYN
+        } else {
+            SYN | ACK
+        }
+    } else if c & (FIN | RST) != 0 && at >= n - 1.0 {
+        if c & RST != 0 {
+            RST | ACK
+        } else {
+            FIN | ACK
+        }
+    } else if c & PSH != 0 && data >= 0.35 {
         PSH | ACK
     } else {
         ACK
@@ -243,5 +259,26 @@ mod tests {
         syn.tcp_flags = flags::SYN;
         conform(&mut syn, &stream(Protocol::SflowV5), 0, &mut rng);
         assert_eq!(syn.tcp_flags, flags::SYN);
+    }
+
+    #[test]
+    fn a_sampled_packet_opens_its_connection_once_in_the_flows_packets() {
+        let mut rng = Rng::new(7);
+        let draws = 100_000;
+        let mut opening = [0u32; 2];
+        for (side, (sp, dp)) in [(50_000, 443), (443, 50_000)].into_iter().enumerate() {
+            for _ in 0..draws {
+                let mut r = flow();
+                (r.src_port, r.dst_port, r.packets, r.bytes) = (sp, dp, 1_000, 1_000_000);
+                conform(&mut r, &stream(Protocol::SflowV5), 0, &mut rng);
+                if r.tcp_flags & flags::SYN != 0 {
+                    // The client's SYN carries no ACK; the server's answer does.
+                    assert_eq!(r.tcp_flags & flags::ACK == 0, side == 0, "{:#x}", r.tcp_flags);
+                    opening[side] += 1;
+                }
+            }
+        }
+        // 1 in 1,000 packets of a long transfer: about 100 of 100,000 samples.
+        assert!(opening.iter().all(|n| (60..=140).contains(n)), "{opening:?}");
     }
 }

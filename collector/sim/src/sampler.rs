@@ -23,7 +23,8 @@ pub const MAX_SAMPLES_PER_FLOW: u64 = 1 << 20;
 /// Thins `rec` as a 1-in-`rate` packet sampler would. Returns how many records the
 /// exporter sends for it: 0 when no packet of the flow was sampled (the exporter never
 /// sees it), 1 for a flow record, and for sFlow one per sampled packet (each a copy of
-/// `rec`, which the sFlow encoder sends as one packet's header).
+/// `rec`, which the sFlow encoder sends as one packet's header, with the flags of one of
+/// its packets: `conform`).
 pub fn sample(rec: &mut FlowRecord, protocol: Protocol, rate: u32, rng: &mut Rng) -> u64 {
     if rate <= 1 {
         return 1;
@@ -39,7 +40,31 @@ pub fn sample(rec: &mut FlowRecord, protocol: Protocol, rate: u32, rng: &mut Rng
     }
     rec.bytes = ((u128::from(rec.bytes) * u128::from(drawn)) / u128::from(k)).max(1) as u64;
     rec.packets = drawn;
+    rec.tcp_flags = drawn_flags(rec, k, drawn, rng);
     1
+}
+
+/// The cumulative TCP flags of `drawn` packets sampled out of a connection's `k`: the
+/// router ORs the flags of the packets it sampled, so the opening SYN and the closing
+/// FIN are there only when that packet was drawn (`drawn` in `k`). A record of a long
+/// transfer mostly shows data segments alone, and a sampled SYN stands for one
+/// connection, which is what the collector's flow estimate counts.
+fn drawn_flags(rec: &FlowRecord, k: u64, drawn: u64, rng: &mut Rng) -> u16 {
+    use crate::traffic::services::{flags, proto};
+    let f = rec.tcp_flags;
+    // Attempts that never completed (no ACK) and bare resets look the same in every packet.
+    if rec.proto != proto::TCP || drawn >= k || f & flags::ACK == 0 || f & 0xff == flags::RST | flags::ACK {
+        return f;
+    }
+    let p = drawn as f64 / k as f64;
+    let mut out = f & !(flags::SYN | flags::FIN);
+    if f & flags::SYN != 0 && rng.chance(p) {
+        out |= flags::SYN;
+    }
+    if f & flags::FIN != 0 && rng.chance(p) {
+        out |= flags::FIN;
+    }
+    out
 }
 
 /// Packets sampled out of `k`, each with probability `p`.
@@ -93,5 +118,28 @@ mod tests {
         assert!((15_000..16_300).contains(&big), "a million packets at 1:64: {big} samples");
         let mut r = flow(5);
         assert!(sample(&mut r, Protocol::Ipfix, 1, &mut rng) == 1 && r.packets == 5, "unsampled: unchanged");
+    }
+
+    #[test]
+    fn a_sampled_record_shows_its_connections_syn_once_in_the_sampling_rate() {
+        use crate::traffic::services::{flags, proto};
+        let mut rng = Rng::new(5);
+        let (mut records, mut syn) = (0, 0);
+        for _ in 0..20_000 {
+            let mut r = flow(300);
+            (r.proto, r.tcp_flags) = (proto::TCP, flags::SYN | flags::ACK | flags::PSH | flags::FIN);
+            if sample(&mut r, Protocol::NetflowV9, 100, &mut rng) == 1 {
+                records += 1;
+                assert!(r.tcp_flags & (flags::ACK | flags::PSH) == flags::ACK | flags::PSH);
+                syn += u32::from(r.tcp_flags & flags::SYN != 0);
+            }
+        }
+        // The SYN is one packet of 300, drawn 1 in 100: in about 200 of 20,000 connections.
+        assert!(records > 18_000 && (140..=260).contains(&syn), "{records} records, {syn} with SYN");
+        // An attempt that never completed is all SYNs: every record shows it.
+        let mut attempt = flow(3);
+        (attempt.proto, attempt.tcp_flags) = (proto::TCP, flags::SYN);
+        while sample(&mut attempt, Protocol::NetflowV9, 2, &mut rng) == 0 {}
+        assert_eq!(attempt.tcp_flags, flags::SYN);
     }
 }

@@ -21,20 +21,29 @@ fn ordinary(rng: &mut Rng) -> [f32; ACTIVITY_LEN] {
         _ => (2.0, 2.0, 2.0e3, 3.0e3, 2.0),
     };
     let n = |x: f64, rng: &mut Rng| x * scale * rng.lognormal(1.0, 0.25);
-    let mut raw = [0f64; ACTIVITY_LEN];
-    raw[0] = n(flows_in, rng);
-    raw[1] = n(flows_out, rng);
-    raw[2] = n(bytes_in, rng);
-    raw[3] = n(bytes_out, rng);
-    raw[4] = raw[2] / 900.0;
-    raw[5] = raw[3] / 900.0;
-    raw[8] = if kind == 2 { raw[4] } else { raw[4] * 0.1 };
-    raw[14] = n(peers, rng).min(raw[0]);
-    raw[15] = n(peers, rng).min(raw[1]);
-    raw[16] = (raw[15] / 3.0).max(1.0);
+    // Flows are not in the vector (behind packet sampling they are no estimate); a
+    // connection's first packets are about what its flows were.
+    let (flows_in, flows_out) = (n(flows_in, rng), n(flows_out, rng));
+    let (bytes_in, bytes_out) = (n(bytes_in, rng), n(bytes_out, rng));
+    let (packets_in, packets_out) = (bytes_in / 900.0, bytes_out / 900.0);
+    let sources = n(peers, rng).min(flows_in);
+    let peers_out = n(peers, rng).min(flows_out);
+    let values = [
+        ("bytes_in", bytes_in),
+        ("bytes_out", bytes_out),
+        ("packets_in", packets_in),
+        ("packets_out", packets_out),
+        ("udp_packets_in", if kind == 2 { packets_in } else { packets_in * 0.1 }),
+        ("distinct_sources_in", sources),
+        ("distinct_peers_out", peers_out),
+        ("distinct_ports_out", (peers_out / 3.0).max(1.0)),
+    ];
+    let names = activity_names();
     let mut v = [0f32; ACTIVITY_LEN];
-    for (slot, x) in v.iter_mut().zip(raw) {
-        *slot = encode(x);
+    for (name, x) in values {
+        if let Some(slot) = names.iter().position(|n| *n == name).and_then(|i| v.get_mut(i)) {
+            *slot = encode(x);
+        }
     }
     v
 }
@@ -64,17 +73,22 @@ fn ordinary_minutes_pass_and_new_behaviour_is_named() -> Result<(), Box<dyn std:
     for i in 0..cases {
         let mut v = ordinary(&mut rng);
         // Each case changes the counters that move together: an upload is bytes and
-        // packets out; a scan is probe flows, flows and peers out; a flood is SYN
-        // packets, packets, flows and sources in.
+        // packets out; a SYN sweep is probes, SYN-only packets, packets and bytes (44
+        // each) and peers out, and one in ten of the addresses swept answers with a
+        // reset; a flood is SYN packets, packets and sources in.
         let changes: &[(&str, f64)] = match i % 3 {
             0 => &[("bytes_out", 3.0e10), ("packets_out", 2.5e7)],
-            1 => &[("probe_flows_out", 5.0e4), ("flows_out", 5.0e4), ("distinct_peers_out", 4.0e4)],
-            _ => &[
-                ("syn_packets_in", 2.0e6),
-                ("packets_in", 2.0e6),
-                ("flows_in", 1.0e6),
-                ("distinct_sources_in", 5.0e5),
+            1 => &[
+                ("probe_flows_out", 5.0e4),
+                ("syn_packets_out", 5.0e4),
+                ("packets_out", 5.0e4),
+                ("bytes_out", 2.2e6),
+                ("distinct_peers_out", 4.0e4),
+                ("refusals_in", 4.0e3),
+                ("packets_in", 4.0e3),
+                ("distinct_sources_in", 4.0e3),
             ],
+            _ => &[("syn_packets_in", 2.0e6), ("packets_in", 2.0e6), ("distinct_sources_in", 5.0e5)],
         };
         for (feature, value) in changes {
             let at = names.iter().position(|n| n == feature).ok_or("no such feature")?;
