@@ -171,8 +171,7 @@ fn conform_sflow(rec: &mut FlowRecord, stream: &Stream, rng: &mut Rng) {
 /// cumulative flags are `cumulative`. A connection has one opening segment (SYN from
 /// the `initiator`, SYN-ACK from the other side) and one closing one (FIN or RST), so
 /// a sample is either with probability 1 in `packets`: a sampled bulk transfer is
-/// almost all data segments, and a sampled SYN is one new connection (what the
-/// collector's flow estimate for packet samples counts, `flowvision-insights`).
+/// almost all data segments, and a sampled SYN is one new connection.
 fn packet_flags(cumulative: u16, packets: u64, initiator: bool, rng: &mut Rng) -> u16 {
     use flags::*;
     let c = cumulative & 0xff;

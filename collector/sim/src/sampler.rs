@@ -46,9 +46,9 @@ pub fn sample(rec: &mut FlowRecord, protocol: Protocol, rate: u32, rng: &mut Rng
 
 /// The cumulative TCP flags of `drawn` packets sampled out of a connection's `k`: the
 /// router ORs the flags of the packets it sampled, so the opening SYN and the closing
-/// FIN are there only when that packet was drawn (`drawn` in `k`). A record of a long
-/// transfer mostly shows data segments alone, and a sampled SYN stands for one
-/// connection, which is what the collector's flow estimate counts.
+/// FIN are there only when that packet was drawn (`drawn` in `k`): a record of a long
+/// transfer mostly shows data segments alone. A reset is left as the flow had it (a
+/// simplification: aborted connections are few and short).
 fn drawn_flags(rec: &FlowRecord, k: u64, drawn: u64, rng: &mut Rng) -> u16 {
     use crate::traffic::services::{flags, proto};
     let f = rec.tcp_flags;

@@ -21,8 +21,8 @@ fn ordinary(rng: &mut Rng) -> [f32; ACTIVITY_LEN] {
         _ => (2.0, 2.0, 2.0e3, 3.0e3, 2.0),
     };
     let n = |x: f64, rng: &mut Rng| x * scale * rng.lognormal(1.0, 0.25);
-    // Flows are not in the vector (behind packet sampling they are no estimate); a
-    // connection's first packets are about what its flows were.
+    // Flows are not in the vector (behind packet sampling they are no estimate); they
+    // only bound the distinct counts, as in the feature rows.
     let (flows_in, flows_out) = (n(flows_in, rng), n(flows_out, rng));
     let (bytes_in, bytes_out) = (n(bytes_in, rng), n(bytes_out, rng));
     let (packets_in, packets_out) = (bytes_in / 900.0, bytes_out / 900.0);
