@@ -259,9 +259,13 @@ pub async fn score_minute(
         .into_iter()
         .map(|((minute, exporter, host), s)| {
             let (score, severity) = grade(f64::from(s.score), 1.0);
-            let outbound = s.deviations.first().is_some_and(|d| is_outbound(d.feature));
-            let described: Vec<String> = s
-                .deviations
+            // What changed by an operator-visible amount is named first (in the order of
+            // their errors): a count the model expected out of nowhere for a minute unlike
+            // its history (refusals where there were none) explains less than the change.
+            let mut deviations = s.deviations.clone();
+            deviations.sort_by_key(|d| (d.value - d.expected).abs() < significance_floor(d.feature));
+            let outbound = deviations.first().is_some_and(|d| is_outbound(d.feature));
+            let described: Vec<String> = deviations
                 .iter()
                 .map(|d| format!("{} {} (expected about {})", d.feature, d.value, d.expected))
                 .collect();
@@ -282,8 +286,7 @@ pub async fn score_minute(
                         s.score,
                         described.join(", ")
                     ),
-                    observed: s
-                        .deviations
+                    observed: deviations
                         .iter()
                         .map(|d| Observation { feature: d.feature, value: d.value, threshold: d.expected })
                         .collect(),
