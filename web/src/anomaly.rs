@@ -13,7 +13,7 @@
 use crate::data::insights::unix_ms;
 use crate::data::Db;
 use crate::models::ModelService;
-use flowvision_insights::activity::{activity_vector, is_outbound, minutes, significance_floor, MINUTE_MS};
+use flowvision_insights::activity::{activity_vector, is_outbound, is_significant, minutes, MINUTE_MS};
 use flowvision_insights::detect::{grade, Kind, Observation, Why};
 use flowvision_insights::Insight;
 use flowvision_models::anomaly::{AnomalyTrainOptions, KIND, MIN_SAMPLES};
@@ -249,7 +249,7 @@ pub async fn score_minute(
     // Over the threshold, and changed by more than a floor an operator cares about in
     // at least one of the features that carry the error.
     let significant = |s: &flowvision_models::AnomalyScore| {
-        s.deviations.iter().any(|d| (d.value - d.expected).abs() >= significance_floor(d.feature))
+        s.deviations.iter().any(|d| is_significant(d.feature, d.value, d.expected))
     };
     let mut over: Vec<_> =
         keys.into_iter().zip(scores).filter(|(_, s)| s.score >= 1.0 && significant(s)).collect();
@@ -262,8 +262,8 @@ pub async fn score_minute(
             // What changed by an operator-visible amount is named first (in the order of
             // their errors): a count the model expected out of nowhere for a minute unlike
             // its history (refusals where there were none) explains less than the change.
-            let mut deviations = s.deviations.clone();
-            deviations.sort_by_key(|d| (d.value - d.expected).abs() < significance_floor(d.feature));
+            let mut deviations = s.deviations;
+            deviations.sort_by_key(|d| !is_significant(d.feature, d.value, d.expected));
             let outbound = deviations.first().is_some_and(|d| is_outbound(d.feature));
             let described: Vec<String> = deviations
                 .iter()

@@ -65,6 +65,12 @@ pub fn significance_floor(name: &str) -> f64 {
     }
 }
 
+/// Whether the named value, `value` where the model expected `expected`, changed by at
+/// least its [`significance_floor`].
+pub fn is_significant(name: &str, value: f64, expected: f64) -> bool {
+    (value - expected).abs() >= significance_floor(name)
+}
+
 /// Whether the named activity value is about what the host sent (then the host is an
 /// insight's source) rather than what it received (its target).
 pub fn is_outbound(name: &str) -> bool {
