@@ -188,7 +188,7 @@ pub async fn train(
         // Evenly spread over the history, whole minutes.
         let m = start + (i * span_minutes / n.max(1)) * MINUTE_MS;
         let features = db.engine_feature_rows(m, m + MINUTE_MS).await.map_err(err)?;
-        rows.extend(minutes(&features).values().map(activity_vector));
+        rows.extend(minutes(&features).iter().map(|(_, f)| activity_vector(f)));
         if rows.len() >= cfg.max_samples {
             rows.truncate(cfg.max_samples);
             break;
@@ -238,8 +238,8 @@ pub async fn score_minute(
     if merged.is_empty() {
         return Ok(Vec::new());
     }
-    let keys: Vec<_> = merged.keys().copied().collect();
-    let vectors: Vec<_> = merged.values().map(activity_vector).collect();
+    let keys: Vec<_> = merged.iter().map(|(k, _)| *k).collect();
+    let vectors: Vec<_> = merged.iter().map(|(_, f)| activity_vector(f)).collect();
     let (scores, detector) = rocket::tokio::task::spawn_blocking(move || {
         let m = model.lock().map_err(|_| "model lock poisoned".to_owned())?;
         Ok::<_, String>((m.score(&vectors).map_err(|e| e.to_string())?, m.detector()))

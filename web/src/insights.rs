@@ -12,7 +12,9 @@ use crate::anomaly::{AnomalyConfig, AnomalyLoop};
 use crate::data::Db;
 use crate::models::ModelService;
 use flowvision_insights::beacon::BeaconRow;
-use flowvision_insights::detect::{self, Evidence, ExporterMinutes, NetworkSize, SortedRows, Thresholds};
+use flowvision_insights::detect::{
+    self, Evidence, ExporterMinutes, NetworkSize, PairIndex, SortedRows, Thresholds,
+};
 use flowvision_insights::features::{HostFeatures, HostKey};
 use flowvision_insights::{Insight, Timeline, BUCKET_MS};
 use std::sync::Arc;
@@ -170,6 +172,7 @@ async fn detect_windows(
     let longest = t.longest_window_ms();
     let mut timeline = Timeline::default();
     let mut usual = UsualRates::default();
+    let mut pairs = PairIndex::default();
     // A chunk of windows per query, so a long backtest never holds days of rows.
     const CHUNK_MS: i64 = 600_000;
     let first_end = (from_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS;
@@ -178,7 +181,7 @@ async fn detect_windows(
         let chunk_end = (chunk_start + CHUNK_MS - BUCKET_MS).min(to_ms);
         let beacons_from = chunk_start - t.beacon_window_secs.max(1) * 1000;
         kept.read(db, (chunk_start - longest, beacons_from), chunk_end, settled_to).await?;
-        let (rows, beacons) = (SortedRows::sort(&mut kept.rows), &kept.beacons);
+        let (rows, beacons) = (SortedRows::sort(&mut kept.rows, &mut pairs), &kept.beacons);
         // The daily band's minutes, only when a window of the chunk is checked.
         let step = t.traffic_step_secs.max(10) * 1000;
         let traffic = if chunk_end.div_euclid(step) > (chunk_start - 1).div_euclid(step) {

@@ -7,7 +7,7 @@
 //! 485 million and every count of a busy host stays well inside [0, 1].
 
 use crate::features::{Counters, HostFeatures, HostKey};
-use std::collections::BTreeMap;
+use flowvision_codec::hash::FxHashMap;
 use std::net::IpAddr;
 
 /// Number of values in an activity vector.
@@ -109,13 +109,22 @@ pub fn decode(v: f32) -> f64 {
 /// A host's minute: (minute start ms, exporter, host).
 pub type MinuteKey = (i64, IpAddr, IpAddr);
 
-/// The rows merged per minute, exporter and host.
-pub fn minutes(rows: &[(HostKey, HostFeatures)]) -> BTreeMap<MinuteKey, HostFeatures> {
-    let mut out: BTreeMap<MinuteKey, HostFeatures> = BTreeMap::new();
+/// The rows merged per minute, exporter and host, in key order.
+/// Merged in a hash map of indices and sorted once: an ordered map shifted its
+/// half-kilobyte values within its nodes at every insert, as [`crate::detect::merge`]
+/// once did.
+pub fn minutes(rows: &[(HostKey, HostFeatures)]) -> Vec<(MinuteKey, HostFeatures)> {
+    let mut index: FxHashMap<MinuteKey, usize> = FxHashMap::default();
+    let mut out: Vec<(MinuteKey, HostFeatures)> = Vec::new();
     for (k, f) in rows {
-        let minute = k.bucket_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
-        out.entry((minute, k.exporter, k.host)).or_default().merge(f);
+        let key = (k.bucket_ms.div_euclid(MINUTE_MS) * MINUTE_MS, k.exporter, k.host);
+        let next = out.len();
+        match out.get_mut(*index.entry(key).or_insert(next)) {
+            Some((_, m)) => m.merge(f),
+            None => out.push((key, *f)),
+        }
     }
+    out.sort_unstable_by_key(|(k, _)| *k);
     out
 }
 
@@ -135,7 +144,11 @@ mod tests {
             (0..7).map(|i| (HostKey { bucket_ms: 60_000 + i * 10_000, exporter: ex, host }, f)).collect();
         let m = minutes(&rows);
         assert_eq!(m.len(), 2, "six buckets in the first minute, one in the next");
-        let first = m.get(&(60_000, ex, host)).map(activity_vector).unwrap_or_default();
+        let first = m
+            .iter()
+            .find(|(k, _)| *k == (60_000, ex, host))
+            .map(|(_, f)| activity_vector(f))
+            .unwrap_or_default();
         assert!(
             (decode(first[1]) - 6_000_000.0).abs() < 10.0,
             "f32 keeps about 7 digits: {}",

@@ -15,9 +15,7 @@
 //! exfiltration sends them to few. The source is the internal host; there is no single target to name, as
 //! the features keep counts of destinations, not their addresses.
 
-use super::{insight, merge, HostWindow, Insight, Kind, Observation, SortedRows, Thresholds, Why};
-use flowvision_codec::hash::FxHashMap;
-use std::net::IpAddr;
+use super::{insight, HostWindow, Insight, Kind, Observation, SortedRows, Thresholds, Why};
 
 /// The rule over the window ending at `end_ms`: only hosts whose bytes out of the
 /// network reach the floor are merged (their sketches), so the cost stays with the
@@ -25,30 +23,26 @@ use std::net::IpAddr;
 pub(super) fn check(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, out: &mut Vec<Insight>) {
     let window_ms = t.exfiltration_window_secs.max(1) * 1000;
     let from = end_ms - window_ms;
-    // Each pass reads its own window's slice.
-    let (both, this) = (rows.window(from - window_ms, end_ms).rows(), rows.window(from, end_ms).rows());
-    let mut sent: FxHashMap<(IpAddr, IpAddr), i64> = FxHashMap::default();
-    for (k, f) in this {
-        if f.counters.bytes_out_external > 0 {
-            let v = sent.entry((k.exporter, k.host)).or_default();
+    // Each pass reads its own window's slice, summing per pair in an array.
+    let (both, this) = (rows.window(from - window_ms, end_ms), rows.window(from, end_ms));
+    let mut sent = vec![0i64; rows.pairs()];
+    for (p, (_, f)) in this.indexed() {
+        if let Some(v) = sent.get_mut(p) {
             *v = v.saturating_add(f.counters.bytes_out_external);
         }
     }
-    sent.retain(|_, v| *v as f64 >= t.exfiltration_bytes);
-    if sent.is_empty() {
+    let uploads = |p: usize| sent.get(p).is_some_and(|v| *v as f64 >= t.exfiltration_bytes);
+    if !(0..sent.len()).any(uploads) {
         return;
     }
-    let mut received: FxHashMap<(IpAddr, IpAddr), i64> = FxHashMap::default();
-    for (k, f) in both {
-        if sent.contains_key(&(k.exporter, k.host)) {
-            let v = received.entry((k.exporter, k.host)).or_default();
+    let mut received = vec![0i64; rows.pairs()];
+    for (p, (_, f)) in both.indexed() {
+        if let Some(v) = received.get_mut(p).filter(|_| uploads(p)) {
             *v = v.saturating_add(f.counters.bytes_in_external);
         }
     }
-    let theirs = this.iter().filter(|(k, _)| sent.contains_key(&(k.exporter, k.host)));
-    for w in merge(theirs, from, end_ms) {
-        let back = received.get(&(w.exporter, w.host)).copied().unwrap_or(0);
-        uploader(&w, back, t, out);
+    for (p, w) in this.merge_pairs(from, end_ms, uploads) {
+        uploader(&w, received.get(p).copied().unwrap_or(0), t, out);
     }
 }
 

@@ -32,7 +32,7 @@ pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUAT
 pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
 pub use traffic::{band, Band, ExporterMinutes, Volume};
-pub use window::{merge, HostWindow, SortedRows};
+pub use window::{merge, HostWindow, PairIndex, SortedRows};
 
 /// What the rules read for the windows ending at one time.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,7 @@ pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     let (rows, net) = (ev.hosts, ev.network);
     let mut out = Vec::new();
     let flood_from = end_ms - t.flood_window_secs.max(1) * 1000;
-    let floods = merge(rows.window(flood_from, end_ms).rows(), flood_from, end_ms);
+    let floods = rows.window(flood_from, end_ms).merge_where(flood_from, end_ms, |_| true);
     for w in &floods {
         flood::check(w, &floods, (t, net), &mut out);
         amplification::check(w, (t, net), &mut out);

@@ -3,8 +3,7 @@
 //! probes (flows of one or two packets).
 
 use super::{insight, merge, share, HostWindow, Insight, Kind, Observation, SortedRows, Thresholds, Why};
-use crate::features::{Counters, HostFeatures, HostKey};
-use flowvision_codec::hash::FxHashMap;
+use crate::features::{Counters, HostKey};
 use std::net::IpAddr;
 
 fn check(w: &HostWindow, all: &[HostWindow], t: &Thresholds, out: &mut Vec<Insight>) {
@@ -128,14 +127,14 @@ pub(super) fn check_sampled(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, o
 fn check_over(
     rows: SortedRows<'_>,
     (end_ms, secs): (i64, i64),
-    pick: fn(&[(HostKey, HostFeatures)], &Thresholds) -> Hosts,
+    pick: fn(SortedRows<'_>, &Thresholds) -> Hosts,
     t: &Thresholds,
     out: &mut Vec<Insight>,
 ) {
     let from = end_ms - secs.max(1) * 1000;
-    let rows = rows.window(from, end_ms).rows();
+    let rows = rows.window(from, end_ms);
     let scanners = pick(rows, t);
-    if !scanners.is_empty() {
+    if scanners.contains(&true) {
         check_scanners(rows, &scanners, (from, end_ms), t, out);
     }
 }
@@ -148,35 +147,35 @@ fn check_over(
 /// 64 ln(64 / (64 - n)); the raw estimate would need dozens of registers with unlikely
 /// ranks). So with both thresholds up to 100 a host left out here could not have
 /// fired; with higher ones, only on an estimate twice its true count.
-fn could_scan(rows: &[(HostKey, HostFeatures)], t: &Thresholds) -> Hosts {
-    let mut sums: FxHashMap<(IpAddr, IpAddr), (i64, i64)> = FxHashMap::default();
-    for (k, f) in rows.iter().filter(|(_, f)| f.counters.flows_out > 0) {
-        let e = sums.entry((k.exporter, k.host)).or_default();
-        e.0 = e.0.saturating_add(f.counters.probe_flows_out);
-        e.1 = e.1.saturating_add(f.counters.flows_out);
+fn could_scan(rows: SortedRows<'_>, t: &Thresholds) -> Hosts {
+    let mut sums = vec![(0i64, 0i64); rows.pairs()];
+    for (p, (_, f)) in rows.indexed() {
+        if let Some(e) = sums.get_mut(p) {
+            e.0 = e.0.saturating_add(f.counters.probe_flows_out);
+            e.1 = e.1.saturating_add(f.counters.flows_out);
+        }
     }
     let least = t.port_scan_ports.min(t.host_sweep_peers);
     sums.into_iter()
-        .filter(|(_, (probes, flows))| {
-            share(*probes, *flows) >= t.probe_share && 2.0 * *flows as f64 >= least
+        .map(|(probes, flows)| {
+            flows > 0 && share(probes, flows) >= t.probe_share && 2.0 * flows as f64 >= least
         })
-        .map(|(h, _)| h)
         .collect()
 }
 
-/// (exporter, host) pairs.
-type Hosts = std::collections::HashSet<(IpAddr, IpAddr), flowvision_codec::hash::FxBuildHasher>;
+/// Whether each (exporter, host) pair of the rows ([`SortedRows::pairs`]) is chosen.
+type Hosts = Vec<bool>;
 
 /// The scan rules for the `scanners` of `rows` over `[from_ms, to_ms)`, their rows
 /// alone merged.
 fn check_scanners(
-    rows: &[(HostKey, HostFeatures)],
-    scanners: &Hosts,
+    rows: SortedRows<'_>,
+    scanners: &[bool],
     (from, end_ms): (i64, i64),
     t: &Thresholds,
     out: &mut Vec<Insight>,
 ) {
-    let scanners = merge(rows.iter().filter(|(k, _)| scanners.contains(&(k.exporter, k.host))), from, end_ms);
+    let scanners = rows.merge_where(from, end_ms, |p| scanners.get(p).copied().unwrap_or(false));
     // A scan of one host names it from that host's rows, merged only for the one-host
     // scans that fire: looking up every one-host candidate's peer in every row made a
     // round three times dearer (run K of the evaluation).
@@ -195,7 +194,7 @@ fn check_scanners(
     let is_target = |k: &HostKey| {
         one_host.iter().any(|w| w.exporter == k.exporter && w.features.peers_out.may_contain_addr(k.host))
     };
-    let mut all = merge(rows.iter().filter(|(k, _)| is_target(k)), from, end_ms);
+    let mut all = merge(rows.rows().iter().filter(|(k, _)| is_target(k)), from, end_ms);
     all.extend(one_host.iter().map(|w| **w));
     for w in one_host {
         check(w, &all, t, out);
@@ -209,27 +208,32 @@ const ONE_HOST_PEERS: f64 = 1.5;
 /// sampled, at least `scan_min_seen` of them (fewer say nothing, [`check`]): the hosts
 /// the scan rules look at again over the longer window of sampled exporters
 /// ([`Thresholds::scan_sampled_window_secs`]), where a 60 s window holds too few samples.
-fn sampled_scanners(rows: &[(HostKey, HostFeatures)], t: &Thresholds) -> Hosts {
+fn sampled_scanners(rows: SortedRows<'_>, t: &Thresholds) -> Hosts {
     // Sampled probe records first: most rows have none, and most hosts stay out.
-    let mut records: FxHashMap<(IpAddr, IpAddr), i64> = FxHashMap::default();
-    for (k, f) in rows.iter().filter(|(_, f)| f.counters.probe_flows_out > f.counters.probe_records_out) {
-        *records.entry((k.exporter, k.host)).or_default() += f.counters.probe_records_out;
+    let mut records: Vec<Option<i64>> = vec![None; rows.pairs()];
+    for (p, (_, f)) in rows.indexed() {
+        if let Some(n) =
+            records.get_mut(p).filter(|_| f.counters.probe_flows_out > f.counters.probe_records_out)
+        {
+            *n = Some(n.unwrap_or(0).saturating_add(f.counters.probe_records_out));
+        }
     }
-    records.retain(|_, n| *n as f64 >= t.scan_min_seen);
-    if records.is_empty() {
-        return Hosts::default();
+    let seen: Hosts = records.iter().map(|n| n.is_some_and(|n| n as f64 >= t.scan_min_seen)).collect();
+    if !seen.contains(&true) {
+        return seen;
     }
     // Then whether the probes were most of those hosts' flows.
-    let mut flows: FxHashMap<(IpAddr, IpAddr), (i64, i64)> = FxHashMap::default();
-    for (k, f) in rows.iter().filter(|(k, _)| records.contains_key(&(k.exporter, k.host))) {
-        let e = flows.entry((k.exporter, k.host)).or_default();
-        e.0 += f.counters.probe_flows_out;
-        e.1 += f.counters.flows_out;
+    let mut flows = vec![(0i64, 0i64); rows.pairs()];
+    for (p, (_, f)) in rows.indexed() {
+        if let Some(e) = flows.get_mut(p).filter(|_| seen.get(p).copied().unwrap_or(false)) {
+            e.0 = e.0.saturating_add(f.counters.probe_flows_out);
+            e.1 = e.1.saturating_add(f.counters.flows_out);
+        }
     }
     flows
         .into_iter()
-        .filter(|(_, (probes, all))| share(*probes, *all) >= t.probe_share)
-        .map(|(h, _)| h)
+        .zip(seen)
+        .map(|((probes, all), seen)| seen && share(probes, all) >= t.probe_share)
         .collect()
 }
 

@@ -66,7 +66,8 @@ fn detect_in(flows: &[FlowRecord], net: &NetworkSize) -> Vec<Insight> {
 /// The same, with other thresholds.
 fn detect_with(flows: &[FlowRecord], net: &NetworkSize, t: &Thresholds) -> Vec<Insight> {
     let mut rows = feature_rows(flows, 20_000);
-    let hosts = SortedRows::sort(&mut rows);
+    let mut pairs = PairIndex::default();
+    let hosts = SortedRows::sort(&mut rows, &mut pairs);
     run(&Evidence { hosts, beacons: &[], network: net, traffic: &ExporterMinutes::default() }, END, t)
 }
 
@@ -392,7 +393,8 @@ fn a_flood_seen_in_successive_windows_is_one_insight() {
     let mut set = HostFeatureSet::default();
     set.build(flows.iter().map(|r| (r, r.flow_end_ms.unwrap_or(END))), 32);
     rows.extend(set.rows());
-    let hosts = SortedRows::sort(&mut rows);
+    let mut pairs = PairIndex::default();
+    let hosts = SortedRows::sort(&mut rows, &mut pairs);
     let mut timeline = Timeline::default();
     for end in (T0 + 10_000..=T0 + 90_000).step_by(10_000) {
         for i in run(
@@ -752,7 +754,8 @@ proptest::proptest! {
     fn scans_from_candidates_alone_are_those_from_every_host(flows in any_scan_flows()) {
         let t = Thresholds { port_scan_ports: 12.0, host_sweep_peers: 8.0, scan_min_seen: 4.0, ..Thresholds::default() };
         let mut rows = feature_rows(&flows, 100);
-        let rows = SortedRows::sort(&mut rows);
+        let mut pairs = PairIndex::default();
+        let rows = SortedRows::sort(&mut rows, &mut pairs);
         let (mut found, mut every) = (Vec::new(), Vec::new());
         scan::check_window(rows, END, &t, &mut found);
         scan::check_window_merging_every_host(rows, END, &t, &mut every);

@@ -65,40 +65,108 @@ pub fn merge<'a>(
         .collect()
 }
 
-/// The rows whose bucket lies in `[from_ms, to_ms)`, of rows sorted by bucket.
-pub(crate) fn in_window(
-    rows: &[(HostKey, HostFeatures)],
-    from_ms: i64,
-    to_ms: i64,
-) -> &[(HostKey, HostFeatures)] {
-    let lo = rows.partition_point(|(k, _)| k.bucket_ms < from_ms);
-    let hi = rows.partition_point(|(k, _)| k.bucket_ms < to_ms);
-    rows.get(lo..hi.max(lo)).unwrap_or_default()
-}
-
 /// Feature rows sorted by bucket, as the windows read them: a window is a slice of
 /// them found by two binary searches. The order is checked (and made) once, where the
 /// rows are read, not in every window: checking every window's rows again touched
 /// each half-kilobyte row of the longest window once per window.
+///
+/// Each row also carries the index of its (exporter, host) pair among the rows, given
+/// once when they are sorted ([`PairIndex`]), so a window sums a counter per host in
+/// an array: hashing two addresses for every row of every window was, after reading
+/// the rows, the detectors' largest cost (profile of the evaluation, session 22).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SortedRows<'a>(&'a [(HostKey, HostFeatures)]);
+pub struct SortedRows<'a> {
+    rows: &'a [(HostKey, HostFeatures)],
+    /// The pair index of each row, `rows`' length.
+    pair_of_row: &'a [u32],
+    /// How many pairs the rows hold (indices are below it).
+    pairs: usize,
+}
+
+/// The pair indices of sorted rows; reused from one read of rows to the next.
+#[derive(Debug, Default)]
+pub struct PairIndex {
+    pair_of_row: Vec<u32>,
+    pairs: usize,
+}
 
 impl<'a> SortedRows<'a> {
-    /// `rows`, sorted by bucket first if they are not.
-    pub fn sort(rows: &'a mut [(HostKey, HostFeatures)]) -> Self {
+    /// `rows`, sorted by bucket first if they are not, their pairs indexed in `index`.
+    pub fn sort(rows: &'a mut [(HostKey, HostFeatures)], index: &'a mut PairIndex) -> Self {
         if !rows.windows(2).all(|w| matches!(w, [a, b] if a.0.bucket_ms <= b.0.bucket_ms)) {
             rows.sort_unstable_by_key(|(k, _)| k.bucket_ms);
         }
-        SortedRows(rows)
+        let mut seen: FxHashMap<(IpAddr, IpAddr), u32> = FxHashMap::default();
+        index.pair_of_row.clear();
+        for (k, _) in rows.iter() {
+            let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+            index.pair_of_row.push(*seen.entry((k.exporter, k.host)).or_insert(next));
+        }
+        index.pairs = seen.len();
+        SortedRows { rows, pair_of_row: &index.pair_of_row, pairs: index.pairs }
     }
 
     /// The rows whose bucket lies in `[from_ms, to_ms)`.
     pub fn window(self, from_ms: i64, to_ms: i64) -> Self {
-        SortedRows(in_window(self.0, from_ms, to_ms))
+        let lo = self.rows.partition_point(|(k, _)| k.bucket_ms < from_ms);
+        let hi = self.rows.partition_point(|(k, _)| k.bucket_ms < to_ms).max(lo);
+        SortedRows {
+            rows: self.rows.get(lo..hi).unwrap_or_default(),
+            pair_of_row: self.pair_of_row.get(lo..hi).unwrap_or_default(),
+            pairs: self.pairs,
+        }
     }
 
     /// The rows.
     pub fn rows(self) -> &'a [(HostKey, HostFeatures)] {
-        self.0
+        self.rows
+    }
+
+    /// How many (exporter, host) pairs the rows this came from hold: the length of an
+    /// array indexed by [`SortedRows::indexed`]'s pairs.
+    pub fn pairs(self) -> usize {
+        self.pairs
+    }
+
+    /// Each row with the index of its pair.
+    pub fn indexed(self) -> impl Iterator<Item = (usize, &'a (HostKey, HostFeatures))> {
+        self.pair_of_row.iter().map(|&p| p as usize).zip(self.rows)
+    }
+
+    /// What [`merge`] makes of these rows, for the pairs `keep` accepts, each window with
+    /// its pair index.
+    pub fn merge_pairs(
+        self,
+        from_ms: i64,
+        to_ms: i64,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, HostWindow)> {
+        let mut slot = vec![u32::MAX; self.pairs];
+        let mut merged: Vec<(usize, HostKey, HostFeatures)> = Vec::new();
+        for (p, (k, f)) in self.indexed() {
+            if k.bucket_ms < from_ms || k.bucket_ms >= to_ms || !keep(p) {
+                continue;
+            }
+            let Some(s) = slot.get_mut(p) else { continue };
+            match merged.get_mut(*s as usize) {
+                Some((_, _, m)) => m.merge(f),
+                None => {
+                    *s = u32::try_from(merged.len()).unwrap_or(u32::MAX);
+                    merged.push((p, *k, *f));
+                }
+            }
+        }
+        merged.sort_unstable_by_key(|(_, k, _)| (k.exporter, k.host));
+        merged
+            .into_iter()
+            .map(|(p, k, features)| {
+                (p, HostWindow { from_ms, to_ms, exporter: k.exporter, host: k.host, features })
+            })
+            .collect()
+    }
+
+    /// What [`merge`] makes of these rows, for the pairs `keep` accepts.
+    pub fn merge_where(self, from_ms: i64, to_ms: i64, keep: impl Fn(usize) -> bool) -> Vec<HostWindow> {
+        self.merge_pairs(from_ms, to_ms, keep).into_iter().map(|(_, w)| w).collect()
     }
 }
