@@ -31,7 +31,8 @@ pub(super) fn check(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, out: &mut
             *v = v.saturating_add(f.counters.bytes_out_external);
         }
     }
-    let uploads = |p: usize| sent.get(p).is_some_and(|v| *v as f64 >= t.exfiltration_bytes);
+    // Something sent, whatever the floor is set to (as when only senders were summed).
+    let uploads = |p: usize| sent.get(p).is_some_and(|v| *v > 0 && *v as f64 >= t.exfiltration_bytes);
     if !(0..sent.len()).any(uploads) {
         return;
     }

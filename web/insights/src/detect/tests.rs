@@ -761,4 +761,23 @@ proptest::proptest! {
         scan::check_window_merging_every_host(rows, END, &t, &mut every);
         proptest::prop_assert_eq!(found, every);
     }
+
+    /// Merging by pair index gives what merging by address gives, for any window of
+    /// the rows and any choice of hosts.
+    #[test]
+    fn merging_by_pair_index_is_merging_by_address(flows in any_scan_flows(), from in 0i64..12, len in 1i64..12, every in 1usize..4) {
+        let mut rows = feature_rows(&flows, 100);
+        let mut pairs = PairIndex::default();
+        let rows = SortedRows::sort(&mut rows, &mut pairs);
+        let (from, to) = (T0 + from * 10_000, T0 + (from + len) * 10_000);
+        let window = rows.window(from, to);
+        let by_pair = window.merge_where(from, to, |p| p % every == 0);
+        let chosen: Vec<(IpAddr, IpAddr)> = window
+            .indexed()
+            .filter(|(p, _)| p % every == 0)
+            .map(|(_, (k, _))| (k.exporter, k.host))
+            .collect();
+        let by_address = merge(window.rows().iter().filter(|(k, _)| chosen.contains(&(k.exporter, k.host))), from, to);
+        proptest::prop_assert_eq!(by_pair, by_address);
+    }
 }
