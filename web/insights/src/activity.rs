@@ -6,8 +6,7 @@
 //! `ln(1 + x) / 20` of each counter and distinct count, so a value of 1 is about
 //! 485 million and every count of a busy host stays well inside [0, 1].
 
-use crate::features::{Counters, HostFeatures, HostKey};
-use flowvision_codec::hash::FxHashMap;
+use crate::features::{merge_by, Counters, HostFeatures, HostKey};
 use std::net::IpAddr;
 
 /// Number of values in an activity vector.
@@ -110,22 +109,8 @@ pub fn decode(v: f32) -> f64 {
 pub type MinuteKey = (i64, IpAddr, IpAddr);
 
 /// The rows merged per minute, exporter and host, in key order.
-/// Merged in a hash map of indices and sorted once: an ordered map shifted its
-/// half-kilobyte values within its nodes at every insert, as [`crate::detect::merge`]
-/// once did.
 pub fn minutes(rows: &[(HostKey, HostFeatures)]) -> Vec<(MinuteKey, HostFeatures)> {
-    let mut index: FxHashMap<MinuteKey, usize> = FxHashMap::default();
-    let mut out: Vec<(MinuteKey, HostFeatures)> = Vec::new();
-    for (k, f) in rows {
-        let key = (k.bucket_ms.div_euclid(MINUTE_MS) * MINUTE_MS, k.exporter, k.host);
-        let next = out.len();
-        match out.get_mut(*index.entry(key).or_insert(next)) {
-            Some((_, m)) => m.merge(f),
-            None => out.push((key, *f)),
-        }
-    }
-    out.sort_unstable_by_key(|(k, _)| *k);
-    out
+    merge_by(rows, |k| Some((k.bucket_ms.div_euclid(MINUTE_MS) * MINUTE_MS, k.exporter, k.host)))
 }
 
 #[cfg(test)]

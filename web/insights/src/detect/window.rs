@@ -1,6 +1,6 @@
 //! A window of feature rows merged per host.
 
-use crate::features::{HostFeatures, HostKey};
+use crate::features::{merge_by, HostFeatures, HostKey};
 use flowvision_codec::hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -32,36 +32,18 @@ impl HostWindow {
 }
 
 /// Merges the rows whose bucket lies in `[from_ms, to_ms)` per (exporter, host), in
-/// address order (so detectors see hosts in a stable order).
-/// Rows are taken by reference: a window reads a few of the rows it is handed (the
-/// flood window a tenth of the longest), and a row with its sketches is half a
-/// kilobyte. Merged in a hash map of indices and sorted once at the end: an ordered
-/// map shifted those half kilobytes within its nodes at every insert (in a profile of
-/// the evaluation, `memmove` and key comparisons were the detectors' largest costs).
+/// address order (so detectors see hosts in a stable order), by address
+/// ([`merge_by`]); [`SortedRows::merge_pairs`] does the same by pair index.
 pub fn merge<'a>(
     rows: impl IntoIterator<Item = &'a (HostKey, HostFeatures)>,
     from_ms: i64,
     to_ms: i64,
 ) -> Vec<HostWindow> {
-    let mut index: FxHashMap<(IpAddr, IpAddr), usize> = FxHashMap::default();
-    let mut merged: Vec<HostFeatures> = Vec::new();
-    for (k, f) in rows {
-        if k.bucket_ms >= from_ms && k.bucket_ms < to_ms {
-            let next = merged.len();
-            let i = *index.entry((k.exporter, k.host)).or_insert(next);
-            match merged.get_mut(i) {
-                Some(m) => m.merge(f),
-                None => merged.push(*f),
-            }
-        }
-    }
-    let mut order: Vec<((IpAddr, IpAddr), usize)> = index.into_iter().collect();
-    order.sort_unstable_by_key(|o| o.0);
-    order
+    let in_window =
+        |k: &HostKey| (k.bucket_ms >= from_ms && k.bucket_ms < to_ms).then_some((k.exporter, k.host));
+    merge_by(rows, in_window)
         .into_iter()
-        .filter_map(|((exporter, host), i)| {
-            merged.get(i).map(|features| HostWindow { from_ms, to_ms, exporter, host, features: *features })
-        })
+        .map(|((exporter, host), features)| HostWindow { from_ms, to_ms, exporter, host, features })
         .collect()
 }
 
@@ -87,7 +69,6 @@ pub struct SortedRows<'a> {
 #[derive(Debug, Default)]
 pub struct PairIndex {
     pair_of_row: Vec<u32>,
-    pairs: usize,
 }
 
 impl<'a> SortedRows<'a> {
@@ -102,8 +83,7 @@ impl<'a> SortedRows<'a> {
             let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
             index.pair_of_row.push(*seen.entry((k.exporter, k.host)).or_insert(next));
         }
-        index.pairs = seen.len();
-        SortedRows { rows, pair_of_row: &index.pair_of_row, pairs: index.pairs }
+        SortedRows { rows, pair_of_row: &index.pair_of_row, pairs: seen.len() }
     }
 
     /// The rows whose bucket lies in `[from_ms, to_ms)`.
