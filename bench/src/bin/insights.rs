@@ -93,6 +93,11 @@ struct Args {
     /// Leave out the host anomaly model (trained on each run's own history).
     #[arg(long)]
     no_model: bool,
+    /// Also run the console's live engine as the attack runs' flows are stored: a round
+    /// every 5 s of flow time over the rows stored by then, as the engine runs it, and
+    /// report its CPU per 1M flows beside the backtest's.
+    #[arg(long)]
+    live: bool,
     /// The console binary whose memory is measured against the clean run's database
     /// (models loaded, the anomaly model trained) [flowvision-web beside this binary,
     /// if built].
@@ -214,9 +219,17 @@ struct RunResult {
     flows: u64,
     range: (i64, i64),
     detect_cpu_s: f64,
+    /// The live engine's replay, when asked for.
+    live: Option<LiveRun>,
     model: Option<ModelRun>,
     /// The run's database, kept until the caller is done with it.
     pg: PgCluster,
+}
+
+/// What the live engine's replay cost and whether it found what the backtest did.
+struct LiveRun {
+    cpu_s: f64,
+    same: bool,
 }
 
 /// What the host anomaly model did in a run.
@@ -232,7 +245,16 @@ struct ModelRun {
 }
 
 fn cpu_seconds() -> f64 {
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF);
+    cpu_seconds_of(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+/// This thread's CPU: the live rounds run on it, while the store writes on its own.
+fn thread_cpu_seconds() -> f64 {
+    cpu_seconds_of(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+}
+
+fn cpu_seconds_of(who: nix::sys::resource::UsageWho) -> f64 {
+    let usage = nix::sys::resource::getrusage(who);
     usage.map_or(0.0, |u| {
         let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
         t(u.user_time()) + t(u.system_time())
@@ -241,7 +263,13 @@ fn cpu_seconds() -> f64 {
 
 /// Simulates `toml`, decodes every datagram at its simulated time, stores the flows
 /// through the collector's store, then runs the detectors over the stored range.
-fn run(name: &str, toml: &str, thresholds: &Thresholds, model_history: Option<f64>) -> Result<RunResult> {
+fn run(
+    name: &str,
+    toml: &str,
+    thresholds: &Thresholds,
+    model_history: Option<f64>,
+    live: bool,
+) -> Result<RunResult> {
     let started = Instant::now();
     let pg = PgCluster::start().map_err(|e| anyhow::anyhow!("PostgreSQL: {e}"))?;
     let spool = tempfile::tempdir()?;
@@ -252,6 +280,11 @@ fn run(name: &str, toml: &str, thresholds: &Thresholds, model_history: Option<f6
     cfg.connect_timeout = Duration::from_secs(10);
     let stats = Arc::new(StoreStats::default());
     let (store, tx) = Store::start(cfg, Arc::clone(&stats)).context("store")?;
+    let web = flowvision_web::config::WebConfig::new(pg.url());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let db =
+        rt.block_on(async { flowvision_web::data::Db::new(&web) }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut engine = live.then(LiveEngine::default);
 
     let scenario = Scenario::from_toml(toml, name)?;
     let plan = scenario.resolve(flowvision_collector::clock::now_ms(), 1)?;
@@ -274,11 +307,18 @@ fn run(name: &str, toml: &str, thresholds: &Thresholds, model_history: Option<f6
             }
             first_ms = first_ms.min(at_ms);
             last_ms = last_ms.max(at_ms);
-            if rows.len() >= 8192 {
+            // A live round is due: what was exported by now is stored first, as the
+            // collector would have stored it by the time the engine looks.
+            let round_due = engine.as_ref().is_some_and(|e| at_ms >= e.next_round_ms);
+            if rows.len() >= 8192 || (round_due && !rows.is_empty()) {
                 sent += rows.len() as u64;
                 let batch = Batch { id: BatchId { instance, seq }, rows: std::mem::take(&mut rows) };
                 seq += 1;
                 tx.send(batch).map_err(|_| SimError::Invalid("the store stopped".into()))?;
+            }
+            if let (true, Some(e)) = (round_due, engine.as_mut()) {
+                wait_stored(&stats, sent).map_err(|e| SimError::Invalid(format!("{e:#}")))?;
+                e.round(&rt, &db, thresholds, at_ms).map_err(|e| SimError::Invalid(format!("{e:#}")))?;
             }
             Ok(())
         };
@@ -289,12 +329,13 @@ fn run(name: &str, toml: &str, thresholds: &Thresholds, model_history: Option<f6
         tx.send(Batch { id: BatchId { instance, seq }, rows: std::mem::take(&mut rows) })
             .map_err(|_| anyhow::anyhow!("the store stopped"))?;
     }
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    while stats.rows_stored.load(Ordering::Relaxed) < sent {
-        if Instant::now() > deadline {
-            bail!("{name}: {} of {sent} rows stored after 30 min", stats.rows_stored.load(Ordering::Relaxed));
+    wait_stored(&stats, sent).with_context(|| name.to_string())?;
+    // The rounds after the last export, until its windows are past the lookback.
+    if let Some(e) = engine.as_mut() {
+        while e.next_round_ms <= last_ms + 2 * MINUTE_MS {
+            let at = e.next_round_ms;
+            e.round(&rt, &db, thresholds, at)?;
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
     drop(tx);
     store.shutdown().context("store shutdown")?;
@@ -305,12 +346,9 @@ fn run(name: &str, toml: &str, thresholds: &Thresholds, model_history: Option<f6
     let stored_s = started.elapsed().as_secs_f64();
 
     // The detectors over everything stored, as the backtest runs them.
-    let web = flowvision_web::config::WebConfig::new(pg.url());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cpu0 = cpu_seconds();
     let range = (first_ms - MINUTE_MS, last_ms + 2 * MINUTE_MS);
     let insights = rt.block_on(async {
-        let db = flowvision_web::data::Db::new(&web).map_err(|e| anyhow::anyhow!("{e}"))?;
         flowvision_web::insights::detect_range(&db, thresholds, range.0, range.1)
             .await
             .map_err(|e| anyhow::anyhow!("detectors: {e}"))
@@ -322,11 +360,88 @@ fn run(name: &str, toml: &str, thresholds: &Thresholds, model_history: Option<f6
         labels.len(),
         insights.len()
     );
+    let live = engine.map(|e| {
+        let found = e.timeline.into_insights();
+        let same = found.len() == insights.len()
+            && found.iter().all(|i| insights.iter().any(|b| same_insight(i, b)));
+        println!(
+            "  {name}: live engine {} rounds in {:.1} CPU-s, {} insights ({})",
+            e.rounds,
+            e.cpu_s,
+            found.len(),
+            if same { "the backtest's" } else { "not the backtest's" }
+        );
+        LiveRun { cpu_s: e.cpu_s, same }
+    });
     let model = match model_history {
         Some(share) => Some(model_run(name, &rt, &web, range, share)?),
         None => None,
     };
-    Ok(RunResult { labels, insights, flows: sent, range, detect_cpu_s, model, pg })
+    Ok(RunResult { labels, insights, flows: sent, range, detect_cpu_s, live, model, pg })
+}
+
+/// Waits until the store holds `sent` rows.
+fn wait_stored(stats: &StoreStats, sent: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while stats.rows_stored.load(Ordering::Relaxed) < sent {
+        if Instant::now() > deadline {
+            bail!("{} of {sent} rows stored after 30 min", stats.rows_stored.load(Ordering::Relaxed));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// The console's live engine replayed on flow time: a round every
+/// [`flowvision_web::insights::ROUND`] over what was stored by then, its detections
+/// folded as the engine's store extends them.
+struct LiveEngine {
+    kept: flowvision_web::insights::KeptRows,
+    next_round_ms: i64,
+    rounds: u64,
+    cpu_s: f64,
+    timeline: flowvision_insights::Timeline,
+}
+
+impl Default for LiveEngine {
+    fn default() -> Self {
+        LiveEngine {
+            kept: flowvision_web::insights::KeptRows::default(),
+            next_round_ms: i64::MIN,
+            rounds: 0,
+            cpu_s: 0.0,
+            timeline: flowvision_insights::Timeline::default(),
+        }
+    }
+}
+
+impl LiveEngine {
+    fn round(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        db: &flowvision_web::data::Db,
+        t: &Thresholds,
+        now_ms: i64,
+    ) -> Result<()> {
+        let step = flowvision_web::insights::ROUND.as_millis() as i64;
+        let c0 = thread_cpu_seconds();
+        let found = rt
+            .block_on(flowvision_web::insights::live_round(db, t, &mut self.kept, now_ms))
+            .map_err(|e| anyhow::anyhow!("live round: {e}"))?;
+        self.cpu_s += thread_cpu_seconds() - c0;
+        self.rounds += 1;
+        for i in found {
+            self.timeline.absorb(i);
+        }
+        self.next_round_ms = now_ms.div_euclid(step) * step + step;
+        Ok(())
+    }
+}
+
+/// The same detection: kind, exporter, interface, addresses and time.
+fn same_insight(a: &Insight, b: &Insight) -> bool {
+    (a.kind, a.exporter, a.interface, a.source, a.target, a.start_ms, a.end_ms)
+        == (b.kind, b.exporter, b.interface, b.source, b.target, b.start_ms, b.end_ms)
 }
 
 /// The family of a label kind or insight kind (what may match what).
@@ -537,21 +652,31 @@ fn score_labels(
             score.delays_ms.push(delay_ms);
             // Each found label's delay, so a percentile's outlier can be looked up.
             println!(
-                "    {run}: {kind} on {} ({}) at {} found after {:.0} s",
+                "    {run}: {kind} on {} ({}) at {} found after {:.0} s ({})",
                 l.exporter,
                 l.protocol.as_str(),
                 l.start,
-                delay_ms as f64 / 1000.0
+                delay_ms as f64 / 1000.0,
+                exported(l)
             );
         } else {
             unmatched.push(format!(
-                "{run}: {kind} on {} ({}) at {} not found",
+                "{run}: {kind} on {} ({}) at {} not found ({})",
                 l.exporter,
                 l.protocol.as_str(),
-                l.start
+                l.start,
+                exported(l)
             ));
         }
     }
+}
+
+/// What the export carried of a label's anomaly: its records as exported (behind a
+/// packet sampler, only the flows with a sampled packet) over its window, and per
+/// minute, which bounds what any flow-based detector can see in a minute.
+fn exported(l: &Label) -> String {
+    let minutes = ((l.end_ms - l.start_ms) as f64 / MINUTE_MS as f64).max(1.0 / 60.0);
+    format!("{} records exported in {:.0} min, {:.1} a minute", l.flows, minutes, l.flows as f64 / minutes)
 }
 
 fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
@@ -589,6 +714,9 @@ fn main() -> Result<()> {
     let mut model_precision = (0u64, 0u64);
     let mut model_clean = None;
     let mut rss = None;
+    // The live engine's replay: (its CPU-s, the backtest's over the same runs, flows,
+    // runs whose live insights differ from the backtest's).
+    let mut live = (0.0f64, 0.0f64, 0u64, 0u64);
     for &seed in &args.seeds {
         let start = attack_start(now, seed);
         println!("  attacks seed {seed}: from {}", flowvision_codec::format_rfc3339_ms(start));
@@ -601,7 +729,7 @@ fn main() -> Result<()> {
             &attacks(seed, args.attack_hours),
         );
         let model = if args.no_model { None } else { Some(1.0) };
-        let r = run(&format!("attacks seed {seed}"), &toml, &thresholds, model)?;
+        let r = run(&format!("attacks seed {seed}"), &toml, &thresholds, model, args.live)?;
         if let Some(m) = &r.model {
             model_cpu.0 += m.train_cpu_s;
             model_cpu.1 += m.score_cpu_s;
@@ -636,6 +764,12 @@ fn main() -> Result<()> {
         }
         flows += r.flows;
         detect_cpu += r.detect_cpu_s;
+        if let Some(l) = &r.live {
+            live.0 += l.cpu_s;
+            live.1 += r.detect_cpu_s;
+            live.2 += r.flows;
+            live.3 += u64::from(!l.same);
+        }
         benign_labels += r.labels.iter().filter(|l| l.benign).count();
         benign_hits.extend(benign_reported(&format!("seed {seed}"), &r));
         score_labels(&format!("seed {seed}"), &r, &thresholds, &mut recall, &mut unmatched);
@@ -673,7 +807,7 @@ fn main() -> Result<()> {
         // The model learns from the first five sevenths (five days of a week), the rest is
         // scored: what an appliance trained on last week would report this week.
         let model = if args.no_model { None } else { Some(5.0 / 7.0) };
-        let r = run("clean", &toml, &thresholds, model)?;
+        let r = run("clean", &toml, &thresholds, model, false)?;
         if let Some(m) = &r.model {
             let days = (m.scored.1 - m.scored.0) as f64 / DAY_MS as f64;
             let per_k = m.insights.len() as f64 / (f64::from(args.hosts) / 1000.0) / days.max(1e-9);
@@ -777,6 +911,18 @@ fn main() -> Result<()> {
         "\ndetectors: {detect_cpu:.1} CPU-s for {flows} flows = {:.2} CPU-s per 1M flows",
         detect_cpu / (flows as f64 / 1e6).max(1e-9)
     );
+    if args.live {
+        let per_m = |cpu: f64| cpu / (live.2 as f64 / 1e6).max(1e-9);
+        println!(
+            "live engine (attack runs, a round every 5 s of flow time over what was stored by then): {:.1} CPU-s for {} flows = {:.2} CPU-s per 1M flows, {:.2}x the backtest's {:.2} over the same runs; {} runs found other insights than the backtest",
+            live.0,
+            live.2,
+            per_m(live.0),
+            live.0 / live.1.max(1e-9),
+            per_m(live.1),
+            live.3
+        );
+    }
     if !args.no_model {
         println!("\nhost anomaly model (trained on each attack run's own two hours; the clean week's on its first five days):");
         for (kind, (labels, found)) in &model_recall {
@@ -814,6 +960,7 @@ fn main() -> Result<()> {
             "recall": recall, "precision": precision,
             "clean": clean.map(|(n, d, k)| serde_json::json!({"insights": n, "days": d, "per_1000_hosts_per_day": k})),
             "flows": flows, "detect_cpu_s": detect_cpu, "unmatched": unmatched,
+            "live": args.live.then(|| serde_json::json!({"cpu_s": live.0, "backtest_cpu_s": live.1, "flows": live.2, "runs_differing": live.3})),
             "benign_bursts": benign_labels, "benign_reported": benign_hits,
             "model": (!args.no_model).then(|| serde_json::json!({
                 "recall": model_recall.iter().map(|(k, (l, f))| (k.clone(), serde_json::json!({"labels": l, "found": f}))).collect::<serde_json::Map<_, _>>(),

@@ -112,6 +112,13 @@ fn sat_sum(c: &str) -> String {
 /// One statement that compacts every bucket of `table` in `[$1, $2)` to the top `$3`
 /// rows per group and folds the rest into the "other" rows; returns (rows folded,
 /// other rows written).
+///
+/// The rows to fold are sorted on the table's whole key before the join: ranked by
+/// bytes, they are sorted on (bucket, exporter, side) only, and PostgreSQL then
+/// merge-joined them on those three columns and filtered on the address, comparing
+/// every pair of a group's rows. An hour of 105,000 talker rows (a busy exporter
+/// whose batches each bring their own top talkers) took minutes of CPU that way,
+/// holding the hour's rows locked against the writers' upserts; sorted, 0.3 s.
 fn compact_sql(k: &Kind, table: &str) -> String {
     let all = cols(k);
     let part: String = k.part.iter().map(|c| format!(", {c}")).collect();
@@ -125,13 +132,15 @@ fn compact_sql(k: &Kind, table: &str) -> String {
     let updates: Vec<String> = MEASURES.iter().map(|c| sat_add(c)).collect();
     format!(
         "WITH ranked AS ( \
-           SELECT bucket, exporter, {all}, \
-                  row_number() OVER (PARTITION BY bucket, exporter{part} \
-                                     ORDER BY bytes DESC, flows DESC, {order_key}) AS rn \
-           FROM {table} WHERE bucket >= $1 AND bucket < $2 AND NOT ({is_other})), \
+           SELECT * FROM ( \
+             SELECT bucket, exporter, {all}, \
+                    row_number() OVER (PARTITION BY bucket, exporter{part} \
+                                       ORDER BY bytes DESC, flows DESC, {order_key}) AS rn \
+             FROM {table} WHERE bucket >= $1 AND bucket < $2 AND NOT ({is_other})) w \
+           WHERE rn > $3 ORDER BY bucket, exporter, {all}), \
          tail AS ( \
            DELETE FROM {table} t USING ranked r \
-           WHERE t.bucket >= $1 AND t.bucket < $2 AND r.rn > $3 \
+           WHERE t.bucket >= $1 AND t.bucket < $2 \
              AND t.bucket = r.bucket AND t.exporter = r.exporter{join} \
            RETURNING t.bucket, t.exporter{fold_by}{t_measures}), \
          folded AS ( \

@@ -7,7 +7,7 @@
 
 use super::{ts, DataResult, Db, Scope};
 use flowvision_insights::beacon::{BeaconRow, PairKey};
-use flowvision_insights::detect::Volume;
+use flowvision_insights::detect::{BusiestHosts, Volume};
 use flowvision_insights::features::{Counters, HostFeatures, HostKey, COUNTERS};
 use flowvision_insights::{Distinct, Insight, Severity, CONTINUATION_GAP_MS};
 use serde::Serialize;
@@ -184,6 +184,39 @@ impl Db {
         Ok(out)
     }
 
+    /// Engine only: how many host feature rows each bucket in `[from_ms, to_ms)` holds,
+    /// in bucket order (what a live round asks before reading rows again).
+    pub async fn engine_feature_counts(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(i64, usize)>> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT bucket, count(*) FROM host_features WHERE bucket >= $1 AND bucket < $2 \
+                 GROUP BY bucket ORDER BY bucket",
+                &[&at_ms(from_ms), &at_ms(to_ms)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let bucket: OffsetDateTime = r.try_get(0)?;
+                let n: i64 = r.try_get(1)?;
+                Ok((unix_ms(bucket), usize::try_from(n).unwrap_or(usize::MAX)))
+            })
+            .collect()
+    }
+
+    /// Engine only: how many periodic contacts started in `[from_ms, to_ms)`.
+    pub async fn engine_beacon_count(&self, from_ms: i64, to_ms: i64) -> DataResult<usize> {
+        let c = self.conn().await?;
+        let row = c
+            .query_one(
+                "SELECT count(*) FROM host_beacons WHERE started >= $1 AND started < $2",
+                &[&at_ms(from_ms), &at_ms(to_ms)],
+            )
+            .await?;
+        let n: i64 = row.try_get(0)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     /// Engine only: the periodic contacts that started in `[from_ms, to_ms)`
     /// (`host_beacons`), in start order.
     pub async fn engine_beacon_rows(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<BeaconRow>> {
@@ -249,8 +282,10 @@ impl Db {
         Ok(out)
     }
 
-    /// Engine only: the busiest host of each exporter in `[from_ms, to_ms)`: the
-    /// larger of its bytes in and bytes out over the range, as (exporter, bytes).
+    /// Engine only: what the busiest hosts of each exporter carried in `[from_ms,
+    /// to_ms)`: the bytes of its `hosts` busiest sources or of its `hosts` busiest
+    /// destinations (the larger; each record counted once), and the records of its
+    /// busiest host as source or destination.
     ///
     /// From the top talkers' rollup (`rollup_talker_1m`), which counts a record's bytes
     /// whole in its minute as `rollup_exporter_1m` does, so the host's share of its
@@ -258,21 +293,45 @@ impl Db {
     /// at its rate in one 10 s bucket, for the flood rules: a backup reported in
     /// 1-minute records showed there as a sixth of its bytes, and a backup's quarter hour
     /// was reported as a traffic anomaly.)
-    pub async fn engine_busiest_hosts(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(IpAddr, i64)>> {
+    pub async fn engine_busiest_hosts(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        hosts: u32,
+    ) -> DataResult<Vec<(IpAddr, BusiestHosts)>> {
         let c = self.conn().await?;
+        // Per host and side; the "other" row (0.0.0.0/0) is no host.
         let rows = c
             .query(
-                "SELECT exporter, max(b)::int8 FROM ( \
-                     SELECT exporter, greatest(sum(bytes) FILTER (WHERE side = 0), \
-                                               sum(bytes) FILTER (WHERE side = 1)) AS b \
+                "WITH per_side AS ( \
+                     SELECT exporter, addr, side, sum(bytes) AS bytes, sum(flows) AS flows \
                      FROM rollup_talker_1m \
                      WHERE bucket >= $1 AND bucket < $2 AND addr <> '0.0.0.0/0'::inet \
-                     GROUP BY exporter, addr) AS per_host \
-                 GROUP BY exporter",
-                &[&at_ms(from_ms), &at_ms(to_ms)],
+                     GROUP BY exporter, addr, side), \
+                 ranked AS ( \
+                     SELECT exporter, side, bytes, \
+                            row_number() OVER (PARTITION BY exporter, side ORDER BY bytes DESC) AS rn \
+                     FROM per_side), \
+                 top_bytes AS ( \
+                     SELECT exporter, max(b) AS b FROM ( \
+                         SELECT exporter, side, sum(bytes) AS b FROM ranked WHERE rn <= $3 \
+                         GROUP BY exporter, side) AS s \
+                     GROUP BY exporter), \
+                 top_flows AS ( \
+                     SELECT exporter, max(f) AS f FROM ( \
+                         SELECT exporter, addr, sum(flows) AS f FROM per_side GROUP BY exporter, addr) AS h \
+                     GROUP BY exporter) \
+                 SELECT b.exporter, b.b::int8, f.f::int8 FROM top_bytes b JOIN top_flows f USING (exporter)",
+                &[&at_ms(from_ms), &at_ms(to_ms), &i64::from(hosts)],
             )
             .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<_, Option<i64>>(1)?.unwrap_or(0)))).collect()
+        rows.iter()
+            .map(|r| {
+                let bytes: Option<i64> = r.try_get(1)?;
+                let flows: Option<i64> = r.try_get(2)?;
+                Ok((r.try_get(0)?, BusiestHosts { bytes: bytes.unwrap_or(0), flows: flows.unwrap_or(0) }))
+            })
+            .collect()
     }
 
     /// Engine only: every exporter's interfaces' bytes and flows per minute

@@ -31,7 +31,7 @@ use crate::beacon::BeaconRow;
 pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUATION_GAP_MS};
 pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
-pub use traffic::{band, Band, ExporterMinutes, Volume};
+pub use traffic::{band, Band, BusiestHosts, ExporterMinutes, Volume};
 pub use window::{merge, HostWindow, PairIndex, SortedRows};
 
 /// What the rules read for the windows ending at one time.

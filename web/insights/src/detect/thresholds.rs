@@ -106,10 +106,15 @@ pub struct Thresholds {
     pub traffic_min_bytes: f64,
     /// `traffic_anomaly`: ... or fewer flows (records).
     pub traffic_min_flows: f64,
-    /// `traffic_anomaly`: a rise is not reported when one host's bytes (in or out) in
-    /// the window make up at least this share of the excess over the usual value: that
-    /// is one transfer (a backup, a download), which the host rules judge.
+    /// `traffic_anomaly`: a rise is not reported when the bytes of the exporter's
+    /// `traffic_max_hosts` busiest sources (or destinations) in the window make up at
+    /// least this share of the bytes' excess over the usual value (a few transfers: a
+    /// backup, a download), or the records of its busiest host at least this share of
+    /// the records' excess (one server's crowd, one victim's flood): the host rules
+    /// and the host anomaly model judge those.
     pub traffic_max_host_share: f64,
+    /// `traffic_anomaly`: how many of the busiest hosts' bytes may explain a rise.
+    pub traffic_max_hosts: u32,
     /// Floods and reflection in a small network: a floor comes down to this share of
     /// the exporter's usual packets per second (`detect/network.rs`).
     pub network_floor_share: f64,
@@ -173,6 +178,7 @@ impl Default for Thresholds {
             traffic_min_bytes: 10e6,
             traffic_min_flows: 100.0,
             traffic_max_host_share: 0.5,
+            traffic_max_hosts: 3,
             network_floor_share: 0.03,
             network_min_floor_ratio: 0.05,
             scaled_floor_min_sources: 10.0,

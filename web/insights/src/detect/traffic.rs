@@ -36,11 +36,13 @@
 //! day's insight stands; the band takes the change in as the days pass. A silent
 //! series (no flows at all) is reported for as long as it stays silent.
 //!
-//! A rise carried by one host is one transfer, not a change in the network: when the
-//! busiest host of the exporter in the window (its bytes in or out, from the top
-//! talkers' rollup, which counts records the way the exporter's rollup does) accounts
-//! for at least `traffic_max_host_share` of the excess over the usual value, the rise
-//! is left to the host rules (exfiltration, floods). Drops are never judged this way:
+//! A rise a few hosts carry is their business, not a change in the network: when the
+//! exporter's `traffic_max_hosts` busiest sources or destinations in the window (from
+//! the top talkers' rollup, which counts records the way the exporter's rollup does)
+//! carried at least `traffic_max_host_share` of the bytes' excess over the usual value
+//! (a few transfers), or its busiest host was in that share of the records' excess
+//! (one server's crowd, one victim's flood), the rise is left to the host rules and
+//! the host anomaly model. Drops are never judged this way:
 //! an outage is an outage whoever it hit. An interface's rise is judged against its
 //! exporter's busiest host (the rollup's talkers are per exporter, not per interface),
 //! and is still reported when another interface of the exporter fell out of its band
@@ -96,8 +98,20 @@ impl Volume {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExporterMinutes {
     minutes: BTreeMap<(IpAddr, Option<u32>, i64), Volume>,
-    /// The bytes of each exporter's busiest host, by (exporter, window end ms).
-    busiest: BTreeMap<(IpAddr, i64), i64>,
+    /// What each exporter's busiest hosts carried, by (exporter, window end ms).
+    busiest: BTreeMap<(IpAddr, i64), BusiestHosts>,
+}
+
+/// What an exporter's busiest hosts carried in a window (from the top talkers' rollup):
+/// how far a rise could be a few hosts' doing rather than the network's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusiestHosts {
+    /// Bytes of its `traffic_max_hosts` busiest sources, or of its busiest
+    /// destinations, whichever is more: a few transfers (each record counted once).
+    pub bytes: i64,
+    /// Records of its busiest host, as source or destination: one server's crowd, one
+    /// victim's flood, one scanner's probes.
+    pub flows: i64,
 }
 
 impl ExporterMinutes {
@@ -125,16 +139,17 @@ impl ExporterMinutes {
         self
     }
 
-    /// Adds the busiest host's bytes (the larger of its bytes in and out) of each
-    /// exporter in the window ending at `window_end_ms` (see [`Self::window`]).
+    /// Adds what the busiest hosts of each exporter carried in the window ending at
+    /// `window_end_ms` (see [`Self::window`]).
     pub fn with_busiest_hosts(
         mut self,
         window_end_ms: i64,
-        rows: impl IntoIterator<Item = (IpAddr, i64)>,
+        rows: impl IntoIterator<Item = (IpAddr, BusiestHosts)>,
     ) -> ExporterMinutes {
-        for (e, bytes) in rows {
+        for (e, h) in rows {
             let b = self.busiest.entry((e, window_end_ms)).or_default();
-            *b = (*b).max(bytes);
+            b.bytes = b.bytes.max(h.bytes);
+            b.flows = b.flows.max(h.flows);
         }
         self
     }
@@ -305,9 +320,12 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             // rose with it, or when none of its other interfaces fell (decided once
             // all are judged): a failover moves traffic between links and leaves the
             // total as it was, whoever's traffic it is.
-            let busiest = minutes.busiest.get(&(exporter, to)).copied().unwrap_or(0) as f64;
+            let busiest = minutes.busiest.get(&(exporter, to)).copied().unwrap_or_default();
             let excess = now - b.center;
-            let one_host = way == Outside::Above && busiest >= t.traffic_max_host_share * excess;
+            let share = t.traffic_max_host_share;
+            let one_host = way == Outside::Above
+                && (busiest.bytes as f64 >= share * excess
+                    || busiest.flows as f64 >= share * (now_flows - f.center));
             let total_rose = interface.is_none()
                 || total_excess.is_some_and(|(e, x)| e == exporter && x >= t.traffic_max_host_share * excess);
             if one_host && total_rose {
@@ -393,7 +411,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_rise_carried_by_one_host_is_left_to_the_host_rules() {
+    fn a_rise_a_few_hosts_carry_is_left_to_the_host_rules() {
         let t = Thresholds::default();
         let e: IpAddr = "192.0.2.1".parse().unwrap();
         let end = 30 * DAY_MS;
@@ -417,13 +435,19 @@ mod tests {
             out.len()
         };
         assert_eq!(found(&minutes), 1, "a fourfold rise is reported");
-        // The excess is 15 x 60 MB = 900 MB: one host with 450 MB of it is a transfer.
-        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(e, 450_000_000)])), 0);
-        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(e, 400_000_000)])), 1);
-        // The busiest host of another window, or of another exporter, does not count.
-        assert_eq!(found(&minutes.clone().with_busiest_hosts(to - 60_000, [(e, 900_000_000)])), 1);
+        let bytes = |bytes: i64| BusiestHosts { bytes, flows: 0 };
+        // The excess is 15 x 60 MB = 900 MB: a few hosts with 450 MB of it are transfers.
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(e, bytes(450_000_000))])), 0);
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(e, bytes(400_000_000))])), 1);
+        // The busiest hosts of another window, or of another exporter, do not count.
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to - 60_000, [(e, bytes(900_000_000))])), 1);
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert_eq!(found(&minutes.with_busiest_hosts(to, [(other, 900_000_000)])), 1);
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(other, bytes(900_000_000))])), 1);
+        // The flows' excess is 15 x 3,000: one host in 22,500 of the records is one
+        // server's crowd (a new popular service), whatever the bytes.
+        let flows = |flows: i64| BusiestHosts { bytes: 100_000_000, flows };
+        assert_eq!(found(&minutes.clone().with_busiest_hosts(to, [(e, flows(22_500))])), 0);
+        assert_eq!(found(&minutes.with_busiest_hosts(to, [(e, flows(20_000))])), 1);
     }
 
     #[test]
@@ -451,7 +475,7 @@ mod tests {
             // Interface 1's excess is 15 x 30 MB = 450 MB; one host moved 300 MB.
             ExporterMinutes::new(totals)
                 .with_interfaces(interfaces)
-                .with_busiest_hosts(to, [(e, 300_000_000)])
+                .with_busiest_hosts(to, [(e, BusiestHosts { bytes: 300_000_000, flows: 0 })])
         };
         let found = |m: &ExporterMinutes| {
             let mut out = Vec::new();
