@@ -99,7 +99,7 @@ pub const SETTLING_MS: i64 = 2 * LOOKBACK_MS;
 /// detectors' cost (session 20).
 #[derive(Default)]
 pub struct KeptRows {
-    /// Rows sorted by bucket.
+    /// Rows sorted by bucket (older ones than the windows read are dropped in bulk).
     rows: Vec<(HostKey, HostFeatures)>,
     /// Contacts sorted by their start.
     beacons: Vec<BeaconRow>,
@@ -107,6 +107,8 @@ pub struct KeptRows {
     read_to: Option<i64>,
     /// Windows ending at or before this were evaluated, ms.
     evaluated_to: Option<i64>,
+    /// The rows' (exporter, host) pair indices, kept with them.
+    pairs: PairIndex,
 }
 
 /// Rows per bucket (or contacts per start), in order.
@@ -164,7 +166,16 @@ impl KeptRows {
         // last round stopped.
         let fresh_from = changed.min(read_to).max(rows_from);
         rows.truncate(rows.partition_point(|(k, _)| k.bucket_ms < fresh_from));
-        rows.drain(..rows.partition_point(|(k, _)| k.bucket_ms < rows_from));
+        // Rows before `rows_from` no window reads any more; they are dropped once they
+        // are half of what is held, since dropping moves every row after them (and
+        // re-indexes their pairs): a round dropping its five oldest seconds moved six
+        // minutes of half-kilobyte rows.
+        let mut unchanged = rows.len();
+        let old = rows.partition_point(|(k, _)| k.bucket_ms < rows_from);
+        if old > 0 && old >= rows.len() / 2 {
+            rows.drain(..old);
+            unchanged = 0;
+        }
         let mut fresh = db.engine_feature_rows(fresh_from, to).await?;
         // After the kept rows, which are all of earlier buckets.
         fresh.sort_unstable_by_key(|(k, _)| k.bucket_ms);
@@ -172,6 +183,7 @@ impl KeptRows {
             changed = changed.min(k.bucket_ms);
         }
         rows.append(&mut fresh);
+        self.pairs.update(rows, unchanged);
 
         // Contacts are few: counted, and read again from `recheck_from` when the count moved.
         let beacons = &mut self.beacons;
@@ -238,7 +250,6 @@ async fn detect_windows(
     let longest = t.longest_window_ms();
     let mut timeline = Timeline::default();
     let mut usual = UsualRates::default();
-    let mut pairs = PairIndex::default();
     // A chunk of windows per query, so a long backtest never holds days of rows.
     const CHUNK_MS: i64 = 600_000;
     let first_end = (from_ms.div_euclid(BUCKET_MS) + 1) * BUCKET_MS;
@@ -254,7 +265,7 @@ async fn detect_windows(
         // minute's windows only as their late rows land.
         let evaluated_to = kept.evaluated_to.unwrap_or(i64::MIN);
         let due = |end: i64| end > evaluated_to || end > changed_from;
-        let (rows, beacons) = (SortedRows::sort(&mut kept.rows, &mut pairs), &kept.beacons);
+        let (rows, beacons) = (SortedRows::indexed_by(&kept.rows, &kept.pairs), &kept.beacons);
         // The daily band's minutes, only when a window of the chunk is checked.
         let step = t.traffic_step_secs.max(10) * 1000;
         let first_check = (chunk_start - 1).div_euclid(step) * step + step;

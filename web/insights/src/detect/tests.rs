@@ -780,4 +780,33 @@ proptest::proptest! {
         let by_address = merge(window.rows().iter().filter(|(k, _)| chosen.contains(&(k.exporter, k.host))), from, to);
         proptest::prop_assert_eq!(by_pair, by_address);
     }
+
+    /// An index kept across reads (rows cut at any point and others appended after,
+    /// as a live round reads the changed buckets again) gives two rows the same pair
+    /// exactly when they have the same exporter and host, and merges as a new one does.
+    #[test]
+    fn an_index_kept_across_reads_is_an_index(flows in any_scan_flows(), cut in 0usize..200, more in 0usize..200) {
+        let mut all = feature_rows(&flows, 100);
+        all.sort_by_key(|(k, _)| k.bucket_ms);
+        let cut = cut.min(all.len());
+        let mut rows: Vec<_> = all.iter().take(cut + more).copied().collect();
+        let mut kept = PairIndex::default();
+        kept.update(&rows, 0);
+        rows.truncate(cut);
+        rows.extend(all.iter().skip(cut).copied());
+        kept.update(&rows, cut);
+        let incremental = SortedRows::indexed_by(&rows, &kept);
+        let same_pair: Vec<(usize, (IpAddr, IpAddr))> =
+            incremental.indexed().map(|(p, (k, _))| (p, (k.exporter, k.host))).collect();
+        for (p, a) in &same_pair {
+            for (q, b) in &same_pair {
+                proptest::prop_assert_eq!(p == q, a == b);
+            }
+        }
+        let mut fresh_rows = rows.clone();
+        let mut fresh = PairIndex::default();
+        let fresh = SortedRows::sort(&mut fresh_rows, &mut fresh);
+        let (from, to) = (T0, T0 + 120_000);
+        proptest::prop_assert_eq!(incremental.merge_where(from, to, |_| true), fresh.merge_where(from, to, |_| true));
+    }
 }
