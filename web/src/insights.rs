@@ -140,9 +140,9 @@ impl KeptRows {
     /// The collector only ever inserts feature rows and contacts (one per host, bucket
     /// and batch; never updated in place), so a bucket holds the rows it held before
     /// exactly when it holds as many: a round counts the rows of the buckets that may
-    /// still change and reads again only from the first whose count moved. Reading
-    /// the last two minutes' rows again every round cost twelve times the detectors'
-    /// own work (session 23).
+    /// still change and reads again only from the first whose count moved. Rounds that
+    /// read the last two minutes' rows again and evaluated six windows each time cost
+    /// twelve times a backtest of the same flows (session 23, `insights --live`).
     async fn read(
         &mut self,
         db: &Db,
@@ -339,5 +339,25 @@ pub async fn run(db: Db, t: Thresholds, models: Arc<ModelService>, anomaly: Anom
             Err(e) => log::warn!("insights: host anomaly model: {e}"),
         }
         rocket::tokio::time::sleep(ROUND).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{counts_by, first_difference};
+
+    #[test]
+    fn the_first_changed_bucket_is_where_the_counts_first_differ() {
+        let held = counts_by(&[10, 10, 20, 30, 30, 30], |b| *b);
+        assert_eq!(held, vec![(10, 2), (20, 1), (30, 3)]);
+        assert_eq!(first_difference(&held, &held), None, "same rows");
+        // A late row in bucket 20.
+        assert_eq!(first_difference(&held, &[(10, 2), (20, 2), (30, 3)]), Some(20));
+        // Bucket 20 had no rows before and has now.
+        assert_eq!(first_difference(&[(10, 2), (30, 3)], &[(10, 2), (20, 1), (30, 3)]), Some(20));
+        // A new bucket after the held ones, and every row of bucket 30 gone.
+        assert_eq!(first_difference(&held, &[(10, 2), (20, 1), (30, 3), (40, 1)]), Some(40));
+        assert_eq!(first_difference(&held, &[(10, 2), (20, 1)]), Some(30));
+        assert_eq!(first_difference(&[], &held), Some(10));
     }
 }
