@@ -185,29 +185,20 @@ impl KeptRows {
         rows.append(&mut fresh);
         self.pairs.update(rows, unchanged);
 
-        // Contacts are few: counted, and read again from `recheck_from` when the count moved.
+        // Contacts are few: those that may have changed are read again, and compared.
         let beacons = &mut self.beacons;
         let recheck_from = read_to.min(settled_to).max(beacons_from);
-        let held_from = beacons.partition_point(|b| b.start_ms < recheck_from);
-        let moved = recheck_from < read_to
-            && db.engine_beacon_count(recheck_from, read_to).await?
-                != beacons
-                    .get(held_from..)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|b| b.start_ms < read_to)
-                    .count();
-        let fresh_from = if moved { recheck_from } else { read_to.max(beacons_from) };
-        let before = counts_by(beacons.get(held_from..).unwrap_or_default(), |b| b.start_ms);
-        beacons.truncate(beacons.partition_point(|b| b.start_ms < fresh_from));
+        let before = counts_by(
+            beacons.get(beacons.partition_point(|b| b.start_ms < recheck_from)..).unwrap_or_default(),
+            |b| b.start_ms,
+        );
+        beacons.truncate(beacons.partition_point(|b| b.start_ms < recheck_from));
         beacons.drain(..beacons.partition_point(|b| b.start_ms < beacons_from));
-        let fresh = db.engine_beacon_rows(fresh_from, to).await?;
-        let kept_from = beacons.partition_point(|b| b.start_ms < recheck_from);
-        beacons.extend(fresh);
-        let after = counts_by(beacons.get(kept_from..).unwrap_or_default(), |b| b.start_ms);
-        if let Some(at) = first_difference(&before, &after) {
+        let fresh = db.engine_beacon_rows(recheck_from, to).await?;
+        if let Some(at) = first_difference(&before, &counts_by(&fresh, |b| b.start_ms)) {
             changed = changed.min(at);
         }
+        beacons.extend(fresh);
         self.read_to = Some(to);
         Ok(changed)
     }

@@ -395,24 +395,14 @@ fn wait_stored(stats: &StoreStats, sent: u64) -> Result<()> {
 /// The console's live engine replayed on flow time: a round every
 /// [`flowvision_web::insights::ROUND`] over what was stored by then, its detections
 /// folded as the engine's store extends them.
+#[derive(Default)]
 struct LiveEngine {
     kept: flowvision_web::insights::KeptRows,
+    /// Flow time of the next round (the first is at the first datagram).
     next_round_ms: i64,
     rounds: u64,
     cpu_s: f64,
     timeline: flowvision_insights::Timeline,
-}
-
-impl Default for LiveEngine {
-    fn default() -> Self {
-        LiveEngine {
-            kept: flowvision_web::insights::KeptRows::default(),
-            next_round_ms: i64::MIN,
-            rounds: 0,
-            cpu_s: 0.0,
-            timeline: flowvision_insights::Timeline::default(),
-        }
-    }
 }
 
 impl LiveEngine {

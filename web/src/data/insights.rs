@@ -204,19 +204,6 @@ impl Db {
             .collect()
     }
 
-    /// Engine only: how many periodic contacts started in `[from_ms, to_ms)`.
-    pub async fn engine_beacon_count(&self, from_ms: i64, to_ms: i64) -> DataResult<usize> {
-        let c = self.conn().await?;
-        let row = c
-            .query_one(
-                "SELECT count(*) FROM host_beacons WHERE started >= $1 AND started < $2",
-                &[&at_ms(from_ms), &at_ms(to_ms)],
-            )
-            .await?;
-        let n: i64 = row.try_get(0)?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
-    }
-
     /// Engine only: the periodic contacts that started in `[from_ms, to_ms)`
     /// (`host_beacons`), in start order.
     pub async fn engine_beacon_rows(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<BeaconRow>> {

@@ -327,7 +327,7 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
                 && (busiest.bytes as f64 >= share * excess
                     || busiest.flows as f64 >= share * (now_flows - f.center));
             let total_rose = interface.is_none()
-                || total_excess.is_some_and(|(e, x)| e == exporter && x >= t.traffic_max_host_share * excess);
+                || total_excess.is_some_and(|(e, x)| e == exporter && x >= share * excess);
             if one_host && total_rose {
                 return None;
             }
