@@ -21,6 +21,7 @@ use crate::clock::SimClock;
 use crate::conform::{self, Stream};
 use crate::error::SimError;
 use crate::rng::Rng;
+use crate::sample_train::SampleTrains;
 use crate::scenario::ExporterPlan;
 use flowvision_codec::encode::sflow::SflowEncoder;
 use flowvision_codec::encode::{TemplateEncoder, TemplateEncoderConfig, V5Encoder};
@@ -100,6 +101,8 @@ pub struct ExporterStats {
     pub skipped: u64,
     /// Flows the packet sampler drew no packet of (`sample_packets`), not sent.
     pub not_sampled: u64,
+    /// sFlow samples due while the export was down (an export outage), not sent.
+    pub samples_lost: u64,
 }
 
 enum Encoder {
@@ -224,6 +227,10 @@ pub struct Exporter {
     boot_ms: i64,
     next_restart: usize,
     flush_vt: i64,
+    /// Virtual nanoseconds per simulated millisecond.
+    vt_per_ms: f64,
+    /// sFlow samples of flows still passing (`sample_train`).
+    trains: SampleTrains,
 }
 
 fn worst_case_record(v6: bool) -> FlowRecord {
@@ -336,6 +343,8 @@ impl Exporter {
             boot_ms: plan.boot_ms,
             next_restart: 0,
             flush_vt: (plan.flush_ms as f64 * 1e6 / speedup).max(1.0) as i64,
+            vt_per_ms: 1e6 / speedup,
+            trains: SampleTrains::default(),
             stats: ExporterStats::default(),
             plan,
         }
@@ -348,9 +357,10 @@ impl Exporter {
 
     /// Thins `rec` by the packet sampler when the exporter has one, then conforms each
     /// record the exporter sends for it to the protocol and queues it at virtual time
-    /// `vt`, sending the open datagram first when a record does not fit. Returns the
-    /// (bytes, packets) sent for it, or `None` when nothing was (not sampled, or the
-    /// protocol cannot carry it).
+    /// `vt`, sending the open datagram first when a record does not fit. An sFlow flow's
+    /// samples after the first follow over its duration ([`crate::sample_train`]).
+    /// Returns the (bytes, packets) sent or to be sent for it, or `None` when nothing
+    /// was (not sampled, or the protocol cannot carry it).
     pub fn push(
         &mut self,
         mut rec: FlowRecord,
@@ -358,6 +368,8 @@ impl Exporter {
         timeline: &mut Timeline,
         sink: &mut dyn Sink,
     ) -> Result<Option<(u64, u64)>, SimError> {
+        // Samples due by now go first, so datagrams leave in time order.
+        self.send_samples_due(vt, timeline, sink)?;
         let copies = if self.plan.sample_packets {
             crate::sampler::sample(&mut rec, self.plan.protocol, self.plan.sampling_rate, &mut self.rng)
         } else {
@@ -367,14 +379,41 @@ impl Exporter {
             self.stats.not_sampled += 1;
             return Ok(None);
         }
-        let mut sent: Option<(u64, u64)> = None;
-        for _ in 0..copies {
-            if let Some((b, p)) = self.push_one(rec, vt, timeline, sink)? {
-                let (sb, sp) = sent.unwrap_or((0, 0));
-                sent = Some((sb.saturating_add(b), sp.saturating_add(p)));
+        let span_ms = match (rec.flow_start_ms, rec.flow_end_ms) {
+            (Some(start), Some(end)) => end.saturating_sub(start),
+            _ => 0,
+        };
+        let first = self.push_one(rec, vt, timeline, sink)?;
+        if self.plan.protocol == Protocol::SflowV5 && first.is_some() {
+            self.trains.start(rec, copies - 1, vt, (span_ms as f64 * self.vt_per_ms) as i64);
+        } else if first.is_some() {
+            for _ in 1..copies {
+                self.push_one(rec, vt, timeline, sink)?;
             }
         }
-        Ok(sent)
+        // Every copy conforms as the first did (the same record).
+        Ok(first.map(|(b, p)| (b.saturating_mul(copies), p.saturating_mul(copies))))
+    }
+
+    /// Sends the sFlow samples due by `vt`.
+    fn send_samples_due(
+        &mut self,
+        vt: i64,
+        timeline: &mut Timeline,
+        sink: &mut dyn Sink,
+    ) -> Result<(), SimError> {
+        while let Some((at, sample)) = self.trains.next_due(vt) {
+            self.push_one(sample, at, timeline, sink)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the sFlow samples due by `vt`: the export is down (an export outage), and
+    /// an agent samples nothing it could send.
+    pub fn lose_samples_due(&mut self, vt: i64) {
+        while self.trains.next_due(vt).is_some() {
+            self.stats.samples_lost += 1;
+        }
     }
 
     fn push_one(
@@ -440,6 +479,7 @@ impl Exporter {
         timeline: &mut Timeline,
         sink: &mut dyn Sink,
     ) -> Result<(), SimError> {
+        self.send_samples_due(vt, timeline, sink)?;
         for si in 0..self.streams.len() {
             let due = match self.streams.get(si).and_then(|s| s.opened_vt) {
                 Some(opened) => opened + self.flush_vt <= vt,
@@ -454,13 +494,18 @@ impl Exporter {
         Ok(())
     }
 
-    /// Sends every open datagram now (end of run).
+    /// Sends every open datagram now (end of run), with the samples of flows still
+    /// passing: the run does not outlast its duration to spread them.
     pub fn flush_all(
         &mut self,
         vt: i64,
         timeline: &mut Timeline,
         sink: &mut dyn Sink,
     ) -> Result<(), SimError> {
+        self.send_samples_due(vt, timeline, sink)?;
+        while let Some((_, sample)) = self.trains.next_due(i64::MAX) {
+            self.push_one(sample, vt, timeline, sink)?;
+        }
         for si in 0..self.streams.len() {
             self.flush(si, vt, timeline, sink)?;
         }

@@ -30,6 +30,7 @@ pub mod output;
 pub mod rng;
 pub mod roles;
 pub mod run;
+pub mod sample_train;
 pub mod sampler;
 pub mod scenario;
 pub mod simulation;

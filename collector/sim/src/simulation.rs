@@ -232,7 +232,17 @@ impl Simulation {
             }
         }
 
-        for e in &mut self.exporters {
+        for (ei, e) in self.exporters.iter_mut().enumerate() {
+            // A silent exporter sends none of the samples of flows still passing it.
+            let silent = self.injectors.iter().any(|i| {
+                let c = i.common();
+                c.plan.exporter == ei
+                    && c.plan.spec.kind == AnomalyKind::ExportOutage
+                    && c.overlap(sim0, sim1 + 1).is_some()
+            });
+            if silent {
+                e.lose_samples_due(t1);
+            }
             e.flush_due(t1, &mut self.timeline, sink)?;
         }
         self.vt = t1;

@@ -197,6 +197,45 @@ fn a_quiet_networks_floors_are_lower() {
     assert_eq!(kinds(&detect_in(&flows, &NetworkSize::new([(exporter(), 100_000.0)]))), vec![]);
 }
 
+/// UDP at a server over the last 10 s: 1,500 packets/s from `heavy` senders (shared
+/// equally), and 20 packets from each of 17 light ones; nothing answered.
+fn udp_at_server(heavy: u32) -> (IpAddr, Vec<FlowRecord>) {
+    let server = ip(10, 1, 0, 45);
+    let mut flows = Vec::new();
+    for s in 0..10 {
+        for h in 0..heavy {
+            let src = ip(31, 95, 25, h as u8 + 1);
+            let t = END - 9_000 + i64::from(s) * 1_000;
+            flows.push(flow(
+                t,
+                src,
+                server,
+                17,
+                57_018,
+                30_547,
+                0,
+                u64::from(1_500 / heavy),
+                300_000 / u64::from(heavy),
+            ));
+        }
+    }
+    for i in 0..17u8 {
+        flows.push(flow(END - 5_000, ip(45, 2, 0, i + 1), server, 17, 40_000, 1_194, 0, 20, 4_000));
+    }
+    (server, flows)
+}
+
+#[test]
+fn one_stream_among_light_sources_is_no_flood_where_floors_are_lowered() {
+    // 34,000 packets/s usual: the UDP floor comes down from 5,000/s to about 1,000/s.
+    let net = NetworkSize::new([(exporter(), 34_000.0)]);
+    let (server, one_stream) = udp_at_server(1);
+    assert_eq!(kinds(&detect_in(&one_stream, &net)), vec![]);
+    // The same packets from several senders are a flood at that floor.
+    let (_, spread) = udp_at_server(12);
+    assert_eq!(kinds(&detect_in(&spread, &net)), vec![(Kind::UdpFlood, None, Some(server))]);
+}
+
 #[test]
 fn single_source_syn_flood_names_both() {
     let (attacker, victim) = (ip(203, 0, 113, 5), ip(10, 1, 0, 9));
