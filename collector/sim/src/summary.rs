@@ -50,6 +50,9 @@ pub struct ExporterRow {
     /// Flows the packet sampler drew no packet of (`sample_packets`).
     #[serde(skip_serializing_if = "is_zero")]
     pub not_sampled: u64,
+    /// sFlow samples due while an export outage silenced the exporter, not sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub samples_lost: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -170,6 +173,7 @@ impl Summary {
                 restarts: e.stats.restarts,
                 skipped: e.stats.skipped,
                 not_sampled: e.stats.not_sampled,
+                samples_lost: e.stats.samples_lost,
             })
             .collect();
         let mut protocols: BTreeMap<&'static str, Totals> = BTreeMap::new();
@@ -270,6 +274,10 @@ impl fmt::Display for Summary {
         let not_sampled: u64 = self.exporters.iter().map(|r| r.not_sampled).sum();
         if not_sampled > 0 {
             writeln!(f, "  flows not sent (no packet sampled, sample_packets): {not_sampled}")?;
+        }
+        let samples_lost: u64 = self.exporters.iter().map(|r| r.samples_lost).sum();
+        if samples_lost > 0 {
+            writeln!(f, "  sFlow samples not sent (due during an export outage): {samples_lost}")?;
         }
         for a in &self.anomalies {
             writeln!(

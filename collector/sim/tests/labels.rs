@@ -398,3 +398,25 @@ fn an_export_outage_and_a_link_failure_change_what_the_exporter_exports() {
         }
     }
 }
+
+/// A silent sFlow agent sends no samples, not even those of flows that began before
+/// its export stopped (they leave over the flows' durations: `sample_train`); the ones
+/// it could not send are counted.
+#[test]
+fn a_silent_sflow_agent_sends_no_samples_of_earlier_flows() {
+    let dir = temp_dir("sflow-outage");
+    let pcap = dir.join("run.pcap");
+    let mut s = four_minutes(&[Protocol::SflowV5], 47);
+    s.exporters[0].sampling_rate = 64;
+    s.exporters[0].sample_packets = true;
+    s.anomalies = vec![anomaly(AnomalyKind::ExportOutage, 0, "60s", "90s")];
+    let (_sent, sim) = run(plan(&s), Some(&pcap));
+    let l = &sim.labels()[0];
+    let records = decode_with_times(&pcap);
+    // A datagram leaves at most its flush timeout (1 s) after its first sample.
+    let silent = |t: i64| t >= l.start_ms + 1_000 && t < l.end_ms;
+    assert_eq!(records.iter().filter(|(_, t)| silent(*t)).count(), 0, "nothing sent in the outage");
+    assert!(records.iter().filter(|(_, t)| *t >= l.end_ms).count() > 100, "it sends again after");
+    let lost = sim.stats()[0].samples_lost;
+    assert!(lost > 0, "the samples of flows passing when it went silent are counted: {lost}");
+}

@@ -80,8 +80,9 @@ pub struct Counters {
     /// a scan's distinct ports and hosts seen are scaled (`detect/scan.rs`).
     pub probe_records_out: i64,
     /// Bytes from the host, an internal one, to addresses outside the internal
-    /// networks ([`InternalNetworks`]): what `exfiltration` weighs. Backups and
-    /// replication to internal servers are not in it.
+    /// networks ([`InternalNetworks`]), but not its answers from a well-known port
+    /// ([`answers`]): what `exfiltration` weighs. Backups and replication to internal
+    /// servers are not in it, nor downloads outside clients made from the host.
     pub bytes_out_external: i64,
     /// Bytes to the host, an internal one, from addresses outside the internal
     /// networks: against `bytes_out_external`, whether the host sends far more out than
@@ -295,6 +296,16 @@ fn is_probe(r: &FlowRecord) -> bool {
         }
 }
 
+/// Whether a flow is a server's answer: TCP or UDP from a well-known port (below 1024)
+/// to one that is not. What a host sends from its service port, a client asked for (a
+/// download from an internal web server); exfiltration is what a host sends on
+/// connections it opened, and a 301 MB answer to one client was reported as one
+/// (session 24). A service above 1023 is not told apart: its answers still count.
+#[inline]
+fn answers(r: &FlowRecord) -> bool {
+    matches!(r.proto, TCP | UDP) && r.src_port != 0 && r.src_port < 1024 && r.dst_port >= 1024
+}
+
 /// Whether a flow refuses its destination's attempt: a short TCP reset (a closed port
 /// on a live host) or ICMP destination-unreachable (type 3, ICMPv6 type 1; exporters
 /// put the type in the high byte of the destination port).
@@ -423,7 +434,7 @@ fn contribution(r: &FlowRecord, internal: &InternalNetworks) -> (Counters, Count
         echo_flows_out: if echo { rate } else { 0 },
         // Whole, in the bucket the record ended in: exfiltration is a volume over
         // minutes, and an upload's long records must not shrink to ten seconds' worth.
-        bytes_out_external: if leaves { whole_bytes } else { 0 },
+        bytes_out_external: if leaves && !answers(r) { whole_bytes } else { 0 },
         ..Counters::default()
     };
     (inbound, outbound)

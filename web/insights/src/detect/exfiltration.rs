@@ -12,7 +12,9 @@
 //! look-alikes out: a speed test or a video call sends about what it receives; backups
 //! to internal servers never leave the network; downloads go the other way; and a
 //! server answering the Internet spreads its bytes over thousands of clients, where an
-//! exfiltration sends them to few. The source is the internal host; there is no single target to name, as
+//! exfiltration sends them to few, and answers from a well-known port (one client
+//! downloading a large file from an internal server) are not counted as sent at all
+//! (`features::answers`). The source is the internal host; there is no single target to name, as
 //! the features keep counts of destinations, not their addresses.
 
 use super::{insight, HostWindow, Insight, Kind, Observation, SortedRows, Thresholds, Why};

@@ -513,6 +513,32 @@ fn a_server_answering_the_internet_is_not_exfiltration() {
     assert_eq!(kinds(&detect(&flows)), vec![]);
 }
 
+/// One outside client downloading 300 MB from an internal web server in five minutes
+/// (an ISO image, a dataset) is the server answering, not the server uploading: the
+/// bytes leave from its service port to the client's ephemeral one (seed 104 of the
+/// evaluation on 2026-12-07: a 301 MB answer on port 443 reported as exfiltration).
+#[test]
+fn one_client_downloading_from_an_internal_server_is_not_exfiltration() {
+    let (server, client) = (ip(10, 1, 0, 80), ip(203, 0, 113, 9));
+    let mut flows = background();
+    for mut f in upload(server, client, 1_000_000) {
+        (f.src_port, f.dst_port) = (f.dst_port, f.src_port);
+        flows.push(f);
+    }
+    assert_eq!(kinds(&detect(&flows)), vec![]);
+    // An upload to a service port above 1023 (8443, a VPN) is still one.
+    let mut flows = background();
+    for mut f in upload(server, client, 1_000_000) {
+        for port in [&mut f.src_port, &mut f.dst_port] {
+            if *port == 443 {
+                *port = 8_443;
+            }
+        }
+        flows.push(f);
+    }
+    assert_eq!(kinds(&detect(&flows)), vec![(Kind::Exfiltration, Some(server), None)]);
+}
+
 #[test]
 fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     let (implant, c2, resolver) = (ip(10, 1, 0, 7), ip(203, 0, 113, 66), ip(198, 51, 100, 53));
