@@ -28,9 +28,9 @@ pub(super) fn check(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, out: &mut
     // Each pass reads its own window's slice, summing per pair in an array.
     let (both, this) = (rows.window(from - window_ms, end_ms), rows.window(from, end_ms));
     let mut sent = vec![0i64; rows.pairs()];
-    for (p, (_, f)) in this.indexed() {
+    for (p, s) in this.summed() {
         if let Some(v) = sent.get_mut(p) {
-            *v = v.saturating_add(f.counters.bytes_out_external);
+            *v = v.saturating_add(s.bytes_out_external);
         }
     }
     // Something sent, whatever the floor is set to (as when only senders were summed).
@@ -39,9 +39,9 @@ pub(super) fn check(rows: SortedRows<'_>, end_ms: i64, t: &Thresholds, out: &mut
         return;
     }
     let mut received = vec![0i64; rows.pairs()];
-    for (p, (_, f)) in both.indexed() {
+    for (p, s) in both.summed() {
         if let Some(v) = received.get_mut(p).filter(|_| uploads(p)) {
-            *v = v.saturating_add(f.counters.bytes_in_external);
+            *v = v.saturating_add(s.bytes_in_external);
         }
     }
     for (p, w) in this.merge_pairs(from, end_ms, uploads) {

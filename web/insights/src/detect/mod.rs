@@ -32,7 +32,7 @@ pub use insight::{Insight, Kind, Observation, Severity, Timeline, Why, CONTINUAT
 pub use network::{Floor, NetworkSize};
 pub use thresholds::Thresholds;
 pub use traffic::{band, Band, BusiestHosts, ExporterMinutes, Volume};
-pub use window::{merge, HostWindow, PairIndex, SortedRows};
+pub use window::{merge, HostWindow, PairIndex, RowSums, SortedRows};
 
 /// What the rules read for the windows ending at one time.
 #[derive(Debug, Clone, Copy)]
@@ -57,12 +57,7 @@ pub struct Evidence<'a> {
 pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     let (rows, net) = (ev.hosts, ev.network);
     let mut out = Vec::new();
-    let flood_from = end_ms - t.flood_window_secs.max(1) * 1000;
-    let floods = rows.window(flood_from, end_ms).merge_where(flood_from, end_ms, |_| true);
-    for w in &floods {
-        flood::check(w, &floods, (t, net), &mut out);
-        amplification::check(w, (t, net), &mut out);
-    }
+    check_floods(rows, end_ms, (t, net), &mut out);
     scan::check_window(rows, end_ms, t, &mut out);
     scan::check_sampled(rows, end_ms, t, &mut out);
     exfiltration::check(rows, end_ms, t, &mut out);
@@ -70,6 +65,72 @@ pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     traffic::check(ev.traffic, end_ms, t, &mut out);
     out.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then(a.kind.cmp(&b.kind)).then(a.target.cmp(&b.target)));
     out
+}
+
+/// The flood and reflection rules over the flood window ending at `end_ms`, for the
+/// hosts that could be a victim (inbound packets at the lowest floor any of them comes
+/// down to, [`least_flood_packets`]) or a victim's single source (half that, sent),
+/// the others left unmerged: merging every host of every window was a sixth of a live
+/// round (session 24).
+fn check_floods(
+    rows: SortedRows<'_>,
+    end_ms: i64,
+    (t, net): (&Thresholds, &NetworkSize),
+    out: &mut Vec<Insight>,
+) {
+    let secs = t.flood_window_secs.max(1);
+    let from = end_ms - secs * 1000;
+    let rows = rows.window(from, end_ms);
+    let least = least_flood_packets(t, secs as f64);
+    let mut packets = vec![(0i64, 0i64); rows.pairs()];
+    for (p, s) in rows.summed() {
+        if let Some(e) = packets.get_mut(p) {
+            e.0 = e.0.saturating_add(s.packets_in);
+            e.1 = e.1.saturating_add(s.packets_out);
+        }
+    }
+    let could = |p: usize| {
+        packets.get(p).is_some_and(|&(received, sent)| received as f64 >= least || 2.0 * sent as f64 >= least)
+    };
+    let floods = rows.merge_where(from, end_ms, could);
+    for w in &floods {
+        flood::check(w, &floods, (t, net), out);
+        amplification::check(w, (t, net), out);
+    }
+}
+
+/// The flood window with every host merged: [`check_floods`]' oracle.
+#[cfg(test)]
+fn check_floods_merging_every_host(
+    rows: SortedRows<'_>,
+    end_ms: i64,
+    (t, net): (&Thresholds, &NetworkSize),
+    out: &mut Vec<Insight>,
+) {
+    let from = end_ms - t.flood_window_secs.max(1) * 1000;
+    let floods = rows.window(from, end_ms).merge_where(from, end_ms, |_| true);
+    for w in &floods {
+        flood::check(w, &floods, (t, net), out);
+        amplification::check(w, (t, net), out);
+    }
+}
+
+/// The fewest inbound packets in a flood window of `secs` at which a flood or
+/// reflection rule can fire: every rule's rate is of packets the victim received, and
+/// no floor comes down below its configured value times `network_min_floor_ratio`
+/// ([`NetworkSize::floor`]); a single source sent at least half of them. A hair under
+/// it, as the rules compare rates in floating point; 0 (every host) when the
+/// thresholds allow no bound.
+fn least_flood_packets(t: &Thresholds, secs: f64) -> f64 {
+    let lowest = [t.syn_flood_pps, t.udp_flood_pps, t.icmp_flood_pps, t.amplification_pps]
+        .into_iter()
+        .fold(f64::INFINITY, f64::min)
+        * t.network_min_floor_ratio.clamp(0.0, 1.0);
+    if lowest.is_finite() && lowest > 0.0 {
+        lowest * secs * (1.0 - 1e-9)
+    } else {
+        0.0
+    }
 }
 
 /// The insight of rule `kind` over window `w`: span, exporter and `rule:NAME` from the

@@ -149,10 +149,10 @@ fn check_over(
 /// fired; with higher ones, only on an estimate twice its true count.
 fn could_scan(rows: SortedRows<'_>, t: &Thresholds) -> Hosts {
     let mut sums = vec![(0i64, 0i64); rows.pairs()];
-    for (p, (_, f)) in rows.indexed() {
+    for (p, s) in rows.summed() {
         if let Some(e) = sums.get_mut(p) {
-            e.0 = e.0.saturating_add(f.counters.probe_flows_out);
-            e.1 = e.1.saturating_add(f.counters.flows_out);
+            e.0 = e.0.saturating_add(s.probe_flows_out);
+            e.1 = e.1.saturating_add(s.flows_out);
         }
     }
     let least = t.port_scan_ports.min(t.host_sweep_peers);
@@ -211,11 +211,9 @@ const ONE_HOST_PEERS: f64 = 1.5;
 fn sampled_scanners(rows: SortedRows<'_>, t: &Thresholds) -> Hosts {
     // Sampled probe records first: most rows have none, and most hosts stay out.
     let mut records: Vec<Option<i64>> = vec![None; rows.pairs()];
-    for (p, (_, f)) in rows.indexed() {
-        if let Some(n) =
-            records.get_mut(p).filter(|_| f.counters.probe_flows_out > f.counters.probe_records_out)
-        {
-            *n = Some(n.unwrap_or(0).saturating_add(f.counters.probe_records_out));
+    for (p, s) in rows.summed() {
+        if let Some(n) = records.get_mut(p).filter(|_| s.probe_flows_out > s.probe_records_out) {
+            *n = Some(n.unwrap_or(0).saturating_add(s.probe_records_out));
         }
     }
     let seen: Hosts = records.iter().map(|n| n.is_some_and(|n| n as f64 >= t.scan_min_seen)).collect();
@@ -224,10 +222,10 @@ fn sampled_scanners(rows: SortedRows<'_>, t: &Thresholds) -> Hosts {
     }
     // Then whether the probes were most of those hosts' flows.
     let mut flows = vec![(0i64, 0i64); rows.pairs()];
-    for (p, (_, f)) in rows.indexed() {
+    for (p, s) in rows.summed() {
         if let Some(e) = flows.get_mut(p).filter(|_| seen.get(p).copied().unwrap_or(false)) {
-            e.0 = e.0.saturating_add(f.counters.probe_flows_out);
-            e.1 = e.1.saturating_add(f.counters.flows_out);
+            e.0 = e.0.saturating_add(s.probe_flows_out);
+            e.1 = e.1.saturating_add(s.flows_out);
         }
     }
     flows

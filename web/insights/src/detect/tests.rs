@@ -809,8 +809,60 @@ fn any_scan_flows() -> impl proptest::strategy::Strategy<Value = Vec<FlowRecord>
     })
 }
 
+/// Packets at a few victims in the last flood window: SYNs, UDP (some from reflector
+/// ports), ICMP, and answers back, from a few dozen sources.
+fn any_flood_flows() -> impl proptest::strategy::Strategy<Value = Vec<FlowRecord>> {
+    use proptest::prelude::*;
+    let one = (0u8..30, 0u8..6, 0u8..8, 1u64..30, 0i64..10_000, any::<bool>());
+    proptest::collection::vec(one, 0..150).prop_map(|v| {
+        v.into_iter()
+            .map(|(src, dst, kind, packets, at, back)| {
+                // Mostly one kind per victim, so that shares are reached; the first
+                // sources each send to one victim only (a single source can be named).
+                let kind = if kind < 4 { kind } else { dst % 4 };
+                let dst = if src < 4 { src % 6 } else { dst };
+                let (src, dst) = (ip(45, 1, 0, src + 1), ip(10, 1, 0, dst + 1));
+                let (src, dst) = if back { (dst, src) } else { (src, dst) };
+                let t = END - 10_000 + at;
+                match kind {
+                    0 => flow(t, src, dst, 6, 40_000, 80, 0x02, packets, 60 * packets),
+                    1 => flow(t, src, dst, 17, 40_000, 9_000, 0, packets, 500 * packets),
+                    2 => flow(t, src, dst, 17, 123, 40_000, 0, packets, 468 * packets),
+                    _ => flow(t, src, dst, 1, 0, 0x0800, 0, packets, 84 * packets),
+                }
+            })
+            .collect()
+    })
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// The flood window that merges only the hosts that could be a victim or a single
+    /// source reports what merging every host reported, with floors low enough that the
+    /// random hosts straddle them, in networks of any size.
+    #[test]
+    fn floods_from_candidates_alone_are_those_from_every_host(flows in any_flood_flows(), usual in 0f64..20_000.0) {
+        let t = Thresholds {
+            syn_flood_pps: 40.0,
+            udp_flood_pps: 80.0,
+            udp_flood_single_source_pps: 120.0,
+            icmp_flood_pps: 60.0,
+            amplification_pps: 50.0,
+            amplification_reflectors: 1.0,
+            network_min_floor_ratio: 0.2,
+            scaled_floor_min_sources: 2.0,
+            ..Thresholds::default()
+        };
+        let net = NetworkSize::new([(exporter(), usual)]);
+        let mut rows = feature_rows(&flows, 50);
+        let mut pairs = PairIndex::default();
+        let rows = SortedRows::sort(&mut rows, &mut pairs);
+        let (mut found, mut every) = (Vec::new(), Vec::new());
+        check_floods(rows, END, (&t, &net), &mut found);
+        check_floods_merging_every_host(rows, END, (&t, &net), &mut every);
+        proptest::prop_assert_eq!(found, every);
+    }
 
     /// The scan window that merges only the hosts whose counters could reach a
     /// threshold reports what merging every host reported, with thresholds low enough
@@ -861,6 +913,11 @@ proptest::proptest! {
         rows.extend(all.iter().skip(cut).copied());
         kept.update(&rows, cut);
         let incremental = SortedRows::indexed_by(&rows, &kept);
+        // Each row's sums are its own, beside its pair.
+        proptest::prop_assert_eq!(incremental.summed().count(), rows.len());
+        for ((p, s), (q, (_, f))) in incremental.summed().zip(incremental.indexed()) {
+            proptest::prop_assert_eq!((p, *s), (q, RowSums::of(&f.counters)));
+        }
         let same_pair: Vec<(usize, (IpAddr, IpAddr))> =
             incremental.indexed().map(|(p, (k, _))| (p, (k.exporter, k.host))).collect();
         for (p, a) in &same_pair {

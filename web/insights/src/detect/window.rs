@@ -1,6 +1,6 @@
 //! A window of feature rows merged per host.
 
-use crate::features::{merge_by, HostFeatures, HostKey};
+use crate::features::{merge_by, Counters, HostFeatures, HostKey};
 use flowvision_codec::hash::FxHashMap;
 use std::net::IpAddr;
 
@@ -61,6 +61,8 @@ pub struct SortedRows<'a> {
     rows: &'a [(HostKey, HostFeatures)],
     /// The pair index of each row, `rows`' length.
     pair_of_row: &'a [u32],
+    /// The counters the rules sum over every row of a window, `rows`' length.
+    sums: &'a [RowSums],
     /// How many pairs the rows hold (indices are below it).
     pairs: usize,
 }
@@ -72,6 +74,7 @@ pub struct SortedRows<'a> {
 #[derive(Debug, Default)]
 pub struct PairIndex {
     pair_of_row: Vec<u32>,
+    sums: Vec<RowSums>,
     /// Every pair indexed since the index was last started over.
     pairs: FxHashMap<(IpAddr, IpAddr), u32>,
 }
@@ -87,9 +90,11 @@ impl PairIndex {
             self.pairs.clear();
         }
         self.pair_of_row.truncate(unchanged.min(rows.len()));
-        for (k, _) in rows.get(self.pair_of_row.len()..).unwrap_or_default() {
+        self.sums.truncate(self.pair_of_row.len());
+        for (k, f) in rows.get(self.pair_of_row.len()..).unwrap_or_default() {
             let next = u32::try_from(self.pairs.len()).unwrap_or(u32::MAX);
             self.pair_of_row.push(*self.pairs.entry((k.exporter, k.host)).or_insert(next));
+            self.sums.push(RowSums::of(&f.counters));
         }
     }
 }
@@ -109,10 +114,11 @@ impl<'a> SortedRows<'a> {
     /// ([`PairIndex::update`] with these rows).
     pub fn indexed_by(rows: &'a [(HostKey, HostFeatures)], index: &'a PairIndex) -> Self {
         debug_assert!(rows.windows(2).all(|w| matches!(w, [a, b] if a.0.bucket_ms <= b.0.bucket_ms)));
-        let n = rows.len().min(index.pair_of_row.len());
+        let n = rows.len().min(index.pair_of_row.len()).min(index.sums.len());
         SortedRows {
             rows: rows.get(..n).unwrap_or_default(),
             pair_of_row: index.pair_of_row.get(..n).unwrap_or_default(),
+            sums: index.sums.get(..n).unwrap_or_default(),
             pairs: index.pairs.len(),
         }
     }
@@ -124,6 +130,7 @@ impl<'a> SortedRows<'a> {
         SortedRows {
             rows: self.rows.get(lo..hi).unwrap_or_default(),
             pair_of_row: self.pair_of_row.get(lo..hi).unwrap_or_default(),
+            sums: self.sums.get(lo..hi).unwrap_or_default(),
             pairs: self.pairs,
         }
     }
@@ -142,6 +149,12 @@ impl<'a> SortedRows<'a> {
     /// Each row with the index of its pair.
     pub fn indexed(self) -> impl Iterator<Item = (usize, &'a (HostKey, HostFeatures))> {
         self.pair_of_row.iter().map(|&p| p as usize).zip(self.rows)
+    }
+
+    /// Each row's pair index with its [`RowSums`]: what a rule sums over every row of a
+    /// window, read from a compact array rather than the rows.
+    pub fn summed(self) -> impl Iterator<Item = (usize, &'a RowSums)> {
+        self.pair_of_row.iter().map(|&p| p as usize).zip(self.sums)
     }
 
     /// What [`merge`] makes of these rows, for the pairs `keep` accepts, each window with
@@ -179,5 +192,43 @@ impl<'a> SortedRows<'a> {
     /// What [`merge`] makes of these rows, for the pairs `keep` accepts.
     pub fn merge_where(self, from_ms: i64, to_ms: i64, keep: impl Fn(usize) -> bool) -> Vec<HostWindow> {
         self.merge_pairs(from_ms, to_ms, keep).into_iter().map(|(_, w)| w).collect()
+    }
+}
+
+/// The counters the rules sum over every row of a window before they merge the few
+/// hosts that could reach a threshold (floods, scans, exfiltration), kept beside the
+/// pair index: summed from the half-kilobyte rows, they cost a cache miss or two per
+/// row and window, and those passes were most of the detectors' work in a live round
+/// (profile of `insights --live`, session 24).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowSums {
+    /// [`Counters::packets_in`].
+    pub packets_in: i64,
+    /// [`Counters::packets_out`].
+    pub packets_out: i64,
+    /// [`Counters::flows_out`].
+    pub flows_out: i64,
+    /// [`Counters::probe_flows_out`].
+    pub probe_flows_out: i64,
+    /// [`Counters::probe_records_out`].
+    pub probe_records_out: i64,
+    /// [`Counters::bytes_out_external`].
+    pub bytes_out_external: i64,
+    /// [`Counters::bytes_in_external`].
+    pub bytes_in_external: i64,
+}
+
+impl RowSums {
+    /// A row's.
+    pub fn of(c: &Counters) -> RowSums {
+        RowSums {
+            packets_in: c.packets_in,
+            packets_out: c.packets_out,
+            flows_out: c.flows_out,
+            probe_flows_out: c.probe_flows_out,
+            probe_records_out: c.probe_records_out,
+            bytes_out_external: c.bytes_out_external,
+            bytes_in_external: c.bytes_in_external,
+        }
     }
 }
