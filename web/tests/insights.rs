@@ -570,11 +570,12 @@ fn a_new_exporters_first_minutes_set_its_flood_floors() {
 }
 
 /// The live rounds keep the rows they read and read again only those that may still
-/// arrive late: a flood whose rows are stored after a round, within the settling time
-/// of their buckets, is in the next round, which finds what a backtest of its windows
-/// finds (the second round evaluates again only the windows the late rows are in; what
-/// the two rounds store together is the backtest's); a round over rows that did not
-/// change evaluates nothing again.
+/// arrive late, every other round: a flood whose rows are stored after the first
+/// round, within the settling time of their buckets, is in the second, which finds
+/// what a backtest of its windows finds (it evaluates again only the windows the late
+/// rows are in; what the two rounds store together is the backtest's); a round over
+/// rows that did not change evaluates nothing again; late rows stored before a round
+/// that does not look for them are in the one after it.
 #[test]
 fn live_rounds_read_late_rows_again_and_agree_with_the_backtest() {
     use flowvision_web::insights::{detect_range, live_round, KeptRows, LOOKBACK_MS};
@@ -599,6 +600,15 @@ fn live_rounds_read_late_rows_again_and_agree_with_the_backtest() {
             )
         })
         .collect();
+    // The same at 10.9.0.8, stored after the fourth round.
+    let late_again: Vec<FlowRow> = late
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.record.dst_addr = Some(ip("10.9.0.8"));
+            r
+        })
+        .collect();
     let cfg = common::config(web.pg.url());
     let rt = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (first, second, whole) = rt.block_on(async {
@@ -613,9 +623,23 @@ fn live_rounds_read_late_rows_again_and_agree_with_the_backtest() {
         // against a backtest of every window either round covered.
         let latest = |at: i64| at.div_euclid(flowvision_insights::BUCKET_MS) * flowvision_insights::BUCKET_MS;
         let whole = detect_range(&db, t, latest(at) - LOOKBACK_MS, latest(at + 5_000)).await.unwrap();
-        // Nothing stored since: no window is evaluated again (its detections are stored).
-        let again = live_round(&db, t, &mut kept, at + 5_000).await.unwrap();
-        assert_eq!(again, vec![], "a round over unchanged rows evaluated windows again");
+        // Nothing stored since: no window is evaluated again (its detections are stored),
+        // whether the round looks for late rows (the fourth) or not (the third).
+        for round in [3, 4] {
+            let again = live_round(&db, t, &mut kept, at + 5_000).await.unwrap();
+            assert_eq!(again, vec![], "round {round} over unchanged rows evaluated windows again");
+        }
+        // A second late flood: not looked for in the fifth round, found in the sixth.
+        store(web.pg.url(), &late_again);
+        let fifth = live_round(&db, t, &mut kept, at + 5_000).await.unwrap();
+        assert_eq!(fifth, vec![], "the fifth round does not look for late rows");
+        let sixth = live_round(&db, t, &mut kept, at + 5_000).await.unwrap();
+        assert!(
+            sixth
+                .iter()
+                .any(|i| i.kind == flowvision_insights::Kind::SynFlood && i.target == Some(ip("10.9.0.8"))),
+            "{sixth:#?}"
+        );
         (first, second, whole)
     });
     let targets = |v: &[flowvision_insights::Insight]| -> Vec<Option<IpAddr>> {

@@ -167,8 +167,13 @@ impl<'a> SortedRows<'a> {
     ) -> Vec<(usize, HostWindow)> {
         let mut slot = vec![u32::MAX; self.pairs];
         let mut merged: Vec<(usize, HostKey, HostFeatures)> = Vec::new();
-        for (p, (k, f)) in self.indexed() {
-            if k.bucket_ms < from_ms || k.bucket_ms >= to_ms || !keep(p) {
+        // The pairs first, from their compact array: a row is touched only when its
+        // host is kept (reading every row's key to check its bucket cost a cache miss
+        // per row, and callers mostly keep a few hosts of a window's rows).
+        for (p, (k, f)) in
+            self.pair_of_row.iter().map(|&p| p as usize).zip(self.rows).filter(|(p, _)| keep(*p))
+        {
+            if k.bucket_ms < from_ms || k.bucket_ms >= to_ms {
                 continue;
             }
             let Some(s) = slot.get_mut(p) else { continue };
