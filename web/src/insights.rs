@@ -93,14 +93,17 @@ pub const ROUND: Duration = Duration::from_secs(5);
 pub const SETTLING_MS: i64 = 2 * LOOKBACK_MS;
 
 /// The feature rows and periodic contacts the windows read, kept between the chunks
-/// of a backtest and between the live rounds, so a row is read once (live, again while
-/// it may still change, [`SETTLING_MS`]). Each chunk used to read its longest window
-/// again and each live round its eleven minutes of rows, and reading was most of the
-/// detectors' cost (session 20).
+/// of a backtest and between the live rounds, so a row is read once (live, the rows
+/// that landed late in buckets already read are read when a round looks for them,
+/// [`SETTLING_MS`]). Each chunk used to read its longest window again and each live
+/// round its eleven minutes of rows, and reading was most of the detectors' cost
+/// (session 20).
 #[derive(Default)]
 pub struct KeptRows {
     /// Rows sorted by bucket (older ones than the windows read are dropped in bulk).
     rows: Vec<(HostKey, HostFeatures)>,
+    /// The transaction that wrote each row (its `xmin`), beside `rows`.
+    written_by: Vec<i64>,
     /// Contacts sorted by their start.
     beacons: Vec<BeaconRow>,
     /// Rows and contacts before this were read, ms.
@@ -133,18 +136,48 @@ fn first_difference(a: &[(i64, usize)], b: &[(i64, usize)]) -> Option<i64> {
     })
 }
 
+/// Merges `late` rows (any order) into `rows` and `written_by` (sorted by bucket, the
+/// held row first of two in the same bucket). Returns the index of the first row that
+/// moved, or `None` when there were none.
+fn insert_late(
+    rows: &mut Vec<(HostKey, HostFeatures)>,
+    written_by: &mut Vec<i64>,
+    mut late: Vec<(i64, HostKey, HostFeatures)>,
+) -> Option<usize> {
+    late.sort_by_key(|(_, k, _)| k.bucket_ms);
+    let first = late.first()?.1.bucket_ms;
+    let at = rows.partition_point(|(k, _)| k.bucket_ms < first);
+    let tail: Vec<_> = rows.drain(at..).zip(written_by.drain(at..)).collect();
+    let (mut held, mut late) = (tail.into_iter().peekable(), late.into_iter().peekable());
+    loop {
+        let held_first = match (held.peek(), late.peek()) {
+            (Some(((h, _), _)), Some((_, l, _))) => h.bucket_ms <= l.bucket_ms,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if held_first { held.next() } else { late.next().map(|(x, k, f)| ((k, f), x)) };
+        if let Some((row, xid)) = next {
+            rows.push(row);
+            written_by.push(xid);
+        }
+    }
+    Some(at)
+}
+
 impl KeptRows {
     /// Holds the rows of buckets in `[rows_from, to)` and the contacts started in
-    /// `[beacons_from, to)`, reading what is not held and, from `settled_to` on, what
-    /// changed since it was read. Returns the earliest bucket (or contact start) whose
-    /// rows are not those held before, `i64::MAX` when nothing changed.
+    /// `[beacons_from, to)`, reading what is not held and, from `settled_to` on, the
+    /// rows that landed since their buckets were read. Returns the earliest bucket (or
+    /// contact start) whose rows are not those held before, `i64::MAX` when nothing
+    /// changed.
     ///
-    /// The collector only ever inserts feature rows and contacts (one per host, bucket
-    /// and batch; never updated in place), so a bucket holds the rows it held before
-    /// exactly when it holds as many: a round counts the rows of the buckets that may
-    /// still change and reads again only from the first whose count moved. Rounds that
-    /// read the last two minutes' rows again and evaluated six windows each time cost
-    /// twelve times a backtest of the same flows (session 23, `insights --live`).
+    /// The collector only ever inserts feature rows (one per host, bucket and batch;
+    /// never updated in place), a batch in one transaction, so a bucket's rows not held
+    /// are those of the transactions it holds none of in that bucket
+    /// ([`Db::engine_feature_rows_not_held`]): a round reads only them. Rounds that read
+    /// again every row of the buckets whose row counts had moved (session 23) spent a
+    /// third of their time decoding rows they held (session 24, `insights --live`).
     async fn read(
         &mut self,
         db: &Db,
@@ -153,21 +186,7 @@ impl KeptRows {
         settled_to: i64,
     ) -> crate::data::DataResult<i64> {
         let read_to = self.read_to.unwrap_or(i64::MIN).min(to);
-        // Held rows that may have changed: [recheck_from, read_to).
-        let recheck_from = read_to.min(settled_to).max(rows_from);
-        let mut changed = i64::MAX;
-        let rows = &mut self.rows;
-        if recheck_from < read_to {
-            let held =
-                rows.get(rows.partition_point(|(k, _)| k.bucket_ms < recheck_from)..).unwrap_or_default();
-            let held = counts_by(held, |(k, _)| k.bucket_ms);
-            let stored = db.engine_feature_counts(recheck_from, read_to).await?;
-            changed = first_difference(&held, &stored).unwrap_or(i64::MAX);
-        }
-        // Rows are read again from the first changed bucket, and read from where the
-        // last round stopped.
-        let fresh_from = changed.min(read_to).max(rows_from);
-        rows.truncate(rows.partition_point(|(k, _)| k.bucket_ms < fresh_from));
+        let (rows, written_by) = (&mut self.rows, &mut self.written_by);
         // Rows before `rows_from` no window reads any more; they are dropped once they
         // are half of what is held, since dropping moves every row after them (and
         // re-indexes their pairs): a round dropping its five oldest seconds moved six
@@ -176,15 +195,43 @@ impl KeptRows {
         let old = rows.partition_point(|(k, _)| k.bucket_ms < rows_from);
         if old > 0 && old >= rows.len() / 2 {
             rows.drain(..old);
+            written_by.drain(..old.min(written_by.len()));
             unchanged = 0;
         }
-        let mut fresh = db.engine_feature_rows(fresh_from, to).await?;
-        // After the kept rows, which are all of earlier buckets.
-        fresh.sort_unstable_by_key(|(k, _)| k.bucket_ms);
-        if let Some((k, _)) = fresh.iter().find(|(k, _)| k.bucket_ms >= read_to) {
-            changed = changed.min(k.bucket_ms);
+        let mut changed = i64::MAX;
+        // Held buckets that may have changed: [recheck_from, read_to).
+        let recheck_from = read_to.min(settled_to).max(rows_from);
+        if recheck_from < read_to {
+            let lo = rows.partition_point(|(k, _)| k.bucket_ms < recheck_from);
+            let mut held: Vec<(i64, i64)> = rows
+                .get(lo..)
+                .unwrap_or_default()
+                .iter()
+                .zip(written_by.get(lo..).unwrap_or_default())
+                .map(|((k, _), x)| (k.bucket_ms, *x))
+                .collect();
+            held.sort_unstable();
+            held.dedup();
+            let late = db.engine_feature_rows_not_held(recheck_from, read_to, &held).await?;
+            if let Some(at) = insert_late(rows, written_by, late) {
+                changed = rows.get(at).map_or(i64::MAX, |(k, _)| k.bucket_ms);
+                unchanged = unchanged.min(at);
+            }
         }
-        rows.append(&mut fresh);
+        // Buckets not read yet.
+        let fresh_from = read_to.max(rows_from);
+        if fresh_from < to {
+            let mut fresh = db.engine_feature_rows_not_held(fresh_from, to, &[]).await?;
+            // After the kept rows, which are all of earlier buckets.
+            fresh.sort_unstable_by_key(|(_, k, _)| k.bucket_ms);
+            if let Some((_, k, _)) = fresh.first() {
+                changed = changed.min(k.bucket_ms);
+            }
+            for (xid, k, f) in fresh {
+                rows.push((k, f));
+                written_by.push(xid);
+            }
+        }
         self.pairs.update(rows, unchanged);
 
         // Contacts are few: those that may have changed are read again, and compared.
@@ -348,7 +395,42 @@ pub async fn run(db: Db, t: Thresholds, models: Arc<ModelService>, anomaly: Anom
 
 #[cfg(test)]
 mod tests {
-    use super::{counts_by, first_difference};
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::{counts_by, first_difference, insert_late};
+    use flowvision_insights::features::{HostFeatures, HostKey};
+
+    fn row(bucket_ms: i64, host: u8) -> (HostKey, HostFeatures) {
+        let addr = std::net::IpAddr::from([10, 0, 0, host]);
+        (HostKey { bucket_ms, exporter: addr, host: addr }, HostFeatures::default())
+    }
+
+    #[test]
+    fn late_rows_go_after_the_held_rows_of_their_bucket() {
+        let mut rows = vec![row(0, 1), row(10, 2), row(10, 3), row(20, 4)];
+        let mut written_by = vec![100, 100, 101, 102];
+        let late = vec![
+            (201, row(10, 9).0, row(10, 9).1),
+            (200, row(5, 8).0, row(5, 8).1),
+            (202, row(30, 7).0, row(30, 7).1),
+        ];
+        assert_eq!(insert_late(&mut rows, &mut written_by, late), Some(1), "the first row moved");
+        let order: Vec<(i64, u8)> = rows
+            .iter()
+            .map(|(k, _)| {
+                (
+                    k.bucket_ms,
+                    match k.host {
+                        std::net::IpAddr::V4(a) => a.octets()[3],
+                        std::net::IpAddr::V6(_) => 0,
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(order, vec![(0, 1), (5, 8), (10, 2), (10, 3), (10, 9), (20, 4), (30, 7)]);
+        assert_eq!(written_by, vec![100, 200, 100, 101, 201, 102, 202], "each row keeps its writer");
+        assert_eq!(insert_late(&mut rows, &mut written_by, Vec::new()), None);
+        assert_eq!(rows.len(), 7);
+    }
 
     #[test]
     fn the_first_changed_bucket_is_where_the_counts_first_differ() {

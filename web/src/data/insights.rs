@@ -141,6 +141,30 @@ pub fn backtest_json(i: &Insight) -> serde_json::Value {
     })
 }
 
+/// One host feature row whose columns start at `at`: bucket, exporter, host, the
+/// counters in storage order, the sketches. A row whose sketch bytes are not a sketch
+/// keeps its counters with empty sketches.
+fn feature_row(r: &tokio_postgres::Row, at: usize) -> DataResult<(HostKey, HostFeatures)> {
+    let bucket: OffsetDateTime = r.try_get(at)?;
+    let key = HostKey { bucket_ms: unix_ms(bucket), exporter: r.try_get(at + 1)?, host: r.try_get(at + 2)? };
+    let mut fields = [0i64; COUNTERS];
+    for (i, f) in fields.iter_mut().enumerate() {
+        *f = r.try_get(at + 3 + i)?;
+    }
+    let sketch = |i: usize| -> DataResult<Distinct> {
+        let b: &[u8] = r.try_get(at + 3 + COUNTERS + i)?;
+        Ok(Distinct::from_bytes(b).unwrap_or_default())
+    };
+    let f = HostFeatures {
+        counters: Counters::from_fields(fields),
+        sources_in: sketch(0)?,
+        reflectors_in: sketch(1)?,
+        peers_out: sketch(2)?,
+        ports_out: sketch(3)?,
+    };
+    Ok((key, f))
+}
+
 impl Db {
     /// Engine only: the host feature rows with a bucket in `[from_ms, to_ms)`. A row
     /// whose sketch bytes are not a sketch keeps its counters with empty sketches.
@@ -160,46 +184,43 @@ impl Db {
                 &[&at_ms(from_ms), &at_ms(to_ms)],
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let bucket: OffsetDateTime = r.try_get(0)?;
-            let key = HostKey { bucket_ms: unix_ms(bucket), exporter: r.try_get(1)?, host: r.try_get(2)? };
-            let mut fields = [0i64; COUNTERS];
-            for (i, f) in fields.iter_mut().enumerate() {
-                *f = r.try_get(3 + i)?;
-            }
-            let sketch = |i: usize| -> DataResult<Distinct> {
-                let b: &[u8] = r.try_get(3 + COUNTERS + i)?;
-                Ok(Distinct::from_bytes(b).unwrap_or_default())
-            };
-            let f = HostFeatures {
-                counters: Counters::from_fields(fields),
-                sources_in: sketch(0)?,
-                reflectors_in: sketch(1)?,
-                peers_out: sketch(2)?,
-                ports_out: sketch(3)?,
-            };
-            out.push((key, f));
-        }
-        Ok(out)
+        rows.iter().map(|r| feature_row(r, 0)).collect()
     }
 
-    /// Engine only: how many host feature rows each bucket in `[from_ms, to_ms)` holds,
-    /// in bucket order (what a live round asks before reading rows again).
-    pub async fn engine_feature_counts(&self, from_ms: i64, to_ms: i64) -> DataResult<Vec<(i64, usize)>> {
+    /// Engine only: the host feature rows with a bucket in `[from_ms, to_ms)` that are
+    /// not among those `held`, each with the transaction that wrote it (its `xmin`).
+    /// `held` lists (bucket, transaction) pairs: a row is held exactly when the reader
+    /// holds a row of the same transaction in the same bucket, since a transaction's
+    /// rows become visible at once and every read covers whole buckets. (Per bucket,
+    /// not per range: one writer's batch holds late rows of an old bucket and rows of
+    /// the newest, which a round reads at different times.)
+    pub async fn engine_feature_rows_not_held(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        held: &[(i64, i64)],
+    ) -> DataResult<Vec<(i64, HostKey, HostFeatures)>> {
         let c = self.conn().await?;
+        let buckets: Vec<OffsetDateTime> = held.iter().map(|(b, _)| at_ms(*b)).collect();
+        let xids: Vec<i64> = held.iter().map(|(_, x)| *x).collect();
         let rows = c
             .query(
-                "SELECT bucket, count(*) FROM host_features WHERE bucket >= $1 AND bucket < $2 \
-                 GROUP BY bucket ORDER BY bucket",
-                &[&at_ms(from_ms), &at_ms(to_ms)],
+                &format!(
+                    "SELECT xmin::text::bigint, bucket, exporter, host, {}, {} FROM host_features f \
+                     WHERE bucket >= $1 AND bucket < $2 AND NOT EXISTS ( \
+                       SELECT 1 FROM unnest($3::timestamptz[], $4::bigint[]) AS h(bucket, xid) \
+                       WHERE h.bucket = f.bucket AND h.xid = f.xmin::text::bigint)",
+                    Counters::NAMES.join(", "),
+                    HostFeatures::SKETCH_NAMES.join(", ")
+                ),
+                &[&at_ms(from_ms), &at_ms(to_ms), &buckets, &xids],
             )
             .await?;
         rows.iter()
             .map(|r| {
-                let bucket: OffsetDateTime = r.try_get(0)?;
-                let n: i64 = r.try_get(1)?;
-                Ok((unix_ms(bucket), usize::try_from(n).unwrap_or(usize::MAX)))
+                let xid: i64 = r.try_get(0)?;
+                let (k, f) = feature_row(r, 1)?;
+                Ok((xid, k, f))
             })
             .collect()
     }
