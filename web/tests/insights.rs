@@ -604,7 +604,7 @@ fn live_rounds_read_late_rows_again_and_agree_with_the_backtest() {
     let late_again: Vec<FlowRow> = late
         .iter()
         .map(|r| {
-            let mut r = r.clone();
+            let mut r = *r;
             r.record.dst_addr = Some(ip("10.9.0.8"));
             r
         })
