@@ -236,11 +236,8 @@ impl CollectorConfig {
         })?;
         let internal_networks = match env.raw("INTERNAL_NETWORKS") {
             None => flowvision_insights::features::InternalNetworks::default(),
-            Some(v) => parse_networks(&v).map_err(|why| ConfigError {
-                name: "INTERNAL_NETWORKS",
-                value: v.clone(),
-                why,
-            })?,
+            Some(v) => flowvision_insights::features::InternalNetworks::parse(&v)
+                .map_err(|why| ConfigError { name: "INTERNAL_NETWORKS", value: v.clone(), why })?,
         };
         let beacon_pairs = env.parse("BEACON_PAIRS", 250_000usize, |n| {
             if *n <= 10_000_000 {
@@ -289,18 +286,6 @@ impl CollectorConfig {
 
 /// A count from 1 to `hi`.
 /// Comma-separated prefixes (`10.0.0.0/8, 2001:db8::/32`); at least one.
-fn parse_networks(v: &str) -> Result<flowvision_insights::features::InternalNetworks, String> {
-    let mut prefixes = Vec::new();
-    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let p = flowvision_codec::prefix::Prefix::parse_exact(part).map_err(|e| format!("{part}: {e}"))?;
-        prefixes.push(p);
-    }
-    if prefixes.is_empty() {
-        return Err("must list at least one prefix, e.g. 10.0.0.0/8,2001:db8::/32".into());
-    }
-    Ok(flowvision_insights::features::InternalNetworks::new(prefixes))
-}
-
 fn one_to(hi: usize) -> impl Fn(&usize) -> Result<(), String> {
     move |v| if (1..=hi).contains(v) { Ok(()) } else { Err(format!("must be 1 to {hi}")) }
 }

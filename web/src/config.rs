@@ -106,7 +106,8 @@ pub struct WebConfig {
     pub insight_thresholds: flowvision_insights::detect::Thresholds,
     /// Whether the console runs the insights engine (`INSIGHTS` [on]: on, off).
     pub insights: bool,
-    /// The host anomaly model's schedule (`INSIGHT_RETRAIN_HOURS` [24], 1 to 720;
+    /// The host anomaly model's schedule (`INSIGHT_RETRAIN_HOURS` [24], 1 to 720) and
+    /// the hosts it scores (`INTERNAL_NETWORKS`, as the collector reads it;
     /// docs/models.md).
     pub anomaly: crate::anomaly::AnomalyConfig,
 }
@@ -362,6 +363,10 @@ impl WebConfig {
             cfg.insight_thresholds = serde_json::from_str(&v)
                 .map_err(|e| bad("INSIGHT_THRESHOLDS", &format!("not valid: {e}")))?;
         }
+        if let Some(v) = var("INTERNAL_NETWORKS") {
+            cfg.anomaly.hosts = flowvision_insights::features::InternalNetworks::parse(&v)
+                .map_err(|e| bad("INTERNAL_NETWORKS", &e))?;
+        }
         if let Some(n) = num("INSIGHT_RETRAIN_HOURS", 1, 720)? {
             cfg.anomaly.retrain_ms = n as i64 * 3_600_000;
         }
@@ -435,6 +440,18 @@ mod tests {
         assert!(c.cookie_secure);
         let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("WEB_SEARCH_MAX_ROWS", "x")]).unwrap_err();
         assert!(e.0.starts_with("WEB_SEARCH_MAX_ROWS"));
+        // The operator's own hosts, as the collector reads them, are the model's.
+        let own: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        assert!(!c.anomaly.hosts.contains(own));
+        let c = cfg(&[
+            ("DATABASE_URL", "postgresql://h/d"),
+            ("INTERNAL_NETWORKS", "198.51.100.0/24, 10.0.0.0/8"),
+        ])
+        .unwrap();
+        assert!(c.anomaly.hosts.contains(own));
+        let e = cfg(&[("DATABASE_URL", "postgresql://h/d"), ("INTERNAL_NETWORKS", "198.51.100.0/33")])
+            .unwrap_err();
+        assert!(e.0.starts_with("INTERNAL_NETWORKS"), "{e}");
     }
 
     #[test]

@@ -365,6 +365,19 @@ impl Default for InternalNetworks {
 }
 
 impl InternalNetworks {
+    /// From a comma-separated list of prefixes (`INTERNAL_NETWORKS`, which the collector
+    /// and the console both read), at least one.
+    pub fn parse(v: &str) -> Result<InternalNetworks, String> {
+        let mut prefixes = Vec::new();
+        for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            prefixes.push(Prefix::parse_exact(part).map_err(|e| format!("{part}: {e}"))?);
+        }
+        if prefixes.is_empty() {
+            return Err("must list at least one prefix, e.g. 10.0.0.0/8,2001:db8::/32".into());
+        }
+        Ok(InternalNetworks { prefixes })
+    }
+
     /// Exactly these prefixes (none: no host is internal, so nothing is counted as
     /// leaving).
     pub fn new(prefixes: Vec<Prefix>) -> InternalNetworks {
