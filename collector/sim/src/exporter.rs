@@ -384,12 +384,9 @@ impl Exporter {
             _ => 0,
         };
         let first = self.push_one(rec, vt, timeline, sink)?;
-        if self.plan.protocol == Protocol::SflowV5 && first.is_some() {
+        // Only an sFlow agent gives more than one copy (`sampler::sample`).
+        if first.is_some() {
             self.trains.start(rec, copies - 1, vt, (span_ms as f64 * self.vt_per_ms) as i64);
-        } else if first.is_some() {
-            for _ in 1..copies {
-                self.push_one(rec, vt, timeline, sink)?;
-            }
         }
         // Every copy conforms as the first did (the same record).
         Ok(first.map(|(b, p)| (b.saturating_mul(copies), p.saturating_mul(copies))))
