@@ -6,7 +6,10 @@
 //! that leave the network ([`InternalNetworks`]) and open a new connection (a TCP
 //! record carrying SYN, or another source port than the pair's last contact: the
 //! records an exporter cuts from one long connection at its active timeout are
-//! periodic too, and are no beacon). Each pair keeps its last [`INTERVALS`] intervals
+//! periodic too, and are no beacon). Behind packet sampling a TCP record shows its
+//! SYN only when the opening packet was the one sampled, so there another source port
+//! is a new connection for TCP as well, and the intervals are fitted as multiples of
+//! one period (`lattice.rs`): a sampler misses check-ins. Each pair keeps its last [`INTERVALS`] intervals
 //! between contact starts, so recent regularity counts and a pause or a change of
 //! period is forgotten after a few contacts. (An exponentially weighted variance was
 //! tried first: started at zero, it called five random intervals regular, 21 false
@@ -24,12 +27,21 @@ use flowvision_codec::hash::FxHashMap;
 use flowvision_codec::FlowRecord;
 use std::net::IpAddr;
 
+mod lattice;
+
 /// Contacts (intervals + 1) a pair needs before its contacts are reported.
 pub const REPORT_MIN_CONTACTS: u32 = 6;
 /// The largest jitter (interval standard deviation over mean) reported.
 pub const REPORT_MAX_JITTER: f64 = 0.3;
-/// Intervals a pair remembers.
+/// Intervals whose spread tells a pair's regularity.
 pub const INTERVALS: usize = 8;
+/// Intervals a pair remembers: more than [`INTERVALS`], for the lattice fit behind
+/// packet sampling, which needs more of them to tell a period from chance.
+const RING: usize = 16;
+/// Source ports a pair remembers: a record from one of them continues a connection
+/// (parallel long connections, cut by the exporter at its active timeout, alternate
+/// ports at regular times; a check-in comes from a new ephemeral port).
+const PORTS: usize = 8;
 /// Contacts closer than this are one burst (parallel connections), not two contacts.
 const MIN_INTERVAL_MS: i64 = 1_000;
 /// The longest interval tracked: beyond it a pair starts over.
@@ -61,33 +73,64 @@ pub struct PairKey {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Contacts {
     last_start_ms: i64,
-    last_src_port: u16,
+    /// The pair's last distinct source ports, in a ring.
+    ports: [u16; PORTS],
+    next_port: usize,
     contacts: u32,
-    /// The last intervals, ms, in a ring (the newest at `(contacts - 2) % INTERVALS`).
-    intervals: [u32; INTERVALS],
+    /// The last intervals, ms, in a ring (the newest at `(contacts - 2) % RING`).
+    intervals: [u32; RING],
     bytes: u64,
+    /// Seen through packet sampling: check-ins may be missed.
+    sampled: bool,
 }
 
 impl Contacts {
-    fn first(start_ms: i64, src_port: u16, bytes: u64) -> Contacts {
+    fn first(start_ms: i64, src_port: u16, bytes: u64, sampled: bool) -> Contacts {
         Contacts {
             last_start_ms: start_ms,
-            last_src_port: src_port,
+            ports: [src_port; PORTS],
+            next_port: 1,
             contacts: 1,
-            intervals: [0; INTERVALS],
+            intervals: [0; RING],
             bytes,
+            sampled,
         }
     }
 
-    /// The remembered intervals.
-    fn recent(&self) -> &[u32] {
-        let n = (self.contacts.saturating_sub(1) as usize).min(INTERVALS);
-        self.intervals.get(..n).unwrap_or_default()
+    /// Whether `port` is among the pair's last source ports (a continuation), and
+    /// remembers it.
+    fn known_port(&mut self, port: u16) -> bool {
+        if self.ports.contains(&port) {
+            return true;
+        }
+        if let Some(p) = self.ports.get_mut(self.next_port % PORTS) {
+            *p = port;
+        }
+        self.next_port = self.next_port.wrapping_add(1);
+        false
     }
 
-    /// Mean interval (ms) and its sample standard deviation over the mean.
+    /// The newest `k` remembered intervals (fewer when fewer are known).
+    fn recent(&self, k: usize) -> ([u32; RING], usize) {
+        let n = (self.contacts.saturating_sub(1) as usize).min(k).min(RING);
+        let newest = self.contacts.saturating_sub(2) as usize;
+        let mut out = [0; RING];
+        for (j, x) in out.iter_mut().take(n).enumerate() {
+            // j < n <= contacts - 1, so newest >= j.
+            *x = self.intervals.get(newest.saturating_sub(j) % RING).copied().unwrap_or(0);
+        }
+        (out, n)
+    }
+
+    /// Mean interval (ms) and its sample standard deviation over the mean; behind
+    /// packet sampling the period the intervals are multiples of, and their residuals'.
     fn period_and_jitter(&self) -> (f64, f64) {
-        let v = self.recent();
+        if self.sampled {
+            let (v, n) = self.recent(RING);
+            return lattice::fit(v.get(..n).unwrap_or_default());
+        }
+        let (v, n) = self.recent(INTERVALS);
+        let v = v.get(..n).unwrap_or_default();
         if v.len() < 2 {
             return (v.first().map_or(0.0, |&x| f64::from(x)), f64::INFINITY);
         }
@@ -161,6 +204,7 @@ impl BeaconTracker {
     pub fn observe(&mut self, r: &FlowRecord, received_ms: i64) -> Option<BeaconRow> {
         let (Some(host), Some(peer)) = (r.src_addr, r.dst_addr) else { return None };
         let rate = u64::from(r.sampling_rate.max(1));
+        let sampled = rate > 1;
         let bytes = r.bytes.saturating_mul(rate);
         if bytes > MAX_CONTACT_BYTES || !self.internal.contains(host) || self.internal.contains(peer) {
             return None;
@@ -176,25 +220,26 @@ impl BeaconTracker {
                     if self.current.len() >= self.capacity {
                         self.untracked += 1;
                     } else {
-                        self.current.insert(key, Contacts::first(start, r.src_port, bytes));
+                        self.current.insert(key, Contacts::first(start, r.src_port, bytes, sampled));
                     }
                     return None;
                 };
                 self.current.entry(key).or_insert(moved)
             }
         };
+        let new_port = !entry.known_port(r.src_port);
         let new_connection =
-            if r.proto == TCP { r.tcp_flags & SYN != 0 } else { r.src_port != entry.last_src_port };
+            if r.proto == TCP { r.tcp_flags & SYN != 0 || (sampled && new_port) } else { new_port };
         let interval = start - entry.last_start_ms;
         if !new_connection || interval < MIN_INTERVAL_MS {
             // A continuation, a retransmitted batch, a record out of order or a burst.
             return None;
         }
         if interval > MAX_INTERVAL_MS {
-            *entry = Contacts::first(start, r.src_port, bytes);
+            *entry = Contacts::first(start, r.src_port, bytes, sampled);
             return None;
         }
-        let slot = (entry.contacts.saturating_sub(1) as usize) % INTERVALS;
+        let slot = (entry.contacts.saturating_sub(1) as usize) % RING;
         if let Some(x) = entry.intervals.get_mut(slot) {
             // At most MAX_INTERVAL_MS here, which fits.
             *x = u32::try_from(interval).unwrap_or(u32::MAX);
@@ -202,7 +247,6 @@ impl BeaconTracker {
         entry.contacts = entry.contacts.saturating_add(1);
         entry.bytes = entry.bytes.saturating_add(bytes);
         entry.last_start_ms = start;
-        entry.last_src_port = r.src_port;
         let (period, jitter) = entry.period_and_jitter();
         (entry.contacts >= REPORT_MIN_CONTACTS && jitter <= REPORT_MAX_JITTER).then(|| BeaconRow {
             start_ms: start,
@@ -311,6 +355,73 @@ mod tests {
             }
         }
         assert_eq!(found, 8 - REPORT_MIN_CONTACTS as usize + 1);
+    }
+
+    #[test]
+    fn check_ins_seen_through_packet_sampling_are_regular_on_their_period() {
+        // A 1-in-10 sampler saw about half of the check-ins, rarely their SYN.
+        let seen = [0i64, 1, 2, 4, 5, 8, 9, 10, 12, 13, 16, 17, 19, 20, 21, 23, 24, 27];
+        let jitter = [0i64, 2_000, -3_000, 1_000, -1_000, 3_000, 0, -2_000, 2_500, -500, 1_500, -2_500];
+        let jitter: Vec<i64> = jitter.iter().chain(&jitter).copied().collect();
+        let mut t = tracker();
+        let mut rows = Vec::new();
+        for (i, (&k, &j)) in seen.iter().zip(&jitter).enumerate() {
+            let mut r =
+                contact(T0 + k * 60_000 + j, 40_000 + i as u16, if i == 3 { 0x1b } else { 0x18 }, 100);
+            (r.packets, r.sampling_rate) = (1, 10);
+            rows.extend(t.observe(&r, T0));
+        }
+        let last = rows.last().expect("reported");
+        assert_eq!((rows.len(), last.contacts), (seen.len() - lattice::MIN_INTERVALS, 18));
+        assert!((last.period_ms - 60_000).abs() < 1_000 && last.jitter < 0.1, "{last:?}");
+        assert_eq!(last.bytes_per_contact, 1_000, "sampling-corrected");
+        // The same records from an exporter that does not sample: intervals of one to
+        // three periods are no regular check-in there, and records without SYN are no
+        // new connection.
+        let mut t = tracker();
+        for (i, (&k, &j)) in seen.iter().zip(&jitter).enumerate() {
+            let r = contact(T0 + k * 60_000 + j, 40_000 + i as u16, 0x1b, 1_000);
+            assert_eq!(t.observe(&r, T0), None);
+        }
+        // Sampled packets of one long connection (one source port) are no contacts,
+        // nor records of three parallel ones cut every 60 s at the exporter's active
+        // timeout: their intervals (20 s, 20 s, 20 s ...) fit a period exactly.
+        let mut t = tracker();
+        for k in 0..20i64 {
+            let mut r = contact(T0 + k * 60_000, 40_000, 0x18, 100);
+            r.sampling_rate = 64;
+            assert_eq!(t.observe(&r, T0), None);
+            for (i, port) in [41_000, 42_000, 43_000].into_iter().enumerate() {
+                let mut r = contact(T0 + k * 60_000 + i as i64 * 20_000, port, 0x18, 100);
+                r.sampling_rate = 10;
+                assert_eq!(t.observe(&r, T0), None);
+            }
+        }
+    }
+
+    #[test]
+    fn random_contacts_seen_through_sampling_are_not_reported() {
+        // 2,000 pairs of 40 contacts each at exponential intervals (mean 2 min; 30 s and
+        // 10 min, 6,000 pairs of 60 contacts, reported none either).
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut uniform = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut t = BeaconTracker::new(InternalNetworks::default(), 10_000);
+        let mut reported = 0;
+        for pair in 0..2000u16 {
+            let mut start = T0;
+            for i in 0..40u16 {
+                start += 1_000 + (-(1.0 - uniform()).ln() * 120_000.0) as i64;
+                let mut r = contact(start, 20_000 + i, 0x18, 100);
+                (r.dst_port, r.sampling_rate) = (1_000 + pair, 10);
+                reported += usize::from(t.observe(&r, T0).is_some_and(|b| b.jitter <= 0.1));
+            }
+        }
+        assert_eq!(reported, 0);
     }
 
     #[test]
