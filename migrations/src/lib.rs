@@ -116,6 +116,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0018_flows_address_bloom.sql",
         sql: include_str!("../0018_flows_address_bloom.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_beacon_sampling.sql",
+        sql: include_str!("../0019_beacon_sampling.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

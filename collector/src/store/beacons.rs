@@ -16,8 +16,8 @@ use tokio_postgres::types::ToSql;
 /// The insert: one array per column, expanded with `unnest`.
 pub(crate) fn insert_sql() -> String {
     format!(
-        "INSERT INTO {HOST_BEACONS} (started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact) \
-         SELECT * FROM unnest($1::timestamptz[], $2::inet[], $3::inet[], $4::inet[], $5::int4[], $6::int2[], $7::int4[], $8::int8[], $9::float4[], $10::int8[])"
+        "INSERT INTO {HOST_BEACONS} (started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate) \
+         SELECT * FROM unnest($1::timestamptz[], $2::inet[], $3::inet[], $4::inet[], $5::int4[], $6::int2[], $7::int4[], $8::int8[], $9::float4[], $10::int8[], $11::int4[])"
     )
 }
 
@@ -35,6 +35,7 @@ pub(crate) struct BeaconColumns {
     periods: Vec<i64>,
     jitters: Vec<f32>,
     bytes: Vec<i64>,
+    sampling_rates: Vec<i32>,
 }
 
 impl BeaconColumns {
@@ -50,6 +51,7 @@ impl BeaconColumns {
         self.periods.push(b.period_ms);
         self.jitters.push(b.jitter as f32);
         self.bytes.push(b.bytes_per_contact);
+        self.sampling_rates.push(i32::try_from(b.sampling_rate.max(1)).unwrap_or(i32::MAX));
     }
 
     /// The rows' start times (for the partitions they need).
@@ -75,6 +77,7 @@ impl BeaconColumns {
             &self.periods,
             &self.jitters,
             &self.bytes,
+            &self.sampling_rates,
         ]
     }
 }
@@ -126,7 +129,7 @@ mod tests {
     #[test]
     fn the_insert_has_a_parameter_per_column() {
         let sql = insert_sql();
-        assert!(sql.contains("$10::int8[]") && !sql.contains("$11"), "{sql}");
-        assert_eq!(BeaconColumns::default().params().len(), 10);
+        assert!(sql.contains("$11::int4[]") && !sql.contains("$12"), "{sql}");
+        assert_eq!(BeaconColumns::default().params().len(), 11);
     }
 }

@@ -157,6 +157,9 @@ pub struct BeaconRow {
     pub jitter: f64,
     /// Mean bytes per contact (sampling-corrected).
     pub bytes_per_contact: i64,
+    /// The packet sampling rate the contact was seen at (1: unsampled): above 1, the
+    /// contacts are those seen and the period the one their intervals are multiples of.
+    pub sampling_rate: u32,
 }
 
 /// The pairs of every exporter, shared by the writers of one collector.
@@ -256,6 +259,7 @@ impl BeaconTracker {
             jitter,
             bytes_per_contact: i64::try_from(entry.bytes / u64::from(entry.contacts.max(1)))
                 .unwrap_or(i64::MAX),
+            sampling_rate: r.sampling_rate.max(1),
         })
     }
 

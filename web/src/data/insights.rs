@@ -231,7 +231,7 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact \
+                "SELECT started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate \
                  FROM host_beacons WHERE started >= $1 AND started < $2 ORDER BY started",
                 &[&at_ms(from_ms), &at_ms(to_ms)],
             )
@@ -243,6 +243,7 @@ impl Db {
             let proto: i16 = r.try_get(5)?;
             let contacts: i32 = r.try_get(6)?;
             let jitter: f32 = r.try_get(8)?;
+            let sampling_rate: i32 = r.try_get(10)?;
             out.push(BeaconRow {
                 start_ms: unix_ms(started),
                 key: PairKey {
@@ -256,6 +257,7 @@ impl Db {
                 period_ms: r.try_get(7)?,
                 jitter: f64::from(jitter),
                 bytes_per_contact: r.try_get(9)?,
+                sampling_rate: u32::try_from(sampling_rate).unwrap_or(1).max(1),
             });
         }
         Ok(out)

@@ -33,6 +33,19 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
         }
         let (score, severity) = grade(f64::from(b.contacts), min_contacts);
         let period_s = b.period_ms as f64 / 1000.0;
+        let mut observed = vec![
+            Observation { feature: "contacts", value: f64::from(b.contacts), threshold: min_contacts },
+            Observation { feature: "interval_jitter", value: b.jitter, threshold: t.beacon_max_jitter },
+            Observation { feature: "period_s", value: period_s, threshold: t.beacon_min_period_secs },
+            Observation { feature: "bytes_per_contact", value: b.bytes_per_contact as f64, threshold: 0.0 },
+        ];
+        if b.sampling_rate > 1 {
+            observed.push(Observation {
+                feature: "sampling_rate",
+                value: f64::from(b.sampling_rate),
+                threshold: 0.0,
+            });
+        }
         let first = b.start_ms - b.period_ms.saturating_mul(i64::from(b.contacts.saturating_sub(1)));
         out.push(Insight {
             kind: Kind::Beaconing,
@@ -46,21 +59,29 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
             target: Some(b.key.peer),
             detector: format!("rule:{}", Kind::Beaconing.as_str()),
             why: Why {
-                summary: format!(
-                    "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), about {} bytes each time",
-                    b.key.host,
-                    b.key.peer,
-                    b.key.port,
-                    b.contacts,
-                    b.jitter * 100.0,
-                    b.bytes_per_contact
-                ),
-                observed: vec![
-                    Observation { feature: "contacts", value: f64::from(b.contacts), threshold: min_contacts },
-                    Observation { feature: "interval_jitter", value: b.jitter, threshold: t.beacon_max_jitter },
-                    Observation { feature: "period_s", value: period_s, threshold: t.beacon_min_period_secs },
-                    Observation { feature: "bytes_per_contact", value: b.bytes_per_contact as f64, threshold: 0.0 },
-                ],
+                summary: if b.sampling_rate > 1 {
+                    format!(
+                        "{} was seen contacting {} port {} {} times at multiples of {period_s:.0} s (jitter {:.0} %), about {} bytes each time; sampled 1 in {}, so some check-ins were not seen",
+                        b.key.host,
+                        b.key.peer,
+                        b.key.port,
+                        b.contacts,
+                        b.jitter * 100.0,
+                        b.bytes_per_contact,
+                        b.sampling_rate
+                    )
+                } else {
+                    format!(
+                        "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), about {} bytes each time",
+                        b.key.host,
+                        b.key.peer,
+                        b.key.port,
+                        b.contacts,
+                        b.jitter * 100.0,
+                        b.bytes_per_contact
+                    )
+                },
+                observed,
             },
         });
     }

@@ -562,6 +562,37 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     );
     assert_eq!(kinds(&found), vec![(Kind::Beaconing, Some(implant), Some(c2))]);
     assert!(found[0].why.summary.contains("8 times every 60 s"), "{}", found[0].why.summary);
+    assert!(!found[0].why.observed.iter().any(|o| o.feature == "sampling_rate"));
+    // Another implant behind a 1-in-10 sampler, about half of its check-ins seen and
+    // none with its SYN: found on the period its intervals are multiples of, and the
+    // why says the count is of those seen.
+    let (implant2, c2b) = (ip(10, 1, 0, 8), ip(203, 0, 113, 67));
+    let seen = [0i64, 1, 2, 4, 5, 8, 9, 10, 12, 13, 16, 17, 19, 20, 21, 23, 24, 27];
+    for (i, k) in seen.into_iter().enumerate() {
+        let t = END - 1_000 - (27 - k) * 60_000 + [0, 2_000, -1_000, 3_000, 0, -2_000][i % 6];
+        let mut f = flow(t, implant2, c2b, 6, 41_000 + i as u16, 443, 0x18, 1, 100);
+        f.sampling_rate = 10;
+        beacons.extend(tracker.observe(&f, END));
+    }
+    let found = run(
+        &Evidence {
+            hosts: SortedRows::default(),
+            beacons: &beacons,
+            network: &NetworkSize::default(),
+            traffic: &ExporterMinutes::default(),
+        },
+        END,
+        &Thresholds::default(),
+    );
+    let sampled = found.iter().find(|i| i.source == Some(implant2)).expect("the sampled beacon");
+    assert_eq!((sampled.kind, sampled.target), (Kind::Beaconing, Some(c2b)));
+    assert!(
+        sampled.why.summary.contains("18 times at multiples of 60 s")
+            && sampled.why.summary.contains("sampled 1 in 10"),
+        "{}",
+        sampled.why.summary
+    );
+    assert!(sampled.why.observed.iter().any(|o| o.feature == "sampling_rate" && o.value == 10.0));
     // Fewer contacts than the threshold: not yet.
     let early: Vec<_> = beacons.iter().filter(|b| b.contacts < 6).copied().collect();
     let none = run(
