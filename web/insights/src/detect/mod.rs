@@ -51,7 +51,8 @@ pub struct Evidence<'a> {
 
 /// Runs every rule over the feature rows of the windows that end at `end_ms`: the
 /// flood window (floods, reflection), the longer scan window (scans, sweeps; longer
-/// still for hosts whose probes were sampled) and the exfiltration window, as
+/// still for hosts whose probes were sampled) and the exfiltration window (these two
+/// only when `end_ms` is on a [`Thresholds::long_window_step_secs`] boundary), as
 /// [`Thresholds`] sets them, with the volumetric floors following each exporter's
 /// size ([`NetworkSize`]), and the beaconing rule over the periodic contacts.
 pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
@@ -59,8 +60,10 @@ pub fn run(ev: &Evidence<'_>, end_ms: i64, t: &Thresholds) -> Vec<Insight> {
     let mut out = Vec::new();
     check_floods(rows, end_ms, (t, net), &mut out);
     scan::check_window(rows, end_ms, t, &mut out);
-    scan::check_sampled(rows, end_ms, t, &mut out);
-    exfiltration::check(rows, end_ms, t, &mut out);
+    if t.long_window_due(end_ms) {
+        scan::check_sampled(rows, end_ms, t, &mut out);
+        exfiltration::check(rows, end_ms, t, &mut out);
+    }
     beaconing::check(ev.beacons, end_ms, t, &mut out);
     traffic::check(ev.traffic, end_ms, t, &mut out);
     out.sort_by(|a, b| a.start_ms.cmp(&b.start_ms).then(a.kind.cmp(&b.kind)).then(a.target.cmp(&b.target)));

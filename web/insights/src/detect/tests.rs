@@ -7,7 +7,8 @@ use crate::features::HostFeatureSet;
 use flowvision_codec::FlowRecord;
 use std::net::{IpAddr, Ipv4Addr};
 
-const T0: i64 = 1_700_000_000_000;
+// On a minute (and so on a long window step, `Thresholds::long_window_step_secs`).
+const T0: i64 = 1_700_000_040_000;
 const END: i64 = T0 + 60_000;
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -478,6 +479,26 @@ fn a_large_upload_out_of_the_network_is_exfiltration() {
     let found = detect(&flows);
     assert_eq!(kinds(&found), vec![(Kind::Exfiltration, Some(insider), None)]);
     assert!(found[0].why.observed[0].value >= 300e6 * 0.99, "{:?}", found[0].why);
+    // The five-minute window is evaluated on its steps only: not ten seconds later,
+    // again at the next step, and at every bucket when the step is one.
+    let mut rows = feature_rows(&flows, 20_000);
+    let mut pairs = PairIndex::default();
+    let hosts = SortedRows::sort(&mut rows, &mut pairs);
+    let ev = Evidence {
+        hosts,
+        beacons: &[],
+        network: &NetworkSize::default(),
+        traffic: &ExporterMinutes::default(),
+    };
+    let t = Thresholds::default();
+    assert_eq!(t.long_window_step_secs, 30);
+    assert_eq!(kinds(&run(&ev, END + 10_000, &t)), vec![]);
+    assert_eq!(kinds(&run(&ev, END + 30_000, &t)), vec![(Kind::Exfiltration, Some(insider), None)]);
+    let every_bucket = Thresholds { long_window_step_secs: 10, ..t };
+    assert_eq!(
+        kinds(&run(&ev, END + 10_000, &every_bucket)),
+        vec![(Kind::Exfiltration, Some(insider), None)]
+    );
 }
 
 #[test]

@@ -136,6 +136,11 @@ pub struct Thresholds {
     pub exfiltration_window_secs: i64,
     /// Window of the beaconing rule, seconds: the longest period it reports live.
     pub beacon_window_secs: i64,
+    /// The five-minute windows (sampled scans, exfiltration) are evaluated when their
+    /// end is on a multiple of this many seconds, not at every bucket: a window that
+    /// long changes little in ten seconds, and evaluating it every bucket was a
+    /// quarter of a live round (session 25). Detections come up to this much later.
+    pub long_window_step_secs: i64,
 }
 
 impl Default for Thresholds {
@@ -187,11 +192,18 @@ impl Default for Thresholds {
             scan_sampled_window_secs: 300,
             exfiltration_window_secs: 300,
             beacon_window_secs: 1800,
+            long_window_step_secs: 30,
         }
     }
 }
 
 impl Thresholds {
+    /// Whether the windows of [`Thresholds::long_window_step_secs`] are evaluated at
+    /// `end_ms`.
+    pub fn long_window_due(&self, end_ms: i64) -> bool {
+        end_ms.rem_euclid(self.long_window_step_secs.max(1) * 1000) == 0
+    }
+
     /// The longest window any rule reads, ms: the feature rows [`super::run`] needs
     /// before a window's end.
     pub fn longest_window_ms(&self) -> i64 {
