@@ -196,7 +196,7 @@ pub async fn train(
     for i in 0..n {
         // Evenly spread over the history, whole minutes.
         let m = start + (i * span_minutes / n.max(1)) * MINUTE_MS;
-        let features = db.engine_feature_rows(m, m + MINUTE_MS).await.map_err(err)?;
+        let features = db.engine_feature_rows_within(m, m + MINUTE_MS, &cfg.hosts).await.map_err(err)?;
         rows.extend(
             minutes(&features)
                 .iter()
@@ -247,7 +247,10 @@ pub async fn score_minute(
     minute_ms: i64,
 ) -> Result<Vec<Insight>, String> {
     let Some(model) = models.anomaly_model() else { return Ok(Vec::new()) };
-    let rows = db.engine_feature_rows(minute_ms, minute_ms + MINUTE_MS).await.map_err(|e| e.to_string())?;
+    let rows = db
+        .engine_feature_rows_within(minute_ms, minute_ms + MINUTE_MS, &cfg.hosts)
+        .await
+        .map_err(|e| e.to_string())?;
     let merged: Vec<_> =
         minutes(&rows).into_iter().filter(|((_, _, host), _)| cfg.hosts.contains(*host)).collect();
     if merged.is_empty() {
