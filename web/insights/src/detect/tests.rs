@@ -560,6 +560,17 @@ fn one_client_downloading_from_an_internal_server_is_not_exfiltration() {
     assert_eq!(kinds(&detect(&flows)), vec![(Kind::Exfiltration, Some(server), None)]);
 }
 
+/// The rules over periodic contacts alone, at `END`.
+fn detect_beacons(beacons: &[crate::beacon::BeaconRow]) -> Vec<Insight> {
+    let ev = Evidence {
+        hosts: SortedRows::default(),
+        beacons,
+        network: &NetworkSize::default(),
+        traffic: &ExporterMinutes::default(),
+    };
+    run(&ev, END, &Thresholds::default())
+}
+
 #[test]
 fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     let (implant, c2, resolver) = (ip(10, 1, 0, 7), ip(203, 0, 113, 66), ip(198, 51, 100, 53));
@@ -571,16 +582,7 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
         beacons.extend(tracker.observe(&flow(t, implant, c2, 6, 40_000 + i, 443, 0x1b, 8, 1_000), END));
         beacons.extend(tracker.observe(&flow(t, implant, resolver, 17, 50_000 + i, 53, 0, 1, 70), END));
     }
-    let found = run(
-        &Evidence {
-            hosts: SortedRows::default(),
-            beacons: &beacons,
-            network: &NetworkSize::default(),
-            traffic: &ExporterMinutes::default(),
-        },
-        END,
-        &Thresholds::default(),
-    );
+    let found = detect_beacons(&beacons);
     assert_eq!(kinds(&found), vec![(Kind::Beaconing, Some(implant), Some(c2))]);
     assert!(found[0].why.summary.contains("8 times every 60 s"), "{}", found[0].why.summary);
     assert!(!found[0].why.observed.iter().any(|o| o.feature == "sampling_rate"));
@@ -595,16 +597,7 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
         f.sampling_rate = 10;
         beacons.extend(tracker.observe(&f, END));
     }
-    let found = run(
-        &Evidence {
-            hosts: SortedRows::default(),
-            beacons: &beacons,
-            network: &NetworkSize::default(),
-            traffic: &ExporterMinutes::default(),
-        },
-        END,
-        &Thresholds::default(),
-    );
+    let found = detect_beacons(&beacons);
     let sampled = found.iter().find(|i| i.source == Some(implant2)).expect("the sampled beacon");
     assert_eq!((sampled.kind, sampled.target), (Kind::Beaconing, Some(c2b)));
     assert!(
@@ -616,16 +609,7 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     assert!(sampled.why.observed.iter().any(|o| o.feature == "sampling_rate" && o.value == 10.0));
     // Fewer contacts than the threshold: not yet.
     let early: Vec<_> = beacons.iter().filter(|b| b.contacts < 6).copied().collect();
-    let none = run(
-        &Evidence {
-            hosts: SortedRows::default(),
-            beacons: &early,
-            network: &NetworkSize::default(),
-            traffic: &ExporterMinutes::default(),
-        },
-        END,
-        &Thresholds::default(),
-    );
+    let none = detect_beacons(&early);
     assert_eq!(kinds(&none), vec![]);
 }
 
