@@ -73,7 +73,7 @@ pub struct StoreConfig {
     /// (`INTERNAL_NETWORKS`) [private and shared ranges].
     pub internal_networks: flowvision_insights::features::InternalNetworks,
     /// Pairs (internal host, outside service) the beaconing tracker follows per
-    /// generation (`BEACON_PAIRS`) [250,000, about 40 MB]; 0 turns it off.
+    /// generation (`BEACON_PAIRS`) [250,000, 40 to 80 MB]; 0 turns it off.
     pub beacon_pairs: usize,
     /// Rows kept per closed minute, hour and day by the top-N compaction of the
     /// talker, service and AS rollups [100 / 100 / 200].

@@ -4,16 +4,18 @@
 //!
 //! Tracked as the flows pass, per (exporter, host, peer, port, protocol) for flows
 //! that leave the network ([`InternalNetworks`]) and open a new connection (a TCP
-//! record carrying SYN, or another source port than the pair's last contact: the
-//! records an exporter cuts from one long connection at its active timeout are
-//! periodic too, and are no beacon). Behind packet sampling a TCP record shows its
-//! SYN only when the opening packet was the one sampled, so there another source port
-//! is a new connection for TCP as well, and the intervals are fitted as multiples of
-//! one period (`lattice.rs`): a sampler misses check-ins. Each pair keeps its last [`INTERVALS`] intervals
-//! between contact starts, so recent regularity counts and a pause or a change of
-//! period is forgotten after a few contacts. (An exponentially weighted variance was
-//! tried first: started at zero, it called five random intervals regular, 21 false
-//! `beaconing` insights in three simulated hours.)
+//! record carrying SYN, or a source port the pair has not used among its last
+//! `PORTS`: the records an exporter cuts from long connections at its active
+//! timeout are periodic too, and are no beacon). Each pair keeps its last [`INTERVALS`]
+//! intervals between contact starts, so recent regularity counts and a pause or a
+//! change of period is forgotten after a few contacts. (An exponentially weighted
+//! variance was tried first: started at zero, it called five random intervals
+//! regular, 21 false `beaconing` insights in three simulated hours.)
+//!
+//! Behind packet sampling a TCP record shows its SYN only when the opening packet was
+//! the one sampled, so there a new source port is a new connection for TCP as well,
+//! and since a sampler misses check-ins, the last `RING` intervals are fitted as
+//! whole multiples of one period (`lattice.rs`).
 //!
 //! Once a pair is loosely regular ([`REPORT_MIN_CONTACTS`], [`REPORT_MAX_JITTER`]),
 //! each of its contacts gives a [`BeaconRow`], stored with the batch; the `beaconing`
@@ -75,7 +77,7 @@ struct Contacts {
     last_start_ms: i64,
     /// The pair's last distinct source ports, in a ring.
     ports: [u16; PORTS],
-    next_port: usize,
+    next_port: u8,
     contacts: u32,
     /// The last intervals, ms, in a ring (the newest at `(contacts - 2) % RING`).
     intervals: [u32; RING],
@@ -103,7 +105,7 @@ impl Contacts {
         if self.ports.contains(&port) {
             return true;
         }
-        if let Some(p) = self.ports.get_mut(self.next_port % PORTS) {
+        if let Some(p) = self.ports.get_mut(usize::from(self.next_port) % PORTS) {
             *p = port;
         }
         self.next_port = self.next_port.wrapping_add(1);
@@ -426,6 +428,13 @@ mod tests {
             }
         }
         assert_eq!(reported, 0);
+    }
+
+    #[test]
+    fn a_pair_takes_at_most_160_bytes() {
+        // docs/insights.md gives the tracker's memory from it.
+        let size = std::mem::size_of::<(PairKey, Contacts)>();
+        assert!(size <= 160, "{size}");
     }
 
     #[test]
