@@ -103,6 +103,10 @@ struct Args {
     /// if built].
     #[arg(long)]
     web_binary: Option<std::path::PathBuf>,
+    /// Evaluate the five-minute windows at ends on multiples of this many seconds
+    /// (`long_window_step_secs`) [the default thresholds'].
+    #[arg(long)]
+    long_window_step: Option<i64>,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -695,11 +699,21 @@ fn main() -> Result<()> {
             b.display()
         );
     }
-    let thresholds = Thresholds::default();
+    let defaults = Thresholds::default();
+    let thresholds = Thresholds {
+        long_window_step_secs: args.long_window_step.unwrap_or(defaults.long_window_step_secs),
+        ..defaults.clone()
+    };
     let now = flowvision_collector::clock::now_ms();
     println!(
-        "insights evaluation: seeds {:?}, {} h attack runs at {} flows/s, clean run {} days at {} flows/s, {} internal hosts; default thresholds",
-        args.seeds, args.attack_hours, args.attack_rate, args.clean_days, args.clean_rate, args.hosts
+        "insights evaluation: seeds {:?}, {} h attack runs at {} flows/s, clean run {} days at {} flows/s, {} internal hosts; {} thresholds",
+        args.seeds,
+        args.attack_hours,
+        args.attack_rate,
+        args.clean_days,
+        args.clean_rate,
+        args.hosts,
+        if thresholds == defaults { "default" } else { "changed" }
     );
     let mut recall: BTreeMap<String, KindScore> = BTreeMap::new();
     let mut precision: BTreeMap<String, Precision> = BTreeMap::new();
