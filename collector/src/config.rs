@@ -285,7 +285,6 @@ impl CollectorConfig {
 }
 
 /// A count from 1 to `hi`.
-/// Comma-separated prefixes (`10.0.0.0/8, 2001:db8::/32`); at least one.
 fn one_to(hi: usize) -> impl Fn(&usize) -> Result<(), String> {
     move |v| if (1..=hi).contains(v) { Ok(()) } else { Err(format!("must be 1 to {hi}")) }
 }

@@ -197,12 +197,8 @@ pub async fn train(
         // Evenly spread over the history, whole minutes.
         let m = start + (i * span_minutes / n.max(1)) * MINUTE_MS;
         let features = db.engine_feature_rows_within(m, m + MINUTE_MS, &cfg.hosts).await.map_err(err)?;
-        rows.extend(
-            minutes(&features)
-                .iter()
-                .filter(|((_, _, host), _)| cfg.hosts.contains(*host))
-                .map(|(_, f)| activity_vector(f)),
-        );
+        // Only the operator's own hosts' rows were read (`cfg.hosts`).
+        rows.extend(minutes(&features).iter().map(|(_, f)| activity_vector(f)));
         if rows.len() >= cfg.max_samples {
             rows.truncate(cfg.max_samples);
             break;
@@ -251,8 +247,8 @@ pub async fn score_minute(
         .engine_feature_rows_within(minute_ms, minute_ms + MINUTE_MS, &cfg.hosts)
         .await
         .map_err(|e| e.to_string())?;
-    let merged: Vec<_> =
-        minutes(&rows).into_iter().filter(|((_, _, host), _)| cfg.hosts.contains(*host)).collect();
+    // Only the operator's own hosts' rows were read (`cfg.hosts`).
+    let merged = minutes(&rows);
     if merged.is_empty() {
         return Ok(Vec::new());
     }
