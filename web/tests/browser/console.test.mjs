@@ -8,8 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { api } from "./session.mjs";
+import { api, launchChromium } from "./session.mjs";
 
 const URL = process.env.FV_URL;
 const ADMIN = process.env.FV_ADMIN_USER;
@@ -23,16 +22,7 @@ const shots = [];
 
 before(async () => {
   assert.ok(URL && ADMIN && ADMIN_PW && ARTIFACTS && EXPORTERS.length === 2, "environment from web/tests/browser.rs");
-  browser = await chromium.launch({
-    executablePath: process.env.FV_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      // No --user-data-dir: playwright refuses it in launch() and itself starts
-      // Chromium with a new, empty profile directory (removed at close).
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -9,8 +9,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { launchChromium } from "./session.mjs";
 import { execFileSync } from "node:child_process";
-import { chromium } from "playwright-core";
 
 const URL = process.env.FV_URL;
 const ADMIN = process.env.FV_ADMIN_USER;
@@ -26,12 +26,7 @@ const shots = [];
 
 before(async () => {
   assert.ok(URL && ADMIN && ADMIN_PW && ARTIFACTS && NFCAPD && SIM && COLLECTOR, "environment from web/tests/browser_rules.rs");
-  browser = await chromium.launch({
-    executablePath: process.env.FV_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

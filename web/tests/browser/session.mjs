@@ -4,13 +4,32 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
-/** Headless Chromium from FV_CHROMIUM (Debian's /usr/bin/chromium by default). */
-export function launchChromium() {
-  return chromium.launch({
-    executablePath: process.env.FV_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+/** Headless Chromium from FV_CHROMIUM (Debian's /usr/bin/chromium by default).
+ *
+ * Started up to three times: on a loaded CI machine Debian's Chromium has died of
+ * SIGSEGV during start-up, before the test had done anything (a browser that starts
+ * and then misbehaves still fails the test; only the launch is retried, and each
+ * failed launch is printed). */
+export async function launchChromium() {
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await chromium.launch({
+        executablePath: process.env.FV_CHROMIUM || "/usr/bin/chromium",
+        headless: true,
+        // No --user-data-dir: playwright refuses it in launch() and itself starts
+        // Chromium with a new, empty profile directory (removed at close).
+        args: [
+          "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+      });
+    } catch (e) {
+      if (attempt >= attempts) throw e;
+      console.error(`Chromium launch ${attempt} of ${attempts} failed, starting it again: ${String(e).split("\n")[0]}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 /** A new page of `browser`, logged in at `url`; `page.jsErrors` collects page errors. */

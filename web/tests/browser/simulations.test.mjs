@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./session.mjs";
 
 const URL = process.env.FV_URL;
 const ADMIN = process.env.FV_ADMIN_USER;
@@ -20,12 +20,7 @@ const shots = [];
 
 before(async () => {
   assert.ok(URL && ADMIN && ADMIN_PW && ARTIFACTS, "environment from web/tests/browser_simulations.rs");
-  browser = await chromium.launch({
-    executablePath: process.env.FV_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
