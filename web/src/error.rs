@@ -68,6 +68,7 @@ impl From<DataError> for AppError {
                 AppError::Unavailable("the database is unavailable".into())
             }
             DataError::Db(e) => AppError::Internal(e.to_string()),
+            DataError::Answer(e) => AppError::Internal(e.to_string()),
         }
     }
 }

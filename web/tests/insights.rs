@@ -655,3 +655,85 @@ fn live_rounds_read_late_rows_again_and_agree_with_the_backtest() {
     }
     assert_eq!(stored.into_insights(), whole);
 }
+
+/// A feature row as compared: transaction, bucket ms, exporter, host, counters, sketches.
+type ReadRow = (i64, i64, IpAddr, IpAddr, Vec<i64>, Vec<Vec<u8>>);
+
+#[test]
+fn feature_rows_read_by_copy_are_those_the_collector_wrote() {
+    use flowvision_insights::features::{Counters, HostFeatures, InternalNetworks};
+    let web = Web::start_with(|c| c.insights = false);
+    let now = now_ms();
+    let mut rows = attack_rows(now);
+    // IPv6 hosts too (inet's other binary form).
+    for i in 0..40u16 {
+        let (a, b) = (ip("2001:db8::10"), IpAddr::from([0x2001, 0xdb8, 1, 0, 0, 0, 0, i]));
+        rows.push(row("192.0.2.1", now - 80_000 + i64::from(i) * 500, a, b, 17, 5_000 + i, 53, 0, 2));
+    }
+    store(web.pg.url(), &rows);
+    let cfg = common::config(web.pg.url());
+    let rt = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(web.pg.url(), tokio_postgres::NoTls).await.unwrap();
+        rocket::tokio::spawn(conn);
+        let (from, to) = (now - 3_600_000, now + 60_000);
+        // tokio-postgres's own decoding of the same rows, as the reads did before COPY.
+        let sql = format!(
+            "SELECT xmin::text::bigint, (extract(epoch FROM bucket) * 1000)::bigint, exporter, host, {}, {} \
+             FROM host_features",
+            Counters::NAMES.join(", "),
+            HostFeatures::SKETCH_NAMES.join(", ")
+        );
+        let mut want: Vec<ReadRow> = client
+            .query(&sql, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let counters = (0..Counters::NAMES.len()).map(|i| r.get(4 + i)).collect();
+                let sketches = (0..4).map(|i| r.get::<_, Vec<u8>>(4 + Counters::NAMES.len() + i)).collect();
+                (r.get(0), r.get(1), r.get(2), r.get(3), counters, sketches)
+            })
+            .collect();
+        want.sort_by_key(|a| (a.0, a.1, a.2, a.3));
+        assert!(want.len() > 100 && want.iter().any(|w| w.3.is_ipv6()), "{} rows", want.len());
+
+        let db = flowvision_web::data::Db::new(&cfg).unwrap();
+        let read = |held: Vec<(i64, i64)>| {
+            let db = &db;
+            async move {
+                let mut out = Vec::new();
+                db.engine_feature_rows_not_held(from, to, &held, &mut out).await.unwrap();
+                out
+            }
+        };
+        let mut got: Vec<_> = read(vec![])
+            .await
+            .into_iter()
+            .map(|(x, k, f)| {
+                let sketches = f.sketches().iter().map(|s| s.as_bytes().to_vec()).collect();
+                (x, k.bucket_ms, k.exporter, k.host, f.counters.fields().to_vec(), sketches)
+            })
+            .collect();
+        got.sort_by_key(|a| (a.0, a.1, a.2, a.3));
+        assert_eq!(got, want);
+
+        // Held: every row of one transaction in each of its buckets is left out, and
+        // holding all of them leaves nothing.
+        let xid = want[0].0;
+        let held: Vec<(i64, i64)> = want.iter().filter(|w| w.0 == xid).map(|w| (w.1, w.0)).collect();
+        let rest = read(held).await;
+        assert_eq!(rest.len(), want.iter().filter(|w| w.0 != xid).count());
+        assert!(rest.iter().all(|(x, _, _)| *x != xid));
+        let all: Vec<(i64, i64)> = want.iter().map(|w| (w.1, w.0)).collect();
+        assert!(read(all).await.is_empty());
+
+        // Within: only the hosts inside the prefixes.
+        let within = InternalNetworks::parse("10.9.0.0/24, 2001:db8:1::/48").unwrap();
+        let own = db.engine_feature_rows_within(from, to, &within).await.unwrap();
+        let inside = want.iter().filter(|w| within.contains(w.3)).count();
+        assert!(inside > 0 && inside < want.len());
+        assert_eq!(own.len(), inside);
+        assert!(own.iter().all(|(k, _)| within.contains(k.host)));
+    });
+}

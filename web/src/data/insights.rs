@@ -8,8 +8,8 @@
 use super::{ts, DataResult, Db, Scope};
 use flowvision_insights::beacon::{BeaconRow, PairKey};
 use flowvision_insights::detect::{BusiestHosts, Volume};
-use flowvision_insights::features::{Counters, HostFeatures, HostKey, InternalNetworks, COUNTERS};
-use flowvision_insights::{Distinct, Insight, Severity, CONTINUATION_GAP_MS};
+use flowvision_insights::features::{Counters, HostFeatures, HostKey, InternalNetworks};
+use flowvision_insights::{Insight, Severity, CONTINUATION_GAP_MS};
 use serde::Serialize;
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -141,29 +141,38 @@ pub fn backtest_json(i: &Insight) -> serde_json::Value {
     })
 }
 
-/// One host feature row whose columns start at `at`: bucket, exporter, host, the
-/// counters in storage order, the sketches. A row whose sketch bytes are not a sketch
-/// keeps its counters with empty sketches.
-fn feature_row(r: &tokio_postgres::Row, at: usize) -> DataResult<(HostKey, HostFeatures)> {
-    let bucket: OffsetDateTime = r.try_get(at)?;
-    let key = HostKey { bucket_ms: unix_ms(bucket), exporter: r.try_get(at + 1)?, host: r.try_get(at + 2)? };
-    let mut fields = [0i64; COUNTERS];
-    for (i, f) in fields.iter_mut().enumerate() {
-        *f = r.try_get(at + 3 + i)?;
-    }
-    let sketch = |i: usize| -> DataResult<Distinct> {
-        let b: &[u8] = r.try_get(at + 3 + COUNTERS + i)?;
-        Ok(Distinct::from_bytes(b).unwrap_or_default())
-    };
-    let f = HostFeatures {
-        counters: Counters::from_fields(fields),
-        sources_in: sketch(0)?,
-        reflectors_in: sketch(1)?,
-        peers_out: sketch(2)?,
-        ports_out: sketch(3)?,
-    };
-    Ok((key, f))
+/// The `host_features` rows of buckets in `[flowvision.rows_from, flowvision.rows_to)`
+/// whose host is inside `flowvision.within` (cidr[]) and whose (bucket, transaction)
+/// is not among `flowvision.held_buckets` and `flowvision.held_xids`, as a binary COPY
+/// in [`feature_copy`](super::feature_copy)'s column order. COPY takes no bind
+/// parameters, so the values are bound to [`SET_READ`] first and read back here from
+/// the transaction's settings: the statement stays constant text.
+fn copy_feature_rows() -> String {
+    format!(
+        "COPY (SELECT xmin::text::bigint, bucket, exporter, host, {}, {} FROM host_features f \
+         WHERE bucket >= current_setting('flowvision.rows_from')::timestamptz \
+           AND bucket < current_setting('flowvision.rows_to')::timestamptz \
+           AND host <<= ANY(current_setting('flowvision.within')::cidr[]) \
+           AND NOT EXISTS ( \
+             SELECT 1 FROM unnest(current_setting('flowvision.held_buckets')::timestamptz[], \
+                                  current_setting('flowvision.held_xids')::bigint[]) AS h(bucket, xid) \
+             WHERE h.bucket = f.bucket AND h.xid = f.xmin::text::bigint)) \
+         TO STDOUT (FORMAT binary)",
+        Counters::NAMES.join(", "),
+        HostFeatures::SKETCH_NAMES.join(", ")
+    )
 }
+
+/// Binds a feature read's values (range, hosts, rows held) for [`copy_feature_rows`]
+/// in the current transaction.
+const SET_READ: &str = "SELECT set_config('flowvision.rows_from', $1::timestamptz::text, true), \
+     set_config('flowvision.rows_to', $2::timestamptz::text, true), \
+     set_config('flowvision.within', $3::text[]::cidr[]::text, true), \
+     set_config('flowvision.held_buckets', $4::timestamptz[]::text, true), \
+     set_config('flowvision.held_xids', $5::bigint[]::text, true)";
+
+/// Every address, for reads of all hosts.
+const ALL_HOSTS: [&str; 2] = ["0.0.0.0/0", "::/0"];
 
 impl Db {
     /// Engine only: the host feature rows with a bucket in `[from_ms, to_ms)` of hosts
@@ -178,28 +187,15 @@ impl Db {
         to_ms: i64,
         within: &InternalNetworks,
     ) -> DataResult<Vec<(HostKey, HostFeatures)>> {
-        let c = self.conn().await?;
         let prefixes: Vec<String> = within.prefixes().iter().map(ToString::to_string).collect();
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT bucket, exporter, host, {}, {} FROM host_features \
-                     WHERE bucket >= $1 AND bucket < $2 AND host <<= ANY($3::text[]::cidr[])",
-                    Counters::NAMES.join(", "),
-                    HostFeatures::SKETCH_NAMES.join(", ")
-                ),
-                &[&at_ms(from_ms), &at_ms(to_ms), &prefixes],
-            )
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(feature_row(r, 0)?);
-        }
+        let mut out = Vec::new();
+        self.copy_feature_rows((from_ms, to_ms), &prefixes, &[], |(_, k, f)| out.push((k, f))).await?;
         Ok(out)
     }
 
     /// Engine only: the host feature rows with a bucket in `[from_ms, to_ms)` that are
-    /// not among those `held`, each with the transaction that wrote it (its `xmin`).
+    /// not among those `held`, each with the transaction that wrote it (its `xmin`),
+    /// appended to `out` in the order PostgreSQL sends them.
     /// `held` lists (bucket, transaction) pairs: a row is held exactly when the reader
     /// holds a row of the same transaction in the same bucket, since a transaction's
     /// rows become visible at once and every read covers whole buckets. (Per bucket,
@@ -210,32 +206,36 @@ impl Db {
         from_ms: i64,
         to_ms: i64,
         held: &[(i64, i64)],
-    ) -> DataResult<Vec<(i64, HostKey, HostFeatures)>> {
-        let c = self.conn().await?;
+        out: &mut Vec<(i64, HostKey, HostFeatures)>,
+    ) -> DataResult<()> {
+        let all: Vec<String> = ALL_HOSTS.iter().map(|s| (*s).to_string()).collect();
+        self.copy_feature_rows((from_ms, to_ms), &all, held, |t| out.push(t)).await
+    }
+
+    /// The feature rows of buckets in `[from_ms, to_ms)` of hosts inside `within`
+    /// (prefixes) not among those `held` ((bucket, transaction) pairs), each handed to
+    /// `row` as it is decoded from the COPY stream.
+    async fn copy_feature_rows(
+        &self,
+        (from_ms, to_ms): (i64, i64),
+        within: &[String],
+        held: &[(i64, i64)],
+        mut row: impl FnMut(super::feature_copy::FeatureTuple),
+    ) -> DataResult<()> {
+        let mut c = self.conn().await?;
         let buckets: Vec<OffsetDateTime> = held.iter().map(|(b, _)| at_ms(*b)).collect();
         let xids: Vec<i64> = held.iter().map(|(_, x)| *x).collect();
-        let rows = c
-            .query(
-                &format!(
-                    "SELECT xmin::text::bigint, bucket, exporter, host, {}, {} FROM host_features f \
-                     WHERE bucket >= $1 AND bucket < $2 AND NOT EXISTS ( \
-                       SELECT 1 FROM unnest($3::timestamptz[], $4::bigint[]) AS h(bucket, xid) \
-                       WHERE h.bucket = f.bucket AND h.xid = f.xmin::text::bigint)",
-                    Counters::NAMES.join(", "),
-                    HostFeatures::SKETCH_NAMES.join(", ")
-                ),
-                &[&at_ms(from_ms), &at_ms(to_ms), &buckets, &xids],
-            )
-            .await?;
-        // Sized once: collecting through `Result` grows the vector by doubling, which
-        // copied the half-kilobyte rows again (a tenth of the backtest's copying).
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let xid: i64 = r.try_get(0)?;
-            let (k, f) = feature_row(r, 1)?;
-            out.push((xid, k, f));
+        let tx = c.transaction().await?;
+        tx.execute(SET_READ, &[&at_ms(from_ms), &at_ms(to_ms), &within, &buckets, &xids]).await?;
+        let stream = tx.copy_out(&copy_feature_rows()).await?;
+        futures_util::pin_mut!(stream);
+        let mut decoder = super::feature_copy::FeatureCopy::new();
+        while let Some(chunk) = futures_util::TryStreamExt::try_next(&mut stream).await? {
+            decoder.feed(&chunk, &mut row)?;
         }
-        Ok(out)
+        decoder.finish()?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Engine only: the periodic contacts that started in `[from_ms, to_ms)`

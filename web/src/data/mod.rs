@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod archive;
 pub mod dash;
 pub mod exporters;
+mod feature_copy;
 pub mod flows;
 pub mod hosts;
 pub mod insights;
@@ -23,6 +24,7 @@ pub mod stats_query;
 pub mod window;
 
 pub use crate::auth::Scope;
+pub use feature_copy::CopyDecodeError;
 pub use window::{Resolution, Segment, Tier, Window};
 
 use crate::config::WebConfig;
@@ -54,6 +56,9 @@ pub enum DataError {
     /// The change conflicts with existing data (the message is for the caller).
     #[error("{0}")]
     Conflict(String),
+    /// The database's answer could not be decoded (a COPY stream of feature rows).
+    #[error("database answer: {0}")]
+    Answer(#[from] feature_copy::CopyDecodeError),
 }
 
 impl From<tokio_postgres::Error> for DataError {
