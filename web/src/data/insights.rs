@@ -142,24 +142,24 @@ pub fn backtest_json(i: &Insight) -> serde_json::Value {
 }
 
 /// The `host_features` rows of buckets in `[flowvision.rows_from, flowvision.rows_to)`
-/// whose host is inside `flowvision.within` (cidr[]) and whose (bucket, transaction)
-/// is not among `flowvision.held_buckets` and `flowvision.held_xids`, as a binary COPY
-/// in [`feature_copy`](super::feature_copy)'s column order. COPY takes no bind
-/// parameters, so the values are bound to [`SET_READ`] first and read back here from
-/// the transaction's settings: the statement stays constant text.
-fn copy_feature_rows() -> String {
+/// whose (bucket, transaction) is not among `flowvision.held_buckets` and
+/// `flowvision.held_xids` and, when `within`, whose host is inside `flowvision.within`
+/// (cidr[]), as a binary COPY in [`feature_copy`](super::feature_copy)'s column order.
+/// COPY takes no bind parameters, so the values are bound to [`SET_READ`] first and
+/// read back here from the transaction's settings: the statement is constant text.
+fn copy_feature_rows(within: bool) -> String {
     format!(
         "COPY (SELECT xmin::text::bigint, bucket, exporter, host, {}, {} FROM host_features f \
          WHERE bucket >= current_setting('flowvision.rows_from')::timestamptz \
-           AND bucket < current_setting('flowvision.rows_to')::timestamptz \
-           AND host <<= ANY(current_setting('flowvision.within')::cidr[]) \
+           AND bucket < current_setting('flowvision.rows_to')::timestamptz {} \
            AND NOT EXISTS ( \
              SELECT 1 FROM unnest(current_setting('flowvision.held_buckets')::timestamptz[], \
                                   current_setting('flowvision.held_xids')::bigint[]) AS h(bucket, xid) \
              WHERE h.bucket = f.bucket AND h.xid = f.xmin::text::bigint)) \
          TO STDOUT (FORMAT binary)",
         Counters::NAMES.join(", "),
-        HostFeatures::SKETCH_NAMES.join(", ")
+        HostFeatures::SKETCH_NAMES.join(", "),
+        if within { "AND host <<= ANY(current_setting('flowvision.within')::cidr[])" } else { "" }
     )
 }
 
@@ -170,9 +170,6 @@ const SET_READ: &str = "SELECT set_config('flowvision.rows_from', $1::timestampt
      set_config('flowvision.within', $3::text[]::cidr[]::text, true), \
      set_config('flowvision.held_buckets', $4::timestamptz[]::text, true), \
      set_config('flowvision.held_xids', $5::bigint[]::text, true)";
-
-/// Every address, for reads of all hosts.
-const ALL_HOSTS: [&str; 2] = ["0.0.0.0/0", "::/0"];
 
 impl Db {
     /// Engine only: the host feature rows with a bucket in `[from_ms, to_ms)` of hosts
@@ -189,7 +186,7 @@ impl Db {
     ) -> DataResult<Vec<(HostKey, HostFeatures)>> {
         let prefixes: Vec<String> = within.prefixes().iter().map(ToString::to_string).collect();
         let mut out = Vec::new();
-        self.copy_feature_rows((from_ms, to_ms), &prefixes, &[], |(_, k, f)| out.push((k, f))).await?;
+        self.copy_feature_rows((from_ms, to_ms), Some(&prefixes), &[], |(_, k, f)| out.push((k, f))).await?;
         Ok(out)
     }
 
@@ -208,17 +205,16 @@ impl Db {
         held: &[(i64, i64)],
         out: &mut Vec<(i64, HostKey, HostFeatures)>,
     ) -> DataResult<()> {
-        let all: Vec<String> = ALL_HOSTS.iter().map(|s| (*s).to_string()).collect();
-        self.copy_feature_rows((from_ms, to_ms), &all, held, |t| out.push(t)).await
+        self.copy_feature_rows((from_ms, to_ms), None, held, |t| out.push(t)).await
     }
 
-    /// The feature rows of buckets in `[from_ms, to_ms)` of hosts inside `within`
-    /// (prefixes) not among those `held` ((bucket, transaction) pairs), each handed to
-    /// `row` as it is decoded from the COPY stream.
+    /// The feature rows of buckets in `[from_ms, to_ms)` not among those `held`
+    /// ((bucket, transaction) pairs), of hosts inside `within` (prefixes) when given,
+    /// each handed to `row` as it is decoded from the COPY stream.
     async fn copy_feature_rows(
         &self,
         (from_ms, to_ms): (i64, i64),
-        within: &[String],
+        within: Option<&[String]>,
         held: &[(i64, i64)],
         mut row: impl FnMut(super::feature_copy::FeatureTuple),
     ) -> DataResult<()> {
@@ -226,8 +222,9 @@ impl Db {
         let buckets: Vec<OffsetDateTime> = held.iter().map(|(b, _)| at_ms(*b)).collect();
         let xids: Vec<i64> = held.iter().map(|(_, x)| *x).collect();
         let tx = c.transaction().await?;
-        tx.execute(SET_READ, &[&at_ms(from_ms), &at_ms(to_ms), &within, &buckets, &xids]).await?;
-        let stream = tx.copy_out(&copy_feature_rows()).await?;
+        let prefixes = within.unwrap_or_default();
+        tx.execute(SET_READ, &[&at_ms(from_ms), &at_ms(to_ms), &prefixes, &buckets, &xids]).await?;
+        let stream = tx.copy_out(&copy_feature_rows(within.is_some())).await?;
         futures_util::pin_mut!(stream);
         let mut decoder = super::feature_copy::FeatureCopy::new();
         while let Some(chunk) = futures_util::TryStreamExt::try_next(&mut stream).await? {
