@@ -121,6 +121,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0019_beacon_sampling.sql",
         sql: include_str!("../0019_beacon_sampling.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_beacon_size_jitter.sql",
+        sql: include_str!("../0020_beacon_size_jitter.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

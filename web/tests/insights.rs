@@ -378,6 +378,19 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     let contacts: i64 =
         web.pg.connect().unwrap().query_one("SELECT count(*) FROM host_beacons", &[]).unwrap().get(0);
     assert!(contacts >= 4, "{contacts} contact rows");
+    // Check-ins of one size: each row says so (the rule asks twice the contacts of a
+    // pair whose sizes vary).
+    let (with_spread, widest): (i64, Option<f32>) = {
+        let r = web
+            .pg
+            .connect()
+            .unwrap()
+            .query_one("SELECT count(size_jitter), max(size_jitter) FROM host_beacons", &[])
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(with_spread, contacts, "unsampled contacts carry their sizes' spread");
+    assert!(widest.is_some_and(|w| w < 0.05), "{widest:?}");
 
     // 192.0.2.3 carried 50 MB a minute in 10 flows at this time of day on each of the
     // last three days and nothing today.

@@ -17,6 +17,13 @@
 //! and since a sampler misses check-ins, the last `RING` intervals are fitted as
 //! whole multiples of one period (`lattice.rs`).
 //!
+//! A check-in is also of nearly constant size (the same request, the same "nothing to
+//! do" answer), which a person's or an application's repeated use of a service is not:
+//! each contact's bytes are kept (log-scaled, a byte each), and their spread over the
+//! pair's recent contacts travels with its rows. Behind packet sampling a record's bytes
+//! are its sampled packets' times the rate, which says nothing about the contact's size,
+//! so there the spread is not given.
+//!
 //! Once a pair is loosely regular ([`REPORT_MIN_CONTACTS`], [`REPORT_MAX_JITTER`]),
 //! each of its contacts gives a [`BeaconRow`], stored with the batch; the `beaconing`
 //! rule (`detect/beaconing.rs`) applies the configured, stricter thresholds. Memory
@@ -50,6 +57,9 @@ const MIN_INTERVAL_MS: i64 = 1_000;
 pub const MAX_INTERVAL_MS: i64 = 3_600_000;
 /// A check-in is small: records above this many bytes are transfers, not contacts.
 const MAX_CONTACT_BYTES: u64 = 1_000_000;
+/// Steps per doubling of a contact's size code: sizes are kept to within 3 %, a byte
+/// each, up to 2^21 bytes (more than [`MAX_CONTACT_BYTES`]).
+const SIZE_STEPS_PER_OCTAVE: f64 = 12.0;
 /// How long a generation of pairs lives, ms of flow time.
 pub const GENERATION_MS: i64 = 2 * MAX_INTERVAL_MS;
 
@@ -82,8 +92,22 @@ struct Contacts {
     /// The last intervals, ms, in a ring (the newest at `(contacts - 2) % RING`).
     intervals: [u32; RING],
     bytes: u64,
+    /// The last contacts' sizes ([`size_code`]), in a ring (the newest at
+    /// `(contacts - 1) % RING`).
+    sizes: [u8; RING],
     /// Seen through packet sampling: check-ins may be missed.
     sampled: bool,
+}
+
+/// A contact's bytes as a byte: [`SIZE_STEPS_PER_OCTAVE`] steps per doubling.
+fn size_code(bytes: u64) -> u8 {
+    let steps = (bytes.max(1) as f64).log2() * SIZE_STEPS_PER_OCTAVE;
+    steps.round().clamp(0.0, 255.0) as u8
+}
+
+/// The bytes a [`size_code`] stands for.
+fn code_bytes(code: u8) -> f64 {
+    (f64::from(code) / SIZE_STEPS_PER_OCTAVE).exp2()
 }
 
 impl Contacts {
@@ -95,8 +119,36 @@ impl Contacts {
             contacts: 1,
             intervals: [0; RING],
             bytes,
+            sizes: [size_code(bytes); RING],
             sampled,
         }
+    }
+
+    /// Remembers the size of the contact just counted.
+    fn note_size(&mut self, bytes: u64) {
+        let slot = (self.contacts.saturating_sub(1) as usize) % RING;
+        if let Some(x) = self.sizes.get_mut(slot) {
+            *x = size_code(bytes);
+        }
+    }
+
+    /// The sample standard deviation of the recent contacts' bytes (those whose
+    /// intervals tell the regularity, and the contact before them) over their mean;
+    /// `None` behind packet sampling.
+    fn size_jitter(&self) -> Option<f64> {
+        if self.sampled {
+            return None;
+        }
+        let n = (self.contacts as usize).min(INTERVALS + 1).min(RING);
+        let newest = self.contacts.saturating_sub(1) as usize;
+        if n < 2 {
+            return Some(f64::INFINITY);
+        }
+        let sizes =
+            (0..n).map(|j| code_bytes(self.sizes.get(newest.saturating_sub(j) % RING).copied().unwrap_or(0)));
+        let mean = sizes.clone().sum::<f64>() / n as f64;
+        let var = sizes.map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+        Some(if mean > 0.0 { var.sqrt() / mean } else { f64::INFINITY })
     }
 
     /// Whether `port` is among the pair's last source ports (a continuation), and
@@ -159,6 +211,10 @@ pub struct BeaconRow {
     pub jitter: f64,
     /// Mean bytes per contact (sampling-corrected).
     pub bytes_per_contact: i64,
+    /// The recent contacts' bytes: standard deviation over mean (a check-in's size
+    /// hardly changes); `None` behind packet sampling, where a record's bytes are those
+    /// of the packets sampled.
+    pub size_jitter: Option<f64>,
     /// The packet sampling rate the contact was seen at (1: unsampled): above 1, the
     /// contacts are those seen and the period the one their intervals are multiples of.
     pub sampling_rate: u32,
@@ -251,6 +307,7 @@ impl BeaconTracker {
         }
         entry.contacts = entry.contacts.saturating_add(1);
         entry.bytes = entry.bytes.saturating_add(bytes);
+        entry.note_size(bytes);
         entry.last_start_ms = start;
         let (period, jitter) = entry.period_and_jitter();
         (entry.contacts >= REPORT_MIN_CONTACTS && jitter <= REPORT_MAX_JITTER).then(|| BeaconRow {
@@ -261,6 +318,7 @@ impl BeaconTracker {
             jitter,
             bytes_per_contact: i64::try_from(entry.bytes / u64::from(entry.contacts.max(1)))
                 .unwrap_or(i64::MAX),
+            size_jitter: entry.size_jitter(),
             sampling_rate: r.sampling_rate.max(1),
         })
     }
@@ -326,6 +384,39 @@ mod tests {
         assert!((last.period_ms - 60_000).abs() < 3_000 && last.jitter < 0.1, "{last:?}");
         assert_eq!(last.key.port, 443);
         assert_eq!(last.bytes_per_contact, 1_000);
+        assert!(last.size_jitter.is_some_and(|s| s < 0.01), "{last:?}");
+    }
+
+    #[test]
+    fn the_spread_of_contact_sizes_travels_with_the_rows() {
+        // Check-ins of 900-940 bytes: within a few percent of each other.
+        let sizes = [900u64, 935, 910, 940, 905, 925, 915, 930, 920, 900];
+        let mut t = tracker();
+        let rows: Vec<BeaconRow> = (0..10i64)
+            .filter_map(|i| {
+                let c = contact(T0 + i * 60_000, 40_000 + i as u16, 0x1b, sizes[i as usize]);
+                t.observe(&c, T0)
+            })
+            .collect();
+        let s = rows.last().and_then(|r| r.size_jitter).expect("unsampled");
+        assert!(s < 0.05, "{s}");
+        // A person fetching pages of a site on a timer by chance: sizes from 400 bytes
+        // to 60 kB.
+        let sizes = [400u64, 12_000, 3_500, 60_000, 800, 9_000, 25_000, 1_200, 5_000, 700];
+        let mut t = tracker();
+        let rows: Vec<BeaconRow> = (0..10i64)
+            .filter_map(|i| {
+                let c = contact(T0 + i * 60_000, 40_000 + i as u16, 0x1b, sizes[i as usize]);
+                t.observe(&c, T0)
+            })
+            .collect();
+        let s = rows.last().and_then(|r| r.size_jitter).expect("unsampled");
+        assert!(s > 1.0, "{s}");
+        // The code keeps a size to within 3 %, from one byte to past the largest contact.
+        for bytes in [1u64, 2, 100, 917, 65_537, MAX_CONTACT_BYTES] {
+            let back = code_bytes(size_code(bytes));
+            assert!((back / bytes as f64 - 1.0).abs() < 0.03, "{bytes} -> {back}");
+        }
     }
 
     #[test]
@@ -381,6 +472,7 @@ mod tests {
         assert_eq!((rows.len(), last.contacts), (seen.len() - lattice::MIN_INTERVALS, 18));
         assert!((last.period_ms - 60_000).abs() < 1_000 && last.jitter < 0.1, "{last:?}");
         assert_eq!(last.bytes_per_contact, 1_000, "sampling-corrected");
+        assert_eq!(last.size_jitter, None, "a sampled record's bytes are its packets'");
         // The same records from an exporter that does not sample: intervals of one to
         // three periods are no regular check-in there, and records without SYN are no
         // new connection.
@@ -431,10 +523,10 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_takes_at_most_160_bytes() {
+    fn a_pair_takes_at_most_176_bytes() {
         // docs/insights.md gives the tracker's memory from it.
         let size = std::mem::size_of::<(PairKey, Contacts)>();
-        assert!(size <= 160, "{size}");
+        assert!(size <= 176, "{size}");
     }
 
     #[test]

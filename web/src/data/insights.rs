@@ -241,7 +241,7 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate \
+                "SELECT started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate, size_jitter \
                  FROM host_beacons WHERE started >= $1 AND started < $2 ORDER BY started",
                 &[&at_ms(from_ms), &at_ms(to_ms)],
             )
@@ -254,6 +254,7 @@ impl Db {
             let contacts: i32 = r.try_get(6)?;
             let jitter: f32 = r.try_get(8)?;
             let sampling_rate: i32 = r.try_get(10)?;
+            let size_jitter: Option<f32> = r.try_get(11)?;
             out.push(BeaconRow {
                 start_ms: unix_ms(started),
                 key: PairKey {
@@ -268,6 +269,8 @@ impl Db {
                 jitter: f64::from(jitter),
                 bytes_per_contact: r.try_get(9)?,
                 sampling_rate: u32::try_from(sampling_rate).unwrap_or(1).max(1),
+                // Unknown (sampled, or stored before sizes were kept): timing decides.
+                size_jitter: size_jitter.map(f64::from),
             });
         }
         Ok(out)

@@ -5,6 +5,11 @@
 //! configured number of contacts and jitter, and leaves out the services whose
 //! clients poll by design (DNS, NTP by default). The source is the internal host, the
 //! target the outside address it checks in with.
+//!
+//! A check-in is nearly the same size each time; a pair whose contacts vary in size
+//! (a person or an application fetching from a service on a timer by chance) must stay
+//! regular for `beacon_irregular_min_contacts` instead. Behind packet sampling sizes
+//! tell nothing (a record's bytes are its sampled packets'), and timing alone decides.
 
 use super::{grade, Insight, Kind, Observation, Thresholds, Why};
 use crate::beacon::{BeaconRow, PairKey};
@@ -23,7 +28,12 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
         }
     }
     for b in latest.values() {
-        let min_contacts = t.beacon_min_contacts;
+        let sizes_regular = !matches!(b.size_jitter, Some(s) if s > t.beacon_max_size_jitter);
+        let min_contacts = if sizes_regular {
+            t.beacon_min_contacts
+        } else {
+            t.beacon_irregular_min_contacts.max(t.beacon_min_contacts)
+        };
         if f64::from(b.contacts) < min_contacts
             || b.jitter > t.beacon_max_jitter
             || (b.period_ms as f64) < t.beacon_min_period_secs * 1000.0
@@ -39,6 +49,13 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
             Observation { feature: "period_s", value: period_s, threshold: t.beacon_min_period_secs },
             Observation { feature: "bytes_per_contact", value: b.bytes_per_contact as f64, threshold: 0.0 },
         ];
+        if let Some(s) = b.size_jitter {
+            observed.push(Observation {
+                feature: "size_jitter",
+                value: s,
+                threshold: t.beacon_max_size_jitter,
+            });
+        }
         if b.sampling_rate > 1 {
             observed.push(Observation {
                 feature: "sampling_rate",
@@ -70,9 +87,19 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
                         b.bytes_per_contact,
                         b.sampling_rate
                     )
-                } else {
+                } else if sizes_regular {
                     format!(
                         "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), about {} bytes each time",
+                        b.key.host,
+                        b.key.peer,
+                        b.key.port,
+                        b.contacts,
+                        b.jitter * 100.0,
+                        b.bytes_per_contact
+                    )
+                } else {
+                    format!(
+                        "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), each time of varying size ({} bytes on average)",
                         b.key.host,
                         b.key.peer,
                         b.key.port,

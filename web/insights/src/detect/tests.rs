@@ -613,6 +613,32 @@ fn regular_check_ins_are_beaconing_and_polling_a_resolver_is_not() {
     assert_eq!(kinds(&none), vec![]);
 }
 
+#[test]
+fn a_client_regular_by_chance_needs_twice_the_contacts_when_its_sizes_vary() {
+    let (client, site) = (ip(10, 1, 0, 11), ip(203, 0, 113, 140));
+    let sizes = [400u64, 12_000, 3_500, 60_000, 800, 9_000, 25_000, 1_200];
+    let contacts = |n: u16| {
+        let mut tracker =
+            crate::beacon::BeaconTracker::new(crate::features::InternalNetworks::default(), 1_000);
+        let mut beacons = Vec::new();
+        for i in 0..n {
+            let t =
+                END - 1_000 - i64::from(n - 1 - i) * 379_000 + [0, 9_000, 4_000, -7_000][usize::from(i % 4)];
+            let bytes = sizes[usize::from(i) % sizes.len()];
+            beacons.extend(tracker.observe(&flow(t, client, site, 6, 40_000 + i, 443, 0x1b, 8, bytes), END));
+        }
+        beacons
+    };
+    // Eight contacts every 379 s within 9 %: regular enough, but pages of every size.
+    assert_eq!(kinds(&detect_beacons(&contacts(8))), vec![]);
+    // Still regular at sixteen: reported, and the why says the sizes varied.
+    let found = detect_beacons(&contacts(16));
+    assert_eq!(kinds(&found), vec![(Kind::Beaconing, Some(client), Some(site))]);
+    assert!(found[0].why.summary.contains("of varying size"), "{}", found[0].why.summary);
+    let spread = found[0].why.observed.iter().find(|o| o.feature == "size_jitter").expect("size_jitter");
+    assert!(spread.value > spread.threshold, "{spread:?}");
+}
+
 /// The last hour of each of the last 8 days before `end`, as (minute, volume): about
 /// 12 MB and 1,000 flows a minute (`share` of it), varying a little, and today
 /// `bytes_x` times those bytes and `flows_x` times those flows.
@@ -717,6 +743,31 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
         run_at(&quiet(0.0)),
         vec![(Kind::TrafficAnomaly, None, None)],
         "a silent quiet sampled series"
+    );
+    // A quiet unsampled link (about 200 flows a window, a few hosts): half its usual
+    // is hosts idling; near silence is the link or the port lost. Rises as any series'.
+    let quiet_link = |today: f64| {
+        ExporterMinutes::new(minutes(end, 1.0, today).into_iter().map(|(m, mut v)| {
+            v.flows /= 75;
+            (exporter(), m, v)
+        }))
+    };
+    assert_eq!(run_at(&quiet_link(0.45)), vec![]);
+    assert_eq!(run_at(&quiet_link(0.2)), vec![]);
+    assert_eq!(run_at(&quiet_link(0.05)), vec![(Kind::TrafficAnomaly, None, None)]);
+    assert_eq!(run_at(&quiet_link(0.0)), vec![(Kind::TrafficAnomaly, None, None)]);
+    assert_eq!(run_at(&quiet_link(3.0)), vec![(Kind::TrafficAnomaly, None, None)]);
+    let no_quiet_floor = Thresholds { traffic_quiet_flows: 0.0, ..t.clone() };
+    let ev = Evidence {
+        hosts: SortedRows::default(),
+        beacons: &[],
+        network: &NetworkSize::default(),
+        traffic: &quiet_link(0.45),
+    };
+    assert_eq!(
+        kinds(&run(&ev, end, &no_quiet_floor)),
+        vec![(Kind::TrafficAnomaly, None, None)],
+        "the quiet floor is what keeps the drop out"
     );
     // The same change yesterday at this time: the new normal (a service went live).
     let since = |days: i64, x: f64| {

