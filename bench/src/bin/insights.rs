@@ -107,6 +107,10 @@ struct Args {
     /// (`long_window_step_secs`) [the default thresholds'].
     #[arg(long)]
     long_window_step: Option<i64>,
+    /// The rules' thresholds from this JSON file, as the console's configuration gives
+    /// them (fields left out keep their defaults) [the defaults].
+    #[arg(long, value_name = "FILE")]
+    thresholds: Option<std::path::PathBuf>,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -700,9 +704,16 @@ fn main() -> Result<()> {
         );
     }
     let defaults = Thresholds::default();
+    let base = match &args.thresholds {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("--thresholds {}", path.display()))?;
+            serde_json::from_str::<Thresholds>(&text).with_context(|| format!("--thresholds {}", path.display()))?
+        }
+        None => defaults.clone(),
+    };
     let thresholds = Thresholds {
-        long_window_step_secs: args.long_window_step.unwrap_or(defaults.long_window_step_secs),
-        ..defaults.clone()
+        long_window_step_secs: args.long_window_step.unwrap_or(base.long_window_step_secs),
+        ..base
     };
     let now = flowvision_collector::clock::now_ms();
     println!(
