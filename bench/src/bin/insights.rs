@@ -706,8 +706,10 @@ fn main() -> Result<()> {
     let defaults = Thresholds::default();
     let base = match &args.thresholds {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("--thresholds {}", path.display()))?;
-            serde_json::from_str::<Thresholds>(&text).with_context(|| format!("--thresholds {}", path.display()))?
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("--thresholds {}", path.display()))?;
+            serde_json::from_str::<Thresholds>(&text)
+                .with_context(|| format!("--thresholds {}", path.display()))?
         }
         None => defaults.clone(),
     };
