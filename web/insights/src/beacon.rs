@@ -389,28 +389,23 @@ mod tests {
 
     #[test]
     fn the_spread_of_contact_sizes_travels_with_the_rows() {
+        // The spread the last row of contacts a minute apart of these sizes carries.
+        let spread = |sizes: &[u64]| {
+            let mut t = tracker();
+            let rows: Vec<BeaconRow> = (0..sizes.len())
+                .filter_map(|i| {
+                    let c = contact(T0 + i as i64 * 60_000, 40_000 + i as u16, 0x1b, sizes[i]);
+                    t.observe(&c, T0)
+                })
+                .collect();
+            rows.last().and_then(|r| r.size_jitter).expect("unsampled")
+        };
         // Check-ins of 900-940 bytes: within a few percent of each other.
-        let sizes = [900u64, 935, 910, 940, 905, 925, 915, 930, 920, 900];
-        let mut t = tracker();
-        let rows: Vec<BeaconRow> = (0..10i64)
-            .filter_map(|i| {
-                let c = contact(T0 + i * 60_000, 40_000 + i as u16, 0x1b, sizes[i as usize]);
-                t.observe(&c, T0)
-            })
-            .collect();
-        let s = rows.last().and_then(|r| r.size_jitter).expect("unsampled");
+        let s = spread(&[900, 935, 910, 940, 905, 925, 915, 930, 920, 900]);
         assert!(s < 0.05, "{s}");
         // A person fetching pages of a site on a timer by chance: sizes from 400 bytes
         // to 60 kB.
-        let sizes = [400u64, 12_000, 3_500, 60_000, 800, 9_000, 25_000, 1_200, 5_000, 700];
-        let mut t = tracker();
-        let rows: Vec<BeaconRow> = (0..10i64)
-            .filter_map(|i| {
-                let c = contact(T0 + i * 60_000, 40_000 + i as u16, 0x1b, sizes[i as usize]);
-                t.observe(&c, T0)
-            })
-            .collect();
-        let s = rows.last().and_then(|r| r.size_jitter).expect("unsampled");
+        let s = spread(&[400, 12_000, 3_500, 60_000, 800, 9_000, 25_000, 1_200, 5_000, 700]);
         assert!(s > 1.0, "{s}");
         // The code keeps a size to within 3 %, from one byte to past the largest contact.
         for bytes in [1u64, 2, 100, 917, 65_537, MAX_CONTACT_BYTES] {

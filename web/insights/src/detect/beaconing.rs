@@ -87,25 +87,19 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
                         b.bytes_per_contact,
                         b.sampling_rate
                     )
-                } else if sizes_regular {
-                    format!(
-                        "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), about {} bytes each time",
-                        b.key.host,
-                        b.key.peer,
-                        b.key.port,
-                        b.contacts,
-                        b.jitter * 100.0,
-                        b.bytes_per_contact
-                    )
                 } else {
+                    let sizes = if sizes_regular {
+                        format!("about {} bytes each time", b.bytes_per_contact)
+                    } else {
+                        format!("each time of varying size ({} bytes on average)", b.bytes_per_contact)
+                    };
                     format!(
-                        "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), each time of varying size ({} bytes on average)",
+                        "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), {sizes}",
                         b.key.host,
                         b.key.peer,
                         b.key.port,
                         b.contacts,
-                        b.jitter * 100.0,
-                        b.bytes_per_contact
+                        b.jitter * 100.0
                     )
                 },
                 observed,

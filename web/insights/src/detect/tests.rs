@@ -677,7 +677,7 @@ fn week(end: i64, today: f64) -> ExporterMinutes {
 fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     let end = 1_700_000_100_000;
     let t = Thresholds::default();
-    let run_at = |m: &ExporterMinutes| {
+    let run_with = |m: &ExporterMinutes, t: &Thresholds| {
         kinds(&run(
             &Evidence {
                 hosts: SortedRows::default(),
@@ -686,9 +686,10 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
                 traffic: m,
             },
             end,
-            &t,
+            t,
         ))
     };
+    let run_at = |m: &ExporterMinutes| run_with(m, &t);
     assert_eq!(run_at(&week(end, 1.0)), vec![]);
     assert_eq!(run_at(&week(end, 1.2)), vec![], "a 20 % busier day is inside the band");
     assert_eq!(run_at(&week(end, 1.7)), vec![], "out of a narrow band, but not twice the usual");
@@ -727,14 +728,8 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     };
     assert_eq!(run_at(&quiet(5.0)), vec![]);
     let no_floor = Thresholds { traffic_sampled_min_records: 0.0, ..t.clone() };
-    let ev = Evidence {
-        hosts: SortedRows::default(),
-        beacons: &[],
-        network: &NetworkSize::default(),
-        traffic: &quiet(5.0),
-    };
     assert_eq!(
-        kinds(&run(&ev, end, &no_floor)),
+        run_with(&quiet(5.0), &no_floor),
         vec![(Kind::TrafficAnomaly, None, None)],
         "the floor is what keeps it out"
     );
@@ -758,14 +753,8 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
     assert_eq!(run_at(&quiet_link(0.0)), vec![(Kind::TrafficAnomaly, None, None)]);
     assert_eq!(run_at(&quiet_link(3.0)), vec![(Kind::TrafficAnomaly, None, None)]);
     let no_quiet_floor = Thresholds { traffic_quiet_flows: 0.0, ..t.clone() };
-    let ev = Evidence {
-        hosts: SortedRows::default(),
-        beacons: &[],
-        network: &NetworkSize::default(),
-        traffic: &quiet_link(0.45),
-    };
     assert_eq!(
-        kinds(&run(&ev, end, &no_quiet_floor)),
+        run_with(&quiet_link(0.45), &no_quiet_floor),
         vec![(Kind::TrafficAnomaly, None, None)],
         "the quiet floor is what keeps the drop out"
     );
