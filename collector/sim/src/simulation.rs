@@ -6,8 +6,10 @@
 //! 1. exporters whose restart time has come restart;
 //! 2. `rate x diurnal load x tick` background flows are due (fractions carry over,
 //!    and so does the one record a tick's last connection made beyond its share);
-//!    flow k of n gets the virtual time `t0 + k/n x tick`, an exporter drawn by
-//!    weight, and a connection from the traffic model (one record per direction);
+//!    flow k of n gets the virtual time `t0 + k/n x tick` and either the next
+//!    records of a long connection whose active timeout has come (from its
+//!    exporter) or an exporter drawn by weight and a new connection from the
+//!    traffic model (one record per direction);
 //! 3. each anomaly adds its flows for the tick's simulated interval;
 //! 4. open datagrams whose flush timeout has passed are sent.
 //!
@@ -168,20 +170,31 @@ impl Simulation {
             }
             let vt = t0 + (made as i128 * i128::from(tick) / i128::from(n.max(1))) as i64;
             let now_ms = clock.sim_ms(vt);
-            let ei = self.pick.sample(&mut self.pick_rng);
+            // A long connection's next record, when one is due, takes this slot:
+            // the exporter sends it whatever new connections come.
+            let continued = self.traffic.long_flows().due(now_ms);
+            let ei = match continued {
+                Some(ei) => ei,
+                None => self.pick.sample(&mut self.pick_rng),
+            };
             let Some(exporter) = self.exporters.get_mut(ei) else { break };
             self.scratch.clear();
             // Only the run's flow budget may cut a connection to its request: cutting
             // it to fit the tick left a one-way flow (a 400 MB upload never answered,
             // a UDP stream without replies) that looks like exfiltration or a flood.
             let room = left.min(2) as usize;
-            let k = self.traffic.connection(
-                &exporter.plan.site,
-                now_ms,
-                room,
-                &exporter.template,
-                &mut self.scratch,
-            );
+            let k = if continued.is_some() {
+                self.traffic.long_flows().next_piece(room, &mut self.scratch)
+            } else {
+                self.traffic.connection(
+                    &exporter.plan.site,
+                    ei,
+                    now_ms,
+                    room,
+                    &exporter.template,
+                    &mut self.scratch,
+                )
+            };
             made += k.max(1) as u64;
             for mut rec in self.scratch.drain(..) {
                 if outages {

@@ -44,3 +44,48 @@ fn connections_are_answered_at_low_and_high_rates() {
         assert_eq!(sim.flows(), count, "{rate} flows/s: the flow budget still holds exactly");
     }
 }
+
+/// A connection longer than the exporter's active timeout (60 s) reaches the
+/// collector as one record per timeout at its own pace, as a router's flow cache
+/// exports it. Until session 28 the whole connection went into one record cut to a
+/// minute, so a 2-million-packet elephant ran at 33,000 packets/s: a flood.
+#[test]
+fn long_connections_come_one_record_per_active_timeout_at_their_own_pace() {
+    let mut s = scenario(&[Protocol::Ipfix], 1, 40_000, 23);
+    s.rate = 400.0;
+    s.speedup = 60.0; // 100 s of virtual time: 100 minutes of traffic
+    let (sent, _) = run(plan(&s), None);
+    let records = account(&sent);
+    let mut connections: HashMap<Key, Vec<&FlowRecord>> = HashMap::new();
+    // ICMP echo keeps no ports: repeated pings of one pair share a key.
+    for r in records.iter().filter(|r| r.proto != 1 && r.proto != 58) {
+        connections.entry((r.src_addr, r.dst_addr, r.proto, r.src_port, r.dst_port)).or_default().push(r);
+    }
+    let (mut long, mut pieces) = (0, 0);
+    for (key, mut recs) in connections.into_iter().filter(|(_, v)| v.len() >= 5) {
+        recs.sort_by_key(|r| r.flow_start_ms);
+        let times: Vec<(i64, i64)> =
+            recs.iter().map(|r| (r.flow_start_ms.unwrap(), r.flow_end_ms.unwrap())).collect();
+        // Back to back, a minute each but the last.
+        for (i, w) in times.windows(2).enumerate() {
+            assert_eq!(w[0].1, w[1].0, "{key:?} piece {i}: {times:?}");
+            assert!(w[0].1 - w[0].0 <= 60_000, "{key:?} piece {i} longer than the timeout: {times:?}");
+        }
+        // The same pace in every full minute (the first may start a round trip late).
+        let full: Vec<u64> = recs[1..recs.len() - 1].iter().map(|r| r.packets).collect();
+        let (lo, hi) = (full.iter().min().unwrap(), full.iter().max().unwrap());
+        assert!(hi - lo <= 1 + hi / 100, "{key:?}: packets per minute {full:?}");
+        if key.2 == 6 {
+            // Opening flags first, closing flags last, neither in between (unless
+            // the connection was already open before, `ACK|PSH` throughout).
+            let flags: Vec<u16> = recs.iter().map(|r| r.tcp_flags).collect();
+            assert!(flags[1..flags.len() - 1].iter().all(|f| f & 0x07 == 0), "{key:?}: {flags:?}");
+            assert_eq!(flags[0] & 0x05, 0, "{key:?}: {flags:?}");
+            assert_eq!(flags[flags.len() - 1] & 0x02, 0, "{key:?}: {flags:?}");
+        }
+        long += 1;
+        pieces += recs.len();
+    }
+    println!("{long} connections of 5 minutes or more in {pieces} of {} records", records.len());
+    assert!(long >= 20 && pieces * 50 > records.len(), "{long} long connections, {pieces} records");
+}

@@ -8,10 +8,14 @@
 //! ends have an address and a coin with the exporter's `ipv6_share` says so); a TCP
 //! outcome; heavy-tailed sizes and durations. It yields one flow record per direction
 //! (NetFlow is unidirectional), routed through the exporter's interfaces: inside
-//! interfaces by internal subnet (each with its VLAN), uplinks by external AS.
+//! interfaces by internal subnet (each with its VLAN), uplinks by external AS. A
+//! connection longer than the exporter's active timeout yields its first timeout's
+//! records and leaves the rest to [`long_flow::LongFlows`], one pair of records per
+//! timeout at the connection's pace.
 
 pub mod diurnal;
 pub mod hosts;
+pub mod long_flow;
 pub mod services;
 pub mod sizes;
 pub mod zipf;
@@ -19,6 +23,7 @@ pub mod zipf;
 use crate::rng::Rng;
 use flowvision_codec::{FlowRecord, Protocol};
 use hosts::{Host, Network};
+use long_flow::LongFlows;
 use services::{proto, Port, Service, TcpOutcome};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use zipf::AliasTable;
@@ -170,6 +175,7 @@ pub struct TrafficModel {
     services: Vec<Service>,
     service_pick: AliasTable,
     rng: Rng,
+    long_flows: LongFlows,
 }
 
 impl TrafficModel {
@@ -177,16 +183,26 @@ impl TrafficModel {
     pub fn new(net: Network, rng: Rng) -> Self {
         let services = services::default_services();
         let weights: Vec<f64> = services.iter().map(|s| s.weight).collect();
-        TrafficModel { net, service_pick: AliasTable::new(&weights), services, rng }
+        TrafficModel {
+            net,
+            service_pick: AliasTable::new(&weights),
+            services,
+            rng,
+            long_flows: LongFlows::new(),
+        }
     }
 
-    /// Generates one connection seen by the exporter described by `site` around
-    /// `now_ms`, appending its flow records (one per direction; the server's answer
-    /// is left out when `room` is 1 or the server did not answer). Returns how many
-    /// records were appended.
+    /// Generates one connection seen by the exporter described by `site` (the
+    /// caller's index `exporter`) around `now_ms`, appending its flow records (one
+    /// per direction; the server's answer is left out when `room` is 1 or the server
+    /// did not answer). A connection longer than the active timeout appends its first
+    /// timeout's records and leaves the rest to [`TrafficModel::long_flows`]. Returns
+    /// how many records were appended.
+    #[allow(clippy::too_many_arguments)]
     pub fn connection(
         &mut self,
         site: &Site,
+        exporter: usize,
         now_ms: i64,
         room: usize,
         template: &FlowRecord,
@@ -256,10 +272,11 @@ impl TrafficModel {
                 sizes::bytes(rng, resp_packets, svc.response_packet, min, svc.max_packet),
             )
         };
-        let duration =
-            sizes::duration_ms(rng, resp_packets.max(req_packets), svc.ms_per_packet, site.active_timeout_ms);
+        let duration = sizes::duration_ms(rng, resp_packets.max(req_packets), svc.ms_per_packet);
+        // A long connection's first record ends at its first active timeout.
+        let exported = duration.min(site.active_timeout_ms.max(1));
         let end = now_ms - rng.range_i64(0, site.export_lag_ms.max(0));
-        let start = end - duration;
+        let start = end - exported;
         let (client_flags, server_flags) = if ip_proto == proto::TCP { outcome.flags() } else { (0, 0) };
 
         let mut req = *template;
@@ -273,24 +290,35 @@ impl TrafficModel {
         req.flow_end_ms = Some(end);
         let icmp = ip_proto == proto::ICMP || ip_proto == proto::ICMPV6;
         (req.src_port, req.dst_port) = if icmp { (0, client_port) } else { (client_port, server_port) };
-        out.push(req);
         // A failed TCP attempt is answered by an RST half of the time; otherwise the
         // service's answer probability applies (0 for one-way services like syslog).
         let p_answer = if outcome == TcpOutcome::Failed { 0.5 } else { svc.reply };
-        if room < 2 || !rng.chance(p_answer) {
-            return 1;
-        }
-        let mut resp = req;
-        site.route(&mut resp, &server, &client, v6);
-        resp.tcp_flags = server_flags;
-        resp.packets = resp_packets;
-        resp.bytes = resp_bytes;
-        // The answer starts one round trip later and ends with the request.
-        let rtt = rng.range_i64(1, 80).min(duration);
-        resp.flow_start_ms = Some(start + rtt);
-        (resp.src_port, resp.dst_port) = if icmp { (0, server_port) } else { (server_port, client_port) };
-        out.push(resp);
-        2
+        let resp = (room >= 2 && rng.chance(p_answer)).then(|| {
+            let mut resp = req;
+            site.route(&mut resp, &server, &client, v6);
+            resp.tcp_flags = server_flags;
+            resp.packets = resp_packets;
+            resp.bytes = resp_bytes;
+            // The answer starts one round trip later and ends with the request.
+            let rtt = rng.range_i64(1, 80).min(exported);
+            resp.flow_start_ms = Some(start + rtt);
+            (resp.src_port, resp.dst_port) = if icmp { (0, server_port) } else { (server_port, client_port) };
+            resp
+        });
+        let (req, resp) = if duration > exported {
+            let first = self.long_flows.cut(exporter, start, duration, site.active_timeout_ms, req, resp);
+            (first.request, first.response)
+        } else {
+            (req, resp)
+        };
+        out.push(req);
+        out.extend(resp);
+        1 + usize::from(resp.is_some())
+    }
+
+    /// The long connections whose later records are still to be exported.
+    pub fn long_flows(&mut self) -> &mut LongFlows {
+        &mut self.long_flows
     }
 
     /// The service mix.
@@ -350,7 +378,7 @@ mod tests {
         let mut out = Vec::new();
         let now = 1_714_521_600_000;
         for _ in 0..20_000 {
-            m.connection(&s, now, 2, &t, &mut out);
+            m.connection(&s, 0, now, 2, &t, &mut out);
         }
         let n = out.len() as f64;
         let tcp = out.iter().filter(|r| r.proto == proto::TCP).count() as f64;

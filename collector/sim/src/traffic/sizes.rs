@@ -4,8 +4,8 @@
 //! tail (2% of flows, tail index 1.2, so a few flows carry much of the volume); bytes
 //! are packets times a per-flow mean packet size drawn around the service's median
 //! and kept within [minimum packet, the service's largest packet]; durations grow
-//! with packet count and are cut at the exporter's active timeout, as a router's
-//! flow cache cuts long flows.
+//! with packet count at a per-flow pace (the exporter cuts the long ones into one
+//! record per active timeout: see `long_flow`).
 
 use crate::rng::Rng;
 
@@ -36,14 +36,17 @@ pub fn bytes(rng: &mut Rng, packets: u64, median_packet: f64, min_packet: f64, m
     (packets as f64 * mean).round() as u64
 }
 
-/// Duration in milliseconds of a flow of `packets` packets, at most `max_ms`.
+/// Longest connection: a day (an elephant at a slow pace would otherwise last weeks).
+pub const MAX_DURATION_MS: i64 = 86_400_000;
+
+/// Duration in milliseconds of a flow of `packets` packets, at most a day.
 #[inline]
-pub fn duration_ms(rng: &mut Rng, packets: u64, ms_per_packet: f64, max_ms: i64) -> i64 {
+pub fn duration_ms(rng: &mut Rng, packets: u64, ms_per_packet: f64) -> i64 {
     if packets <= 1 {
         return 0;
     }
     let per = rng.lognormal(ms_per_packet, 1.0);
-    ((packets - 1) as f64 * per).min(max_ms as f64).max(1.0) as i64
+    ((packets - 1) as f64 * per).min(MAX_DURATION_MS as f64).max(1.0) as i64
 }
 
 #[cfg(test)]
@@ -66,8 +69,8 @@ mod tests {
         for _ in 0..10_000 {
             let b = bytes(&mut rng, 10, 1200.0, 40.0, 1500.0);
             assert!((400..=15_000).contains(&b));
-            assert!(duration_ms(&mut rng, 100, 20.0, 60_000) <= 60_000);
+            assert!((1..=MAX_DURATION_MS).contains(&duration_ms(&mut rng, 100_000, 2_000.0)));
         }
-        assert_eq!(duration_ms(&mut rng, 1, 20.0, 60_000), 0);
+        assert_eq!(duration_ms(&mut rng, 1, 20.0), 0);
     }
 }
