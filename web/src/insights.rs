@@ -140,13 +140,16 @@ fn first_difference(a: &[(i64, usize)], b: &[(i64, usize)]) -> Option<i64> {
 }
 
 /// Merges `late` rows (any order) into `rows` and `written_by` (sorted by bucket, the
-/// held row first of two in the same bucket). Returns the index of the first row that
-/// moved, or `None` when there were none.
+/// held row first of two in the same bucket), setting `placed` to the late rows'
+/// positions, ascending. Returns the index of the first row that moved, or `None`
+/// when there were none.
 fn insert_late(
     rows: &mut Vec<(HostKey, HostFeatures)>,
     written_by: &mut Vec<i64>,
     mut late: Vec<(i64, HostKey, HostFeatures)>,
+    placed: &mut Vec<usize>,
 ) -> Option<usize> {
+    placed.clear();
     late.sort_by_key(|(_, k, _)| k.bucket_ms);
     let first = late.first()?.1.bucket_ms;
     let at = rows.partition_point(|(k, _)| k.bucket_ms < first);
@@ -169,8 +172,10 @@ fn insert_late(
         if let (Some(r), Some(x)) = (rows.get_mut(pos + j), written_by.get_mut(pos + j)) {
             (*r, *x) = ((*k, *f), *xid);
         }
+        placed.push(pos + j);
         end = pos;
     }
+    placed.reverse();
     Some(at)
 }
 
@@ -223,9 +228,16 @@ impl KeptRows {
             held.dedup();
             let mut late = Vec::new();
             db.engine_feature_rows_not_held(recheck_from, read_to, &held, &mut late).await?;
-            if let Some(at) = insert_late(rows, written_by, late) {
+            let mut placed = Vec::new();
+            if let Some(at) = insert_late(rows, written_by, late, &mut placed) {
                 changed = rows.get(at).map_or(i64::MAX, |(k, _)| k.bucket_ms);
-                unchanged = unchanged.min(at);
+                if unchanged > 0 && self.pairs.len() + placed.len() == rows.len() {
+                    // The held rows were all indexed: the index follows them.
+                    self.pairs.insert(rows, &placed);
+                    unchanged = rows.len();
+                } else {
+                    unchanged = unchanged.min(at);
+                }
             }
         }
         // Buckets not read yet.
@@ -414,11 +426,16 @@ pub async fn run(db: Db, t: Thresholds, models: Arc<ModelService>, anomaly: Anom
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::{counts_by, first_difference, insert_late};
+    use flowvision_insights::detect::{PairIndex, RowSums, SortedRows};
     use flowvision_insights::features::{HostFeatures, HostKey};
 
+    /// A row of `host` (its exporter and address), its flows out the host's number so
+    /// that rows differ in their sums too.
     fn row(bucket_ms: i64, host: u8) -> (HostKey, HostFeatures) {
         let addr = std::net::IpAddr::from([10, 0, 0, host]);
-        (HostKey { bucket_ms, exporter: addr, host: addr }, HostFeatures::default())
+        let mut f = HostFeatures::default();
+        f.counters.flows_out = i64::from(host);
+        (HostKey { bucket_ms, exporter: addr, host: addr }, f)
     }
 
     #[test]
@@ -430,7 +447,13 @@ mod tests {
             (200, row(5, 8).0, row(5, 8).1),
             (202, row(30, 7).0, row(30, 7).1),
         ];
-        assert_eq!(insert_late(&mut rows, &mut written_by, late), Some(1), "the first row moved");
+        let mut placed = Vec::new();
+        assert_eq!(
+            insert_late(&mut rows, &mut written_by, late, &mut placed),
+            Some(1),
+            "the first row moved"
+        );
+        assert_eq!(placed, [1, 4, 6], "where the late rows went");
         let order: Vec<(i64, u8)> = rows
             .iter()
             .map(|(k, _)| {
@@ -445,10 +468,14 @@ mod tests {
             .collect();
         assert_eq!(order, vec![(0, 1), (5, 8), (10, 2), (10, 3), (10, 9), (20, 4), (30, 7)]);
         assert_eq!(written_by, vec![100, 200, 100, 101, 201, 102, 202], "each row keeps its writer");
-        assert_eq!(insert_late(&mut rows, &mut written_by, Vec::new()), None);
+        assert_eq!(insert_late(&mut rows, &mut written_by, Vec::new(), &mut placed), None);
+        assert!(placed.is_empty());
         assert_eq!(rows.len(), 7);
     }
 
+    /// Late rows merge as a stable sort by bucket would, and the pair index kept with
+    /// the held rows follows them: each row's pair is its own (exporter, host), its
+    /// sums its own, as an index made anew gives.
     #[test]
     fn late_rows_merge_as_a_stable_sort_would() {
         // Held rows (sorted) and late rows (any order) of a few buckets, many shapes.
@@ -466,7 +493,20 @@ mod tests {
             let mut rows: Vec<_> = held.iter().map(|&(b, h)| row(b, h)).collect();
             let mut written_by: Vec<i64> = held.iter().map(|&(_, h)| i64::from(h)).collect();
             let late_rows = late.iter().map(|&(b, h)| (i64::from(h), row(b, h).0, row(b, h).1)).collect();
-            insert_late(&mut rows, &mut written_by, late_rows);
+            let mut index = PairIndex::default();
+            index.update(&rows, 0);
+            let mut placed = Vec::new();
+            insert_late(&mut rows, &mut written_by, late_rows, &mut placed);
+            index.insert(&rows, &placed);
+            assert_eq!(index.len(), rows.len());
+            let sorted = SortedRows::indexed_by(&rows, &index);
+            let mut pair_of: std::collections::HashMap<usize, std::net::IpAddr> = Default::default();
+            for ((p, sums), (q, (k, f))) in sorted.summed().zip(sorted.indexed()) {
+                assert_eq!((p, *sums), (q, RowSums::of(&f.counters)), "a row's sums are its own");
+                assert_eq!(*pair_of.entry(p).or_insert(k.host), k.host, "pair {p} is one host's");
+            }
+            let hosts: std::collections::HashSet<_> = rows.iter().map(|(k, _)| k.host).collect();
+            assert_eq!(pair_of.len(), hosts.len(), "one pair per host");
             // The reference: held rows then late rows, stably sorted by bucket.
             let mut want: Vec<(i64, u8)> = held.iter().chain(late.iter()).copied().collect();
             want.sort_by_key(|(b, _)| *b);
