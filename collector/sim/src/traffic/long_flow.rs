@@ -33,13 +33,18 @@ struct Direction {
 
 impl Direction {
     /// Cuts the piece of `[from, to]` out of what is left of a flow ending at `end`
-    /// (`opening`: the connection's first piece).
-    fn piece(&mut self, from: i64, to: i64, end: i64, opening: bool) -> FlowRecord {
+    /// (`opening`: the connection's first piece, which carries at least one packet).
+    /// A slow flow may pass a timeout without a packet: no record then, as a flow
+    /// cache exports none.
+    fn piece(&mut self, from: i64, to: i64, end: i64, opening: bool) -> Option<FlowRecord> {
         let last = to >= end;
         let share = if last || end <= from { 1.0 } else { (to - from) as f64 / (end - from) as f64 };
-        let packets = if last { self.packets } else { ((self.packets as f64 * share).round() as u64).max(1) };
-        let packets = packets.min(self.packets).max(1);
-        let bytes = if last || self.packets == 0 {
+        let due = if last { self.packets } else { (self.packets as f64 * share).round() as u64 };
+        let packets = if opening { due.max(1) } else { due }.min(self.packets);
+        if packets == 0 {
+            return None;
+        }
+        let bytes = if last {
             self.bytes
         } else {
             (self.bytes as f64 * packets as f64 / self.packets as f64).round() as u64
@@ -59,7 +64,7 @@ impl Direction {
             (false, false) => f & !(SYN | FIN | RST),
         };
         self.record = r;
-        r
+        Some(r)
     }
 }
 
@@ -155,8 +160,9 @@ impl LongFlows {
         let mut req = direction(request);
         let mut resp = response.map(direction);
         let first = FirstPiece {
-            request: req.piece(start_ms, first_end, end_ms, true),
-            response: resp.as_mut().map(|d| {
+            // A connection has a packet each way (the opening piece takes one).
+            request: req.piece(start_ms, first_end, end_ms, true).unwrap_or(request),
+            response: resp.as_mut().and_then(|d| {
                 // The answer starts a round trip after the request.
                 let from = d.record.flow_start_ms.unwrap_or(start_ms).clamp(start_ms, first_end);
                 d.piece(from, first_end, end_ms, true)
@@ -184,14 +190,17 @@ impl LongFlows {
     }
 
     /// Appends the piece due first (the client's record, then the server's when
-    /// it answered and `room` allows two); returns how many records it appended.
+    /// it answered and `room` allows two; a direction without a packet in the piece's
+    /// time has none); returns how many records it appended.
     pub fn next_piece(&mut self, room: usize, out: &mut Vec<FlowRecord>) -> usize {
         let Some(Reverse(mut f)) = self.queue.pop() else { return 0 };
         let (from, to) = (f.next_from_ms, f.due_ms);
-        out.push(f.request.piece(from, to, f.end_ms, false));
-        let mut made = 1;
-        if let Some(d) = f.response.as_mut() {
-            let piece = d.piece(from, to, f.end_ms, false);
+        let mut made = 0;
+        if let Some(r) = f.request.piece(from, to, f.end_ms, false) {
+            out.push(r);
+            made += 1;
+        }
+        if let Some(piece) = f.response.as_mut().and_then(|d| d.piece(from, to, f.end_ms, false)) {
             if room >= 2 {
                 out.push(piece);
                 made += 1;
@@ -263,6 +272,25 @@ mod tests {
             }
             assert_eq!((q.src_port, r.tcp_flags & SYN == 0 || i == 0), (40_000, true));
         }
+    }
+
+    #[test]
+    fn a_slow_flow_sends_no_empty_records() {
+        // Three packets over ten minutes: a record for each minute that had one.
+        let mut flows = LongFlows::new();
+        let first = flows.cut(0, 0, 600_000, 60_000, record(3, 300, 0, 0), None);
+        let mut records = vec![first.request];
+        let mut now = 0;
+        while !flows.is_empty() {
+            now += 60_000;
+            while flows.due(now).is_some() {
+                flows.next_piece(1, &mut records);
+            }
+        }
+        assert_eq!(records.iter().map(|r| r.packets).sum::<u64>(), 3);
+        assert_eq!(records.iter().map(|r| r.bytes).sum::<u64>(), 300);
+        assert!(records.iter().all(|r| r.packets >= 1), "{records:?}");
+        assert_eq!(records.len(), 3);
     }
 
     #[test]
