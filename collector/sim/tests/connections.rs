@@ -9,16 +9,24 @@ mod common;
 
 use common::*;
 use flowvision_codec::{FlowRecord, Protocol};
+use flowvision_sim::traffic::services::flags::{FIN, RST, SYN};
+use flowvision_sim::traffic::services::proto::{ICMP, ICMPV6, TCP};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 type Key = (Option<IpAddr>, Option<IpAddr>, u8, u16, u16);
 
+/// Whether a record's ports name its connection (ICMP echo keeps none: repeated pings
+/// of one pair share a key).
+fn has_ports(r: &FlowRecord) -> bool {
+    r.proto != ICMP && r.proto != ICMPV6
+}
+
 /// The share of non-ICMP records whose reverse direction (addresses and ports
 /// swapped) was also sent, and how many records were looked at.
 fn answered_share(records: &[FlowRecord]) -> (f64, usize) {
     let mut seen: HashMap<Key, usize> = HashMap::new();
-    let considered: Vec<&FlowRecord> = records.iter().filter(|r| r.proto != 1 && r.proto != 58).collect();
+    let considered: Vec<&FlowRecord> = records.iter().filter(|r| has_ports(r)).collect();
     for r in &considered {
         *seen.entry((r.src_addr, r.dst_addr, r.proto, r.src_port, r.dst_port)).or_default() += 1;
     }
@@ -57,8 +65,7 @@ fn long_connections_come_one_record_per_active_timeout_at_their_own_pace() {
     let (sent, _) = run(plan(&s), None);
     let records = account(&sent);
     let mut connections: HashMap<Key, Vec<&FlowRecord>> = HashMap::new();
-    // ICMP echo keeps no ports: repeated pings of one pair share a key.
-    for r in records.iter().filter(|r| r.proto != 1 && r.proto != 58) {
+    for r in records.iter().filter(|r| has_ports(r)) {
         connections.entry((r.src_addr, r.dst_addr, r.proto, r.src_port, r.dst_port)).or_default().push(r);
     }
     let (mut long, mut pieces) = (0, 0);
@@ -75,13 +82,16 @@ fn long_connections_come_one_record_per_active_timeout_at_their_own_pace() {
         let full: Vec<u64> = recs[1..recs.len() - 1].iter().map(|r| r.packets).collect();
         let (lo, hi) = (full.iter().min().unwrap(), full.iter().max().unwrap());
         assert!(hi - lo <= 1 + hi / 100, "{key:?}: packets per minute {full:?}");
-        if key.2 == 6 {
+        if key.2 == TCP {
             // Opening flags first, closing flags last, neither in between (unless
             // the connection was already open before, `ACK|PSH` throughout).
             let flags: Vec<u16> = recs.iter().map(|r| r.tcp_flags).collect();
-            assert!(flags[1..flags.len() - 1].iter().all(|f| f & 0x07 == 0), "{key:?}: {flags:?}");
-            assert_eq!(flags[0] & 0x05, 0, "{key:?}: {flags:?}");
-            assert_eq!(flags[flags.len() - 1] & 0x02, 0, "{key:?}: {flags:?}");
+            assert!(
+                flags[1..flags.len() - 1].iter().all(|f| f & (SYN | FIN | RST) == 0),
+                "{key:?}: {flags:?}"
+            );
+            assert_eq!(flags[0] & (FIN | RST), 0, "{key:?}: {flags:?}");
+            assert_eq!(flags[flags.len() - 1] & SYN, 0, "{key:?}: {flags:?}");
         }
         long += 1;
         pieces += recs.len();
