@@ -69,7 +69,11 @@ fn detect_with(flows: &[FlowRecord], net: &NetworkSize, t: &Thresholds) -> Vec<I
     let mut rows = feature_rows(flows, 20_000);
     let mut pairs = PairIndex::default();
     let hosts = SortedRows::sort(&mut rows, &mut pairs);
-    run(&Evidence { hosts, beacons: &[], network: net, traffic: &ExporterMinutes::default() }, END, t)
+    run(
+        &Evidence { hosts, beacons: &[], network: net, traffic: &ExporterMinutes::default(), changed: None },
+        END,
+        t,
+    )
 }
 
 /// The feature rows of the flows, built as the writers build them, `batch` flows a batch.
@@ -136,6 +140,66 @@ fn spoofed_syn_flood_names_the_victim_only() {
     assert_eq!(kinds(&found), vec![(Kind::SynFlood, None, Some(victim))]);
     let why = &found[0].why;
     assert!(why.observed[0].value >= 700.0, "{why:?}");
+}
+
+/// A window evaluated again runs only the rules whose span holds a change: a SYN flood
+/// in the window's last bucket is reported again when that bucket's rows changed, not
+/// when only rows 30 s before it did (the scan window, which holds them, runs).
+#[test]
+fn a_window_evaluated_again_runs_only_the_rules_its_changes_reach() {
+    let victim = ip(10, 1, 0, 9);
+    let mut flows = background();
+    for i in 0..8_000u32 {
+        let src = IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
+        flows.push(flow(
+            END - 9_000 + i64::from(i),
+            src,
+            victim,
+            6,
+            1024 + (i % 60_000) as u16,
+            80,
+            0x02,
+            1,
+            60,
+        ));
+    }
+    let mut rows = feature_rows(&flows, 20_000);
+    let mut pairs = PairIndex::default();
+    let hosts = SortedRows::sort(&mut rows, &mut pairs);
+    let t = Thresholds::default();
+    let run_with = |changed: Option<&Changes>| {
+        let ev = Evidence {
+            hosts,
+            beacons: &[],
+            network: &NetworkSize::default(),
+            traffic: &ExporterMinutes::default(),
+            changed,
+        };
+        kinds(&run(&ev, END, &t))
+    };
+    let flood = vec![(Kind::SynFlood, None, Some(victim))];
+    assert_eq!(run_with(None), flood);
+    let own_bucket = Changes { buckets: vec![END - 10_000], ..Changes::none() };
+    assert_eq!(run_with(Some(&own_bucket)), flood);
+    let everything_after = Changes { rows_from: END - 20_000, ..Changes::none() };
+    assert_eq!(run_with(Some(&everything_after)), flood);
+    let earlier = Changes { buckets: vec![END - 40_000, END - 30_000], ..Changes::none() };
+    assert_eq!(run_with(Some(&earlier)), vec![]);
+    assert_eq!(run_with(Some(&Changes::none())), vec![]);
+}
+
+/// Which spans a change reaches.
+#[test]
+fn changes_reach_the_spans_that_hold_them() {
+    let c = Changes { buckets: vec![10_000, 40_000], rows_from: 90_000, beacons_from: 50_000 };
+    assert_eq!(c.earliest(), 10_000);
+    assert!(c.rows_in(0, 20_000) && c.rows_in(40_000, 50_000) && c.rows_in(80_000, 100_000));
+    assert!(!c.rows_in(20_000, 40_000) && !c.rows_in(50_000, 90_000) && !c.rows_in(0, 10_000));
+    assert!(c.contacts_in(0, 60_000) && c.contacts_in(55_000, 60_000));
+    assert!(!c.contacts_in(0, 50_000));
+    let none = Changes::none();
+    assert_eq!(none.earliest(), i64::MAX);
+    assert!(!none.rows_in(i64::MIN, i64::MAX) && !none.contacts_in(i64::MIN, i64::MAX));
 }
 
 /// A SYN flood at a host whose long UDP stream's record (a minute of packets) ends in
@@ -443,6 +507,7 @@ fn a_flood_seen_in_successive_windows_is_one_insight() {
                 beacons: &[],
                 network: &NetworkSize::default(),
                 traffic: &ExporterMinutes::default(),
+                changed: None,
             },
             end,
             &Thresholds::default(),
@@ -489,6 +554,7 @@ fn a_large_upload_out_of_the_network_is_exfiltration() {
         beacons: &[],
         network: &NetworkSize::default(),
         traffic: &ExporterMinutes::default(),
+        changed: None,
     };
     let t = Thresholds::default();
     assert_eq!(t.long_window_step_secs, 30);
@@ -567,6 +633,7 @@ fn detect_beacons(beacons: &[crate::beacon::BeaconRow]) -> Vec<Insight> {
         beacons,
         network: &NetworkSize::default(),
         traffic: &ExporterMinutes::default(),
+        changed: None,
     };
     run(&ev, END, &Thresholds::default())
 }
@@ -684,6 +751,7 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
                 beacons: &[],
                 network: &NetworkSize::default(),
                 traffic: m,
+                changed: None,
             },
             end,
             t,
@@ -781,6 +849,7 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
             beacons: &[],
             network: &NetworkSize::default(),
             traffic: &week(end, 3.0),
+            changed: None,
         },
         end + 10_000,
         &t,
@@ -793,6 +862,7 @@ fn traffic_outside_its_daily_band_is_an_anomaly_both_ways() {
             beacons: &[],
             network: &NetworkSize::default(),
             traffic: &week(end, 3.0),
+            changed: None,
         },
         end,
         &short,
@@ -823,6 +893,7 @@ fn an_interface_outside_its_band_is_reported_when_its_exporter_is_not() {
             beacons: &[],
             network: &NetworkSize::default(),
             traffic: m,
+            changed: None,
         };
         run(&ev, end, &t).into_iter().map(|i| (i.kind, i.interface)).collect::<Vec<_>>()
     };
@@ -843,6 +914,7 @@ fn an_interface_outside_its_band_is_reported_when_its_exporter_is_not() {
         beacons: &[],
         network: &NetworkSize::default(),
         traffic: &moved(1.0, 0.0, 9.0),
+        changed: None,
     };
     let why = run(&ev, end, &t).into_iter().find(|i| i.interface == Some(1)).map(|i| i.why.summary);
     assert!(why.is_some_and(|w| w.contains("interface 1 (in + out)") && w.contains("below")));
@@ -916,9 +988,16 @@ proptest::proptest! {
 
     /// The flood window that merges only the hosts that could be a victim or a single
     /// source reports what merging every host reported, with floors low enough that the
-    /// random hosts straddle them, in networks of any size.
+    /// random hosts straddle them, in networks of any size: the victims' hosts on one
+    /// exporter, or split over two of different sizes (a negative size: an exporter
+    /// without history, at the configured floors).
     #[test]
-    fn floods_from_candidates_alone_are_those_from_every_host(flows in any_flood_flows(), usual in 0f64..20_000.0) {
+    fn floods_from_candidates_alone_are_those_from_every_host(
+        flows in any_flood_flows(),
+        usual in -2_000f64..20_000.0,
+        other_usual in -2_000f64..20_000.0,
+        split in proptest::prelude::any::<bool>(),
+    ) {
         let t = Thresholds {
             syn_flood_pps: 40.0,
             udp_flood_pps: 80.0,
@@ -930,8 +1009,12 @@ proptest::proptest! {
             scaled_floor_min_sources: 2.0,
             ..Thresholds::default()
         };
-        let net = NetworkSize::new([(exporter(), usual)]);
+        let other = ip(192, 0, 2, 2);
+        let net = NetworkSize::new([(exporter(), usual), (other, other_usual)]);
         let mut rows = feature_rows(&flows, 50);
+        for (k, _) in rows.iter_mut().filter(|(k, _)| split && matches!(k.host, IpAddr::V4(a) if a.octets()[3] % 2 == 0)) {
+            k.exporter = other;
+        }
         let mut pairs = PairIndex::default();
         let rows = SortedRows::sort(&mut rows, &mut pairs);
         let (mut found, mut every) = (Vec::new(), Vec::new());

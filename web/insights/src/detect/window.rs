@@ -65,6 +65,8 @@ pub struct SortedRows<'a> {
     sums: &'a [RowSums],
     /// How many pairs the rows hold (indices are below it).
     pairs: usize,
+    /// Each pair's exporter, by pair index.
+    exporters: &'a [IpAddr],
 }
 
 /// The pair indices of sorted rows, kept from one read of rows to the next: rows that
@@ -77,6 +79,9 @@ pub struct PairIndex {
     sums: Vec<RowSums>,
     /// Every pair indexed since the index was last started over.
     pairs: FxHashMap<(IpAddr, IpAddr), u32>,
+    /// Each pair's exporter, by pair index: a rule whose floors differ by exporter
+    /// rules out a pair from its sums without reading its rows.
+    exporters: Vec<IpAddr>,
 }
 
 impl PairIndex {
@@ -88,14 +93,25 @@ impl PairIndex {
     pub fn update(&mut self, rows: &[(HostKey, HostFeatures)], unchanged: usize) {
         if unchanged == 0 {
             self.pairs.clear();
+            self.exporters.clear();
         }
         self.pair_of_row.truncate(unchanged.min(rows.len()));
         self.sums.truncate(self.pair_of_row.len());
         for (k, f) in rows.get(self.pair_of_row.len()..).unwrap_or_default() {
-            let next = u32::try_from(self.pairs.len()).unwrap_or(u32::MAX);
-            self.pair_of_row.push(*self.pairs.entry((k.exporter, k.host)).or_insert(next));
+            let pair = self.pair(k);
+            self.pair_of_row.push(pair);
             self.sums.push(RowSums::of(&f.counters));
         }
+    }
+
+    /// The index of `k`'s pair, the next free one when the pair is new.
+    fn pair(&mut self, k: &HostKey) -> u32 {
+        let next = u32::try_from(self.pairs.len()).unwrap_or(u32::MAX);
+        let exporters = &mut self.exporters;
+        *self.pairs.entry((k.exporter, k.host)).or_insert_with(|| {
+            exporters.push(k.exporter);
+            next
+        })
     }
 
     /// Follows rows inserted among those indexed: `rows` are the indexed rows with new
@@ -115,10 +131,7 @@ impl PairIndex {
             let kept = if inserted.next_if_eq(&i).is_some() { None } else { moved.next() };
             let (pair, sums) = match kept {
                 Some(kept) => kept,
-                None => {
-                    let next = u32::try_from(self.pairs.len()).unwrap_or(u32::MAX);
-                    (*self.pairs.entry((k.exporter, k.host)).or_insert(next), RowSums::of(&f.counters))
-                }
+                None => (self.pair(k), RowSums::of(&f.counters)),
             };
             self.pair_of_row.push(pair);
             self.sums.push(sums);
@@ -157,6 +170,7 @@ impl<'a> SortedRows<'a> {
             pair_of_row: index.pair_of_row.get(..n).unwrap_or_default(),
             sums: index.sums.get(..n).unwrap_or_default(),
             pairs: index.pairs.len(),
+            exporters: &index.exporters,
         }
     }
 
@@ -169,6 +183,7 @@ impl<'a> SortedRows<'a> {
             pair_of_row: self.pair_of_row.get(lo..hi).unwrap_or_default(),
             sums: self.sums.get(lo..hi).unwrap_or_default(),
             pairs: self.pairs,
+            exporters: self.exporters,
         }
     }
 
@@ -183,6 +198,11 @@ impl<'a> SortedRows<'a> {
         self.pairs
     }
 
+    /// The exporter of pair `p`, when `p` is one of the rows' pairs.
+    pub fn exporter_of(self, p: usize) -> Option<IpAddr> {
+        self.exporters.get(p).copied()
+    }
+
     /// Each row with the index of its pair.
     pub fn indexed(self) -> impl Iterator<Item = (usize, &'a (HostKey, HostFeatures))> {
         self.pair_of_row.iter().map(|&p| p as usize).zip(self.rows)
@@ -192,6 +212,41 @@ impl<'a> SortedRows<'a> {
     /// window, read from a compact array rather than the rows.
     pub fn summed(self) -> impl Iterator<Item = (usize, &'a RowSums)> {
         self.pair_of_row.iter().map(|&p| p as usize).zip(self.sums)
+    }
+
+    /// `add` summed over each pair's rows, for the pairs these rows hold (in the order
+    /// of their first rows): what a rule sums per host of a short window before it
+    /// merges the few that could reach a threshold. An array over every pair of the
+    /// index, whose rows reach back over the longest window (about 30,000 pairs where
+    /// a flood window holds 1,000 rows, seed 108 at 300 flows/s), cost more to clear
+    /// and scan than the window's rows; a long window holds most pairs, and an array
+    /// indexed by pair is the cheaper sum there (session 29).
+    pub fn sum_by_pair<T: Default>(self, mut add: impl FnMut(&mut T, &RowSums)) -> Vec<(usize, T)> {
+        let mut slot = vec![u32::MAX; self.pairs];
+        let mut sums: Vec<(usize, T)> = Vec::new();
+        for (p, s) in self.summed() {
+            let Some(at) = slot.get_mut(p) else { continue };
+            if *at == u32::MAX {
+                *at = u32::try_from(sums.len()).unwrap_or(u32::MAX);
+                sums.push((p, T::default()));
+            }
+            if let Some((_, sum)) = sums.get_mut(*at as usize) {
+                add(sum, s);
+            }
+        }
+        sums
+    }
+
+    /// The pairs `chosen`, as a flag per pair of the index ([`SortedRows::merge_where`]'s
+    /// `keep` reads them).
+    pub fn choose(self, chosen: impl IntoIterator<Item = usize>) -> Vec<bool> {
+        let mut flags = vec![false; self.pairs];
+        for p in chosen {
+            if let Some(f) = flags.get_mut(p) {
+                *f = true;
+            }
+        }
+        flags
     }
 
     /// What [`merge`] makes of these rows, for the pairs `keep` accepts, each window with
