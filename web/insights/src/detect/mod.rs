@@ -37,8 +37,9 @@ pub use window::{merge, HostWindow, PairIndex, RowSums, SortedRows};
 /// What changed in the rows and contacts a window reads since it was last evaluated.
 /// A window evaluated again runs only the rules whose own span holds a change: the
 /// same rows give the same detections, which are stored already. (A bucket's late rows
-/// had every window after it run every rule again: the flood window, whose 10 s hold
-/// one bucket, three times for nothing; session 29.)
+/// had every window after it run every rule again, the flood rule too, whose 10 s hold
+/// only the window's last bucket; session 29. Late rows land in most of the last few
+/// buckets at once, so it is the beaconing rule, reading contacts, that runs less.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {
     /// Buckets whose rows changed, ascending.
