@@ -117,25 +117,19 @@ fn background_traffic_is_quiet() {
     assert_eq!(kinds(&detect(&background())), vec![]);
 }
 
+/// 8 s of 1,000 SYNs/s at `victim` from random sources, ending a second before [`END`].
+fn spoofed_syn_flood(victim: IpAddr) -> impl Iterator<Item = FlowRecord> {
+    (0..8_000u32).map(move |i| {
+        let src = IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
+        flow(END - 9_000 + i64::from(i), src, victim, 6, 1024 + (i % 60_000) as u16, 80, 0x02, 1, 60)
+    })
+}
+
 #[test]
 fn spoofed_syn_flood_names_the_victim_only() {
     let victim = ip(10, 1, 0, 9);
     let mut flows = background();
-    // 8 s of 1,000 SYNs/s from random sources.
-    for i in 0..8_000u32 {
-        let src = IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
-        flows.push(flow(
-            END - 9_000 + i64::from(i),
-            src,
-            victim,
-            6,
-            1024 + (i % 60_000) as u16,
-            80,
-            0x02,
-            1,
-            60,
-        ));
-    }
+    flows.extend(spoofed_syn_flood(victim));
     let found = detect(&flows);
     assert_eq!(kinds(&found), vec![(Kind::SynFlood, None, Some(victim))]);
     let why = &found[0].why;
@@ -149,20 +143,7 @@ fn spoofed_syn_flood_names_the_victim_only() {
 fn a_window_evaluated_again_runs_only_the_rules_its_changes_reach() {
     let victim = ip(10, 1, 0, 9);
     let mut flows = background();
-    for i in 0..8_000u32 {
-        let src = IpAddr::V4(Ipv4Addr::from(0x2d00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff));
-        flows.push(flow(
-            END - 9_000 + i64::from(i),
-            src,
-            victim,
-            6,
-            1024 + (i % 60_000) as u16,
-            80,
-            0x02,
-            1,
-            60,
-        ));
-    }
+    flows.extend(spoofed_syn_flood(victim));
     let mut rows = feature_rows(&flows, 20_000);
     let mut pairs = PairIndex::default();
     let hosts = SortedRows::sort(&mut rows, &mut pairs);
