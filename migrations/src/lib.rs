@@ -126,6 +126,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0020_beacon_size_jitter.sql",
         sql: include_str!("../0020_beacon_size_jitter.sql"),
     },
+    Migration {
+        version: 21,
+        name: "0021_beacon_long_jitter.sql",
+        sql: include_str!("../0021_beacon_long_jitter.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration runner ("fv-migr").

@@ -16,8 +16,8 @@ use tokio_postgres::types::ToSql;
 /// The insert: one array per column, expanded with `unnest`.
 pub(crate) fn insert_sql() -> String {
     format!(
-        "INSERT INTO {HOST_BEACONS} (started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate, size_jitter) \
-         SELECT * FROM unnest($1::timestamptz[], $2::inet[], $3::inet[], $4::inet[], $5::int4[], $6::int2[], $7::int4[], $8::int8[], $9::float4[], $10::int8[], $11::int4[], $12::float4[])"
+        "INSERT INTO {HOST_BEACONS} (started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate, size_jitter, long_jitter) \
+         SELECT * FROM unnest($1::timestamptz[], $2::inet[], $3::inet[], $4::inet[], $5::int4[], $6::int2[], $7::int4[], $8::int8[], $9::float4[], $10::int8[], $11::int4[], $12::float4[], $13::float4[])"
     )
 }
 
@@ -37,6 +37,7 @@ pub(crate) struct BeaconColumns {
     bytes: Vec<i64>,
     sampling_rates: Vec<i32>,
     size_jitters: Vec<Option<f32>>,
+    long_jitters: Vec<Option<f32>>,
 }
 
 impl BeaconColumns {
@@ -55,6 +56,7 @@ impl BeaconColumns {
         self.sampling_rates.push(i32::try_from(b.sampling_rate.max(1)).unwrap_or(i32::MAX));
         // A pair of one contact has no spread: stored as unknown, like a sampled one.
         self.size_jitters.push(b.size_jitter.filter(|s| s.is_finite()).map(|s| s as f32));
+        self.long_jitters.push(Some(b.long_jitter).filter(|s| s.is_finite()).map(|s| s as f32));
     }
 
     /// The rows' start times (for the partitions they need).
@@ -82,6 +84,7 @@ impl BeaconColumns {
             &self.bytes,
             &self.sampling_rates,
             &self.size_jitters,
+            &self.long_jitters,
         ]
     }
 }

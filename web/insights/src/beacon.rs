@@ -6,11 +6,14 @@
 //! that leave the network ([`InternalNetworks`]) and open a new connection (a TCP
 //! record carrying SYN, or a source port the pair has not used among its last
 //! `PORTS`: the records an exporter cuts from long connections at its active
-//! timeout are periodic too, and are no beacon). Each pair keeps its last [`INTERVALS`]
-//! intervals between contact starts, so recent regularity counts and a pause or a
+//! timeout are periodic too, and are no beacon). A pair's regularity is the spread of
+//! its last [`INTERVALS`] intervals between contact starts, so recent regularity counts and a pause or a
 //! change of period is forgotten after a few contacts. (An exponentially weighted
 //! variance was tried first: started at zero, it called five random intervals
-//! regular, 21 false `beaconing` insights in three simulated hours.)
+//! regular, 21 false `beaconing` insights in three simulated hours.) The spread of
+//! the last 16 intervals travels with the rows too: a client using a service many
+//! times an hour is regular by chance for eight intervals now and then, never for
+//! sixteen, and the rule asks that of a pair whose contacts vary in size.
 //!
 //! Behind packet sampling a TCP record shows its SYN only when the opening packet was
 //! the one sampled, so there a new source port is a new connection for TCP as well,
@@ -45,8 +48,9 @@ pub const REPORT_MAX_JITTER: f64 = 0.3;
 /// Intervals whose spread tells a pair's regularity.
 pub const INTERVALS: usize = 8;
 /// Intervals a pair remembers: more than [`INTERVALS`], for the lattice fit behind
-/// packet sampling, which needs more of them to tell a period from chance.
-const RING: usize = 16;
+/// packet sampling, which needs more of them to tell a period from chance, and for
+/// [`BeaconRow::long_jitter`].
+pub const RING: usize = 16;
 /// Source ports a pair remembers: a record from one of them continues a connection
 /// (parallel long connections, cut by the exporter at its active timeout, alternate
 /// ports at regular times; a check-in comes from a new ephemeral port).
@@ -184,16 +188,31 @@ impl Contacts {
             return lattice::fit(v.get(..n).unwrap_or_default());
         }
         let (v, n) = self.recent(INTERVALS);
-        let v = v.get(..n).unwrap_or_default();
-        if v.len() < 2 {
-            return (v.first().map_or(0.0, |&x| f64::from(x)), f64::INFINITY);
-        }
-        let n = v.len() as f64;
-        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
-        let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        let jitter = if mean > 0.0 { var.sqrt() / mean } else { f64::INFINITY };
-        (mean, jitter)
+        spread(v.get(..n).unwrap_or_default())
     }
+
+    /// The jitter of the pair's last [`RING`] intervals (all it has when fewer); behind
+    /// packet sampling the lattice fit's, which already spans them.
+    fn long_jitter(&self, sampled_jitter: f64) -> f64 {
+        if self.sampled {
+            return sampled_jitter;
+        }
+        let (v, n) = self.recent(RING);
+        spread(v.get(..n).unwrap_or_default()).1
+    }
+}
+
+/// Mean interval (ms) and its sample standard deviation over the mean (infinite when
+/// fewer than two intervals tell it).
+fn spread(v: &[u32]) -> (f64, f64) {
+    if v.len() < 2 {
+        return (v.first().map_or(0.0, |&x| f64::from(x)), f64::INFINITY);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let jitter = if mean > 0.0 { var.sqrt() / mean } else { f64::INFINITY };
+    (mean, jitter)
 }
 
 /// A contact of a regular pair, as stored (`host_beacons`).
@@ -207,8 +226,12 @@ pub struct BeaconRow {
     pub contacts: u32,
     /// Mean of the recent intervals, ms.
     pub period_ms: i64,
-    /// Their standard deviation over their mean.
+    /// Their standard deviation over their mean ([`INTERVALS`] of them).
     pub jitter: f64,
+    /// The same over the pair's last [`RING`] intervals (all it has when fewer): a client
+    /// that uses a service often is regular by chance now and then, for a few
+    /// intervals among many irregular ones, which a check-in is not.
+    pub long_jitter: f64,
     /// Mean bytes per contact (sampling-corrected).
     pub bytes_per_contact: i64,
     /// The recent contacts' bytes: standard deviation over mean (a check-in's size
@@ -316,6 +339,7 @@ impl BeaconTracker {
             contacts: entry.contacts,
             period_ms: period.round() as i64,
             jitter,
+            long_jitter: entry.long_jitter(jitter),
             bytes_per_contact: i64::try_from(entry.bytes / u64::from(entry.contacts.max(1)))
                 .unwrap_or(i64::MAX),
             size_jitter: entry.size_jitter(),
@@ -382,6 +406,10 @@ mod tests {
         let last = rows.last().unwrap();
         assert_eq!(last.contacts, 10);
         assert!((last.period_ms - 60_000).abs() < 3_000 && last.jitter < 0.1, "{last:?}");
+        assert!(
+            last.long_jitter < 0.1 && last.long_jitter != last.jitter,
+            "over all nine intervals: {last:?}"
+        );
         assert_eq!(last.key.port, 443);
         assert_eq!(last.bytes_per_contact, 1_000);
         assert!(last.size_jitter.is_some_and(|s| s < 0.01), "{last:?}");

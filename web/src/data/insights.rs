@@ -241,7 +241,7 @@ impl Db {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate, size_jitter \
+                "SELECT started, exporter, host, peer, port, proto, contacts, period_ms, jitter, bytes_per_contact, sampling_rate, size_jitter, long_jitter \
                  FROM host_beacons WHERE started >= $1 AND started < $2 ORDER BY started",
                 &[&at_ms(from_ms), &at_ms(to_ms)],
             )
@@ -255,6 +255,7 @@ impl Db {
             let jitter: f32 = r.try_get(8)?;
             let sampling_rate: i32 = r.try_get(10)?;
             let size_jitter: Option<f32> = r.try_get(11)?;
+            let long_jitter: Option<f32> = r.try_get(12)?;
             out.push(BeaconRow {
                 start_ms: unix_ms(started),
                 key: PairKey {
@@ -267,6 +268,8 @@ impl Db {
                 contacts: u32::try_from(contacts).unwrap_or(0),
                 period_ms: r.try_get(7)?,
                 jitter: f64::from(jitter),
+                // Stored before the column: judged by the last intervals alone.
+                long_jitter: f64::from(long_jitter.unwrap_or(jitter)),
                 bytes_per_contact: r.try_get(9)?,
                 sampling_rate: u32::try_from(sampling_rate).unwrap_or(1).max(1),
                 // Unknown (sampled, or stored before sizes were kept): timing decides.

@@ -8,11 +8,14 @@
 //!
 //! A check-in is nearly the same size each time; a pair whose contacts vary in size
 //! (a person or an application fetching from a service on a timer by chance) must stay
-//! regular for `beacon_irregular_min_contacts` instead. Behind packet sampling sizes
+//! regular for `beacon_irregular_min_contacts` instead, over its last 16 intervals
+//! (the rows' `long_jitter`) and not only its last eight: a busy client's many
+//! random connections to one service hold a regular run of eight now and then (run
+//! AC, docs/benchmarks.md). Behind packet sampling sizes
 //! tell nothing (a record's bytes are its sampled packets'), and timing alone decides.
 
 use super::{grade, Insight, Kind, Observation, Thresholds, Why};
-use crate::beacon::{BeaconRow, PairKey};
+use crate::beacon::{BeaconRow, PairKey, RING};
 use crate::features::BUCKET_MS;
 use std::collections::BTreeMap;
 
@@ -36,6 +39,7 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
         };
         if f64::from(b.contacts) < min_contacts
             || b.jitter > t.beacon_max_jitter
+            || (!sizes_regular && b.long_jitter > t.beacon_max_jitter)
             || (b.period_ms as f64) < t.beacon_min_period_secs * 1000.0
             || t.beacon_ignore_ports.contains(&b.key.port)
         {
@@ -54,6 +58,13 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
                 feature: "size_jitter",
                 value: s,
                 threshold: t.beacon_max_size_jitter,
+            });
+        }
+        if !sizes_regular {
+            observed.push(Observation {
+                feature: "long_interval_jitter",
+                value: b.long_jitter,
+                threshold: t.beacon_max_jitter,
             });
         }
         if b.sampling_rate > 1 {
@@ -91,7 +102,12 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
                     let sizes = if sizes_regular {
                         format!("about {} bytes each time", b.bytes_per_contact)
                     } else {
-                        format!("each time of varying size ({} bytes on average)", b.bytes_per_contact)
+                        format!(
+                            "each time of varying size ({} bytes on average), and regular over its last {} intervals (jitter {:.0} %)",
+                            b.bytes_per_contact,
+                            (b.contacts.saturating_sub(1) as usize).min(RING),
+                            b.long_jitter * 100.0
+                        )
                     };
                     format!(
                         "{} contacted {} port {} {} times every {period_s:.0} s (jitter {:.0} %), {sizes}",

@@ -687,6 +687,45 @@ fn a_client_regular_by_chance_needs_twice_the_contacts_when_its_sizes_vary() {
     assert!(spread.value > spread.threshold, "{spread:?}");
 }
 
+#[test]
+fn a_busy_client_regular_for_a_moment_is_not_beaconing() {
+    // Held-out run AC's false positive, in small: a client's connections to one web
+    // server at random intervals, then by chance eight within 10 % of 41 s, each of a
+    // different size. Contacts enough for a pair whose sizes vary, but only its last
+    // eight intervals are regular, not its last sixteen.
+    let (client, site) = (ip(10, 1, 0, 12), ip(203, 0, 113, 141));
+    let sizes = [400u64, 12_000, 3_500, 60_000, 800, 9_000, 25_000, 1_200];
+    let random = [3_000i64, 80_000, 12_000, 61_000, 5_000, 110_000, 22_000, 9_000, 47_000];
+    let regular = [41_000i64, 39_000, 43_000, 40_000, 42_000, 38_000, 41_000, 44_000];
+    let contacts = |gaps: &[i64]| {
+        let mut tracker =
+            crate::beacon::BeaconTracker::new(crate::features::InternalNetworks::default(), 1_000);
+        let mut t = END - 1_000 - gaps.iter().sum::<i64>();
+        let mut beacons = Vec::new();
+        for i in 0..=gaps.len() {
+            let bytes = sizes[i % sizes.len()];
+            let f = flow(t, client, site, 6, 40_000 + i as u16, 443, 0x1b, 8, bytes);
+            beacons.extend(tracker.observe(&f, END));
+            t += gaps.get(i).copied().unwrap_or(0);
+        }
+        beacons
+    };
+    let gaps: Vec<i64> = random.iter().chain(&regular).copied().collect();
+    let beacons = contacts(&gaps);
+    let last = beacons.last().expect("the regular run's contacts are rows");
+    assert!(last.contacts == 18 && last.jitter <= 0.1 && last.long_jitter > 0.1, "{last:?}");
+    assert_eq!(kinds(&detect_beacons(&beacons)), vec![]);
+    // Regular for sixteen intervals after the random ones: reported, and the why says
+    // over how many.
+    let gaps: Vec<i64> = random.iter().chain(&regular).chain(&regular).copied().collect();
+    let found = detect_beacons(&contacts(&gaps));
+    assert_eq!(kinds(&found), vec![(Kind::Beaconing, Some(client), Some(site))]);
+    assert!(found[0].why.summary.contains("regular over its last 16 intervals"), "{}", found[0].why.summary);
+    let long =
+        found[0].why.observed.iter().find(|o| o.feature == "long_interval_jitter").expect("long jitter");
+    assert!(long.value <= long.threshold, "{long:?}");
+}
+
 /// The last hour of each of the last 8 days before `end`, as (minute, volume): about
 /// 12 MB and 1,000 flows a minute (`share` of it), varying a little, and today
 /// `bytes_x` times those bytes and `flows_x` times those flows.
