@@ -391,6 +391,19 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     };
     assert_eq!(with_spread, contacts, "unsampled contacts carry their sizes' spread");
     assert!(widest.is_some_and(|w| w < 0.05), "{widest:?}");
+    // And their intervals' spread over the pair's last sixteen, as regular as the last
+    // eight for a check-in.
+    let (with_long, loosest): (i64, Option<f32>) = {
+        let r = web
+            .pg
+            .connect()
+            .unwrap()
+            .query_one("SELECT count(long_jitter), max(long_jitter) FROM host_beacons", &[])
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(with_long, contacts, "every contact row carries its long spread");
+    assert!(loosest.is_some_and(|j| j < 0.1), "{loosest:?}");
 
     // 192.0.2.3 carried 50 MB a minute in 10 flows at this time of day on each of the
     // last three days and nothing today.
