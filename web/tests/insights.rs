@@ -378,30 +378,20 @@ fn exfiltration_beaconing_and_a_silent_exporter_are_found_from_what_the_store_wr
     let contacts: i64 =
         web.pg.connect().unwrap().query_one("SELECT count(*) FROM host_beacons", &[]).unwrap().get(0);
     assert!(contacts >= 4, "{contacts} contact rows");
-    // Check-ins of one size: each row says so (the rule asks twice the contacts of a
-    // pair whose sizes vary).
-    let (with_spread, widest): (i64, Option<f32>) = {
-        let r = web
-            .pg
-            .connect()
-            .unwrap()
-            .query_one("SELECT count(size_jitter), max(size_jitter) FROM host_beacons", &[])
-            .unwrap();
+    // The contact rows that fill a spread column, and its largest value.
+    let filled = |column: &str| -> (i64, Option<f32>) {
+        let sql = format!("SELECT count({column}), max({column}) FROM host_beacons");
+        let r = web.pg.connect().unwrap().query_one(&sql, &[]).unwrap();
         (r.get(0), r.get(1))
     };
+    // Check-ins of one size: each row says so (the rule asks twice the contacts of a
+    // pair whose sizes vary).
+    let (with_spread, widest) = filled("size_jitter");
     assert_eq!(with_spread, contacts, "unsampled contacts carry their sizes' spread");
     assert!(widest.is_some_and(|w| w < 0.05), "{widest:?}");
     // And their intervals' spread over the pair's last sixteen, as regular as the last
     // eight for a check-in.
-    let (with_long, loosest): (i64, Option<f32>) = {
-        let r = web
-            .pg
-            .connect()
-            .unwrap()
-            .query_one("SELECT count(long_jitter), max(long_jitter) FROM host_beacons", &[])
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
+    let (with_long, loosest) = filled("long_jitter");
     assert_eq!(with_long, contacts, "every contact row carries its long spread");
     assert!(loosest.is_some_and(|j| j < 0.1), "{loosest:?}");
 

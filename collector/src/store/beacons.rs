@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn the_insert_has_a_parameter_per_column() {
         let sql = insert_sql();
-        assert!(sql.contains("$12::float4[]") && !sql.contains("$13"), "{sql}");
-        assert_eq!(BeaconColumns::default().params().len(), 12);
+        assert!(sql.contains("$13::float4[]") && !sql.contains("$14"), "{sql}");
+        assert_eq!(BeaconColumns::default().params().len(), 13);
     }
 }

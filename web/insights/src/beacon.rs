@@ -7,13 +7,13 @@
 //! record carrying SYN, or a source port the pair has not used among its last
 //! `PORTS`: the records an exporter cuts from long connections at its active
 //! timeout are periodic too, and are no beacon). A pair's regularity is the spread of
-//! its last [`INTERVALS`] intervals between contact starts, so recent regularity counts and a pause or a
-//! change of period is forgotten after a few contacts. (An exponentially weighted
-//! variance was tried first: started at zero, it called five random intervals
-//! regular, 21 false `beaconing` insights in three simulated hours.) The spread of
-//! the last 16 intervals travels with the rows too: a client using a service many
-//! times an hour is regular by chance for eight intervals now and then, never for
-//! sixteen, and the rule asks that of a pair whose contacts vary in size.
+//! its last [`INTERVALS`] intervals between contact starts, so recent regularity
+//! counts and a pause or a change of period is forgotten after a few contacts. (An
+//! exponentially weighted variance was tried first: started at zero, it called five
+//! random intervals regular, 21 false `beaconing` insights in three simulated hours.)
+//! The spread of the last 16 intervals travels with the rows too: a client using a
+//! service many times an hour is regular by chance for eight intervals now and then,
+//! never for sixteen, and the rule asks that of a pair whose contacts vary in size.
 //!
 //! Behind packet sampling a TCP record shows its SYN only when the opening packet was
 //! the one sampled, so there a new source port is a new connection for TCP as well,
