@@ -243,6 +243,14 @@ pub struct BeaconRow {
     pub sampling_rate: u32,
 }
 
+impl BeaconRow {
+    /// The intervals `long_jitter` spans (behind packet sampling, those the lattice was
+    /// fitted to): the pair's last [`RING`], all it has when fewer.
+    pub fn long_intervals(&self) -> usize {
+        (self.contacts.saturating_sub(1) as usize).min(RING)
+    }
+}
+
 /// The pairs of every exporter, shared by the writers of one collector.
 #[derive(Debug)]
 pub struct BeaconTracker {

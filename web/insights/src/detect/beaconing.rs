@@ -114,7 +114,7 @@ pub(super) fn check(beacons: &[BeaconRow], end_ms: i64, t: &Thresholds, out: &mu
                         format!(
                             "each time of varying size ({} bytes on average), and regular over its last {} intervals (jitter {:.0} %)",
                             b.bytes_per_contact,
-                            (b.contacts.saturating_sub(1) as usize).min(RING),
+                            b.long_intervals(),
                             b.long_jitter * 100.0
                         )
                     };
@@ -140,6 +140,5 @@ fn max_jitter(b: &BeaconRow, t: &Thresholds) -> f64 {
     if b.sampling_rate <= 1 {
         return t.beacon_max_jitter;
     }
-    let intervals = (b.contacts.saturating_sub(1) as usize).min(RING);
-    t.beacon_max_jitter * intervals.saturating_sub(1) as f64 / (RING - 1) as f64
+    t.beacon_max_jitter * b.long_intervals().saturating_sub(1) as f64 / (RING - 1) as f64
 }
